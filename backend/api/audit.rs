@@ -1,0 +1,118 @@
+//! Reading the audit log: "who opened this customer's record, and why".
+
+use super::pagination::{self, Page};
+use crate::auth::{CurrentUser, Permission};
+use crate::db::audit;
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/audit", web::get().to(query_audit));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub user_id: Option<String>,
+    pub username: String,
+    /// e.g. `customer.read`, `customer.update`, `auth.login`.
+    #[schema(example = "customer.read")]
+    pub action: String,
+    /// `ok`, `denied` or `failed`.
+    #[schema(example = "ok")]
+    pub outcome: String,
+    pub entity: String,
+    pub entity_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Everything that touched this customer.
+    pub customer_id: Option<Uuid>,
+    /// Everything this user did.
+    pub user_id: Option<Uuid>,
+    pub action: Option<String>,
+    /// From this instant (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Up to this instant (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+/// The audit log, newest first (admin). The monthly log follow-up
+/// (logguppföljning) starts here.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "One page of entries", body = Page<AuditEntry>),
+        (status = 403, description = "Only admins read the audit log", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn query_audit(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Permission::ReadAuditLog, "read the audit log", "läsa granskningsloggen")?;
+    let q = query.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let before = match &q.cursor {
+        Some(c) => {
+            let parts = pagination::decode(c, 2)?;
+            let at = NaiveDateTime::parse_from_str(&parts[0], "%Y-%m-%dT%H:%M:%S%.f")
+                .map_err(|_| pagination::decode("", 2).unwrap_err())?;
+            Some((at, parts[1].clone()))
+        }
+        None => None,
+    };
+    let filter = audit::Filter {
+        customer_id: q.customer_id.map(|u| u.to_string()),
+        user_id: q.user_id.map(|u| u.to_string()),
+        action: q.action,
+        from: q.from.map(|t| t.naive_utc()),
+        to: q.to.map(|t| t.naive_utc()),
+        before,
+        limit: limit + 1,
+    };
+    let mut rows = state.db.run(move |conn| Ok(audit::query(conn, &filter)?)).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| {
+            rows.last()
+                .map(|r| pagination::encode(&[&r.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(), &r.id]))
+        })
+        .flatten();
+    let items = rows
+        .into_iter()
+        .map(|r| AuditEntry {
+            id: r.id,
+            at: r.at.and_utc(),
+            user_id: r.user_id,
+            username: r.username,
+            action: r.action,
+            outcome: r.outcome,
+            entity: r.entity,
+            entity_id: r.entity_id,
+            customer_id: r.customer_id,
+            ip: r.ip,
+            request_id: r.request_id,
+            reason: r.reason,
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(Page { items, next_cursor }))
+}

@@ -1,0 +1,612 @@
+//! Customers (brukare). Every read of personal data and every change is
+//! access-checked through `auth::permissions` and written to the audit log.
+
+use super::concurrency::{etag, expected_version};
+use super::org::unknown_reference;
+use super::pagination::{self, Page};
+use super::validation::{nullable, Problems};
+use crate::auth::{CurrentUser, Permission};
+use crate::db::{self, audit, customers, org, users, DbConn};
+use crate::domain::{Personnummer, Role};
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/customers", web::get().to(list_customers))
+        .route("/customers", web::post().to(create_customer))
+        .route("/customers/{id}", web::get().to(get_customer))
+        .route("/customers/{id}", web::patch().to(update_customer))
+        .route("/customers/{id}/personnummer", web::get().to(reveal_personnummer));
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[schema(example = "Storgatan 1")]
+    pub street: String,
+    #[schema(example = "132 30")]
+    pub postal_code: String,
+    #[schema(example = "Saltsjö-Boo")]
+    pub city: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consent {
+    pub given: bool,
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// The user who recorded it.
+    pub recorded_by: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consents {
+    /// Consent to a digital lock (låsvred).
+    pub digital_lock: Consent,
+    /// Consent to staff unlocking the door with it.
+    pub staff_unlock: Consent,
+}
+
+/// A customer as every list and card shows it: the personnummer masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Customer {
+    pub id: String,
+    #[schema(example = "K-100001")]
+    pub customer_number: String,
+    /// Masked; reveal with GET /customers/{id}/personnummer (audited).
+    #[schema(example = "19121212-XXXX")]
+    pub personnummer: String,
+    pub birth_date: NaiveDate,
+    /// A samordningsnummer rather than a personnummer.
+    pub coordination_number: bool,
+    pub first_name: String,
+    pub last_name: String,
+    pub address: Address,
+    pub phone: Option<String>,
+    pub area_id: String,
+    /// The groups that serve this customer (home care, alarm team, night patrol…).
+    pub group_ids: Vec<String>,
+    /// The ordinary assessor (ordinarie biståndshandläggare).
+    pub ordinary_assessor_id: Option<String>,
+    /// Where the customer's key hangs (nyckelposition).
+    pub key_position: Option<String>,
+    /// Door and entry notes.
+    pub entry_notes: Option<String>,
+    /// The case comes from another municipality: no lock, no receipt product, own billing line.
+    pub other_municipality: bool,
+    pub consent: Consents,
+    /// Pass as `If-Match: "<version>"` when changing the customer.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+fn customer_dto(row: customers::CustomerRow, group_ids: Vec<String>) -> Customer {
+    let pnr = Personnummer::from_canonical(row.personnummer);
+    Customer {
+        id: row.id,
+        customer_number: row.customer_number,
+        personnummer: pnr.masked(),
+        birth_date: row.birth_date,
+        coordination_number: pnr.is_coordination_number(),
+        first_name: row.first_name,
+        last_name: row.last_name,
+        address: Address { street: row.street, postal_code: row.postal_code, city: row.city },
+        phone: row.phone,
+        area_id: row.area_id,
+        group_ids,
+        ordinary_assessor_id: row.ordinary_assessor_id,
+        key_position: row.key_position,
+        entry_notes: row.entry_notes,
+        other_municipality: row.other_municipality,
+        consent: Consents {
+            digital_lock: Consent {
+                given: row.consent_digital_lock,
+                recorded_at: row.consent_digital_lock_at.map(utc),
+                recorded_by: row.consent_digital_lock_by,
+            },
+            staff_unlock: Consent {
+                given: row.consent_staff_unlock,
+                recorded_at: row.consent_staff_unlock_at.map(utc),
+                recorded_by: row.consent_staff_unlock_by,
+            },
+        },
+        version: row.version,
+        created_at: utc(row.created_at),
+        updated_at: utc(row.updated_at),
+    }
+}
+
+fn customer_not_found() -> AppError {
+    AppError::not_found("customer_not_found", "customer", "brukare")
+}
+
+/// Personal data must not linger in shared caches or the browser's disk cache.
+fn private(mut resp: HttpResponse) -> HttpResponse {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerQuery {
+    /// Free text: a name (part of first or last name), a customer number
+    /// (`K-100001`) or a personnummer in any common form (exact match).
+    pub q: Option<String>,
+    pub area_id: Option<Uuid>,
+    /// Customers served by this group.
+    pub group_id: Option<Uuid>,
+    pub ordinary_assessor_id: Option<Uuid>,
+    pub other_municipality: Option<bool>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+/// Customers you may see, sorted by name, filtered and paginated by cursor.
+/// Each customer returned is recorded in the audit log as read.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    params(CustomerQuery),
+    responses((status = 200, description = "One page of customers", body = Page<Customer>)))]
+pub async fn list_customers(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<CustomerQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = query.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let mut filter = customers::ListFilter {
+        area_id: q.area_id.map(|u| u.to_string()),
+        group_id: q.group_id.map(|u| u.to_string()),
+        ordinary_assessor_id: q.ordinary_assessor_id.map(|u| u.to_string()),
+        other_municipality: q.other_municipality,
+        limit: limit + 1,
+        ..Default::default()
+    };
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let upper = text.to_uppercase();
+        if upper.starts_with("K-") {
+            filter.customer_number = Some(upper);
+        } else if let Ok(p) = Personnummer::parse(text, Utc::now().date_naive()) {
+            filter.personnummer = Some(p.canonical().to_string());
+        } else {
+            filter.name = Some(text.to_lowercase());
+        }
+    }
+    if let Some(cursor) = &q.cursor {
+        let mut parts = pagination::decode(cursor, 2)?;
+        let id = parts.pop().unwrap_or_default();
+        filter.after = Some((parts.pop().unwrap_or_default(), id));
+    }
+    let scope = user.scope();
+    let (rows, groups) = state
+        .db
+        .transaction(move |conn| {
+            let mut rows = customers::list(conn, &scope, &filter)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            for id in &ids {
+                audit::record(conn, &user, audit::Entry::new("customer.list", "customer", Some(id)).customer(id))?;
+            }
+            let groups = customers::groups_of_many(conn, &ids)?;
+            Ok(((rows, more), groups))
+        })
+        .await?;
+    let (rows, more) = rows;
+    let next_cursor = more
+        .then(|| rows.last().map(|r| pagination::encode(&[&r.search_name, &r.id])))
+        .flatten();
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let g = groups.iter().filter(|(c, _)| *c == r.id).map(|(_, g)| g.clone()).collect();
+            customer_dto(r, g)
+        })
+        .collect();
+    Ok(private(HttpResponse::Ok().json(Page { items, next_cursor })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "personnummer": "19121212-1212",
+    "first_name": "Tolvan",
+    "last_name": "Tolvansson",
+    "address": {"street": "Storgatan 1", "postal_code": "132 30", "city": "Saltsjö-Boo"},
+    "phone": "070-123 45 67",
+    "area_id": "6a1c0e0e-0000-4000-8000-000000000001",
+    "group_ids": [],
+    "key_position": "Skåp 2, krok 14",
+    "entry_notes": "Portkod 1234. Hund.",
+    "consent_digital_lock": true,
+    "consent_staff_unlock": true
+}))]
+pub struct NewCustomer {
+    /// 10 or 12 digits, with or without separator; samordningsnummer accepted.
+    pub personnummer: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub address: Address,
+    pub phone: Option<String>,
+    pub area_id: Uuid,
+    #[serde(default)]
+    pub group_ids: Vec<Uuid>,
+    pub ordinary_assessor_id: Option<Uuid>,
+    pub key_position: Option<String>,
+    pub entry_notes: Option<String>,
+    #[serde(default)]
+    pub other_municipality: bool,
+    #[serde(default)]
+    pub consent_digital_lock: bool,
+    #[serde(default)]
+    pub consent_staff_unlock: bool,
+}
+
+/// Creates a customer (assessor, admin).
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    request_body = NewCustomer,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    responses(
+        (status = 201, description = "Created", body = Customer, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 409, description = "A customer with this personnummer exists", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_customer(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewCustomer>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Permission::CreateCustomer, "create customers", "skapa brukare")?;
+    let new = body.into_inner();
+    let mut p = Problems::default();
+    let pnr = match Personnummer::parse(&new.personnummer, Utc::now().date_naive()) {
+        Ok(pnr) => Some(pnr),
+        Err(e) => {
+            p.add("personnummer", "invalid", e.to_string());
+            None
+        }
+    };
+    let first_name = p.text("first_name", &new.first_name, 100);
+    let last_name = p.text("last_name", &new.last_name, 100);
+    let address = address(&mut p, &new.address);
+    let phone = p.optional_text("phone", new.phone.as_deref(), 40);
+    let key_position = p.optional_text("key_position", new.key_position.as_deref(), 200);
+    let entry_notes = p.optional_text("entry_notes", new.entry_notes.as_deref(), 2000);
+    let area_id = new.area_id.to_string();
+    if !user.scope().admits(&area_id, &[]) {
+        p.add("area_id", "outside_scope", "you may only create customers in your own areas");
+    }
+    p.finish()?;
+    let pnr = pnr.expect("validated above");
+    let group_ids: Vec<String> = new.group_ids.iter().map(Uuid::to_string).collect();
+    let assessor = new.ordinary_assessor_id.map(|u| u.to_string());
+    let now = db::now();
+    let by = Some(user.id.clone());
+    let row = customers::CustomerRow {
+        id: db::new_id(),
+        customer_number: String::new(),
+        personnummer: pnr.canonical().to_string(),
+        birth_date: pnr.birth_date(),
+        search_name: customers::search_name(&first_name, &last_name),
+        first_name,
+        last_name,
+        street: address.street,
+        postal_code: address.postal_code,
+        city: address.city,
+        phone,
+        area_id,
+        ordinary_assessor_id: assessor,
+        key_position,
+        entry_notes,
+        other_municipality: new.other_municipality,
+        consent_digital_lock: new.consent_digital_lock,
+        consent_digital_lock_at: new.consent_digital_lock.then_some(now),
+        consent_digital_lock_by: if new.consent_digital_lock { by.clone() } else { None },
+        consent_staff_unlock: new.consent_staff_unlock,
+        consent_staff_unlock_at: new.consent_staff_unlock.then_some(now),
+        consent_staff_unlock_by: if new.consent_staff_unlock { by } else { None },
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let (row, groups) = state
+        .db
+        .transaction(move |conn| {
+            check_references(conn, &row.area_id, &group_ids, row.ordinary_assessor_id.as_deref())?;
+            if customers::find_by_personnummer(conn, &row.personnummer)?.is_some() {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "customer_exists",
+                    "A customer with this personnummer is already registered. Search for it instead.",
+                    "Det finns redan en brukare med detta personnummer. Sök fram den i stället.",
+                ));
+            }
+            let mut row = row;
+            row.customer_number = customers::next_customer_number(conn)?;
+            customers::insert(conn, &row, &group_ids)?;
+            audit::record(conn, &user, audit::Entry::new("customer.create", "customer", Some(&row.id)).customer(&row.id))?;
+            Ok((row, group_ids))
+        })
+        .await?;
+    let version = row.version;
+    Ok(private(
+        HttpResponse::Created()
+            .insert_header(etag(version))
+            .insert_header((header::LOCATION, format!("/api/v1/customers/{}", row.id)))
+            .json(customer_dto(row, groups)),
+    ))
+}
+
+fn address(p: &mut Problems, a: &Address) -> Address {
+    let street = p.text("address.street", &a.street, 200);
+    let postal_code: String = p.text("address.postal_code", &a.postal_code, 10);
+    let digits: String = postal_code.chars().filter(|c| !c.is_whitespace()).collect();
+    if !postal_code.is_empty() && (digits.len() != 5 || !digits.chars().all(|c| c.is_ascii_digit())) {
+        p.add("address.postal_code", "invalid", "a Swedish postal code has five digits, e.g. 132 30");
+    }
+    let city = p.text("address.city", &a.city, 100);
+    let postal_code = if digits.len() == 5 { format!("{} {}", &digits[..3], &digits[3..]) } else { postal_code };
+    Address { street, postal_code, city }
+}
+
+fn check_references(
+    conn: &mut DbConn,
+    area_id: &str,
+    group_ids: &[String],
+    assessor_id: Option<&str>,
+) -> Result<(), AppError> {
+    if org::find_area(conn, area_id)?.is_none() {
+        return Err(unknown_reference("area_id", "area", "området"));
+    }
+    if org::find_groups(conn, group_ids)?.len() != group_ids.len() {
+        return Err(unknown_reference("group_ids", "group", "gruppen"));
+    }
+    if let Some(id) = assessor_id {
+        let ok = users::find(conn, id)?.is_some_and(|u| u.active && u.role == Role::Assessor.as_str());
+        if !ok {
+            let mut p = Problems::default();
+            p.add("ordinary_assessor_id", "not_an_assessor", "must be an active user with the role assessor");
+            p.finish()?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads a customer the caller may see, or records the denied attempt and
+/// answers 404 (never 403: that would confirm the customer exists).
+fn load_visible(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    id: &str,
+    action: &str,
+) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
+    let row = customers::find(conn, id)?.ok_or_else(customer_not_found)?;
+    let groups = customers::groups_of(conn, id)?;
+    if !user.scope().admits(&row.area_id, &groups) {
+        audit::record(
+            conn,
+            user,
+            audit::Entry::new(action, "customer", Some(id)).customer(id).outcome(audit::Outcome::Denied),
+        )?;
+        return Err(customer_not_found().denied());
+    }
+    Ok((row, groups))
+}
+
+/// One customer's card. Recorded in the audit log.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The customer", body = Customer, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 404, description = "No such customer, or not one you may see (the attempt is audited)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_customer(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner().to_string();
+    let (row, groups) = state
+        .db
+        .transaction(move |conn| {
+            let found = load_visible(conn, &user, &id, "customer.read")?;
+            audit::record(conn, &user, audit::Entry::new("customer.read", "customer", Some(&id)).customer(&id))?;
+            Ok(found)
+        })
+        .await?;
+    Ok(private(HttpResponse::Ok().insert_header(etag(row.version)).json(customer_dto(row, groups))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"key_position": "Skåp 1, krok 7", "entry_notes": null}))]
+pub struct CustomerUpdate {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub address: Option<Address>,
+    /// `null` clears.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub area_id: Option<Uuid>,
+    /// Replaces the serving groups.
+    pub group_ids: Option<Vec<Uuid>>,
+    /// `null` clears.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<Uuid>)]
+    pub ordinary_assessor_id: Option<Option<Uuid>>,
+    /// `null` clears.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
+    pub key_position: Option<Option<String>>,
+    /// `null` clears.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
+    pub entry_notes: Option<Option<String>>,
+    pub other_municipality: Option<bool>,
+    pub consent_digital_lock: Option<bool>,
+    pub consent_staff_unlock: Option<bool>,
+}
+
+/// Changes a customer (assessor, coordinator, admin). Fields left out stay as
+/// they are. Needs `If-Match` with the ETag you read; a stale one gets 412.
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Customer id"),
+           ("If-Match" = String, Header, description = "ETag from GET")),
+    request_body = CustomerUpdate,
+    responses(
+        (status = 200, description = "Updated", body = Customer, headers(("ETag" = String, description = "New version"))),
+        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed by someone else since you read it", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<CustomerUpdate>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Permission::UpdateCustomer, "change customers", "ändra brukare")?;
+    let expected = expected_version(&req)?;
+    let id = id.into_inner().to_string();
+    let u = body.into_inner();
+    let mut p = Problems::default();
+    let first_name = u.first_name.map(|v| p.text("first_name", &v, 100));
+    let last_name = u.last_name.map(|v| p.text("last_name", &v, 100));
+    let address = u.address.map(|a| address(&mut p, &a));
+    let phone = u.phone.map(|v| p.optional_text("phone", v.as_deref(), 40));
+    let key_position = u.key_position.map(|v| p.optional_text("key_position", v.as_deref(), 200));
+    let entry_notes = u.entry_notes.map(|v| p.optional_text("entry_notes", v.as_deref(), 2000));
+    let new_area = u.area_id.map(|a| a.to_string());
+    if let Some(area) = &new_area {
+        if !user.scope().admits(area, &[]) {
+            p.add("area_id", "outside_scope", "you may only move customers to your own areas");
+        }
+    }
+    p.finish()?;
+    let (row, groups) = state
+        .db
+        .transaction(move |conn| {
+            let (mut row, mut groups) = load_visible(conn, &user, &id, "customer.update")?;
+            if row.version != expected {
+                return Err(AppError::stale_version(row.version));
+            }
+            let now = db::now();
+            if let Some(v) = first_name {
+                row.first_name = v;
+            }
+            if let Some(v) = last_name {
+                row.last_name = v;
+            }
+            row.search_name = customers::search_name(&row.first_name, &row.last_name);
+            if let Some(a) = address {
+                (row.street, row.postal_code, row.city) = (a.street, a.postal_code, a.city);
+            }
+            if let Some(v) = phone {
+                row.phone = v;
+            }
+            if let Some(v) = key_position {
+                row.key_position = v;
+            }
+            if let Some(v) = entry_notes {
+                row.entry_notes = v;
+            }
+            if let Some(v) = new_area {
+                row.area_id = v;
+            }
+            if let Some(v) = u.ordinary_assessor_id {
+                row.ordinary_assessor_id = v.map(|x| x.to_string());
+            }
+            if let Some(v) = u.other_municipality {
+                row.other_municipality = v;
+            }
+            if let Some(v) = u.consent_digital_lock.filter(|v| *v != row.consent_digital_lock) {
+                row.consent_digital_lock = v;
+                row.consent_digital_lock_at = Some(now);
+                row.consent_digital_lock_by = Some(user.id.clone());
+            }
+            if let Some(v) = u.consent_staff_unlock.filter(|v| *v != row.consent_staff_unlock) {
+                row.consent_staff_unlock = v;
+                row.consent_staff_unlock_at = Some(now);
+                row.consent_staff_unlock_by = Some(user.id.clone());
+            }
+            if let Some(g) = &u.group_ids {
+                groups = g.iter().map(Uuid::to_string).collect();
+            }
+            check_references(conn, &row.area_id, &groups, row.ordinary_assessor_id.as_deref())?;
+            row.version += 1;
+            row.updated_at = now;
+            if !customers::update_if_version(conn, &row, expected)? {
+                return Err(AppError::stale_version(expected + 1));
+            }
+            if u.group_ids.is_some() {
+                customers::set_groups(conn, &row.id, &groups)?;
+            }
+            audit::record(conn, &user, audit::Entry::new("customer.update", "customer", Some(&row.id)).customer(&row.id))?;
+            Ok((row, groups))
+        })
+        .await?;
+    Ok(private(HttpResponse::Ok().insert_header(etag(row.version)).json(customer_dto(row, groups))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RevealQuery {
+    /// Why you need the full number; kept in the audit log.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevealedPersonnummer {
+    #[schema(example = "19121212-1212")]
+    pub personnummer: String,
+}
+
+/// The full personnummer, for roles that may see it. Needs a reason; the
+/// reveal is recorded in the audit log with it.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/personnummer", tag = "customers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Customer id"), RevealQuery),
+    responses(
+        (status = 200, description = "The full number", body = RevealedPersonnummer),
+        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reveal_personnummer(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    query: web::Query<RevealQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Permission::RevealPersonnummer, "see full personnummer", "se hela personnummer")?;
+    let mut p = Problems::default();
+    let reason = p.text("reason", &query.reason, 200);
+    p.finish()?;
+    let id = id.into_inner().to_string();
+    let row = state
+        .db
+        .transaction(move |conn| {
+            let (row, _) = load_visible(conn, &user, &id, "customer.reveal_personnummer")?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("customer.reveal_personnummer", "customer", Some(&id))
+                    .customer(&id)
+                    .reason(Some(&reason)),
+            )?;
+            Ok(row)
+        })
+        .await?;
+    let shown = Personnummer::from_canonical(row.personnummer).display();
+    Ok(private(HttpResponse::Ok().json(RevealedPersonnummer { personnummer: shown })))
+}

@@ -1,0 +1,34 @@
+//! Liveness and readiness, outside /api/v1 for load balancers.
+
+use crate::AppState;
+use actix_web::{web, HttpResponse};
+use diesel::connection::SimpleConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// `sqlite` or `postgresql`.
+    #[schema(example = "sqlite")]
+    pub database: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "Alive", body = Health)))]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok", database: state.db.backend() })
+}
+
+/// The database answers; a load balancer sends traffic only when this is 200.
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses((status = 200, description = "Ready", body = Health)))]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::AppError> {
+    state
+        .db
+        .run(|conn| conn.batch_execute("SELECT 1").map_err(crate::error::AppError::database_unavailable))
+        .await?;
+    Ok(HttpResponse::Ok().json(Health { status: "ok", database: state.db.backend() }))
+}

@@ -1,0 +1,230 @@
+//! HTTP only: routes, DTOs, the OpenAPI document. Handlers parse into domain
+//! types, call `db`, and answer.
+
+pub mod audit;
+pub mod concurrency;
+pub mod auth;
+pub mod customers;
+pub mod health;
+pub mod org;
+pub mod pagination;
+pub mod validation;
+
+use crate::error::{AppError, FieldError, Problem};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Larmkoll API",
+        description = "Safety alarms (trygghetslarm), digital locks and customers' keys, from the assessor's decision to the day the equipment comes back.\n\nEvery error is `application/problem+json` (RFC 9457) with a stable `code` and a message in English (`detail`) and Swedish (`detail_sv`). Every POST accepts an `Idempotency-Key` header; writes to an existing record need `If-Match` with the ETag you read.",
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::me,
+        org::list_areas,
+        org::create_area,
+        org::list_groups,
+        org::create_group,
+        org::list_users,
+        org::create_user,
+        org::get_user,
+        org::update_user,
+        org::set_password,
+        org::revoke_sessions,
+        org::add_member,
+        org::remove_member,
+        customers::list_customers,
+        customers::create_customer,
+        customers::get_customer,
+        customers::update_customer,
+        customers::reveal_personnummer,
+        audit::query_audit,
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&SecurityAndErrors),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Login, token refresh, logout"),
+        (name = "organisation", description = "Areas, groups, users (admin)"),
+        (name = "customers", description = "Customers (brukare): personal data, always access-checked and audited"),
+        (name = "audit", description = "Who read or changed what (logguppföljning)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer scheme and the error responses every operation shares, so
+/// no handler can forget them.
+struct SecurityAndErrors;
+
+const COMMON: &[(&str, &str)] = &[
+    ("400", "Malformed request: bad JSON, header or parameter."),
+    ("500", "Unexpected server error; logged with a request id."),
+    ("503", "The database is unreachable; nothing was changed."),
+];
+const SECURED: &[(&str, &str)] = &[
+    ("401", "Missing, invalid or expired access token."),
+    ("403", "Your role may not do this."),
+];
+const WITH_BODY: &[(&str, &str)] = &[
+    ("413", "The request body is too large."),
+    ("415", "The body must be `application/json`."),
+    ("422", "The body is well-formed but some fields are invalid; see `errors`."),
+];
+
+impl Modify for SecurityAndErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from POST /api/v1/auth/login"))
+                    .build(),
+            ),
+        );
+        for (status, description) in COMMON.iter().chain(SECURED).chain(WITH_BODY) {
+            components.responses.insert(
+                format!("E{status}"),
+                ResponseBuilder::new()
+                    .description(*description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                    )
+                    .into(),
+            );
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                add_errors(op);
+            }
+        }
+    }
+}
+
+fn add_errors(op: &mut Operation) {
+    let public = op
+        .security
+        .as_ref()
+        .is_some_and(|s| s.iter().all(|r| serde_json::to_value(r).map(|v| v == serde_json::json!({})).unwrap_or(false)));
+    let mut sets: Vec<&[(&str, &str)]> = vec![COMMON];
+    if !public {
+        sets.push(SECURED);
+    }
+    if op.request_body.is_some() {
+        sets.push(WITH_BODY);
+    }
+    for (status, _) in sets.into_iter().flatten() {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| Ref::new(format!("#/components/responses/E{status}")).into());
+    }
+}
+
+/// The document as served and committed.
+pub fn openapi_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().expect("OpenAPI serialises");
+    json.push('\n');
+    json
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.json", web::get().to(serve_openapi))
+        .configure(auth::routes)
+        .configure(org::routes)
+        .configure(customers::routes)
+        .configure(audit::routes);
+}
+
+async fn serve_openapi() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(openapi_json())
+}
+
+/// Request-body errors become problem+json with the right status.
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let e = match &err {
+        JsonPayloadError::ContentType => AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with `Content-Type: application/json`.",
+            "Skicka kroppen som JSON med `Content-Type: application/json`.",
+        ),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => payload_too_large(),
+        JsonPayloadError::Deserialize(de) if de.is_data() => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("The JSON does not match the expected shape: {de}."),
+            format!("JSON-innehållet har inte rätt form: {de}."),
+        ),
+        JsonPayloadError::Deserialize(de) => AppError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("The body is not valid JSON: {de}."),
+            format!("Kroppen är inte giltig JSON: {de}."),
+        ),
+        _ => AppError::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable_body",
+            "The request body could not be read.",
+            "Begärans innehåll kunde inte läsas.",
+        ),
+    };
+    e.into()
+}
+
+pub fn payload_too_large() -> AppError {
+    AppError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "The request body is larger than this endpoint accepts.",
+        "Begärans innehåll är större än vad som tas emot här.",
+    )
+}
+
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_path_parameter",
+        format!("A value in the URL path is not valid: {err}. Ids are UUIDs."),
+        format!("Ett värde i URL:ens sökväg är ogiltigt: {err}. Id:n är UUID:er."),
+    )
+    .into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query_parameter",
+        format!("A query parameter is not valid: {err}."),
+        format!("En frågeparameter är ogiltig: {err}."),
+    )
+    .into()
+}
+
+pub async fn route_not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
+        "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
+    ))
+}

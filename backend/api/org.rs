@@ -1,0 +1,576 @@
+//! The organisation: areas, groups, users and memberships. Admin writes;
+//! every signed-in user may list areas and groups.
+
+use super::validation::Problems;
+use crate::api::concurrency::{etag, expected_version};
+use crate::auth::{password, CurrentUser, Permission};
+use crate::db::{self, audit, org, users};
+use crate::domain::{GroupKind, Role};
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/areas", web::get().to(list_areas))
+        .route("/areas", web::post().to(create_area))
+        .route("/groups", web::get().to(list_groups))
+        .route("/groups", web::post().to(create_group))
+        .route("/groups/{group_id}/members/{user_id}", web::put().to(add_member))
+        .route("/groups/{group_id}/members/{user_id}", web::delete().to(remove_member))
+        .route("/users", web::get().to(list_users))
+        .route("/users", web::post().to(create_user))
+        .route("/users/{id}", web::get().to(get_user))
+        .route("/users/{id}", web::patch().to(update_user))
+        .route("/users/{id}/password", web::post().to(set_password))
+        .route("/users/{id}/revoke-sessions", web::post().to(revoke_sessions));
+}
+
+fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
+    user.require(Permission::ManageOrganisation, "manage the organisation", "administrera organisationen")
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Area {
+    pub id: String,
+    #[schema(example = "Boo")]
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Saltsjöbaden"}))]
+pub struct NewArea {
+    pub name: String,
+}
+
+/// Areas (hemtjänstområden).
+#[utoipa::path(get, path = "/api/v1/areas", tag = "organisation", security(("bearer" = [])),
+    responses((status = 200, description = "All areas", body = Vec<Area>)))]
+pub async fn list_areas(state: web::Data<AppState>, _user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let rows = state.db.run(|conn| Ok(org::list_areas(conn)?)).await?;
+    let areas: Vec<Area> = rows.into_iter().map(|a| Area { id: a.id, name: a.name }).collect();
+    Ok(HttpResponse::Ok().json(areas))
+}
+
+/// Creates an area (admin).
+#[utoipa::path(post, path = "/api/v1/areas", tag = "organisation", security(("bearer" = [])),
+    request_body = NewArea,
+    responses(
+        (status = 201, description = "Created", body = Area),
+        (status = 409, description = "An area with this name exists", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_area(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewArea>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let mut p = Problems::default();
+    let name = p.text("name", &body.name, 100);
+    p.finish()?;
+    let row = org::AreaRow { id: db::new_id(), name, created_at: db::now() };
+    let created = state
+        .db
+        .transaction(move |conn| {
+            org::insert_area(conn, &row).map_err(|e| duplicate(e, "area_exists", "area", "område"))?;
+            audit::record(conn, &user, audit::Entry::new("area.create", "area", Some(&row.id)))?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Area { id: created.id, name: created.name }))
+}
+
+fn duplicate(e: diesel::result::Error, code: &'static str, en: &str, sv: &str) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => AppError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("A {en} with this name already exists."),
+            format!("Det finns redan ett {sv} med detta namn."),
+        ),
+        other => other.into(),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Group {
+    pub id: String,
+    pub area_id: String,
+    #[schema(example = "Boo hemtjänst")]
+    pub name: String,
+    pub kind: GroupKind,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"area_id": "3f0c…", "name": "Boo nattpatrull", "kind": "night_patrol"}))]
+pub struct NewGroup {
+    pub area_id: Uuid,
+    pub name: String,
+    pub kind: GroupKind,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GroupQuery {
+    /// Only the groups of this area.
+    pub area_id: Option<Uuid>,
+}
+
+fn group_dto(g: org::GroupRow) -> Result<Group, AppError> {
+    Ok(Group {
+        kind: g.kind.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        id: g.id,
+        area_id: g.area_id,
+        name: g.name,
+    })
+}
+
+/// Groups (home care, alarm team, night patrol, reception team), optionally of one area.
+#[utoipa::path(get, path = "/api/v1/groups", tag = "organisation", security(("bearer" = [])),
+    params(GroupQuery),
+    responses((status = 200, description = "Groups", body = Vec<Group>)))]
+pub async fn list_groups(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+    query: web::Query<GroupQuery>,
+) -> Result<HttpResponse, AppError> {
+    let area = query.area_id.map(|a| a.to_string());
+    let rows = state.db.run(move |conn| Ok(org::list_groups(conn, area.as_deref())?)).await?;
+    let groups = rows.into_iter().map(group_dto).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(groups))
+}
+
+/// Creates a group in an area (admin).
+#[utoipa::path(post, path = "/api/v1/groups", tag = "organisation", security(("bearer" = [])),
+    request_body = NewGroup,
+    responses(
+        (status = 201, description = "Created", body = Group),
+        (status = 409, description = "The area already has a group with this name", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_group(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewGroup>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let mut p = Problems::default();
+    let name = p.text("name", &body.name, 100);
+    p.finish()?;
+    let row = org::GroupRow {
+        id: db::new_id(),
+        area_id: body.area_id.to_string(),
+        name,
+        kind: body.kind.as_str().to_string(),
+        created_at: db::now(),
+    };
+    let created = state
+        .db
+        .transaction(move |conn| {
+            if org::find_area(conn, &row.area_id)?.is_none() {
+                return Err(unknown_reference("area_id", "area", "området"));
+            }
+            org::insert_group(conn, &row).map_err(|e| duplicate(e, "group_exists", "group", "grupp"))?;
+            audit::record(conn, &user, audit::Entry::new("group.create", "group", Some(&row.id)))?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(group_dto(created)?))
+}
+
+pub fn unknown_reference(field: &str, en: &str, sv: &str) -> AppError {
+    let mut p = Problems::default();
+    p.add(field, "unknown", format!("no such {en} / {sv} finns inte"));
+    p.finish().unwrap_err()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub alarm_lead: bool,
+    pub active: bool,
+    pub group_ids: Vec<String>,
+    /// Pass as `If-Match: "<version>"` when changing the user.
+    pub version: i32,
+}
+
+fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError> {
+    Ok(User {
+        role: u.role.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        alarm_lead: u.alarm_lead,
+        active: u.active,
+        group_ids,
+        version: u.version,
+    })
+}
+
+/// All users (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "organisation", security(("bearer" = [])),
+    responses((status = 200, description = "Users", body = Vec<User>)))]
+pub async fn list_users(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let (rows, memberships) = state
+        .db
+        .run(|conn| {
+            let rows = users::list(conn)?;
+            let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+            Ok((rows, users::group_ids_of(conn, &ids)?))
+        })
+        .await?;
+    let list = rows
+        .into_iter()
+        .map(|u| {
+            let groups = memberships.iter().filter(|(uid, _)| *uid == u.id).map(|(_, g)| g.clone()).collect();
+            user_dto(u, groups)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "anna.lind", "display_name": "Anna Lind", "password": "byt-mig-snart-42", "role": "installer", "alarm_lead": false, "group_ids": []}))]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub role: Role,
+    #[serde(default)]
+    pub alarm_lead: bool,
+    #[serde(default)]
+    pub group_ids: Vec<Uuid>,
+}
+
+/// Validates and creates a user with memberships; shared by the API and the CLI.
+pub fn create_user_in_tx(
+    conn: &mut db::DbConn,
+    new: NewUser,
+    actor: Option<&CurrentUser>,
+) -> Result<User, AppError> {
+    let mut p = Problems::default();
+    let username = p.text("username", &new.username, 64).to_lowercase();
+    if !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        p.add("username", "invalid", "letters a–z, digits, '.', '_' and '-' only");
+    }
+    let display_name = p.text("display_name", &new.display_name, 100);
+    if let Err(why) = password::check_strength(&new.password) {
+        p.add("password", "too_weak", why);
+    }
+    if new.alarm_lead && new.role != Role::Assessor {
+        p.add("alarm_lead", "invalid", "only an assessor can be alarm lead (larmansvarig)");
+    }
+    p.finish()?;
+    let group_ids: Vec<String> = new.group_ids.iter().map(Uuid::to_string).collect();
+    if org::find_groups(conn, &group_ids)?.len() != group_ids.len() {
+        return Err(unknown_reference("group_ids", "group", "gruppen"));
+    }
+    let now = db::now();
+    let row = users::UserRow {
+        id: db::new_id(),
+        username,
+        display_name,
+        password_hash: password::hash(&new.password)?,
+        role: new.role.as_str().to_string(),
+        alarm_lead: new.alarm_lead,
+        active: true,
+        token_version: 0,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    users::insert(conn, &row).map_err(|e| match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => AppError::new(
+            StatusCode::CONFLICT,
+            "username_taken",
+            "That username is taken; choose another.",
+            "Användarnamnet är upptaget; välj ett annat.",
+        ),
+        other => other.into(),
+    })?;
+    for g in &group_ids {
+        users::add_membership(conn, g, &row.id)?;
+    }
+    if let Some(actor) = actor {
+        audit::record(conn, actor, audit::Entry::new("user.create", "user", Some(&row.id)))?;
+    }
+    user_dto(row, group_ids)
+}
+
+/// Creates a user (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "organisation", security(("bearer" = [])),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = User),
+        (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let created = state
+        .db
+        .transaction(move |conn| create_user_in_tx(conn, body.into_inner(), Some(&user)))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(etag(created.version))
+        .json(created))
+}
+
+async fn load_user(state: &AppState, id: Uuid) -> Result<User, AppError> {
+    let id = id.to_string();
+    let (row, groups) = state
+        .db
+        .run(move |conn| {
+            let row = users::find(conn, &id)?.ok_or_else(user_not_found)?;
+            let groups = users::memberships_of(conn, &id)?.into_iter().map(|m| m.group_id).collect();
+            Ok((row, groups))
+        })
+        .await?;
+    user_dto(row, groups)
+}
+
+fn user_not_found() -> AppError {
+    AppError::not_found("user_not_found", "user", "användare")
+}
+
+/// One user (admin).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = User, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let found = load_user(&state, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(found.version)).json(found))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"active": false}))]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub alarm_lead: Option<bool>,
+    /// A deactivated user cannot log in and their tokens stop working.
+    pub active: Option<bool>,
+}
+
+/// Changes a user's name, role, alarm-lead flag or active state (admin).
+/// Needs `If-Match`. Deactivating or changing the role ends the user's sessions.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id"),
+           ("If-Match" = String, Header, description = "ETag from GET")),
+    request_body = UserUpdate,
+    responses(
+        (status = 200, description = "Updated", body = User),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed by someone else since you read it", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<UserUpdate>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let expected = expected_version(&req)?;
+    let id = id.into_inner().to_string();
+    let UserUpdate { display_name, role, alarm_lead, active } = body.into_inner();
+    let mut p = Problems::default();
+    let display_name = display_name.map(|d| p.text("display_name", &d, 100));
+    p.finish()?;
+    let target = id.clone();
+    state
+        .db
+        .transaction(move |conn| {
+            let current = users::find(conn, &target)?.ok_or_else(user_not_found)?;
+            if current.version != expected {
+                return Err(AppError::stale_version(current.version));
+            }
+            let new_role = role.map(|r| r.as_str().to_string());
+            let lead = alarm_lead.unwrap_or(current.alarm_lead);
+            if lead && new_role.as_deref().unwrap_or(&current.role) != Role::Assessor.as_str() {
+                let mut p = Problems::default();
+                p.add("alarm_lead", "invalid", "only an assessor can be alarm lead (larmansvarig)");
+                p.finish()?;
+            }
+            let cuts = active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
+            let changes = users::UserChanges {
+                display_name,
+                role: new_role,
+                alarm_lead,
+                active,
+                password_hash: None,
+                token_version: cuts.then_some(current.token_version + 1),
+                version: current.version + 1,
+                updated_at: db::now(),
+            };
+            if !users::update_if_version(conn, &target, expected, &changes)? {
+                return Err(AppError::stale_version(current.version + 1));
+            }
+            if cuts {
+                crate::db::tokens::revoke_all_of_user(conn, &target, db::now())?;
+            }
+            audit::record(conn, &user, audit::Entry::new("user.update", "user", Some(&target)))?;
+            Ok(())
+        })
+        .await?;
+    let updated = load_user(&state, id.parse().expect("uuid")).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(updated.version)).json(updated))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// Sets a user's password (admin reset). Ends all their sessions.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = NewPassword,
+    responses(
+        (status = 204, description = "Password set; sessions ended"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_password(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<NewPassword>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let mut p = Problems::default();
+    if let Err(why) = password::check_strength(&body.password) {
+        p.add("password", "too_weak", why);
+    }
+    p.finish()?;
+    let id = id.into_inner().to_string();
+    let new_password = body.into_inner().password;
+    state
+        .db
+        .transaction(move |conn| {
+            let current = users::find(conn, &id)?.ok_or_else(user_not_found)?;
+            let changes = users::UserChanges {
+                display_name: None,
+                role: None,
+                alarm_lead: None,
+                active: None,
+                password_hash: Some(password::hash(&new_password)?),
+                token_version: Some(current.token_version + 1),
+                version: current.version + 1,
+                updated_at: db::now(),
+            };
+            users::update_if_version(conn, &id, current.version, &changes)?;
+            crate::db::tokens::revoke_all_of_user(conn, &id, db::now())?;
+            audit::record(conn, &user, audit::Entry::new("user.set_password", "user", Some(&id)))?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of a user at once (admin): refresh tokens are revoked
+/// and access tokens already issued stop working.
+#[utoipa::path(post, path = "/api/v1/users/{id}/revoke-sessions", tag = "organisation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Sessions ended"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_sessions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let id = id.into_inner().to_string();
+    state
+        .db
+        .transaction(move |conn| {
+            crate::api::auth::cut_sessions(conn, &id)?;
+            audit::record(conn, &user, audit::Entry::new("user.revoke_sessions", "user", Some(&id)))?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Adds a user to a group (admin). Idempotent.
+#[utoipa::path(put, path = "/api/v1/groups/{group_id}/members/{user_id}", tag = "organisation", security(("bearer" = [])),
+    params(("group_id" = Uuid, Path, description = "Group id"), ("user_id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "The user is a member"),
+        (status = 404, description = "No such group or user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_member(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let (group_id, user_id) = (path.0.to_string(), path.1.to_string());
+    state
+        .db
+        .transaction(move |conn| {
+            org::find_group(conn, &group_id)?
+                .ok_or_else(|| AppError::not_found("group_not_found", "group", "grupp"))?;
+            users::find(conn, &user_id)?.ok_or_else(user_not_found)?;
+            if !users::memberships_of(conn, &user_id)?.iter().any(|m| m.group_id == group_id) {
+                users::add_membership(conn, &group_id, &user_id)?;
+                audit::record(conn, &user, audit::Entry::new("group.add_member", "user", Some(&user_id)))?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a user from a group (admin).
+#[utoipa::path(delete, path = "/api/v1/groups/{group_id}/members/{user_id}", tag = "organisation", security(("bearer" = [])),
+    params(("group_id" = Uuid, Path, description = "Group id"), ("user_id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "The user is not a member of that group", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let (group_id, user_id) = (path.0.to_string(), path.1.to_string());
+    state
+        .db
+        .transaction(move |conn| {
+            if !users::remove_membership(conn, &group_id, &user_id)? {
+                return Err(AppError::not_found("membership_not_found", "membership", "medlemskap"));
+            }
+            audit::record(conn, &user, audit::Entry::new("group.remove_member", "user", Some(&user_id)))?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,117 @@
+//! Authentication: who is calling. Authorization lives in `permissions`.
+
+pub mod jwt;
+pub mod password;
+pub mod permissions;
+pub mod rate_limit;
+
+use crate::error::AppError;
+use crate::AppState;
+use actix_web::dev::Payload;
+use actix_web::{http::header, web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+pub use crate::domain::Role;
+pub use permissions::{allows, customer_scope, CustomerScope, Permission};
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl RequestContext {
+    pub fn of(req: &HttpRequest) -> Self {
+        Self {
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            request_id: req
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|id| id.to_string()),
+        }
+    }
+}
+
+impl FromRequest for RequestContext {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self::of(req)))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub group_id: String,
+    pub area_id: String,
+}
+
+/// The authenticated caller, loaded fresh from the database on every request
+/// so a deactivated user or a bumped token version takes effect at once.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub alarm_lead: bool,
+    pub groups: Vec<Membership>,
+    pub ctx: RequestContext,
+}
+
+impl CurrentUser {
+    pub fn require(&self, permission: Permission, what_en: &str, what_sv: &str) -> Result<(), AppError> {
+        if allows(self.role, permission) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(what_en, what_sv))
+        }
+    }
+
+    pub fn scope(&self) -> CustomerScope {
+        customer_scope(self)
+    }
+}
+
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        let ctx = RequestContext::of(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
+            let claims = token
+                .and_then(|t| state.keys.verify(&t))
+                .ok_or_else(AppError::unauthenticated)?;
+            let user_id = claims.sub.clone();
+            let loaded = state
+                .db
+                .run(move |conn| crate::db::users::load_session(conn, &user_id))
+                .await?;
+            match loaded {
+                Some((user, groups)) if user.active && user.token_version == claims.tv => {
+                    let role = user.role.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+                    Ok(CurrentUser {
+                        id: user.id,
+                        username: user.username,
+                        role,
+                        alarm_lead: user.alarm_lead,
+                        groups,
+                        ctx,
+                    })
+                }
+                _ => Err(AppError::unauthenticated()),
+            }
+        })
+    }
+}

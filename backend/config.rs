@@ -1,0 +1,167 @@
+//! Typed settings: defaults → optional TOML file → environment variables.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Holds the SQLite file, photos and the generated signing key.
+    pub data_dir: PathBuf,
+    /// Overrides the SQLite default; `postgres://…` selects PostgreSQL.
+    pub database_url: Option<String>,
+    pub db_pool_size: u32,
+    pub access_token_minutes: i64,
+    pub refresh_token_days: i64,
+    /// Largest JSON body accepted, in bytes.
+    pub json_limit_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            db_pool_size: 8,
+            access_token_minutes: 15,
+            refresh_token_days: 30,
+            json_limit_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// The TOML file's shape: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    db_pool_size: Option<u32>,
+    access_token_minutes: Option<i64>,
+    refresh_token_days: Option<i64>,
+    json_limit_bytes: Option<usize>,
+}
+
+pub const ENV_HELP: &str = "\
+Configuration (environment variables override the TOML file, which overrides defaults):
+  LARMKOLL_CONFIG               optional TOML file with the keys below in snake_case
+  LARMKOLL_LISTEN               listen address                 [default: 127.0.0.1:8080]
+  LARMKOLL_DATA_DIR             SQLite file, photos, signing key [default: ./data]
+  DATABASE_URL                  postgres://user@host/db or sqlite://path [default: sqlite in data dir]
+  LARMKOLL_DB_POOL_SIZE         database connections           [default: 8]
+  LARMKOLL_ACCESS_TOKEN_MINUTES access token lifetime          [default: 15]
+  LARMKOLL_REFRESH_TOKEN_DAYS   refresh token lifetime         [default: 30]
+  LARMKOLL_JSON_LIMIT_BYTES     largest JSON request body      [default: 262144]
+  RUST_LOG                      log filter                     [default: info]";
+
+impl Settings {
+    /// Loads settings from an optional TOML file and the process environment.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(config_file, |key| std::env::var(key).ok())
+    }
+
+    pub fn load_from(
+        config_file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let mut s = Settings::default();
+        if let Some(path) = config_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+            let file: FileSettings = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+            s.apply_file(file);
+        }
+        fn parse<T: std::str::FromStr>(key: &str, value: String) -> anyhow::Result<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e| anyhow::anyhow!("{key}={value:?}: {e}"))
+        }
+        if let Some(v) = env("LARMKOLL_LISTEN") {
+            s.listen = parse("LARMKOLL_LISTEN", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_DATA_DIR") {
+            s.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("DATABASE_URL").filter(|v| !v.is_empty()) {
+            s.database_url = Some(v);
+        }
+        if let Some(v) = env("LARMKOLL_DB_POOL_SIZE") {
+            s.db_pool_size = parse("LARMKOLL_DB_POOL_SIZE", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_ACCESS_TOKEN_MINUTES") {
+            s.access_token_minutes = parse("LARMKOLL_ACCESS_TOKEN_MINUTES", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_REFRESH_TOKEN_DAYS") {
+            s.refresh_token_days = parse("LARMKOLL_REFRESH_TOKEN_DAYS", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_JSON_LIMIT_BYTES") {
+            s.json_limit_bytes = parse("LARMKOLL_JSON_LIMIT_BYTES", v)?;
+        }
+        if s.db_pool_size == 0 || s.access_token_minutes <= 0 || s.refresh_token_days <= 0 {
+            anyhow::bail!("pool size and token lifetimes must be positive");
+        }
+        Ok(s)
+    }
+
+    fn apply_file(&mut self, f: FileSettings) {
+        let FileSettings {
+            listen,
+            data_dir,
+            database_url,
+            db_pool_size,
+            access_token_minutes,
+            refresh_token_days,
+            json_limit_bytes,
+        } = f;
+        self.listen = listen.unwrap_or(self.listen);
+        self.data_dir = data_dir.unwrap_or_else(|| self.data_dir.clone());
+        self.database_url = database_url.or(self.database_url.take());
+        self.db_pool_size = db_pool_size.unwrap_or(self.db_pool_size);
+        self.access_token_minutes = access_token_minutes.unwrap_or(self.access_token_minutes);
+        self.refresh_token_days = refresh_token_days.unwrap_or(self.refresh_token_days);
+        self.json_limit_bytes = json_limit_bytes.unwrap_or(self.json_limit_bytes);
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("larmkoll.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn env_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("larmkoll.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndb_pool_size = 4\n").unwrap();
+        let env: HashMap<&str, &str> = [("LARMKOLL_DB_POOL_SIZE", "12")].into();
+        let s = Settings::load_from(Some(&file), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.db_pool_size, 12);
+        assert_eq!(s.access_token_minutes, 15);
+        assert!(s.effective_database_url().starts_with("sqlite://./data/"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(Settings::load_from(Some(&file), |_| None).is_err());
+        let err = Settings::load_from(None, |k| (k == "LARMKOLL_LISTEN").then(|| "nope".into()));
+        assert!(err.unwrap_err().to_string().contains("LARMKOLL_LISTEN"));
+    }
+}

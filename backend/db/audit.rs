@@ -1,0 +1,138 @@
+//! The append-only audit log: every change and every read of personal data.
+
+use super::schema::audit_log;
+use super::DbConn;
+use crate::auth::{CurrentUser, RequestContext};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub user_id: Option<String>,
+    pub username: String,
+    pub action: String,
+    pub outcome: String,
+    pub entity: String,
+    pub entity_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One audit entry. Never holds personal data itself: ids, not values.
+pub struct Entry<'a> {
+    pub action: &'a str,
+    pub outcome: Outcome,
+    pub entity: &'a str,
+    pub entity_id: Option<&'a str>,
+    pub customer_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    Ok,
+    Denied,
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+impl<'a> Entry<'a> {
+    pub fn new(action: &'a str, entity: &'a str, entity_id: Option<&'a str>) -> Self {
+        Self { action, outcome: Outcome::Ok, entity, entity_id, customer_id: None, reason: None }
+    }
+
+    pub fn customer(mut self, customer_id: &'a str) -> Self {
+        self.customer_id = Some(customer_id);
+        self
+    }
+
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    pub fn reason(mut self, reason: Option<&'a str>) -> Self {
+        self.reason = reason;
+        self
+    }
+}
+
+/// Records what a signed-in user did.
+pub fn record(conn: &mut DbConn, user: &CurrentUser, entry: Entry<'_>) -> QueryResult<()> {
+    record_as(conn, Some(&user.id), &user.username, &user.ctx, entry)
+}
+
+/// Records an event whose actor may be unknown (a failed login, the system).
+pub fn record_as(
+    conn: &mut DbConn,
+    user_id: Option<&str>,
+    username: &str,
+    ctx: &RequestContext,
+    entry: Entry<'_>,
+) -> QueryResult<()> {
+    let row = AuditRow {
+        id: super::new_id(),
+        at: super::now(),
+        user_id: user_id.map(str::to_string),
+        username: username.to_string(),
+        action: entry.action.to_string(),
+        outcome: entry.outcome.as_str().to_string(),
+        entity: entry.entity.to_string(),
+        entity_id: entry.entity_id.map(str::to_string),
+        customer_id: entry.customer_id.map(str::to_string),
+        ip: ctx.ip.clone(),
+        request_id: ctx.request_id.clone(),
+        reason: entry.reason.map(str::to_string),
+    };
+    diesel::insert_into(audit_log::table).values(&row).execute(conn).map(|_| ())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub customer_id: Option<String>,
+    pub user_id: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    /// Keyset cursor: entries strictly older than (at, id).
+    pub before: Option<(NaiveDateTime, String)>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub fn query(conn: &mut DbConn, f: &Filter) -> QueryResult<Vec<AuditRow>> {
+    let mut q = audit_log::table.select(AuditRow::as_select()).into_boxed();
+    if let Some(c) = &f.customer_id {
+        q = q.filter(audit_log::customer_id.eq(c.clone()));
+    }
+    if let Some(u) = &f.user_id {
+        q = q.filter(audit_log::user_id.eq(u.clone()));
+    }
+    if let Some(a) = &f.action {
+        q = q.filter(audit_log::action.eq(a.clone()));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(audit_log::at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(audit_log::at.lt(to));
+    }
+    if let Some((at, id)) = &f.before {
+        q = q.filter(audit_log::at.lt(*at).or(audit_log::at.eq(*at).and(audit_log::id.lt(id.clone()))));
+    }
+    q.order((audit_log::at.desc(), audit_log::id.desc())).limit(f.limit).load(conn)
+}

@@ -1,0 +1,259 @@
+//! The database: SQLite (embedded default) or PostgreSQL, chosen from the URL,
+//! behind one diesel `MultiConnection` so every query is written once.
+
+pub mod audit;
+pub mod customers;
+pub mod idempotency;
+pub mod org;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+use crate::error::AppError;
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Where the data lives, decided from the URL's scheme, never by trial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseTarget {
+    /// `postgres://` and `postgresql://` select PostgreSQL; `sqlite://PATH` or
+    /// `sqlite:PATH` select SQLite. Anything else is refused, so a typo such as
+    /// `postgress://` cannot quietly become a new SQLite file.
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                format!(
+                    "DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got scheme '{}')",
+                    url.split(':').next().unwrap_or_default()
+                )
+            })?;
+        if path.is_empty() || path.contains(":memory:") {
+            return Err("a SQLite DATABASE_URL needs a file path (in-memory databases lose data)".into());
+        }
+        let path = PathBuf::from(path);
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(format!(
+                "the folder for the SQLite database does not exist: {} (create it, or fix the path)",
+                parent.display()
+            ));
+        }
+        Ok(Self::Sqlite(path))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgresql",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// A description safe for logs: no password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(url) => {
+                let host = url.rsplit('@').next().unwrap_or("").split('?').next().unwrap_or("");
+                format!("postgresql ({host})")
+            }
+            Self::Sqlite(path) => format!("sqlite ({})", path.display()),
+        }
+    }
+}
+
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.target {
+            DatabaseTarget::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseTarget::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first: WAL itself may wait on another connection.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// The shared pool. Cloning is cheap.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager>,
+    backend: &'static str,
+}
+
+impl Db {
+    pub fn connect(target: DatabaseTarget, pool_size: u32) -> anyhow::Result<Self> {
+        let backend = target.backend_name();
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .test_on_check_out(true)
+            .build(ConnectionManager { target })?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Applies every pending migration; returns the versions applied.
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.into_iter().map(|v| v.to_string()).collect())
+    }
+
+    /// Reverts every migration (used by the migration round-trip test).
+    pub fn revert_all(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        match &mut *conn {
+            DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            DbConn::Postgres(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        }
+        .map_err(|e| anyhow::anyhow!("revert failed: {e}"))
+    }
+
+    /// Runs blocking database work on actix's blocking pool, keeping the
+    /// caller's tracing span so request ids follow the query.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(AppError::database_unavailable)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs blocking work in one transaction. An error rolls it back, except
+    /// an access denial (`AppError::denied`): the audit entry recording the
+    /// denied attempt is committed and the error still returned.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| {
+            conn.transaction(|c| match work(c) {
+                Ok(v) => Ok(Ok(v)),
+                Err(e) if e.is_denial() => Ok(Err(e)),
+                Err(e) => Err(e),
+            })?
+        })
+        .await
+    }
+
+    /// For the command line and start-up, outside actix.
+    pub fn get(&self) -> anyhow::Result<r2d2::PooledConnection<ConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// Now, in UTC, truncated to microseconds so both backends store the same value.
+pub fn now() -> chrono::NaiveDateTime {
+    utc_now().naive_utc()
+}
+
+pub fn utc_now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_picks_the_backend() {
+        assert!(matches!(
+            DatabaseTarget::from_url("postgres://u@h/db"),
+            Ok(DatabaseTarget::Postgres(_))
+        ));
+        assert!(matches!(
+            DatabaseTarget::from_url("postgresql://u@h/db"),
+            Ok(DatabaseTarget::Postgres(_))
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/x.db", dir.path().display());
+        assert_eq!(
+            DatabaseTarget::from_url(&url),
+            Ok(DatabaseTarget::Sqlite(dir.path().join("x.db")))
+        );
+    }
+
+    #[test]
+    fn a_typo_is_refused_rather_than_creating_a_file() {
+        for bad in ["postgress://u@h/db", "/tmp/x.db", "mysql://h/db", "sqlite://", "sqlite::memory:"] {
+            assert!(DatabaseTarget::from_url(bad).is_err(), "{bad}");
+        }
+        assert!(DatabaseTarget::from_url("sqlite:///no/such/folder/x.db")
+            .unwrap_err()
+            .contains("does not exist"));
+    }
+
+    #[test]
+    fn description_hides_the_password() {
+        let t = DatabaseTarget::from_url("postgres://app:s3cret@db.local:5432/larmkoll").unwrap();
+        assert!(!t.describe().contains("s3cret"));
+        assert!(t.describe().contains("db.local"));
+    }
+}

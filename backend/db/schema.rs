@@ -1,0 +1,150 @@
+// One portable schema for both backends: ids as Text, UTC Timestamp.
+
+diesel::table! {
+    areas (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        area_id -> Text,
+        name -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        alarm_lead -> Bool,
+        active -> Bool,
+        token_version -> Integer,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        customer_number -> Text,
+        personnummer -> Text,
+        birth_date -> Date,
+        first_name -> Text,
+        last_name -> Text,
+        search_name -> Text,
+        street -> Text,
+        postal_code -> Text,
+        city -> Text,
+        phone -> Nullable<Text>,
+        area_id -> Text,
+        ordinary_assessor_id -> Nullable<Text>,
+        key_position -> Nullable<Text>,
+        entry_notes -> Nullable<Text>,
+        other_municipality -> Bool,
+        consent_digital_lock -> Bool,
+        consent_digital_lock_at -> Nullable<Timestamp>,
+        consent_digital_lock_by -> Nullable<Text>,
+        consent_staff_unlock -> Bool,
+        consent_staff_unlock_at -> Nullable<Timestamp>,
+        consent_staff_unlock_by -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_groups (customer_id, group_id) {
+        customer_id -> Text,
+        group_id -> Text,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        user_id -> Nullable<Text>,
+        username -> Text,
+        action -> Text,
+        outcome -> Text,
+        entity -> Text,
+        entity_id -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        method -> Text,
+        path -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::joinable!(groups -> areas (area_id));
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(customer_groups -> customers (customer_id));
+diesel::joinable!(customer_groups -> groups (group_id));
+diesel::joinable!(customers -> areas (area_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    areas,
+    groups,
+    users,
+    group_members,
+    customers,
+    customer_groups,
+    refresh_tokens,
+    audit_log,
+    idempotency_keys,
+    counters,
+);

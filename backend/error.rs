@@ -1,0 +1,300 @@
+//! One error type for the whole API, rendered as RFC 9457 `application/problem+json`
+//! with a stable machine `code` and a message in English and Swedish.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+/// RFC 9457 problem details, as every error response of this API.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:larmkoll:problem:customer_not_found",
+    "title": "Not Found",
+    "status": 404,
+    "code": "customer_not_found",
+    "detail": "No customer with this id exists, or you may not see it.",
+    "detail_sv": "Det finns ingen brukare med detta id, eller så får du inte se den."
+}))]
+pub struct Problem {
+    /// `urn:larmkoll:problem:{code}`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The HTTP status phrase.
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable code; clients branch on this, never on text.
+    pub code: String,
+    /// What went wrong and what to do about it, in English.
+    pub detail: String,
+    /// The same in Swedish.
+    pub detail_sv: String,
+    /// Field-level problems, when the request body or parameters were invalid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FieldError {
+    /// JSON pointer-ish path of the field, e.g. `personnummer` or `address.city`.
+    pub field: String,
+    pub code: String,
+    pub detail: String,
+}
+
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    detail_sv: String,
+    errors: Vec<FieldError>,
+    cause: Option<anyhow::Error>,
+    denial: bool,
+}
+
+impl AppError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<String>,
+        detail_sv: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            detail_sv: detail_sv.into(),
+            errors: Vec::new(),
+            cause: None,
+            denial: false,
+        }
+    }
+
+    /// Marks an access denial whose audit entry must be kept although the
+    /// request fails.
+    pub fn denied(mut self) -> Self {
+        self.denial = true;
+        self
+    }
+
+    pub fn is_denial(&self) -> bool {
+        self.denial
+    }
+
+    pub fn with_field_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Some fields are invalid; see `errors` for each one.",
+            "Några fält är felaktiga; se `errors` för vart och ett.",
+        )
+        .with_field_errors(errors)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Log in first: send a valid access token as `Authorization: Bearer …`.",
+            "Logga in först: skicka en giltig åtkomsttoken som `Authorization: Bearer …`.",
+        )
+    }
+
+    pub fn forbidden(what_en: &str, what_sv: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("Your role may not {what_en}."),
+            format!("Din roll får inte {what_sv}."),
+        )
+    }
+
+    pub fn not_found(code: &'static str, what_en: &str, what_sv: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code,
+            format!("No {what_en} with this id exists, or you may not see it."),
+            format!("Det finns ingen {what_sv} med detta id, eller så får du inte se den."),
+        )
+    }
+
+    pub fn stale_version(current: i32) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "stale_version",
+            format!(
+                "Someone changed this record after you read it (it is now version {current}). Reload it and make your change again."
+            ),
+            format!(
+                "Någon har ändrat posten sedan du läste den (nu version {current}). Läs in den igen och gör ändringen på nytt."
+            ),
+        )
+    }
+
+    pub fn precondition_required() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            "Send `If-Match` with the ETag you read, so a concurrent change is not overwritten.",
+            "Skicka `If-Match` med den ETag du läste, så att ingen annans ändring skrivs över.",
+        )
+    }
+
+    pub fn database_unavailable(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "The database cannot be reached right now. Try again in a moment; nothing was changed.",
+            "Databasen går inte att nå just nu. Försök igen om en stund; inget har ändrats.",
+        );
+        e.cause = Some(cause.into());
+        e
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on the server. It has been logged; try again, and tell support if it persists.",
+            "Något gick fel i servern. Det är loggat; försök igen och kontakta support om det fortsätter.",
+        );
+        e.cause = Some(cause.into());
+        e
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:larmkoll:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
+            status: self.status.as_u16(),
+            code: self.code.to_string(),
+            detail: self.detail.clone(),
+            detail_sv: self.detail_sv.clone(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.code)?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status.is_server_error() {
+            // The cause goes to the log, never to the client.
+            tracing::error!(code = self.code, cause = ?self.cause, "request failed");
+        }
+        HttpResponse::build(self.status)
+            .insert_header((header::CONTENT_TYPE, "application/problem+json"))
+            .json(self.to_problem())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "The record does not exist, or you may not see it.",
+                "Posten finns inte, eller så får du inte se den.",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                "A record with the same unique value already exists.",
+                "Det finns redan en post med samma unika värde.",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::new(
+                StatusCode::CONFLICT,
+                "reference_missing",
+                "The request refers to a record that does not exist.",
+                "Begäran hänvisar till en post som inte finns.",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::new(
+                StatusCode::CONFLICT,
+                "concurrent_change",
+                "Another change to the same record happened at the same time. Try again.",
+                "En annan ändring av samma post skedde samtidigt. Försök igen.",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Self::database_unavailable(e)
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn problem_json_body_is_pinned() {
+        let err = AppError::not_found("customer_not_found", "customer", "brukare");
+        let resp = err.error_response();
+        assert_eq!(resp.status(), 404);
+        assert_eq!(resp.headers().get("content-type").unwrap(), "application/problem+json");
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(resp.into_body()).await.unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "urn:larmkoll:problem:customer_not_found",
+                "title": "Not Found",
+                "status": 404,
+                "code": "customer_not_found",
+                "detail": "No customer with this id exists, or you may not see it.",
+                "detail_sv": "Det finns ingen brukare med detta id, eller så får du inte se den."
+            })
+        );
+    }
+
+    #[test]
+    fn diesel_errors_map_to_statuses() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        assert_eq!(AppError::from(Error::NotFound).status(), 404);
+        let unique = Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(String::from("x")));
+        assert_eq!(AppError::from(unique).status(), 409);
+        assert_eq!(AppError::from(Error::RollbackTransaction).status(), 500);
+    }
+}

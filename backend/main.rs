@@ -1,0 +1,154 @@
+//! The `larmkoll` command: serve | migrate | openapi | create-user.
+
+use actix_web::{web, HttpServer};
+use clap::{Parser, Subcommand};
+use larmkoll::config::{Settings, ENV_HELP};
+use larmkoll::db::{DatabaseTarget, Db};
+use larmkoll::domain::Role;
+use larmkoll::{api, auth, build_app, demo, AppState};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "larmkoll", version, about = "Safety alarms, digital locks and keys: from decision to return", after_help = ENV_HELP)]
+struct Cli {
+    /// Optional TOML settings file.
+    #[arg(long, global = true, env = "LARMKOLL_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default). Migrations run first.
+    Serve {
+        /// Load fictional demo data into an empty database and accept the demo password.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (`larmkoll openapi > openapi/openapi.json`).
+    Openapi,
+    /// Create a user. The password is read from LARMKOLL_NEW_PASSWORD or standard input.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// admin, assessor, coordinator, installer, care_staff, billing, alarm_center
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        alarm_lead: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    if let Command::Openapi = command {
+        print!("{}", api::openapi_json());
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let settings = Settings::load(cli.config.as_deref())?;
+    prepare_data_dir(&settings)?;
+    let target = DatabaseTarget::from_url(&settings.effective_database_url()).map_err(anyhow::Error::msg)?;
+    tracing::info!(database = %target.describe(), "connecting");
+    let db = Db::connect(target.clone(), settings.db_pool_size)?;
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "applied migrations");
+    }
+    match command {
+        Command::Migrate => {
+            println!("{}: {} migration(s) applied, schema up to date.", target.describe(), applied.len());
+            Ok(())
+        }
+        Command::CreateUser { username, display_name, role, alarm_lead } => {
+            let password = read_new_password()?;
+            let mut conn = db.get()?;
+            let user = diesel::Connection::transaction(&mut *conn, |c| {
+                api::org::create_user_in_tx(
+                    c,
+                    api::org::NewUser { username, display_name, password, role, alarm_lead, group_ids: vec![] },
+                    None,
+                )
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("Created user {} ({}) with id {}.", user.username, user.role, user.id);
+            Ok(())
+        }
+        Command::Serve { demo } => serve(settings, db, &target, demo),
+        Command::Openapi => unreachable!("handled above"),
+    }
+}
+
+/// The default data directory is created on first start; a configured one must
+/// exist, so a typo cannot start an empty system somewhere else.
+fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    if settings.data_dir.is_dir() {
+        return Ok(());
+    }
+    if settings.data_dir == Settings::default().data_dir {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        return Ok(());
+    }
+    anyhow::bail!(
+        "LARMKOLL_DATA_DIR {} does not exist; create it first (a typo must not start an empty system)",
+        settings.data_dir.display()
+    )
+}
+
+fn read_new_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("LARMKOLL_NEW_PASSWORD") {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("Password (at least 10 characters): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+#[actix_web::main]
+async fn serve(settings: Settings, db: Db, target: &DatabaseTarget, demo: bool) -> anyhow::Result<()> {
+    if demo {
+        let seed_db = db.clone();
+        match web::block(move || demo::load_if_empty(&seed_db)).await?? {
+            Some(loaded) => tracing::info!(customers = loaded.customers, "loaded demo data"),
+            None => tracing::info!("database already has users; demo data not loaded"),
+        }
+    }
+    let keys = auth::jwt::TokenKeys::load_or_create(&settings.data_dir)?;
+    let listen = settings.listen;
+    let state = web::Data::new(AppState::new(db, keys, settings, demo));
+    let server = HttpServer::new({
+        let state = state.clone();
+        move || build_app(state.clone())
+    })
+    .shutdown_timeout(30)
+    .bind(listen)
+    .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let base = format!("http://{listen}");
+    println!();
+    println!("  Larmkoll is running on {} ({})", base, target.describe());
+    println!("  Field app:  {base}/");
+    println!("  API docs:   {base}/docs/");
+    println!("  OpenAPI:    {base}/api/v1/openapi.json");
+    if demo {
+        println!("  Demo logins (password: {}):", demo::DEMO_PASSWORD);
+        println!("    admin, handlaggare, koordinator, installator, hemtjanst, avgift, larmcentral");
+    }
+    println!("  Stop with Ctrl+C.");
+    println!();
+    server.run().await?;
+    Ok(())
+}

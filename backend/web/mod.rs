@@ -1,0 +1,69 @@
+//! The field PWA, embedded in the binary at build time, and the API docs.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use rust_embed::RustEmbed;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+#[derive(RustEmbed)]
+#[folder = "pwa/"]
+struct Pwa;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/docs")
+            // Swagger UI sets inline styles; the rest of the site does not get this.
+            .wrap(actix_web::middleware::DefaultHeaders::new().add((
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                 script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+            )))
+            .service(SwaggerUi::new("/{_:.*}").config(Config::new(["/api/v1/openapi.json"]))),
+    )
+    .route("/docs", web::get().to(|| async {
+        HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
+    }))
+    .default_service(web::to(serve_pwa));
+}
+
+async fn serve_pwa(req: HttpRequest) -> HttpResponse {
+    if req.path().starts_with("/api/") {
+        return actix_web::ResponseError::error_response(&crate::error::AppError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "route_not_found",
+            "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
+            "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
+        ));
+    }
+    let path = req.path().trim_start_matches('/');
+    let (name, file) = match Pwa::get(path).filter(|_| !path.is_empty()) {
+        Some(f) => (path, f),
+        // Client-side routes fall back to the shell.
+        None => match Pwa::get("index.html") {
+            Some(f) => ("index.html", f),
+            None => return HttpResponse::NotFound().finish(),
+        },
+    };
+    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag)
+    {
+        return HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish();
+    }
+    // The shell and the service worker are revalidated on every load so an
+    // update reaches phones; everything else is versioned by its ETag.
+    let cache = if name == "index.html" || name == "sw.js" || name.ends_with(".webmanifest") {
+        "no-cache"
+    } else {
+        "public, max-age=3600, must-revalidate"
+    };
+    let mime = mime_guess::from_path(name).first_or_octet_stream();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, mime.to_string()))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::ETAG, etag))
+        .body(file.data.into_owned())
+}

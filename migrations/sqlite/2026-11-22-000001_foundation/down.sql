@@ -1,0 +1,10 @@
+DROP TABLE counters;
+DROP TABLE idempotency_keys;
+DROP TABLE audit_log;
+DROP TABLE refresh_tokens;
+DROP TABLE customer_groups;
+DROP TABLE customers;
+DROP TABLE group_members;
+DROP TABLE users;
+DROP TABLE groups;
+DROP TABLE areas;
