@@ -80,7 +80,9 @@ impl Settings {
         where
             T::Err: std::fmt::Display,
         {
-            value.parse().map_err(|e| anyhow::anyhow!("{key}={value:?}: {e}"))
+            value
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{key}={value:?}: {e}"))
         }
         if let Some(v) = env("LARMKOLL_LISTEN") {
             s.listen = parse("LARMKOLL_LISTEN", v)?;

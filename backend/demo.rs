@@ -13,28 +13,107 @@ use diesel::Connection;
 
 pub const DEMO_PASSWORD: &str = "demo";
 
-/// (username, display name, role, area index or none, group kinds, alarm lead)
-const USERS: &[(&str, &str, Role, Option<usize>, &[GroupKind], bool)] = &[
-    ("admin", "Sara Systemförvaltare", Role::Admin, None, &[], false),
-    ("handlaggare", "Hanna Handläggare", Role::Assessor, Some(0), &[GroupKind::ReceptionTeam], true),
-    ("koordinator", "Kalle Koordinator", Role::Coordinator, Some(0), &[GroupKind::HomeCare], false),
-    ("installator", "Ivar Installatör", Role::Installer, Some(0), &[GroupKind::AlarmTeam], false),
-    ("hemtjanst", "Hedda Hemtjänst", Role::CareStaff, Some(0), &[GroupKind::HomeCare, GroupKind::NightPatrol], false),
-    ("avgift", "Alva Avgiftshandläggare", Role::Billing, None, &[], false),
-    ("larmcentral", "Leo Larmcentral", Role::AlarmCenter, None, &[], false),
+/// A demo user: username, display name, role, area index (if any), the kinds
+/// of that area's groups they belong to, and the alarm-lead flag.
+type DemoUser = (
+    &'static str,
+    &'static str,
+    Role,
+    Option<usize>,
+    &'static [GroupKind],
+    bool,
+);
+
+const USERS: &[DemoUser] = &[
+    (
+        "admin",
+        "Sara Systemförvaltare",
+        Role::Admin,
+        None,
+        &[],
+        false,
+    ),
+    (
+        "handlaggare",
+        "Hanna Handläggare",
+        Role::Assessor,
+        Some(0),
+        &[GroupKind::ReceptionTeam],
+        true,
+    ),
+    (
+        "koordinator",
+        "Kalle Koordinator",
+        Role::Coordinator,
+        Some(0),
+        &[GroupKind::HomeCare],
+        false,
+    ),
+    (
+        "installator",
+        "Ivar Installatör",
+        Role::Installer,
+        Some(0),
+        &[GroupKind::AlarmTeam],
+        false,
+    ),
+    (
+        "hemtjanst",
+        "Hedda Hemtjänst",
+        Role::CareStaff,
+        Some(0),
+        &[GroupKind::HomeCare, GroupKind::NightPatrol],
+        false,
+    ),
+    (
+        "avgift",
+        "Alva Avgiftshandläggare",
+        Role::Billing,
+        None,
+        &[],
+        false,
+    ),
+    (
+        "larmcentral",
+        "Leo Larmcentral",
+        Role::AlarmCenter,
+        None,
+        &[],
+        false,
+    ),
 ];
 
 const AREAS: &[(&str, &str)] = &[("Boo", "Saltsjö-Boo"), ("Sickla", "Nacka")];
 
 const FIRST: &[&str] = &[
-    "Astrid", "Birger", "Dagny", "Einar", "Gunnel", "Harald", "Ingrid", "Josef", "Karin", "Lennart",
-    "Märta", "Nils", "Olga", "Per", "Ragnhild", "Sixten", "Tyra", "Ulf", "Vera", "Åke",
+    "Astrid", "Birger", "Dagny", "Einar", "Gunnel", "Harald", "Ingrid", "Josef", "Karin",
+    "Lennart", "Märta", "Nils", "Olga", "Per", "Ragnhild", "Sixten", "Tyra", "Ulf", "Vera", "Åke",
 ];
 const LAST: &[&str] = &[
-    "Andersson", "Björk", "Ceder", "Dahl", "Ek", "Fors", "Grahn", "Holm", "Lind", "Nyström",
-    "Öberg", "Sjöberg", "Strand", "Wiklund", "Åström",
+    "Andersson",
+    "Björk",
+    "Ceder",
+    "Dahl",
+    "Ek",
+    "Fors",
+    "Grahn",
+    "Holm",
+    "Lind",
+    "Nyström",
+    "Öberg",
+    "Sjöberg",
+    "Strand",
+    "Wiklund",
+    "Åström",
 ];
-const STREETS: &[&str] = &["Ekvägen", "Björkstigen", "Lönngatan", "Granbacken", "Sjövägen", "Tallvägen"];
+const STREETS: &[&str] = &[
+    "Ekvägen",
+    "Björkstigen",
+    "Lönngatan",
+    "Granbacken",
+    "Sjövägen",
+    "Tallvägen",
+];
 
 pub struct Loaded {
     pub users: Vec<(&'static str, Role)>,
@@ -59,7 +138,11 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
     let mut groups: Vec<Vec<(GroupKind, String)>> = Vec::new();
     let mut area_ids = Vec::new();
     for (name, _) in AREAS {
-        let area = org::AreaRow { id: db::new_id(), name: name.to_string(), created_at: now };
+        let area = org::AreaRow {
+            id: db::new_id(),
+            name: name.to_string(),
+            created_at: now,
+        };
         org::insert_area(conn, &area)?;
         let mut mine = Vec::new();
         for (kind, label) in [
@@ -82,7 +165,11 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
         area_ids.push(area.id);
     }
     let group_of = |area: usize, kind: GroupKind| -> String {
-        groups[area].iter().find(|(k, _)| *k == kind).map(|(_, id)| id.clone()).expect("group exists")
+        groups[area]
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, id)| id.clone())
+            .expect("group exists")
     };
 
     // One hash for all: argon2 is slow on purpose, and these are demo users.
@@ -118,9 +205,19 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
         let area = if i < 20 { 0 } else { 1 };
         let (first, last) = (FIRST[i % FIRST.len()], LAST[(i * 7) % LAST.len()]);
         let pnr = demo_personnummer(i);
-        let mut serving = vec![group_of(area, GroupKind::AlarmTeam), group_of(area, GroupKind::NightPatrol)];
+        let mut serving = vec![
+            group_of(area, GroupKind::AlarmTeam),
+            group_of(area, GroupKind::NightPatrol),
+        ];
         // Every fifth customer is still with the reception team, not yet a home-care group.
-        serving.push(group_of(area, if i % 5 == 4 { GroupKind::ReceptionTeam } else { GroupKind::HomeCare }));
+        serving.push(group_of(
+            area,
+            if i % 5 == 4 {
+                GroupKind::ReceptionTeam
+            } else {
+                GroupKind::HomeCare
+            },
+        ));
         let consent = i % 3 != 0;
         let row = customers::CustomerRow {
             id: db::new_id(),
@@ -131,13 +228,18 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
             last_name: last.to_string(),
             search_name: customers::search_name(first, last),
             street: format!("{} {}", STREETS[i % STREETS.len()], 1 + (i * 3) % 40),
-            postal_code: if area == 0 { "132 30".into() } else { "131 54".into() },
+            postal_code: if area == 0 {
+                "132 30".into()
+            } else {
+                "131 54".into()
+            },
             city: AREAS[area].1.to_string(),
             phone: Some(format!("08-123 45 {:02}", i)),
             area_id: area_ids[area].clone(),
             ordinary_assessor_id: (area == 0).then(|| assessor_id.clone()).flatten(),
             key_position: (i % 4 != 3).then(|| format!("Skåp {}, krok {}", 1 + i / 10, 1 + i % 10)),
-            entry_notes: (i % 6 == 0).then(|| "Ring på och vänta, brukaren går långsamt.".to_string()),
+            entry_notes: (i % 6 == 0)
+                .then(|| "Ring på och vänta, brukaren går långsamt.".to_string()),
             other_municipality: i == 7,
             consent_digital_lock: consent,
             consent_digital_lock_at: consent.then_some(now),
@@ -151,16 +253,30 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
         };
         customers::insert(conn, &row, &serving)?;
     }
-    Ok(Loaded { users: USERS.iter().map(|u| (u.0, u.2)).collect(), customers: count })
+    Ok(Loaded {
+        users: USERS.iter().map(|u| (u.0, u.2)).collect(),
+        customers: count,
+    })
 }
 
 /// Born 1928–1947, birth number 980–999, valid check digit.
 pub fn demo_personnummer(i: usize) -> Personnummer {
-    let date = NaiveDate::from_ymd_opt(1928 + (i % 20) as i32, 1 + (i % 12) as u32, 1 + ((i * 5) % 28) as u32)
-        .expect("valid demo date");
-    let nine = format!("{:02}{:02}{:02}{}", date.year() % 100, date.month(), date.day(), 980 + i % 20);
+    let date = NaiveDate::from_ymd_opt(
+        1928 + (i % 20) as i32,
+        1 + (i % 12) as u32,
+        1 + ((i * 5) % 28) as u32,
+    )
+    .expect("valid demo date");
+    let nine = format!(
+        "{:02}{:02}{:02}{}",
+        date.year() % 100,
+        date.month(),
+        date.day(),
+        980 + i % 20
+    );
     let full = format!("{}{}{}", date.year() / 100, nine, check_digit(&nine));
-    Personnummer::parse(&full, NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")).expect("demo number is valid")
+    Personnummer::parse(&full, NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"))
+        .expect("demo number is valid")
 }
 
 #[cfg(test)]

@@ -179,7 +179,11 @@ impl AppError {
     pub fn to_problem(&self) -> Problem {
         Problem {
             problem_type: format!("urn:larmkoll:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
             status: self.status.as_u16(),
             code: self.code.to_string(),
             detail: self.detail.clone(),
@@ -273,7 +277,10 @@ mod tests {
         let err = AppError::not_found("customer_not_found", "customer", "brukare");
         let resp = err.error_response();
         assert_eq!(resp.status(), 404);
-        assert_eq!(resp.headers().get("content-type").unwrap(), "application/problem+json");
+        assert_eq!(
+            resp.headers().get("content-type").unwrap(),
+            "application/problem+json"
+        );
         let body: serde_json::Value =
             serde_json::from_slice(&to_bytes(resp.into_body()).await.unwrap()).unwrap();
         assert_eq!(
@@ -293,7 +300,10 @@ mod tests {
     fn diesel_errors_map_to_statuses() {
         use diesel::result::{DatabaseErrorKind, Error};
         assert_eq!(AppError::from(Error::NotFound).status(), 404);
-        let unique = Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(String::from("x")));
+        let unique = Error::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(String::from("x")),
+        );
         assert_eq!(AppError::from(unique).status(), 409);
         assert_eq!(AppError::from(Error::RollbackTransaction).status(), 500);
     }

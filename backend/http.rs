@@ -21,8 +21,14 @@ pub struct QuietRootSpan;
 
 impl RootSpanBuilder for QuietRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request.extensions().get::<RequestId>().map(|id| id.to_string()).unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "(unmatched)".into());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "(unmatched)".into());
         tracing::info_span!("http", method = %request.method(), route = %route, request_id = %request_id)
     }
 
@@ -43,7 +49,8 @@ pub async fn request_id_header(
     let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
     let mut res = next.call(req).await?;
     if let Some(id) = id.and_then(|i| header::HeaderValue::from_str(&i).ok()) {
-        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), id);
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), id);
     }
     Ok(res)
 }
@@ -86,7 +93,9 @@ pub async fn idempotency(
         return next.call(req).await;
     }
     let key = match key.to_str() {
-        Ok(k) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
+        Ok(k) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_string()
+        }
         _ => {
             return Err(idempotency_problem(
                 StatusCode::BAD_REQUEST,
@@ -96,8 +105,12 @@ pub async fn idempotency(
             ))
         }
     };
-    let state = req.app_data::<web::Data<AppState>>().cloned().expect("app state");
-    let Some(claims) = crate::auth::bearer_token(req.request()).and_then(|t| state.keys.verify(&t)) else {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .expect("app state");
+    let Some(claims) = crate::auth::bearer_token(req.request()).and_then(|t| state.keys.verify(&t))
+    else {
         return next.call(req).await; // the handler answers 401
     };
     let scope = claims.sub;
@@ -142,7 +155,8 @@ pub async fn idempotency(
                 match idempotency::find(conn, &s, &k)? {
                     Some(row)
                         if row.status.is_none()
-                            && (db::now() - row.created_at).num_seconds() > ABANDONED_AFTER_SECONDS =>
+                            && (db::now() - row.created_at).num_seconds()
+                                > ABANDONED_AFTER_SECONDS =>
                     {
                         idempotency::release(conn, &s, &k)?;
                     }
@@ -171,7 +185,8 @@ pub async fn idempotency(
                 "Den första begäran med denna Idempotency-Key behandlas fortfarande. Försök igen om en stund.",
             ));
         };
-        let mut resp = HttpResponse::build(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK));
+        let mut resp =
+            HttpResponse::build(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK));
         if let Some(ct) = row.content_type {
             resp.insert_header((header::CONTENT_TYPE, ct));
         }
@@ -193,19 +208,34 @@ pub async fn idempotency(
                 .map(str::to_string);
             let (http_req, http_res) = res.into_parts();
             let (http_res, res_body) = http_res.into_parts();
-            let bytes: Bytes = body::to_bytes(res_body).await.map_err(|e| {
-                AppError::internal(anyhow::anyhow!("reading response body: {e}"))
-            })?;
+            let bytes: Bytes = body::to_bytes(res_body)
+                .await
+                .map_err(|e| AppError::internal(anyhow::anyhow!("reading response body: {e}")))?;
             let stored = bytes.to_vec();
             store
                 .db
-                .run(move |conn| Ok(idempotency::complete(conn, &scope, &key, i32::from(status.as_u16()), content_type, stored)?))
+                .run(move |conn| {
+                    Ok(idempotency::complete(
+                        conn,
+                        &scope,
+                        &key,
+                        i32::from(status.as_u16()),
+                        content_type,
+                        stored,
+                    )?)
+                })
                 .await?;
-            Ok(ServiceResponse::new(http_req, http_res.set_body(BoxBody::new(bytes))))
+            Ok(ServiceResponse::new(
+                http_req,
+                http_res.set_body(BoxBody::new(bytes)),
+            ))
         }
         other => {
             // Nothing to replay: free the key so a corrected retry can use it.
-            store.db.run(move |conn| Ok(idempotency::release(conn, &scope, &key)?)).await?;
+            store
+                .db
+                .run(move |conn| Ok(idempotency::release(conn, &scope, &key)?))
+                .await?;
             other
         }
     }

@@ -29,13 +29,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: db::Db, keys: auth::jwt::TokenKeys, settings: config::Settings, demo: bool) -> Self {
+    pub fn new(
+        db: db::Db,
+        keys: auth::jwt::TokenKeys,
+        settings: config::Settings,
+        demo: bool,
+    ) -> Self {
         Self {
             db,
             keys,
             settings,
             // 5 failures per account, 30 per address, within 15 minutes.
-            limiter: Arc::new(auth::rate_limit::LoginLimiter::new(Duration::from_secs(15 * 60), 5, 30)),
+            limiter: Arc::new(auth::rate_limit::LoginLimiter::new(
+                Duration::from_secs(15 * 60),
+                5,
+                30,
+            )),
             demo,
         }
     }

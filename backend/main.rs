@@ -59,7 +59,8 @@ fn main() -> anyhow::Result<()> {
         .init();
     let settings = Settings::load(cli.config.as_deref())?;
     prepare_data_dir(&settings)?;
-    let target = DatabaseTarget::from_url(&settings.effective_database_url()).map_err(anyhow::Error::msg)?;
+    let target =
+        DatabaseTarget::from_url(&settings.effective_database_url()).map_err(anyhow::Error::msg)?;
     tracing::info!(database = %target.describe(), "connecting");
     let db = Db::connect(target.clone(), settings.db_pool_size)?;
     let applied = db.migrate()?;
@@ -68,21 +69,40 @@ fn main() -> anyhow::Result<()> {
     }
     match command {
         Command::Migrate => {
-            println!("{}: {} migration(s) applied, schema up to date.", target.describe(), applied.len());
+            println!(
+                "{}: {} migration(s) applied, schema up to date.",
+                target.describe(),
+                applied.len()
+            );
             Ok(())
         }
-        Command::CreateUser { username, display_name, role, alarm_lead } => {
+        Command::CreateUser {
+            username,
+            display_name,
+            role,
+            alarm_lead,
+        } => {
             let password = read_new_password()?;
             let mut conn = db.get()?;
             let user = diesel::Connection::transaction(&mut *conn, |c| {
                 api::org::create_user_in_tx(
                     c,
-                    api::org::NewUser { username, display_name, password, role, alarm_lead, group_ids: vec![] },
+                    api::org::NewUser {
+                        username,
+                        display_name,
+                        password,
+                        role,
+                        alarm_lead,
+                        group_ids: vec![],
+                    },
                     None,
                 )
             })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("Created user {} ({}) with id {}.", user.username, user.role, user.id);
+            println!(
+                "Created user {} ({}) with id {}.",
+                user.username, user.role, user.id
+            );
             Ok(())
         }
         Command::Serve { demo } => serve(settings, db, &target, demo),
@@ -119,7 +139,12 @@ fn read_new_password() -> anyhow::Result<String> {
 }
 
 #[actix_web::main]
-async fn serve(settings: Settings, db: Db, target: &DatabaseTarget, demo: bool) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    db: Db,
+    target: &DatabaseTarget,
+    demo: bool,
+) -> anyhow::Result<()> {
     if demo {
         let seed_db = db.clone();
         match web::block(move || demo::load_if_empty(&seed_db)).await?? {
@@ -145,7 +170,9 @@ async fn serve(settings: Settings, db: Db, target: &DatabaseTarget, demo: bool) 
     println!("  OpenAPI:    {base}/api/v1/openapi.json");
     if demo {
         println!("  Demo logins (password: {}):", demo::DEMO_PASSWORD);
-        println!("    admin, handlaggare, koordinator, installator, hemtjanst, avgift, larmcentral");
+        println!(
+            "    admin, handlaggare, koordinator, installator, hemtjanst, avgift, larmcentral"
+        );
     }
     println!("  Stop with Ctrl+C.");
     println!();

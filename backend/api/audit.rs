@@ -65,7 +65,11 @@ pub async fn query_audit(
     user: CurrentUser,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Permission::ReadAuditLog, "read the audit log", "läsa granskningsloggen")?;
+    user.require(
+        Permission::ReadAuditLog,
+        "read the audit log",
+        "läsa granskningsloggen",
+    )?;
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
     let before = match &q.cursor {
@@ -86,13 +90,17 @@ pub async fn query_audit(
         before,
         limit: limit + 1,
     };
-    let mut rows = state.db.run(move |conn| Ok(audit::query(conn, &filter)?)).await?;
+    let mut rows = state
+        .db
+        .run(move |conn| Ok(audit::query(conn, &filter)?))
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more
         .then(|| {
-            rows.last()
-                .map(|r| pagination::encode(&[&r.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(), &r.id]))
+            rows.last().map(|r| {
+                pagination::encode(&[&r.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(), &r.id])
+            })
         })
         .flatten();
     let items = rows

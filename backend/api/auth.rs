@@ -85,7 +85,10 @@ pub async fn login(
     ctx: RequestContext,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let LoginRequest { username, password: given } = body.into_inner();
+    let LoginRequest {
+        username,
+        password: given,
+    } = body.into_inner();
     let username = username.trim().to_lowercase();
     let address = ctx.ip.clone().unwrap_or_default();
     if let Some(wait) = state.limiter.blocked_for(&username, &address) {
@@ -93,6 +96,7 @@ pub async fn login(
     }
     let demo = state.demo;
     let st = state.clone();
+    let attempted = username.clone();
     let outcome = state
         .db
         .run(move |conn| {
@@ -112,7 +116,13 @@ pub async fn login(
                 Some(u) => {
                     let pair = issue_pair(conn, &st, &u.id, u.token_version, None)?;
                     let me = load_me(conn, &u)?;
-                    audit::record_as(conn, Some(&u.id), &u.username, &ctx, audit::Entry::new("auth.login", "user", Some(&u.id)))?;
+                    audit::record_as(
+                        conn,
+                        Some(&u.id),
+                        &u.username,
+                        &ctx,
+                        audit::Entry::new("auth.login", "user", Some(&u.id)),
+                    )?;
                     Ok(Some((pair, me)))
                 }
                 None => {
@@ -121,21 +131,21 @@ pub async fn login(
                         None,
                         &username,
                         &ctx,
-                        audit::Entry::new("auth.login", "user", None).outcome(audit::Outcome::Failed),
+                        audit::Entry::new("auth.login", "user", None)
+                            .outcome(audit::Outcome::Failed),
                     )?;
                     Ok(None)
                 }
             }
         })
         .await?;
-    let (address, name) = (address, outcome.as_ref().map(|(_, me)| me.username.clone()));
     match outcome {
         Some((pair, me)) => {
             state.limiter.record_success(&me.username);
             Ok(HttpResponse::Ok().json(pair.into_response(&state, me)))
         }
         None => {
-            state.limiter.record_failure(name.as_deref().unwrap_or_default(), &address);
+            state.limiter.record_failure(&attempted, &address);
             Err(invalid_credentials())
         }
     }
@@ -196,17 +206,25 @@ fn issue_pair(
             revoked_at: None,
         },
     )?;
-    let access = state.keys.issue(user_id, token_version, state.settings.access_token_minutes);
+    let access = state
+        .keys
+        .issue(user_id, token_version, state.settings.access_token_minutes);
     Ok(TokenPair { access, refresh })
 }
 
 pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
-    let ids: Vec<String> = users::memberships_of(conn, &u.id)?.into_iter().map(|m| m.group_id).collect();
+    let ids: Vec<String> = users::memberships_of(conn, &u.id)?
+        .into_iter()
+        .map(|m| m.group_id)
+        .collect();
     let groups = db::org::find_groups(conn, &ids)?
         .into_iter()
         .map(|g| {
             Ok(MyGroup {
-                kind: g.kind.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+                kind: g
+                    .kind
+                    .parse()
+                    .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
                 id: g.id,
                 name: g.name,
                 area_id: g.area_id,
@@ -217,7 +235,10 @@ pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
         id: u.id.clone(),
         username: u.username.clone(),
         display_name: u.display_name.clone(),
-        role: u.role.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        role: u
+            .role
+            .parse()
+            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
         alarm_lead: u.alarm_lead,
         groups,
     })
@@ -262,7 +283,9 @@ pub async fn refresh(
             };
             let now = db::now();
             let user = users::find(conn, &token.user_id)?.ok_or_else(invalid_refresh)?;
-            let reused = token.used_at.is_some() || token.revoked_at.is_some() || !tokens::mark_used(conn, &token.id, now)?;
+            let reused = token.used_at.is_some()
+                || token.revoked_at.is_some()
+                || !tokens::mark_used(conn, &token.id, now)?;
             if reused {
                 tokens::revoke_family(conn, &token.family_id, now)?;
                 audit::record_as(
@@ -270,14 +293,21 @@ pub async fn refresh(
                     Some(&user.id),
                     &user.username,
                     &ctx,
-                    audit::Entry::new("auth.refresh_reused", "user", Some(&user.id)).outcome(audit::Outcome::Denied),
+                    audit::Entry::new("auth.refresh_reused", "user", Some(&user.id))
+                        .outcome(audit::Outcome::Denied),
                 )?;
                 return Ok(Err(invalid_refresh()));
             }
             if token.expires_at <= now || !user.active {
                 return Ok(Err(invalid_refresh()));
             }
-            let pair = issue_pair(conn, &st, &user.id, user.token_version, Some(token.family_id))?;
+            let pair = issue_pair(
+                conn,
+                &st,
+                &user.id,
+                user.token_version,
+                Some(token.family_id),
+            )?;
             let me = load_me(conn, &user)?;
             Ok(Ok((pair, me)))
         })
@@ -305,7 +335,10 @@ pub async fn logout(
     user: CurrentUser,
     body: web::Json<LogoutRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let LogoutRequest { refresh_token, all_sessions } = body.into_inner();
+    let LogoutRequest {
+        refresh_token,
+        all_sessions,
+    } = body.into_inner();
     state
         .db
         .transaction(move |conn| {
@@ -313,13 +346,18 @@ pub async fn logout(
             if all_sessions {
                 cut_sessions(conn, &user.id)?;
             } else if let Some(t) = refresh_token {
-                if let Some(token) = tokens::find_by_hash(conn, &jwt::hash_refresh_token(t.trim()))? {
+                if let Some(token) = tokens::find_by_hash(conn, &jwt::hash_refresh_token(t.trim()))?
+                {
                     if token.user_id == user.id {
                         tokens::revoke_family(conn, &token.family_id, now)?;
                     }
                 }
             }
-            audit::record(conn, &user, audit::Entry::new("auth.logout", "user", Some(&user.id)))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("auth.logout", "user", Some(&user.id)),
+            )?;
             Ok(())
         })
         .await?;
@@ -331,7 +369,8 @@ pub async fn logout(
 pub fn cut_sessions(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
     let now = db::now();
     tokens::revoke_all_of_user(conn, user_id, now)?;
-    let user = users::find(conn, user_id)?.ok_or_else(|| AppError::not_found("user_not_found", "user", "användare"))?;
+    let user = users::find(conn, user_id)?
+        .ok_or_else(|| AppError::not_found("user_not_found", "user", "användare"))?;
     let changes = users::UserChanges {
         display_name: None,
         role: None,

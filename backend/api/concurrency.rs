@@ -35,13 +35,22 @@ mod tests {
 
     #[test]
     fn if_match_forms() {
-        let req = TestRequest::default().insert_header(("If-Match", "\"7\"")).to_http_request();
+        let req = TestRequest::default()
+            .insert_header(("If-Match", "\"7\""))
+            .to_http_request();
         assert_eq!(expected_version(&req).unwrap(), 7);
-        let req = TestRequest::default().insert_header(("If-Match", "W/\"7\"")).to_http_request();
+        let req = TestRequest::default()
+            .insert_header(("If-Match", "W/\"7\""))
+            .to_http_request();
         assert_eq!(expected_version(&req).unwrap(), 7);
         let req = TestRequest::default().to_http_request();
         assert_eq!(expected_version(&req).unwrap_err().status(), 428);
-        let req = TestRequest::default().insert_header(("If-Match", "*")).to_http_request();
-        assert_eq!(expected_version(&req).unwrap_err().code(), "invalid_if_match");
+        let req = TestRequest::default()
+            .insert_header(("If-Match", "*"))
+            .to_http_request();
+        assert_eq!(
+            expected_version(&req).unwrap_err().code(),
+            "invalid_if_match"
+        );
     }
 }

@@ -22,7 +22,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/customers", web::post().to(create_customer))
         .route("/customers/{id}", web::get().to(get_customer))
         .route("/customers/{id}", web::patch().to(update_customer))
-        .route("/customers/{id}/personnummer", web::get().to(reveal_personnummer));
+        .route(
+            "/customers/{id}/personnummer",
+            web::get().to(reveal_personnummer),
+        );
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
@@ -100,7 +103,11 @@ fn customer_dto(row: customers::CustomerRow, group_ids: Vec<String>) -> Customer
         coordination_number: pnr.is_coordination_number(),
         first_name: row.first_name,
         last_name: row.last_name,
-        address: Address { street: row.street, postal_code: row.postal_code, city: row.city },
+        address: Address {
+            street: row.street,
+            postal_code: row.postal_code,
+            city: row.city,
+        },
         phone: row.phone,
         area_id: row.area_id,
         group_ids,
@@ -132,8 +139,10 @@ fn customer_not_found() -> AppError {
 
 /// Personal data must not linger in shared caches or the browser's disk cache.
 fn private(mut resp: HttpResponse) -> HttpResponse {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     resp
 }
 
@@ -198,7 +207,11 @@ pub async fn list_customers(
             rows.truncate(limit as usize);
             let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
             for id in &ids {
-                audit::record(conn, &user, audit::Entry::new("customer.list", "customer", Some(id)).customer(id))?;
+                audit::record(
+                    conn,
+                    &user,
+                    audit::Entry::new("customer.list", "customer", Some(id)).customer(id),
+                )?;
             }
             let groups = customers::groups_of_many(conn, &ids)?;
             Ok(((rows, more), groups))
@@ -206,16 +219,25 @@ pub async fn list_customers(
         .await?;
     let (rows, more) = rows;
     let next_cursor = more
-        .then(|| rows.last().map(|r| pagination::encode(&[&r.search_name, &r.id])))
+        .then(|| {
+            rows.last()
+                .map(|r| pagination::encode(&[&r.search_name, &r.id]))
+        })
         .flatten();
     let items = rows
         .into_iter()
         .map(|r| {
-            let g = groups.iter().filter(|(c, _)| *c == r.id).map(|(_, g)| g.clone()).collect();
+            let g = groups
+                .iter()
+                .filter(|(c, _)| *c == r.id)
+                .map(|(_, g)| g.clone())
+                .collect();
             customer_dto(r, g)
         })
         .collect();
-    Ok(private(HttpResponse::Ok().json(Page { items, next_cursor })))
+    Ok(private(
+        HttpResponse::Ok().json(Page { items, next_cursor }),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -267,7 +289,11 @@ pub async fn create_customer(
     user: CurrentUser,
     body: web::Json<NewCustomer>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Permission::CreateCustomer, "create customers", "skapa brukare")?;
+    user.require(
+        Permission::CreateCustomer,
+        "create customers",
+        "skapa brukare",
+    )?;
     let new = body.into_inner();
     let mut p = Problems::default();
     let pnr = match Personnummer::parse(&new.personnummer, Utc::now().date_naive()) {
@@ -285,7 +311,11 @@ pub async fn create_customer(
     let entry_notes = p.optional_text("entry_notes", new.entry_notes.as_deref(), 2000);
     let area_id = new.area_id.to_string();
     if !user.scope().admits(&area_id, &[]) {
-        p.add("area_id", "outside_scope", "you may only create customers in your own areas");
+        p.add(
+            "area_id",
+            "outside_scope",
+            "you may only create customers in your own areas",
+        );
     }
     p.finish()?;
     let pnr = pnr.expect("validated above");
@@ -312,7 +342,11 @@ pub async fn create_customer(
         other_municipality: new.other_municipality,
         consent_digital_lock: new.consent_digital_lock,
         consent_digital_lock_at: new.consent_digital_lock.then_some(now),
-        consent_digital_lock_by: if new.consent_digital_lock { by.clone() } else { None },
+        consent_digital_lock_by: if new.consent_digital_lock {
+            by.clone()
+        } else {
+            None
+        },
         consent_staff_unlock: new.consent_staff_unlock,
         consent_staff_unlock_at: new.consent_staff_unlock.then_some(now),
         consent_staff_unlock_by: if new.consent_staff_unlock { by } else { None },
@@ -352,12 +386,25 @@ fn address(p: &mut Problems, a: &Address) -> Address {
     let street = p.text("address.street", &a.street, 200);
     let postal_code: String = p.text("address.postal_code", &a.postal_code, 10);
     let digits: String = postal_code.chars().filter(|c| !c.is_whitespace()).collect();
-    if !postal_code.is_empty() && (digits.len() != 5 || !digits.chars().all(|c| c.is_ascii_digit())) {
-        p.add("address.postal_code", "invalid", "a Swedish postal code has five digits, e.g. 132 30");
+    if !postal_code.is_empty() && (digits.len() != 5 || !digits.chars().all(|c| c.is_ascii_digit()))
+    {
+        p.add(
+            "address.postal_code",
+            "invalid",
+            "a Swedish postal code has five digits, e.g. 132 30",
+        );
     }
     let city = p.text("address.city", &a.city, 100);
-    let postal_code = if digits.len() == 5 { format!("{} {}", &digits[..3], &digits[3..]) } else { postal_code };
-    Address { street, postal_code, city }
+    let postal_code = if digits.len() == 5 {
+        format!("{} {}", &digits[..3], &digits[3..])
+    } else {
+        postal_code
+    };
+    Address {
+        street,
+        postal_code,
+        city,
+    }
 }
 
 fn check_references(
@@ -373,10 +420,15 @@ fn check_references(
         return Err(unknown_reference("group_ids", "group", "gruppen"));
     }
     if let Some(id) = assessor_id {
-        let ok = users::find(conn, id)?.is_some_and(|u| u.active && u.role == Role::Assessor.as_str());
+        let ok =
+            users::find(conn, id)?.is_some_and(|u| u.active && u.role == Role::Assessor.as_str());
         if !ok {
             let mut p = Problems::default();
-            p.add("ordinary_assessor_id", "not_an_assessor", "must be an active user with the role assessor");
+            p.add(
+                "ordinary_assessor_id",
+                "not_an_assessor",
+                "must be an active user with the role assessor",
+            );
             p.finish()?;
         }
     }
@@ -397,7 +449,9 @@ fn load_visible(
         audit::record(
             conn,
             user,
-            audit::Entry::new(action, "customer", Some(id)).customer(id).outcome(audit::Outcome::Denied),
+            audit::Entry::new(action, "customer", Some(id))
+                .customer(id)
+                .outcome(audit::Outcome::Denied),
         )?;
         return Err(customer_not_found().denied());
     }
@@ -421,11 +475,19 @@ pub async fn get_customer(
         .db
         .transaction(move |conn| {
             let found = load_visible(conn, &user, &id, "customer.read")?;
-            audit::record(conn, &user, audit::Entry::new("customer.read", "customer", Some(&id)).customer(&id))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("customer.read", "customer", Some(&id)).customer(&id),
+            )?;
             Ok(found)
         })
         .await?;
-    Ok(private(HttpResponse::Ok().insert_header(etag(row.version)).json(customer_dto(row, groups))))
+    Ok(private(
+        HttpResponse::Ok()
+            .insert_header(etag(row.version))
+            .json(customer_dto(row, groups)),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -478,7 +540,11 @@ pub async fn update_customer(
     id: web::Path<Uuid>,
     body: web::Json<CustomerUpdate>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Permission::UpdateCustomer, "change customers", "ändra brukare")?;
+    user.require(
+        Permission::UpdateCustomer,
+        "change customers",
+        "ändra brukare",
+    )?;
     let expected = expected_version(&req)?;
     let id = id.into_inner().to_string();
     let u = body.into_inner();
@@ -487,12 +553,20 @@ pub async fn update_customer(
     let last_name = u.last_name.map(|v| p.text("last_name", &v, 100));
     let address = u.address.map(|a| address(&mut p, &a));
     let phone = u.phone.map(|v| p.optional_text("phone", v.as_deref(), 40));
-    let key_position = u.key_position.map(|v| p.optional_text("key_position", v.as_deref(), 200));
-    let entry_notes = u.entry_notes.map(|v| p.optional_text("entry_notes", v.as_deref(), 2000));
+    let key_position = u
+        .key_position
+        .map(|v| p.optional_text("key_position", v.as_deref(), 200));
+    let entry_notes = u
+        .entry_notes
+        .map(|v| p.optional_text("entry_notes", v.as_deref(), 2000));
     let new_area = u.area_id.map(|a| a.to_string());
     if let Some(area) = &new_area {
         if !user.scope().admits(area, &[]) {
-            p.add("area_id", "outside_scope", "you may only move customers to your own areas");
+            p.add(
+                "area_id",
+                "outside_scope",
+                "you may only move customers to your own areas",
+            );
         }
     }
     p.finish()?;
@@ -532,12 +606,18 @@ pub async fn update_customer(
             if let Some(v) = u.other_municipality {
                 row.other_municipality = v;
             }
-            if let Some(v) = u.consent_digital_lock.filter(|v| *v != row.consent_digital_lock) {
+            if let Some(v) = u
+                .consent_digital_lock
+                .filter(|v| *v != row.consent_digital_lock)
+            {
                 row.consent_digital_lock = v;
                 row.consent_digital_lock_at = Some(now);
                 row.consent_digital_lock_by = Some(user.id.clone());
             }
-            if let Some(v) = u.consent_staff_unlock.filter(|v| *v != row.consent_staff_unlock) {
+            if let Some(v) = u
+                .consent_staff_unlock
+                .filter(|v| *v != row.consent_staff_unlock)
+            {
                 row.consent_staff_unlock = v;
                 row.consent_staff_unlock_at = Some(now);
                 row.consent_staff_unlock_by = Some(user.id.clone());
@@ -545,7 +625,12 @@ pub async fn update_customer(
             if let Some(g) = &u.group_ids {
                 groups = g.iter().map(Uuid::to_string).collect();
             }
-            check_references(conn, &row.area_id, &groups, row.ordinary_assessor_id.as_deref())?;
+            check_references(
+                conn,
+                &row.area_id,
+                &groups,
+                row.ordinary_assessor_id.as_deref(),
+            )?;
             row.version += 1;
             row.updated_at = now;
             if !customers::update_if_version(conn, &row, expected)? {
@@ -554,11 +639,19 @@ pub async fn update_customer(
             if u.group_ids.is_some() {
                 customers::set_groups(conn, &row.id, &groups)?;
             }
-            audit::record(conn, &user, audit::Entry::new("customer.update", "customer", Some(&row.id)).customer(&row.id))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("customer.update", "customer", Some(&row.id)).customer(&row.id),
+            )?;
             Ok((row, groups))
         })
         .await?;
-    Ok(private(HttpResponse::Ok().insert_header(etag(row.version)).json(customer_dto(row, groups))))
+    Ok(private(
+        HttpResponse::Ok()
+            .insert_header(etag(row.version))
+            .json(customer_dto(row, groups)),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -588,7 +681,11 @@ pub async fn reveal_personnummer(
     id: web::Path<Uuid>,
     query: web::Query<RevealQuery>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Permission::RevealPersonnummer, "see full personnummer", "se hela personnummer")?;
+    user.require(
+        Permission::RevealPersonnummer,
+        "see full personnummer",
+        "se hela personnummer",
+    )?;
     let mut p = Problems::default();
     let reason = p.text("reason", &query.reason, 200);
     p.finish()?;
@@ -608,5 +705,7 @@ pub async fn reveal_personnummer(
         })
         .await?;
     let shown = Personnummer::from_canonical(row.personnummer).display();
-    Ok(private(HttpResponse::Ok().json(RevealedPersonnummer { personnummer: shown })))
+    Ok(private(HttpResponse::Ok().json(RevealedPersonnummer {
+        personnummer: shown,
+    })))
 }

@@ -19,7 +19,10 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok", database: state.db.backend() })
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        database: state.db.backend(),
+    })
 }
 
 /// The database answers; a load balancer sends traffic only when this is 200.
@@ -28,7 +31,13 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::AppError> {
     state
         .db
-        .run(|conn| conn.batch_execute("SELECT 1").map_err(crate::error::AppError::database_unavailable))
+        .run(|conn| {
+            conn.batch_execute("SELECT 1")
+                .map_err(crate::error::AppError::database_unavailable)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(Health { status: "ok", database: state.db.backend() }))
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ok",
+        database: state.db.backend(),
+    }))
 }

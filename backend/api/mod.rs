@@ -2,8 +2,8 @@
 //! types, call `db`, and answer.
 
 pub mod audit;
-pub mod concurrency;
 pub mod auth;
+pub mod concurrency;
 pub mod customers;
 pub mod health;
 pub mod org;
@@ -79,7 +79,10 @@ const SECURED: &[(&str, &str)] = &[
 const WITH_BODY: &[(&str, &str)] = &[
     ("413", "The request body is too large."),
     ("415", "The body must be `application/json`."),
-    ("422", "The body is well-formed but some fields are invalid; see `errors`."),
+    (
+        "422",
+        "The body is well-formed but some fields are invalid; see `errors`.",
+    ),
 ];
 
 impl Modify for SecurityAndErrors {
@@ -102,15 +105,23 @@ impl Modify for SecurityAndErrors {
                     .description(*description)
                     .content(
                         "application/problem+json",
-                        ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
                     )
                     .into(),
             );
         }
         for item in openapi.paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 add_errors(op);
             }
@@ -119,10 +130,13 @@ impl Modify for SecurityAndErrors {
 }
 
 fn add_errors(op: &mut Operation) {
-    let public = op
-        .security
-        .as_ref()
-        .is_some_and(|s| s.iter().all(|r| serde_json::to_value(r).map(|v| v == serde_json::json!({})).unwrap_or(false)));
+    let public = op.security.as_ref().is_some_and(|s| {
+        s.iter().all(|r| {
+            serde_json::to_value(r)
+                .map(|v| v == serde_json::json!({}))
+                .unwrap_or(false)
+        })
+    });
     let mut sets: Vec<&[(&str, &str)]> = vec![COMMON];
     if !public {
         sets.push(SECURED);
@@ -140,7 +154,9 @@ fn add_errors(op: &mut Operation) {
 
 /// The document as served and committed.
 pub fn openapi_json() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().expect("OpenAPI serialises");
+    let mut json = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("OpenAPI serialises");
     json.push('\n');
     json
 }
@@ -168,7 +184,9 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
             "Send the body as JSON with `Content-Type: application/json`.",
             "Skicka kroppen som JSON med `Content-Type: application/json`.",
         ),
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => payload_too_large(),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            payload_too_large()
+        }
         JsonPayloadError::Deserialize(de) if de.is_data() => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",

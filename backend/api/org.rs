@@ -19,18 +19,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/areas", web::post().to(create_area))
         .route("/groups", web::get().to(list_groups))
         .route("/groups", web::post().to(create_group))
-        .route("/groups/{group_id}/members/{user_id}", web::put().to(add_member))
-        .route("/groups/{group_id}/members/{user_id}", web::delete().to(remove_member))
+        .route(
+            "/groups/{group_id}/members/{user_id}",
+            web::put().to(add_member),
+        )
+        .route(
+            "/groups/{group_id}/members/{user_id}",
+            web::delete().to(remove_member),
+        )
         .route("/users", web::get().to(list_users))
         .route("/users", web::post().to(create_user))
         .route("/users/{id}", web::get().to(get_user))
         .route("/users/{id}", web::patch().to(update_user))
         .route("/users/{id}/password", web::post().to(set_password))
-        .route("/users/{id}/revoke-sessions", web::post().to(revoke_sessions));
+        .route(
+            "/users/{id}/revoke-sessions",
+            web::post().to(revoke_sessions),
+        );
 }
 
 fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
-    user.require(Permission::ManageOrganisation, "manage the organisation", "administrera organisationen")
+    user.require(
+        Permission::ManageOrganisation,
+        "manage the organisation",
+        "administrera organisationen",
+    )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -50,9 +63,18 @@ pub struct NewArea {
 /// Areas (hemtjänstområden).
 #[utoipa::path(get, path = "/api/v1/areas", tag = "organisation", security(("bearer" = [])),
     responses((status = 200, description = "All areas", body = Vec<Area>)))]
-pub async fn list_areas(state: web::Data<AppState>, _user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn list_areas(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     let rows = state.db.run(|conn| Ok(org::list_areas(conn)?)).await?;
-    let areas: Vec<Area> = rows.into_iter().map(|a| Area { id: a.id, name: a.name }).collect();
+    let areas: Vec<Area> = rows
+        .into_iter()
+        .map(|a| Area {
+            id: a.id,
+            name: a.name,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(areas))
 }
 
@@ -72,21 +94,36 @@ pub async fn create_area(
     let mut p = Problems::default();
     let name = p.text("name", &body.name, 100);
     p.finish()?;
-    let row = org::AreaRow { id: db::new_id(), name, created_at: db::now() };
+    let row = org::AreaRow {
+        id: db::new_id(),
+        name,
+        created_at: db::now(),
+    };
     let created = state
         .db
         .transaction(move |conn| {
-            org::insert_area(conn, &row).map_err(|e| duplicate(e, "area_exists", "area", "område"))?;
-            audit::record(conn, &user, audit::Entry::new("area.create", "area", Some(&row.id)))?;
+            org::insert_area(conn, &row)
+                .map_err(|e| duplicate(e, "area_exists", "area", "område"))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("area.create", "area", Some(&row.id)),
+            )?;
             Ok(row)
         })
         .await?;
-    Ok(HttpResponse::Created().json(Area { id: created.id, name: created.name }))
+    Ok(HttpResponse::Created().json(Area {
+        id: created.id,
+        name: created.name,
+    }))
 }
 
 fn duplicate(e: diesel::result::Error, code: &'static str, en: &str, sv: &str) -> AppError {
     match e {
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => AppError::new(
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::new(
             StatusCode::CONFLICT,
             code,
             format!("A {en} with this name already exists."),
@@ -123,7 +160,10 @@ pub struct GroupQuery {
 
 fn group_dto(g: org::GroupRow) -> Result<Group, AppError> {
     Ok(Group {
-        kind: g.kind.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        kind: g
+            .kind
+            .parse()
+            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
         id: g.id,
         area_id: g.area_id,
         name: g.name,
@@ -140,8 +180,14 @@ pub async fn list_groups(
     query: web::Query<GroupQuery>,
 ) -> Result<HttpResponse, AppError> {
     let area = query.area_id.map(|a| a.to_string());
-    let rows = state.db.run(move |conn| Ok(org::list_groups(conn, area.as_deref())?)).await?;
-    let groups = rows.into_iter().map(group_dto).collect::<Result<Vec<_>, _>>()?;
+    let rows = state
+        .db
+        .run(move |conn| Ok(org::list_groups(conn, area.as_deref())?))
+        .await?;
+    let groups = rows
+        .into_iter()
+        .map(group_dto)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(groups))
 }
 
@@ -174,8 +220,13 @@ pub async fn create_group(
             if org::find_area(conn, &row.area_id)?.is_none() {
                 return Err(unknown_reference("area_id", "area", "området"));
             }
-            org::insert_group(conn, &row).map_err(|e| duplicate(e, "group_exists", "group", "grupp"))?;
-            audit::record(conn, &user, audit::Entry::new("group.create", "group", Some(&row.id)))?;
+            org::insert_group(conn, &row)
+                .map_err(|e| duplicate(e, "group_exists", "group", "grupp"))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("group.create", "group", Some(&row.id)),
+            )?;
             Ok(row)
         })
         .await?;
@@ -203,7 +254,10 @@ pub struct User {
 
 fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError> {
     Ok(User {
-        role: u.role.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        role: u
+            .role
+            .parse()
+            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
         id: u.id,
         username: u.username,
         display_name: u.display_name,
@@ -217,7 +271,10 @@ fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError>
 /// All users (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "organisation", security(("bearer" = [])),
     responses((status = 200, description = "Users", body = Vec<User>)))]
-pub async fn list_users(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn list_users(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let (rows, memberships) = state
         .db
@@ -230,7 +287,11 @@ pub async fn list_users(state: web::Data<AppState>, user: CurrentUser) -> Result
     let list = rows
         .into_iter()
         .map(|u| {
-            let groups = memberships.iter().filter(|(uid, _)| *uid == u.id).map(|(_, g)| g.clone()).collect();
+            let groups = memberships
+                .iter()
+                .filter(|(uid, _)| *uid == u.id)
+                .map(|(_, g)| g.clone())
+                .collect();
             user_dto(u, groups)
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -260,15 +321,26 @@ pub fn create_user_in_tx(
 ) -> Result<User, AppError> {
     let mut p = Problems::default();
     let username = p.text("username", &new.username, 64).to_lowercase();
-    if !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        p.add("username", "invalid", "letters a–z, digits, '.', '_' and '-' only");
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        p.add(
+            "username",
+            "invalid",
+            "letters a–z, digits, '.', '_' and '-' only",
+        );
     }
     let display_name = p.text("display_name", &new.display_name, 100);
     if let Err(why) = password::check_strength(&new.password) {
         p.add("password", "too_weak", why);
     }
     if new.alarm_lead && new.role != Role::Assessor {
-        p.add("alarm_lead", "invalid", "only an assessor can be alarm lead (larmansvarig)");
+        p.add(
+            "alarm_lead",
+            "invalid",
+            "only an assessor can be alarm lead (larmansvarig)",
+        );
     }
     p.finish()?;
     let group_ids: Vec<String> = new.group_ids.iter().map(Uuid::to_string).collect();
@@ -290,7 +362,10 @@ pub fn create_user_in_tx(
         updated_at: now,
     };
     users::insert(conn, &row).map_err(|e| match e {
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => AppError::new(
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::new(
             StatusCode::CONFLICT,
             "username_taken",
             "That username is taken; choose another.",
@@ -302,7 +377,11 @@ pub fn create_user_in_tx(
         users::add_membership(conn, g, &row.id)?;
     }
     if let Some(actor) = actor {
-        audit::record(conn, actor, audit::Entry::new("user.create", "user", Some(&row.id)))?;
+        audit::record(
+            conn,
+            actor,
+            audit::Entry::new("user.create", "user", Some(&row.id)),
+        )?;
     }
     user_dto(row, group_ids)
 }
@@ -335,7 +414,10 @@ async fn load_user(state: &AppState, id: Uuid) -> Result<User, AppError> {
         .db
         .run(move |conn| {
             let row = users::find(conn, &id)?.ok_or_else(user_not_found)?;
-            let groups = users::memberships_of(conn, &id)?.into_iter().map(|m| m.group_id).collect();
+            let groups = users::memberships_of(conn, &id)?
+                .into_iter()
+                .map(|m| m.group_id)
+                .collect();
             Ok((row, groups))
         })
         .await?;
@@ -360,7 +442,9 @@ pub async fn get_user(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let found = load_user(&state, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().insert_header(etag(found.version)).json(found))
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(found.version))
+        .json(found))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -396,7 +480,12 @@ pub async fn update_user(
     require_admin(&user)?;
     let expected = expected_version(&req)?;
     let id = id.into_inner().to_string();
-    let UserUpdate { display_name, role, alarm_lead, active } = body.into_inner();
+    let UserUpdate {
+        display_name,
+        role,
+        alarm_lead,
+        active,
+    } = body.into_inner();
     let mut p = Problems::default();
     let display_name = display_name.map(|d| p.text("display_name", &d, 100));
     p.finish()?;
@@ -412,10 +501,15 @@ pub async fn update_user(
             let lead = alarm_lead.unwrap_or(current.alarm_lead);
             if lead && new_role.as_deref().unwrap_or(&current.role) != Role::Assessor.as_str() {
                 let mut p = Problems::default();
-                p.add("alarm_lead", "invalid", "only an assessor can be alarm lead (larmansvarig)");
+                p.add(
+                    "alarm_lead",
+                    "invalid",
+                    "only an assessor can be alarm lead (larmansvarig)",
+                );
                 p.finish()?;
             }
-            let cuts = active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
+            let cuts =
+                active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
             let changes = users::UserChanges {
                 display_name,
                 role: new_role,
@@ -432,12 +526,18 @@ pub async fn update_user(
             if cuts {
                 crate::db::tokens::revoke_all_of_user(conn, &target, db::now())?;
             }
-            audit::record(conn, &user, audit::Entry::new("user.update", "user", Some(&target)))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("user.update", "user", Some(&target)),
+            )?;
             Ok(())
         })
         .await?;
     let updated = load_user(&state, id.parse().expect("uuid")).await?;
-    Ok(HttpResponse::Ok().insert_header(etag(updated.version)).json(updated))
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(updated.version))
+        .json(updated))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -485,7 +585,11 @@ pub async fn set_password(
             };
             users::update_if_version(conn, &id, current.version, &changes)?;
             crate::db::tokens::revoke_all_of_user(conn, &id, db::now())?;
-            audit::record(conn, &user, audit::Entry::new("user.set_password", "user", Some(&id)))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("user.set_password", "user", Some(&id)),
+            )?;
             Ok(())
         })
         .await?;
@@ -511,7 +615,11 @@ pub async fn revoke_sessions(
         .db
         .transaction(move |conn| {
             crate::api::auth::cut_sessions(conn, &id)?;
-            audit::record(conn, &user, audit::Entry::new("user.revoke_sessions", "user", Some(&id)))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("user.revoke_sessions", "user", Some(&id)),
+            )?;
             Ok(())
         })
         .await?;
@@ -538,9 +646,16 @@ pub async fn add_member(
             org::find_group(conn, &group_id)?
                 .ok_or_else(|| AppError::not_found("group_not_found", "group", "grupp"))?;
             users::find(conn, &user_id)?.ok_or_else(user_not_found)?;
-            if !users::memberships_of(conn, &user_id)?.iter().any(|m| m.group_id == group_id) {
+            if !users::memberships_of(conn, &user_id)?
+                .iter()
+                .any(|m| m.group_id == group_id)
+            {
                 users::add_membership(conn, &group_id, &user_id)?;
-                audit::record(conn, &user, audit::Entry::new("group.add_member", "user", Some(&user_id)))?;
+                audit::record(
+                    conn,
+                    &user,
+                    audit::Entry::new("group.add_member", "user", Some(&user_id)),
+                )?;
             }
             Ok(())
         })
@@ -566,9 +681,17 @@ pub async fn remove_member(
         .db
         .transaction(move |conn| {
             if !users::remove_membership(conn, &group_id, &user_id)? {
-                return Err(AppError::not_found("membership_not_found", "membership", "medlemskap"));
+                return Err(AppError::not_found(
+                    "membership_not_found",
+                    "membership",
+                    "medlemskap",
+                ));
             }
-            audit::record(conn, &user, audit::Entry::new("group.remove_member", "user", Some(&user_id)))?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("group.remove_member", "user", Some(&user_id)),
+            )?;
             Ok(())
         })
         .await?;

@@ -44,7 +44,9 @@ pub fn decode(cursor: &str, expected_parts: usize) -> Result<Vec<String>, AppErr
             "Markören kommer inte från detta API. Börja om från första sidan.",
         )
     };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let parts: Vec<String> = text.split('\u{1f}').map(str::to_string).collect();
     if parts.len() != expected_parts {

@@ -7,7 +7,11 @@ pub struct Problems(Vec<FieldError>);
 
 impl Problems {
     pub fn add(&mut self, field: &str, code: &str, detail: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), code: code.into(), detail: detail.into() });
+        self.0.push(FieldError {
+            field: field.into(),
+            code: code.into(),
+            detail: detail.into(),
+        });
     }
 
     /// A required text: trimmed, non-empty, at most `max` characters.
@@ -22,7 +26,12 @@ impl Problems {
     }
 
     /// An optional text: trimmed; empty becomes None.
-    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
         let v = value.map(str::trim).filter(|v| !v.is_empty())?;
         if v.chars().count() > max {
             self.add(field, "too_long", format!("at most {max} characters"));

@@ -46,7 +46,11 @@ impl TokenKeys {
             let secret = engine
                 .decode(text.trim())
                 .map_err(|e| anyhow::anyhow!("{} is not valid base64: {e}", path.display()))?;
-            anyhow::ensure!(secret.len() >= 32, "{} holds fewer than 32 bytes", path.display());
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "{} holds fewer than 32 bytes",
+                path.display()
+            );
             return Ok(Self::from_secret(&secret));
         }
         let mut secret = [0u8; 32];
@@ -124,7 +128,11 @@ mod tests {
             serde_json::json!({"sub":"u1","tv":0,"iat":0,"exp":9999999999i64,"iss":ISSUER,"aud":AUDIENCE})
                 .to_string(),
         );
-        let none = format!("{}.{}.", engine.encode(r#"{"alg":"none","typ":"JWT"}"#), payload);
+        let none = format!(
+            "{}.{}.",
+            engine.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            payload
+        );
         assert!(keys.verify(&none).is_none());
     }
 

@@ -61,7 +61,12 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    pub fn require(&self, permission: Permission, what_en: &str, what_sv: &str) -> Result<(), AppError> {
+    pub fn require(
+        &self,
+        permission: Permission,
+        what_en: &str,
+        what_sv: &str,
+    ) -> Result<(), AppError> {
         if allows(self.role, permission) {
             Ok(())
         } else {
@@ -77,7 +82,9 @@ impl CurrentUser {
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 impl FromRequest for CurrentUser {
@@ -100,7 +107,10 @@ impl FromRequest for CurrentUser {
                 .await?;
             match loaded {
                 Some((user, groups)) if user.active && user.token_version == claims.tv => {
-                    let role = user.role.parse().map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+                    let role = user
+                        .role
+                        .parse()
+                        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
                     Ok(CurrentUser {
                         id: user.id,
                         username: user.username,

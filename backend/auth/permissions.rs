@@ -22,7 +22,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ManageOrganisation | ReadAuditLog => role == Admin,
         CreateCustomer => matches!(role, Admin | Assessor),
         UpdateCustomer => matches!(role, Admin | Assessor | Coordinator),
-        RevealPersonnummer => matches!(role, Admin | Assessor | Coordinator | Billing | AlarmCenter),
+        RevealPersonnummer => {
+            matches!(role, Admin | Assessor | Coordinator | Billing | AlarmCenter)
+        }
     }
 }
 
@@ -75,7 +77,10 @@ mod tests {
             alarm_lead: false,
             groups: groups
                 .iter()
-                .map(|(g, a)| Membership { group_id: g.to_string(), area_id: a.to_string() })
+                .map(|(g, a)| Membership {
+                    group_id: g.to_string(),
+                    area_id: a.to_string(),
+                })
                 .collect(),
             ctx: RequestContext::default(),
         }
@@ -84,7 +89,10 @@ mod tests {
     #[test]
     fn only_admin_manages_the_organisation_and_reads_the_audit_log() {
         for role in Role::ALL {
-            assert_eq!(allows(role, Permission::ManageOrganisation), role == Role::Admin);
+            assert_eq!(
+                allows(role, Permission::ManageOrganisation),
+                role == Role::Admin
+            );
             assert_eq!(allows(role, Permission::ReadAuditLog), role == Role::Admin);
         }
     }

@@ -44,7 +44,10 @@ impl LoginLimiter {
     }
 
     pub fn record_success(&self, username: &str) {
-        self.failures.lock().expect("limiter lock").remove(&account_key(username));
+        self.failures
+            .lock()
+            .expect("limiter lock")
+            .remove(&account_key(username));
     }
 
     fn wait(

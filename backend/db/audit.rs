@@ -52,7 +52,14 @@ impl Outcome {
 
 impl<'a> Entry<'a> {
     pub fn new(action: &'a str, entity: &'a str, entity_id: Option<&'a str>) -> Self {
-        Self { action, outcome: Outcome::Ok, entity, entity_id, customer_id: None, reason: None }
+        Self {
+            action,
+            outcome: Outcome::Ok,
+            entity,
+            entity_id,
+            customer_id: None,
+            reason: None,
+        }
     }
 
     pub fn customer(mut self, customer_id: &'a str) -> Self {
@@ -98,7 +105,10 @@ pub fn record_as(
         request_id: ctx.request_id.clone(),
         reason: entry.reason.map(str::to_string),
     };
-    diesel::insert_into(audit_log::table).values(&row).execute(conn).map(|_| ())
+    diesel::insert_into(audit_log::table)
+        .values(&row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 #[derive(Debug, Default, Clone)]
@@ -132,7 +142,13 @@ pub fn query(conn: &mut DbConn, f: &Filter) -> QueryResult<Vec<AuditRow>> {
         q = q.filter(audit_log::at.lt(to));
     }
     if let Some((at, id)) = &f.before {
-        q = q.filter(audit_log::at.lt(*at).or(audit_log::at.eq(*at).and(audit_log::id.lt(id.clone()))));
+        q = q.filter(
+            audit_log::at
+                .lt(*at)
+                .or(audit_log::at.eq(*at).and(audit_log::id.lt(id.clone()))),
+        );
     }
-    q.order((audit_log::at.desc(), audit_log::id.desc())).limit(f.limit).load(conn)
+    q.order((audit_log::at.desc(), audit_log::id.desc()))
+        .limit(f.limit)
+        .load(conn)
 }

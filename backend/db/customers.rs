@@ -51,23 +51,35 @@ pub fn next_customer_number(conn: &mut DbConn) -> QueryResult<String> {
         .execute(conn)?;
     if updated == 0 {
         diesel::insert_into(counters::table)
-            .values((counters::name.eq("customer_number"), counters::value.eq(100_001_i64)))
+            .values((
+                counters::name.eq("customer_number"),
+                counters::value.eq(100_001_i64),
+            ))
             .execute(conn)?;
     }
-    let value: i64 = counters::table.find("customer_number").select(counters::value).first(conn)?;
+    let value: i64 = counters::table
+        .find("customer_number")
+        .select(counters::value)
+        .first(conn)?;
     Ok(format!("K-{value}"))
 }
 
 pub fn insert(conn: &mut DbConn, row: &CustomerRow, group_ids: &[String]) -> QueryResult<()> {
-    diesel::insert_into(customers::table).values(row).execute(conn)?;
+    diesel::insert_into(customers::table)
+        .values(row)
+        .execute(conn)?;
     set_groups(conn, &row.id, group_ids)
 }
 
 pub fn set_groups(conn: &mut DbConn, customer_id: &str, group_ids: &[String]) -> QueryResult<()> {
-    diesel::delete(customer_groups::table.filter(customer_groups::customer_id.eq(customer_id))).execute(conn)?;
+    diesel::delete(customer_groups::table.filter(customer_groups::customer_id.eq(customer_id)))
+        .execute(conn)?;
     for g in group_ids {
         diesel::insert_into(customer_groups::table)
-            .values((customer_groups::customer_id.eq(customer_id), customer_groups::group_id.eq(g)))
+            .values((
+                customer_groups::customer_id.eq(customer_id),
+                customer_groups::group_id.eq(g),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -81,7 +93,10 @@ pub fn groups_of(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<String
         .load(conn)
 }
 
-pub fn groups_of_many(conn: &mut DbConn, customer_ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+pub fn groups_of_many(
+    conn: &mut DbConn,
+    customer_ids: &[String],
+) -> QueryResult<Vec<(String, String)>> {
     customer_groups::table
         .filter(customer_groups::customer_id.eq_any(customer_ids))
         .select((customer_groups::customer_id, customer_groups::group_id))
@@ -91,10 +106,17 @@ pub fn groups_of_many(conn: &mut DbConn, customer_ids: &[String]) -> QueryResult
 
 /// The row regardless of scope; callers check visibility and audit a denial.
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<CustomerRow>> {
-    customers::table.find(id).select(CustomerRow::as_select()).first(conn).optional()
+    customers::table
+        .find(id)
+        .select(CustomerRow::as_select())
+        .first(conn)
+        .optional()
 }
 
-pub fn find_by_personnummer(conn: &mut DbConn, canonical: &str) -> QueryResult<Option<CustomerRow>> {
+pub fn find_by_personnummer(
+    conn: &mut DbConn,
+    canonical: &str,
+) -> QueryResult<Option<CustomerRow>> {
     customers::table
         .filter(customers::personnummer.eq(canonical))
         .select(CustomerRow::as_select())
@@ -103,10 +125,20 @@ pub fn find_by_personnummer(conn: &mut DbConn, canonical: &str) -> QueryResult<O
 }
 
 /// Replaces the row if it is still at `expected_version`; returns whether it was.
-pub fn update_if_version(conn: &mut DbConn, row: &CustomerRow, expected_version: i32) -> QueryResult<bool> {
-    let n = diesel::update(customers::table.filter(customers::id.eq(&row.id).and(customers::version.eq(expected_version))))
-        .set(row)
-        .execute(conn)?;
+pub fn update_if_version(
+    conn: &mut DbConn,
+    row: &CustomerRow,
+    expected_version: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        customers::table.filter(
+            customers::id
+                .eq(&row.id)
+                .and(customers::version.eq(expected_version)),
+        ),
+    )
+    .set(row)
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -126,8 +158,14 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-pub fn list(conn: &mut DbConn, scope: &CustomerScope, f: &ListFilter) -> QueryResult<Vec<CustomerRow>> {
-    let mut q = customers::table.select(CustomerRow::as_select()).into_boxed();
+pub fn list(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    f: &ListFilter,
+) -> QueryResult<Vec<CustomerRow>> {
+    let mut q = customers::table
+        .select(CustomerRow::as_select())
+        .into_boxed();
     match scope {
         CustomerScope::All => {}
         CustomerScope::Areas(areas) => q = q.filter(customers::area_id.eq_any(areas.clone())),
@@ -154,7 +192,11 @@ pub fn list(conn: &mut DbConn, scope: &CustomerScope, f: &ListFilter) -> QueryRe
         q = q.filter(customers::other_municipality.eq(o));
     }
     if let Some(name) = &f.name {
-        q = q.filter(customers::search_name.like(format!("%{}%", escape_like(name))).escape('\\'));
+        q = q.filter(
+            customers::search_name
+                .like(format!("%{}%", escape_like(name)))
+                .escape('\\'),
+        );
     }
     if let Some(number) = &f.customer_number {
         q = q.filter(customers::customer_number.eq(number.clone()));
@@ -166,14 +208,20 @@ pub fn list(conn: &mut DbConn, scope: &CustomerScope, f: &ListFilter) -> QueryRe
         q = q.filter(
             customers::search_name
                 .gt(name.clone())
-                .or(customers::search_name.eq(name.clone()).and(customers::id.gt(id.clone()))),
+                .or(customers::search_name
+                    .eq(name.clone())
+                    .and(customers::id.gt(id.clone()))),
         );
     }
-    q.order((customers::search_name.asc(), customers::id.asc())).limit(f.limit).load(conn)
+    q.order((customers::search_name.asc(), customers::id.asc()))
+        .limit(f.limit)
+        .load(conn)
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {

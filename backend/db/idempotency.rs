@@ -29,7 +29,10 @@ pub fn find(conn: &mut DbConn, scope: &str, key: &str) -> QueryResult<Option<Ide
 
 /// Claims a key before the request runs; false when someone holds it already.
 pub fn claim(conn: &mut DbConn, row: &IdempotencyRow) -> QueryResult<bool> {
-    match diesel::insert_into(idempotency_keys::table).values(row).execute(conn) {
+    match diesel::insert_into(idempotency_keys::table)
+        .values(row)
+        .execute(conn)
+    {
         Ok(_) => Ok(true),
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,

@@ -52,10 +52,15 @@ impl DatabaseTarget {
                 )
             })?;
         if path.is_empty() || path.contains(":memory:") {
-            return Err("a SQLite DATABASE_URL needs a file path (in-memory databases lose data)".into());
+            return Err(
+                "a SQLite DATABASE_URL needs a file path (in-memory databases lose data)".into(),
+            );
         }
         let path = PathBuf::from(path);
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if !parent.is_dir() {
             return Err(format!(
                 "the folder for the SQLite database does not exist: {} (create it, or fix the path)",
@@ -76,7 +81,13 @@ impl DatabaseTarget {
     pub fn describe(&self) -> String {
         match self {
             Self::Postgres(url) => {
-                let host = url.rsplit('@').next().unwrap_or("").split('?').next().unwrap_or("");
+                let host = url
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or("")
+                    .split('?')
+                    .next()
+                    .unwrap_or("");
                 format!("postgresql ({host})")
             }
             Self::Sqlite(path) => format!("sqlite ({})", path.display()),
@@ -112,7 +123,8 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -242,7 +254,13 @@ mod tests {
 
     #[test]
     fn a_typo_is_refused_rather_than_creating_a_file() {
-        for bad in ["postgress://u@h/db", "/tmp/x.db", "mysql://h/db", "sqlite://", "sqlite::memory:"] {
+        for bad in [
+            "postgress://u@h/db",
+            "/tmp/x.db",
+            "mysql://h/db",
+            "sqlite://",
+            "sqlite::memory:",
+        ] {
             assert!(DatabaseTarget::from_url(bad).is_err(), "{bad}");
         }
         assert!(DatabaseTarget::from_url("sqlite:///no/such/folder/x.db")

@@ -24,23 +24,40 @@ pub struct GroupRow {
 }
 
 pub fn insert_area(conn: &mut DbConn, row: &AreaRow) -> QueryResult<()> {
-    diesel::insert_into(areas::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(areas::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn list_areas(conn: &mut DbConn) -> QueryResult<Vec<AreaRow>> {
-    areas::table.select(AreaRow::as_select()).order(areas::name).load(conn)
+    areas::table
+        .select(AreaRow::as_select())
+        .order(areas::name)
+        .load(conn)
 }
 
 pub fn find_area(conn: &mut DbConn, id: &str) -> QueryResult<Option<AreaRow>> {
-    areas::table.find(id).select(AreaRow::as_select()).first(conn).optional()
+    areas::table
+        .find(id)
+        .select(AreaRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn insert_group(conn: &mut DbConn, row: &GroupRow) -> QueryResult<()> {
-    diesel::insert_into(groups::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(groups::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn find_group(conn: &mut DbConn, id: &str) -> QueryResult<Option<GroupRow>> {
-    groups::table.find(id).select(GroupRow::as_select()).first(conn).optional()
+    groups::table
+        .find(id)
+        .select(GroupRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn list_groups(conn: &mut DbConn, area_id: Option<&str>) -> QueryResult<Vec<GroupRow>> {

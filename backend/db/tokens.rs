@@ -19,7 +19,10 @@ pub struct RefreshTokenRow {
 }
 
 pub fn insert(conn: &mut DbConn, row: &RefreshTokenRow) -> QueryResult<()> {
-    diesel::insert_into(refresh_tokens::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(refresh_tokens::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn find_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<RefreshTokenRow>> {
@@ -47,17 +50,27 @@ pub fn mark_used(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<
 
 pub fn revoke_family(conn: &mut DbConn, family_id: &str, at: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq(family_id).and(refresh_tokens::revoked_at.is_null())),
+        refresh_tokens::table.filter(
+            refresh_tokens::family_id
+                .eq(family_id)
+                .and(refresh_tokens::revoked_at.is_null()),
+        ),
     )
     .set(refresh_tokens::revoked_at.eq(Some(at)))
     .execute(conn)
 }
 
-pub fn revoke_all_of_user(conn: &mut DbConn, user_id: &str, at: NaiveDateTime) -> QueryResult<usize> {
+pub fn revoke_all_of_user(
+    conn: &mut DbConn,
+    user_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::user_id.eq(user_id).and(refresh_tokens::revoked_at.is_null())),
+        refresh_tokens::table.filter(
+            refresh_tokens::user_id
+                .eq(user_id)
+                .and(refresh_tokens::revoked_at.is_null()),
+        ),
     )
     .set(refresh_tokens::revoked_at.eq(Some(at)))
     .execute(conn)

@@ -32,11 +32,18 @@ pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// The user and their memberships, as the auth extractor needs them.
-pub fn load_session(conn: &mut DbConn, id: &str) -> Result<Option<(UserRow, Vec<Membership>)>, AppError> {
+pub fn load_session(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<Option<(UserRow, Vec<Membership>)>, AppError> {
     let Some(user) = find(conn, id)? else {
         return Ok(None);
     };
@@ -66,11 +73,17 @@ pub fn group_ids_of(conn: &mut DbConn, user_ids: &[String]) -> QueryResult<Vec<(
 }
 
 pub fn insert(conn: &mut DbConn, row: &UserRow) -> QueryResult<()> {
-    diesel::insert_into(users::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(users::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
-    users::table.select(UserRow::as_select()).order(users::username).load(conn)
+    users::table
+        .select(UserRow::as_select())
+        .order(users::username)
+        .load(conn)
 }
 
 #[derive(Debug, AsChangeset)]
@@ -94,22 +107,31 @@ pub fn update_if_version(
     expected_version: i32,
     changes: &UserChanges,
 ) -> QueryResult<bool> {
-    let n = diesel::update(users::table.filter(users::id.eq(id).and(users::version.eq(expected_version))))
-        .set(changes)
-        .execute(conn)?;
+    let n = diesel::update(
+        users::table.filter(users::id.eq(id).and(users::version.eq(expected_version))),
+    )
+    .set(changes)
+    .execute(conn)?;
     Ok(n == 1)
 }
 
 pub fn add_membership(conn: &mut DbConn, group_id: &str, user_id: &str) -> QueryResult<()> {
     diesel::insert_into(group_members::table)
-        .values((group_members::group_id.eq(group_id), group_members::user_id.eq(user_id)))
+        .values((
+            group_members::group_id.eq(group_id),
+            group_members::user_id.eq(user_id),
+        ))
         .execute(conn)
         .map(|_| ())
 }
 
 pub fn remove_membership(conn: &mut DbConn, group_id: &str, user_id: &str) -> QueryResult<bool> {
     diesel::delete(
-        group_members::table.filter(group_members::group_id.eq(group_id).and(group_members::user_id.eq(user_id))),
+        group_members::table.filter(
+            group_members::group_id
+                .eq(group_id)
+                .and(group_members::user_id.eq(user_id)),
+        ),
     )
     .execute(conn)
     .map(|n| n == 1)

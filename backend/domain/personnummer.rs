@@ -38,7 +38,9 @@ impl Personnummer {
                 digits.to_string()
             }
             10 => {
-                let yy: i32 = digits[0..2].parse().map_err(|_| PersonnummerError::Format)?;
+                let yy: i32 = digits[0..2]
+                    .parse()
+                    .map_err(|_| PersonnummerError::Format)?;
                 let mut year = today.year() - (today.year() - yy).rem_euclid(100);
                 let candidate = format!("{year:04}{}", &digits[2..]);
                 if birth_date_of(&candidate).is_some_and(|d| d > today) {
@@ -197,7 +199,10 @@ mod tests {
     fn leap_days_are_real_dates() {
         let nine = "000229010";
         let p = format!("20{nine}{}", check_digit(nine));
-        assert_eq!(parse(&p).unwrap().birth_date(), NaiveDate::from_ymd_opt(2000, 2, 29).unwrap());
+        assert_eq!(
+            parse(&p).unwrap().birth_date(),
+            NaiveDate::from_ymd_opt(2000, 2, 29).unwrap()
+        );
     }
 
     #[test]
@@ -206,12 +211,23 @@ mod tests {
         let number = format!("19{nine}{}", check_digit(nine));
         let p = parse(&number).unwrap();
         assert!(p.is_coordination_number());
-        assert_eq!(p.birth_date(), NaiveDate::from_ymd_opt(1970, 10, 3).unwrap());
+        assert_eq!(
+            p.birth_date(),
+            NaiveDate::from_ymd_opt(1970, 10, 3).unwrap()
+        );
     }
 
     #[test]
     fn malformed_input_is_a_format_error() {
-        for bad in ["", "abc", "12345", "19121212-12", "1912121212121", "19121212_1212", "121212-12-12"] {
+        for bad in [
+            "",
+            "abc",
+            "12345",
+            "19121212-12",
+            "1912121212121",
+            "19121212_1212",
+            "121212-12-12",
+        ] {
             assert_eq!(parse(bad), Err(PersonnummerError::Format), "{bad:?}");
         }
     }

@@ -20,9 +20,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )))
             .service(SwaggerUi::new("/{_:.*}").config(Config::new(["/api/v1/openapi.json"]))),
     )
-    .route("/docs", web::get().to(|| async {
-        HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
-    }))
+    .route(
+        "/docs",
+        web::get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, "/docs/"))
+                .finish()
+        }),
+    )
     .default_service(web::to(serve_pwa));
 }
 
@@ -51,7 +56,9 @@ async fn serve_pwa(req: HttpRequest) -> HttpResponse {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == etag)
     {
-        return HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish();
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
     }
     // The shell and the service worker are revalidated on every load so an
     // update reaches phones; everything else is versioned by its ETag.

@@ -1,0 +1,13 @@
+//! API tests: the real app over HTTP against a real database, each test on
+//! SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod customers;
+mod errors;
+mod health;
+mod idempotency;
+mod migrations;
+mod openapi;
+mod org;

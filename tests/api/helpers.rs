@@ -1,0 +1,384 @@
+//! Runs the real app on a loopback port against a fresh database per test:
+//! a temporary SQLite file, or a new PostgreSQL database that is dropped after.
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, HttpServer};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use larmkoll::config::Settings;
+use larmkoll::db::{DatabaseTarget, Db};
+use larmkoll::{auth, build_app, demo, AppState};
+use serde_json::Value;
+use std::net::TcpListener;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server to create test databases on: `TEST_DATABASE_URL`, or
+/// the local server when one answers. `REQUIRE_POSTGRES=1` (set by CI) turns
+/// "not reachable" into a failure instead of a skip.
+pub fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    match PgConnection::establish(&url) {
+        Ok(_) => Some(url),
+        Err(e) => {
+            if std::env::var("REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {url}: {e}");
+            }
+            eprintln!("SKIPPED: PostgreSQL not reachable ({e}); set TEST_DATABASE_URL to run this test on PostgreSQL");
+            None
+        }
+    }
+}
+
+/// A database that exists for one test only.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn create(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url()?;
+                let name = format!("larmkoll_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&admin).expect("admin connection");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.postgres {
+            if let Ok(mut conn) = PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub backend: Backend,
+    client: awc::Client,
+    // Stops the server when the test ends, before the database is dropped.
+    _server: ServerGuard,
+    _data_dir: tempfile::TempDir,
+    // Dropped last: the database outlives the server using it.
+    _database: TestDatabase,
+}
+
+struct ServerGuard(ServerHandle);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        // `stop` sends its command at once; the returned future only waits for completion.
+        drop(self.0.stop(false));
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The problem's `code`, checking that it is RFC 9457 problem+json.
+    pub fn problem_code(&self) -> String {
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "status {} body {}",
+            self.status,
+            self.body
+        );
+        assert_eq!(self.body["status"], self.status, "{}", self.body);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(self.body["detail_sv"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()));
+        self.body["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl TestApp {
+    /// Starts the app in demo mode with the demo organisation and customers loaded.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, true).await
+    }
+
+    /// Same data; `demo: false` runs it as production would (the demo password refused).
+    pub async fn start_with(backend: Backend, demo_mode: bool) -> Option<Self> {
+        let database = TestDatabase::create(backend)?;
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let settings = Settings {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: Some(database.url.clone()),
+            db_pool_size: 4,
+            json_limit_bytes: 16 * 1024,
+            ..Settings::default()
+        };
+        let target = DatabaseTarget::from_url(&database.url).expect("test url");
+        let db = Db::connect(target, settings.db_pool_size).expect("pool");
+        let seed = db.clone();
+        web::block(move || {
+            seed.migrate()?;
+            demo::load_if_empty(&seed)
+        })
+        .await
+        .expect("blocking")
+        .expect("migrate and seed");
+        let keys = auth::jwt::TokenKeys::load_or_create(data_dir.path()).expect("keys");
+        let state = web::Data::new(AppState::new(db.clone(), keys, settings, demo_mode));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = HttpServer::new(move || build_app(state.clone()))
+            .workers(2)
+            .disable_signals()
+            .listen(listener)
+            .expect("listen")
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Some(Self {
+            base,
+            db,
+            backend,
+            client: awc::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .finish(),
+            _server: ServerGuard(handle),
+            _data_dir: data_dir,
+            _database: database,
+        })
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Response {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = match body {
+            Some(b) => req.send_body(b).await,
+            None => req.send().await,
+        }
+        .expect("request reaches the server");
+        let bytes = res.body().limit(16 * 1024 * 1024).await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Response {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send("GET", path, Some(token), &[], None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, json: Value) -> Response {
+        self.send(
+            "POST",
+            path,
+            token,
+            &[("Content-Type", "application/json")],
+            Some(json.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn patch(
+        &self,
+        path: &str,
+        token: &str,
+        if_match: Option<&str>,
+        json: Value,
+    ) -> Response {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(v) = if_match {
+            headers.push(("If-Match", v));
+        }
+        self.send(
+            "PATCH",
+            path,
+            Some(token),
+            &headers,
+            Some(json.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        self.login_with(username, demo::DEMO_PASSWORD).await
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str) -> String {
+        let res = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                serde_json::json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "login {username}: {}", res.body);
+        res.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    /// Id of the demo area with this name.
+    pub async fn area_id(&self, token: &str, name: &str) -> String {
+        let areas = self.get("/api/v1/areas", token).await;
+        areas
+            .body
+            .as_array()
+            .expect("areas")
+            .iter()
+            .find(|a| a["name"] == name)
+            .expect("area")["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
+    /// Id of the demo group with this name.
+    pub async fn group_id(&self, token: &str, name: &str) -> String {
+        let groups = self.get("/api/v1/groups", token).await;
+        groups
+            .body
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| g["name"] == name)
+            .expect("group")["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
+    /// Creates a user through the admin API and returns its id.
+    pub async fn create_user(
+        &self,
+        admin: &str,
+        username: &str,
+        role: &str,
+        group_ids: &[&str],
+    ) -> String {
+        let res = self
+            .post(
+                "/api/v1/users",
+                Some(admin),
+                serde_json::json!({
+                    "username": username,
+                    "display_name": username,
+                    "password": "ett-langt-losenord",
+                    "role": role,
+                    "group_ids": group_ids,
+                }),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Rows in the audit log matching action, outcome and customer.
+    pub async fn audit_count(&self, action: &str, outcome: &str, customer_id: &str) -> i64 {
+        let (a, o, c) = (
+            action.to_string(),
+            outcome.to_string(),
+            customer_id.to_string(),
+        );
+        self.db
+            .run(move |conn| {
+                use diesel::prelude::*;
+                use larmkoll::db::schema::audit_log::dsl as al;
+                Ok(al::audit_log
+                    .filter(
+                        al::action
+                            .eq(a)
+                            .and(al::outcome.eq(o))
+                            .and(al::customer_id.eq(c)),
+                    )
+                    .count()
+                    .get_result::<i64>(conn)?)
+            })
+            .await
+            .expect("audit query")
+    }
+}
+
+/// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::start($crate::helpers::Backend::Sqlite).await.expect("sqlite");
+                    super::$name(app).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::TestApp::start($crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

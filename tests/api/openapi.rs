@@ -1,0 +1,81 @@
+use crate::helpers::{Backend, TestApp};
+use serde_json::Value;
+
+fn committed() -> Value {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("openapi/openapi.json is committed");
+    serde_json::from_str(&text).expect("committed spec is JSON")
+}
+
+#[actix_web::test]
+async fn committed_spec_equals_the_served_one() {
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let served = app
+        .send("GET", "/api/v1/openapi.json", None, &[], None)
+        .await;
+    assert_eq!(served.status, 200);
+    assert!(
+        served.body == committed(),
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` and commit it"
+    );
+    // Byte-for-byte too, so the committed file is exactly what `larmkoll openapi` prints.
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap();
+    assert_eq!(text, larmkoll::api::openapi_json());
+}
+
+#[test]
+fn spec_is_openapi_3_1_and_every_operation_declares_security_and_errors() {
+    let spec = committed();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 15, "only {} paths", paths.len());
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let security = op["security"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path}: no security"));
+            assert!(!security.is_empty(), "{method} {path}: empty security");
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|k| k.starts_with('2')),
+                "{method} {path}: no success response"
+            );
+            for code in ["400", "500"] {
+                assert!(responses.contains_key(code), "{method} {path}: no {code}");
+            }
+            let public = security.iter().all(|s| s.as_object().unwrap().is_empty());
+            if !public {
+                assert!(
+                    responses.contains_key("401"),
+                    "{method} {path}: secured but no 401"
+                );
+                assert!(
+                    responses.contains_key("403"),
+                    "{method} {path}: secured but no 403"
+                );
+            }
+            if op.get("requestBody").is_some() {
+                for code in ["413", "415", "422"] {
+                    assert!(
+                        responses.contains_key(code),
+                        "{method} {path}: body but no {code}"
+                    );
+                }
+            }
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path}: no summary"
+            );
+        }
+    }
+    assert!(operations >= 20);
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+}
