@@ -240,3 +240,51 @@ pub async fn idempotency(
         }
     }
 }
+
+/// Turns any error response that is not already problem+json (a 405 from the
+/// router, an error raised inside actix itself) into one, so clients can rely
+/// on every error having the same shape.
+pub async fn problem_fallback(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return Ok(res);
+    }
+    let err = match status {
+        StatusCode::NOT_FOUND => AppError::new(
+            status,
+            "route_not_found",
+            "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
+            "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => AppError::new(
+            status,
+            "method_not_allowed",
+            "This endpoint does not take that HTTP method; the `Allow` header lists the ones it does.",
+            "Denna adress tar inte emot den HTTP-metoden; rubriken `Allow` visar vilka som gäller.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => crate::api::payload_too_large(),
+        s if s.is_server_error() => AppError::internal(anyhow::anyhow!("error response without problem body: {s}")),
+        s => AppError::new(
+            s,
+            "bad_request",
+            "The request could not be handled as sent. Check the method, headers and body.",
+            "Begäran kunde inte hanteras som den skickades. Kontrollera metod, rubriker och innehåll.",
+        ),
+    };
+    let (req, old) = res.into_parts();
+    let mut new = actix_web::ResponseError::error_response(&err);
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = old.headers().get(&name) {
+            new.headers_mut().insert(name, v.clone());
+        }
+    }
+    Ok(ServiceResponse::new(req, new))
+}

@@ -82,6 +82,7 @@ pub fn build_app(
                 .default_service(aw::to(api::route_not_found)),
         )
         .configure(web::configure)
+        .wrap(from_fn(http::problem_fallback))
         .wrap(http::security_headers())
         .wrap(from_fn(http::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::<http::QuietRootSpan>::new())

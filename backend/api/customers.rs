@@ -279,7 +279,6 @@ pub struct NewCustomer {
 /// Creates a customer (assessor, admin).
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
     request_body = NewCustomer,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses(
         (status = 201, description = "Created", body = Customer, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 409, description = "A customer with this personnummer exists", body = Problem, content_type = "application/problem+json"),

@@ -14,8 +14,10 @@ use crate::error::{AppError, FieldError, Problem};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::Required;
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -112,7 +114,14 @@ impl Modify for SecurityAndErrors {
                     .into(),
             );
         }
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if let Some(post) = item
+                .post
+                .as_mut()
+                .filter(|_| !path.starts_with("/api/v1/auth/"))
+            {
+                add_idempotency_key(post);
+            }
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -127,6 +136,35 @@ impl Modify for SecurityAndErrors {
             }
         }
     }
+}
+
+/// Every POST (but login, refresh and logout) honours `Idempotency-Key`.
+fn add_idempotency_key(op: &mut Operation) {
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    if params.iter().any(|p| p.name == "Idempotency-Key") {
+        return;
+    }
+    params.push(
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Client-chosen id of this action (a UUID). Resending the same key and body replays the first \
+                 successful response instead of acting twice; the same key with another body gets 422.",
+            ))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(200))))
+            .build(),
+    );
+    op.responses.responses.entry("409".into()).or_insert_with(|| {
+        ResponseBuilder::new()
+            .description("The first request with this Idempotency-Key is still being handled; retry shortly.")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+            )
+            .into()
+    });
 }
 
 fn add_errors(op: &mut Operation) {

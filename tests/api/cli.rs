@@ -1,0 +1,229 @@
+//! The `larmkoll` binary itself: what a newcomer and an operator run.
+
+use crate::helpers::{Backend, TestDatabase};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_larmkoll");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `larmkoll serve --demo` and returns it with what it printed up to the
+/// "Stop with Ctrl+C." line.
+fn serve_demo(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+    port: u16,
+) -> (Server, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--demo"])
+        .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LARMKOLL_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("start larmkoll");
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut printed = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = BufReader::new(stdout).lines();
+    while Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(line)) => {
+                printed.push_str(&line);
+                printed.push('\n');
+                if line.contains("Stop with Ctrl+C") {
+                    // Keep reading, so the server never writes into a closed pipe.
+                    std::thread::spawn(move || lines.for_each(drop));
+                    return (server, printed);
+                }
+            }
+            _ => break,
+        }
+    }
+    panic!("server did not start; it printed:\n{printed}");
+}
+
+async fn login_works(port: u16) {
+    let client = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    for user in [
+        "admin",
+        "handlaggare",
+        "koordinator",
+        "installator",
+        "hemtjanst",
+        "avgift",
+        "larmcentral",
+    ] {
+        let res = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .send_json(&serde_json::json!({"username": user, "password": "demo"}))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "demo login {user}");
+    }
+}
+
+fn check_banner(printed: &str, port: u16, backend: &str) {
+    assert!(
+        printed.contains(&format!(
+            "Larmkoll is running on http://127.0.0.1:{port} ({backend}"
+        )),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Demo logins (password: demo)"),
+        "{printed}"
+    );
+    assert!(printed.contains("installator"), "{printed}");
+}
+
+#[actix_web::test]
+async fn serve_demo_on_the_embedded_default_prints_where_to_open_it() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_server, printed) = serve_demo(None, data.path(), port);
+    check_banner(&printed, port, "sqlite");
+    login_works(port).await;
+    assert!(data.path().join("larmkoll.db").exists());
+    assert!(data.path().join("jwt-signing.key").exists());
+}
+
+#[actix_web::test]
+async fn serve_demo_migrates_an_empty_postgres_database() {
+    let Some(database) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_server, printed) = serve_demo(Some(&database.url), data.path(), port);
+    check_banner(&printed, port, "postgresql");
+    login_works(port).await;
+    assert!(
+        !data.path().join("larmkoll.db").exists(),
+        "no SQLite file when PostgreSQL is configured"
+    );
+}
+
+#[test]
+fn a_mistyped_database_url_is_refused_and_creates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    for url in [
+        "postgress://postgres@127.0.0.1/x".to_string(),
+        format!("sqlite://{}/no-such-dir/x.db", data.path().display()),
+    ] {
+        let out = Command::new(BIN)
+            .arg("migrate")
+            .env("LARMKOLL_DATA_DIR", data.path())
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("DATABASE_URL") || err.contains("does not exist"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(data.path()).unwrap().count(),
+        0,
+        "something was created"
+    );
+}
+
+#[test]
+fn help_documents_the_configuration_and_openapi_prints_the_spec() {
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for word in [
+        "serve",
+        "migrate",
+        "openapi",
+        "create-user",
+        "LARMKOLL_LISTEN",
+        "LARMKOLL_DATA_DIR",
+        "DATABASE_URL",
+    ] {
+        assert!(text.contains(word), "--help lacks {word}:\n{text}");
+    }
+    let spec = Command::new(BIN).arg("openapi").output().unwrap();
+    assert_eq!(
+        String::from_utf8(spec.stdout).unwrap(),
+        larmkoll::api::openapi_json()
+    );
+}
+
+#[test]
+fn create_user_then_migrate_on_a_fresh_database() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], password: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("LARMKOLL_DATA_DIR", data.path())
+            .env_remove("DATABASE_URL");
+        if let Some(p) = password {
+            cmd.env("LARMKOLL_NEW_PASSWORD", p);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(
+        &[
+            "create-user",
+            "--username",
+            "sara",
+            "--display-name",
+            "Sara",
+            "--role",
+            "admin",
+        ],
+        Some("ett-langt-losenord"),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Created user sara"));
+    let weak = run(
+        &[
+            "create-user",
+            "--username",
+            "olle",
+            "--display-name",
+            "Olle",
+            "--role",
+            "admin",
+        ],
+        Some("kort"),
+    );
+    assert!(!weak.status.success());
+    let migrate = run(&["migrate"], None);
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("0 migration(s) applied"));
+}
