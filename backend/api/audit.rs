@@ -12,7 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/audit", web::get().to(query_audit));
+    // One resource per path, so a wrong method gets 405 with `Allow`.
+    cfg.service(web::resource("/audit").route(web::get().to(query_audit)));
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/login", web::post().to(login))
-        .route("/auth/refresh", web::post().to(refresh))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/auth/me", web::get().to(me));
+    // One resource per path, so a wrong method gets 405 with `Allow`.
+    cfg.service(web::resource("/auth/login").route(web::post().to(login)));
+    cfg.service(web::resource("/auth/refresh").route(web::post().to(refresh)));
+    cfg.service(web::resource("/auth/logout").route(web::post().to(logout)));
+    cfg.service(web::resource("/auth/me").route(web::get().to(me)));
 }
 
 #[derive(Deserialize, ToSchema)]

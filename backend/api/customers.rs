@@ -18,14 +18,17 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/customers", web::get().to(list_customers))
-        .route("/customers", web::post().to(create_customer))
-        .route("/customers/{id}", web::get().to(get_customer))
-        .route("/customers/{id}", web::patch().to(update_customer))
-        .route(
-            "/customers/{id}/personnummer",
-            web::get().to(reveal_personnummer),
-        );
+    // One resource per path, so a wrong method gets 405 with `Allow`.
+    cfg.service(
+        web::resource("/customers")
+            .route(web::get().to(list_customers))
+            .route(web::post().to(create_customer)),
+    );
+    cfg.service(
+        web::resource("/customers/{id}")
+            .route(web::get().to(get_customer))
+            .route(web::patch().to(update_customer)),
+    );
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]

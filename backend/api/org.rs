@@ -15,27 +15,28 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/areas", web::get().to(list_areas))
-        .route("/areas", web::post().to(create_area))
-        .route("/groups", web::get().to(list_groups))
-        .route("/groups", web::post().to(create_group))
-        .route(
-            "/groups/{group_id}/members/{user_id}",
-            web::put().to(add_member),
-        )
-        .route(
-            "/groups/{group_id}/members/{user_id}",
-            web::delete().to(remove_member),
-        )
-        .route("/users", web::get().to(list_users))
-        .route("/users", web::post().to(create_user))
-        .route("/users/{id}", web::get().to(get_user))
-        .route("/users/{id}", web::patch().to(update_user))
-        .route("/users/{id}/password", web::post().to(set_password))
-        .route(
-            "/users/{id}/revoke-sessions",
-            web::post().to(revoke_sessions),
-        );
+    // One resource per path, so a wrong method gets 405 with `Allow`.
+    cfg.service(
+        web::resource("/areas")
+            .route(web::get().to(list_areas))
+            .route(web::post().to(create_area)),
+    );
+    cfg.service(
+        web::resource("/groups")
+            .route(web::get().to(list_groups))
+            .route(web::post().to(create_group)),
+    );
+    cfg.service(
+        web::resource("/users")
+            .route(web::get().to(list_users))
+            .route(web::post().to(create_user)),
+    );
+    cfg.service(
+        web::resource("/users/{id}")
+            .route(web::get().to(get_user))
+            .route(web::patch().to(update_user)),
+    );
+    cfg.service(web::resource("/users/{id}/password").route(web::post().to(set_password)));
 }
 
 fn require_admin(user: &CurrentUser) -> Result<(), AppError> {

@@ -119,8 +119,13 @@ async fn bad_input_gets_problem_json_and_writes_nothing(app: TestApp) {
         (no_route.status, no_route.problem_code().as_str()),
         (404, "route_not_found")
     );
-    let wrong_method = app.send("DELETE", "/api/v1/customers", Some(&token), &[], None).await;
-    assert_eq!((wrong_method.status, wrong_method.problem_code().as_str()), (405, "method_not_allowed"));
+    let wrong_method = app
+        .send("DELETE", "/api/v1/customers", Some(&token), &[], None)
+        .await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.problem_code().as_str()),
+        (405, "method_not_allowed")
+    );
     let bad_key = app
         .send(
             "POST",
