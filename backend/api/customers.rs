@@ -29,6 +29,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get_customer))
             .route(web::patch().to(update_customer)),
     );
+    cfg.service(
+        web::resource("/customers/{id}/personnummer").route(web::get().to(reveal_personnummer)),
+    );
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]

@@ -37,6 +37,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update_user)),
     );
     cfg.service(web::resource("/users/{id}/password").route(web::post().to(set_password)));
+    cfg.service(
+        web::resource("/users/{id}/revoke-sessions").route(web::post().to(revoke_sessions)),
+    );
+    cfg.service(
+        web::resource("/groups/{group_id}/members/{user_id}")
+            .route(web::put().to(add_member))
+            .route(web::delete().to(remove_member)),
+    );
 }
 
 fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
