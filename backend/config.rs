@@ -1,6 +1,8 @@
 //! Typed settings: defaults → optional TOML file → environment variables.
 
+use crate::domain::messages::MessageRules;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,8 @@ pub struct Settings {
     pub refresh_token_days: i64,
     /// Largest JSON body accepted, in bytes.
     pub json_limit_bytes: usize,
+    /// Who is told what at each transition (`[messages]` in the TOML file).
+    pub message_rules: MessageRules,
 }
 
 impl Default for Settings {
@@ -29,6 +33,7 @@ impl Default for Settings {
             access_token_minutes: 15,
             refresh_token_days: 30,
             json_limit_bytes: 256 * 1024,
+            message_rules: MessageRules::default(),
         }
     }
 }
@@ -44,6 +49,8 @@ struct FileSettings {
     access_token_minutes: Option<i64>,
     refresh_token_days: Option<i64>,
     json_limit_bytes: Option<usize>,
+    /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
+    messages: Option<BTreeMap<String, Vec<String>>>,
 }
 
 pub const ENV_HELP: &str = "\
@@ -56,7 +63,10 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_ACCESS_TOKEN_MINUTES access token lifetime          [default: 15]
   LARMKOLL_REFRESH_TOKEN_DAYS   refresh token lifetime         [default: 30]
   LARMKOLL_JSON_LIMIT_BYTES     largest JSON request body      [default: 262144]
-  RUST_LOG                      log filter                     [default: info]";
+  RUST_LOG                      log filter                     [default: info]
+The TOML file may also hold [messages]: topic = [recipients] to change who is told
+what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
+cancelled; recipients: role:<role>, group:<group kind>, assessor:ordinary).";
 
 impl Settings {
     /// Loads settings from an optional TOML file and the process environment.
@@ -74,6 +84,11 @@ impl Settings {
                 .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
             let file: FileSettings = toml::from_str(&text)
                 .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+            if let Some(m) = &file.messages {
+                s.message_rules = MessageRules::default().with_overrides(m).map_err(|e| {
+                    anyhow::anyhow!("config file {}: [messages]: {e}", path.display())
+                })?;
+            }
             s.apply_file(file);
         }
         fn parse<T: std::str::FromStr>(key: &str, value: String) -> anyhow::Result<T>
@@ -120,6 +135,7 @@ impl Settings {
             access_token_minutes,
             refresh_token_days,
             json_limit_bytes,
+            messages: _,
         } = f;
         self.listen = listen.unwrap_or(self.listen);
         self.data_dir = data_dir.unwrap_or_else(|| self.data_dir.clone());

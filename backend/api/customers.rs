@@ -442,7 +442,7 @@ fn check_references(
 
 /// Loads a customer the caller may see, or records the denied attempt and
 /// answers 404 (never 403: that would confirm the customer exists).
-fn load_visible(
+pub(crate) fn load_visible(
     conn: &mut DbConn,
     user: &CurrentUser,
     id: &str,

@@ -5,7 +5,12 @@ pub mod audit;
 pub mod auth;
 pub mod concurrency;
 pub mod customers;
+pub mod decisions;
+pub mod executions;
 pub mod health;
+pub mod messages;
+pub mod notify;
+pub mod orders;
 pub mod org;
 pub mod pagination;
 pub mod validation;
@@ -52,6 +57,30 @@ use utoipa::{Modify, OpenApi};
         customers::update_customer,
         customers::reveal_personnummer,
         audit::query_audit,
+        decisions::list_decisions,
+        decisions::grant,
+        decisions::end_decision,
+        orders::list_orders,
+        orders::get_order,
+        orders::log_contact,
+        orders::return_to_assessor,
+        orders::resubmit,
+        orders::book,
+        orders::receive_keys,
+        orders::install,
+        orders::execute,
+        orders::collect_equipment,
+        orders::return_keys,
+        orders::end,
+        orders::decline,
+        orders::cancel,
+        executions::list_executions,
+        executions::start_night_visibility,
+        executions::billing_events,
+        executions::billing_csv,
+        messages::inbox,
+        messages::unread_count,
+        messages::mark_read,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
@@ -61,6 +90,9 @@ use utoipa::{Modify, OpenApi};
         (name = "organisation", description = "Areas, groups, users (admin)"),
         (name = "customers", description = "Customers (brukare): personal data, always access-checked and audited"),
         (name = "audit", description = "Who read or changed what (logguppföljning)"),
+        (name = "lifecycle", description = "Decisions, orders and their transitions, executions"),
+        (name = "billing", description = "Billing start and stop for the billing officers"),
+        (name = "messages", description = "The inbox: messages the routines send at each transition"),
     )
 )]
 pub struct ApiDoc;
@@ -204,7 +236,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(auth::routes)
         .configure(org::routes)
         .configure(customers::routes)
-        .configure(audit::routes);
+        .configure(audit::routes)
+        .configure(decisions::routes)
+        .configure(orders::routes)
+        .configure(executions::routes)
+        .configure(messages::routes);
 }
 
 async fn serve_openapi() -> actix_web::HttpResponse {

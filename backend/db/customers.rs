@@ -227,3 +227,11 @@ fn escape_like(s: &str) -> String {
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     customers::table.count().get_result(conn)
 }
+
+/// (id, customer number) of the given customers.
+pub fn numbers_of(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    customers::table
+        .filter(customers::id.eq_any(ids))
+        .select((customers::id, customers::customer_number))
+        .load(conn)
+}

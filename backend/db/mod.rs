@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod customers;
 pub mod idempotency;
+pub mod lifecycle;
+pub mod messages;
 pub mod org;
 pub mod schema;
 pub mod tokens;
@@ -16,6 +18,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -137,17 +140,27 @@ impl ManageConnection for ConnectionManager {
 pub struct Db {
     pool: Pool<ConnectionManager>,
     backend: &'static str,
+    /// SQLite has one writer at a time. Write transactions queue here, so a
+    /// transaction never starts as a reader and then fails to upgrade (which
+    /// SQLite reports as "database is locked" without waiting).
+    sqlite_writer: Option<Arc<Mutex<()>>>,
 }
 
 impl Db {
     pub fn connect(target: DatabaseTarget, pool_size: u32) -> anyhow::Result<Self> {
         let backend = target.backend_name();
+        let sqlite_writer =
+            matches!(target, DatabaseTarget::Sqlite(_)).then(|| Arc::new(Mutex::new(())));
         let pool = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
             .test_on_check_out(true)
             .build(ConnectionManager { target })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer,
+        })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -201,7 +214,11 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        let writer = self.sqlite_writer.clone();
         self.run(move |conn| {
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
             conn.transaction(|c| match work(c) {
                 Ok(v) => Ok(Ok(v)),
                 Err(e) if e.is_denial() => Ok(Err(e)),

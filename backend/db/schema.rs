@@ -147,4 +147,128 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     idempotency_keys,
     counters,
+    decisions,
+    orders,
+    order_transitions,
+    order_contacts,
+    executions,
+    billing_events,
+    messages,
+    message_reads,
 );
+
+diesel::table! {
+    decisions (id) {
+        id -> Text,
+        customer_id -> Text,
+        service -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        follows_id -> Nullable<Text>,
+        decided_by -> Text,
+        ended_on -> Nullable<Date>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        customer_id -> Text,
+        decision_id -> Text,
+        kind -> Text,
+        service -> Text,
+        state -> Text,
+        team_group_id -> Nullable<Text>,
+        assigned_installer_id -> Nullable<Text>,
+        visit_at -> Nullable<Timestamp>,
+        visit_date -> Nullable<Date>,
+        installation_date -> Nullable<Date>,
+        end_date -> Nullable<Date>,
+        serials -> Nullable<Text>,
+        state_reason -> Nullable<Text>,
+        received_at -> Timestamp,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_transitions (id) {
+        id -> Text,
+        order_id -> Text,
+        at -> Timestamp,
+        user_id -> Text,
+        event -> Text,
+        from_state -> Text,
+        to_state -> Text,
+        reason -> Nullable<Text>,
+        details -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    order_contacts (id) {
+        id -> Text,
+        order_id -> Text,
+        at -> Timestamp,
+        user_id -> Text,
+        kind -> Text,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    executions (id) {
+        id -> Text,
+        customer_id -> Text,
+        order_id -> Nullable<Text>,
+        decision_id -> Nullable<Text>,
+        service -> Text,
+        kind -> Text,
+        billable -> Bool,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    billing_events (id) {
+        id -> Text,
+        customer_id -> Text,
+        execution_id -> Text,
+        service -> Text,
+        kind -> Text,
+        event_date -> Date,
+        own_invoice_line -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        created_at -> Timestamp,
+        sender_id -> Nullable<Text>,
+        recipient_group_id -> Nullable<Text>,
+        recipient_user_id -> Nullable<Text>,
+        recipient_role -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        topic -> Text,
+        subject -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    message_reads (message_id, user_id) {
+        message_id -> Text,
+        user_id -> Text,
+        read_at -> Timestamp,
+    }
+}

@@ -90,13 +90,25 @@ async fn every_documented_operation_is_served() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         let concrete: String = path
             .split('/')
-            .map(|seg| if seg.starts_with('{') { uuid::Uuid::new_v4().to_string() } else { seg.to_string() })
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    uuid::Uuid::new_v4().to_string()
+                } else {
+                    seg.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         for method in item.as_object().unwrap().keys() {
             let body = (method != "get" && method != "delete").then(|| b"{}".to_vec());
             let res = app
-                .send(&method.to_uppercase(), &concrete, Some(&admin), &[("Content-Type", "application/json")], body)
+                .send(
+                    &method.to_uppercase(),
+                    &concrete,
+                    Some(&admin),
+                    &[("Content-Type", "application/json")],
+                    body,
+                )
                 .await;
             let code = res.body["code"].as_str().unwrap_or_default();
             assert!(

@@ -1,0 +1,283 @@
+//! Executions (verkställigheter), the night patrol's visibility execution, and
+//! billing events with their CSV export for the billing officers.
+
+use super::customers::load_visible;
+use super::validation::Problems;
+use crate::auth::CurrentUser;
+use crate::db::{self, audit, customers, lifecycle};
+use crate::domain::{Role, Service};
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/customers/{id}/executions").route(web::get().to(list_executions)));
+    cfg.service(
+        web::resource("/customers/{id}/night-visibility")
+            .route(web::post().to(start_night_visibility)),
+    );
+    cfg.service(web::resource("/billing/events").route(web::get().to(billing_events)));
+    cfg.service(web::resource("/billing/events.csv").route(web::get().to(billing_csv)));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Execution {
+    pub id: String,
+    pub customer_id: String,
+    pub order_id: Option<String>,
+    pub service: Service,
+    /// `regular`, or `night_visibility`: lets the night patrol see the customer, no fee (seed 003).
+    pub kind: String,
+    pub billable: bool,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn execution_dto(e: lifecycle::ExecutionRow) -> Result<Execution, AppError> {
+    Ok(Execution {
+        service: e
+            .service
+            .parse()
+            .map_err(|x: String| AppError::internal(anyhow::anyhow!(x)))?,
+        id: e.id,
+        customer_id: e.customer_id,
+        order_id: e.order_id,
+        kind: e.kind,
+        billable: e.billable,
+        start_date: e.start_date,
+        end_date: e.end_date,
+        created_at: e.created_at.and_utc(),
+    })
+}
+
+/// A customer's executions.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/executions", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "Executions", body = Vec<Execution>),
+        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_executions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner().to_string();
+    let rows = state
+        .db
+        .transaction(move |conn| {
+            load_visible(conn, &user, &id, "execution.list")?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("execution.list", "customer", Some(&id)).customer(&id),
+            )?;
+            Ok(lifecycle::executions_of(conn, &id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(execution_dto)
+            .collect::<Result<Vec<_>, _>>()?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"start_date": "2026-11-24"}))]
+pub struct NightVisibility {
+    pub start_date: NaiveDate,
+}
+
+/// Starts the night coordinator's visibility execution for the safety alarm
+/// (coordinator): the night patrol sees the customer; no fee, no billing event.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/night-visibility", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Customer id")),
+    request_body = NightVisibility,
+    responses(
+        (status = 201, description = "Started", body = Execution),
+        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already running", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start_night_visibility(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<NightVisibility>,
+) -> Result<HttpResponse, AppError> {
+    if user.role != Role::Coordinator {
+        return Err(AppError::forbidden(
+            "start executions",
+            "starta verkställigheter",
+        ));
+    }
+    let id = id.into_inner().to_string();
+    let start = body.start_date;
+    let row = state
+        .db
+        .transaction(move |conn| {
+            load_visible(conn, &user, &id, "execution.night_visibility")?;
+            let service = Service::SafetyAlarm.as_str();
+            if lifecycle::running_execution(conn, &id, service, "night_visibility")?.is_some() {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "already_running",
+                    "The night-visibility execution is already running.",
+                    "Nattens verkställighet pågår redan.",
+                ));
+            }
+            let row = lifecycle::ExecutionRow {
+                id: db::new_id(),
+                customer_id: id.clone(),
+                order_id: None,
+                decision_id: None,
+                service: service.to_string(),
+                kind: "night_visibility".into(),
+                billable: false,
+                start_date: start,
+                end_date: None,
+                created_at: db::now(),
+            };
+            lifecycle::insert_execution(conn, &row)?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("execution.night_visibility", "execution", Some(&row.id))
+                    .customer(&id),
+            )?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(execution_dto(row)?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// First day (inclusive).
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingEvent {
+    pub id: String,
+    /// `start` or `stop`.
+    pub kind: String,
+    /// The date billing starts or stops: the installation date, or the assessor's end date.
+    pub date: NaiveDate,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub service: Service,
+    pub execution_id: String,
+    /// The case comes from another municipality: bill on its own line (seed 002).
+    pub own_invoice_line: bool,
+}
+
+async fn load_events(
+    state: &AppState,
+    user: CurrentUser,
+    q: PeriodQuery,
+    action: &'static str,
+) -> Result<Vec<BillingEvent>, AppError> {
+    if !matches!(user.role, Role::Billing | Role::Admin) {
+        return Err(AppError::forbidden(
+            "read billing events",
+            "läsa debiteringshändelser",
+        ));
+    }
+    if q.to < q.from {
+        let mut p = Problems::default();
+        p.add("to", "before_from", "the period ends before it starts");
+        p.finish()?;
+    }
+    let rows = state
+        .db
+        .transaction(move |conn| {
+            let events = lifecycle::billing_events_between(conn, q.from, q.to)?;
+            let ids: Vec<String> = events.iter().map(|e| e.customer_id.clone()).collect();
+            let numbers = customers::numbers_of(conn, &ids)?;
+            audit::record(conn, &user, audit::Entry::new(action, "billing", None))?;
+            Ok((events, numbers))
+        })
+        .await?;
+    let (events, numbers) = rows;
+    events
+        .into_iter()
+        .map(|e| {
+            Ok(BillingEvent {
+                customer_number: numbers
+                    .iter()
+                    .find(|(id, _)| *id == e.customer_id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_default(),
+                service: e
+                    .service
+                    .parse()
+                    .map_err(|x: String| AppError::internal(anyhow::anyhow!(x)))?,
+                id: e.id,
+                kind: e.kind,
+                date: e.event_date,
+                customer_id: e.customer_id,
+                execution_id: e.execution_id,
+                own_invoice_line: e.own_invoice_line,
+            })
+        })
+        .collect()
+}
+
+/// Billing starts and stops with their dates, for a period (billing, admin).
+#[utoipa::path(get, path = "/api/v1/billing/events", tag = "billing", security(("bearer" = [])),
+    params(PeriodQuery),
+    responses((status = 200, description = "Events in date order", body = Vec<BillingEvent>)))]
+pub async fn billing_events(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    let events = load_events(&state, user, q.into_inner(), "billing.list").await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(events))
+}
+
+/// The same as CSV (semicolon-separated, UTF-8), as the billing officers import it.
+#[utoipa::path(get, path = "/api/v1/billing/events.csv", tag = "billing", security(("bearer" = [])),
+    params(PeriodQuery),
+    responses((status = 200, description = "CSV: datum;händelse;kundnummer;insats;egen_rad;verkställighet", content_type = "text/csv", body = String)))]
+pub async fn billing_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (from, to) = (q.from, q.to);
+    let events = load_events(&state, user, q.into_inner(), "billing.export").await?;
+    let mut csv = String::from("datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n");
+    for e in events {
+        let kind = if e.kind == "start" { "start" } else { "stopp" };
+        csv.push_str(&format!(
+            "{};{};{};{};{};{}\r\n",
+            e.date,
+            kind,
+            e.customer_number,
+            e.service.as_str(),
+            if e.own_invoice_line { "ja" } else { "nej" },
+            e.execution_id
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"debitering-{from}-{to}.csv\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(csv))
+}

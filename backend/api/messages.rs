@@ -1,0 +1,168 @@
+//! The inbox: messages to the user, their groups and their role.
+
+use crate::auth::CurrentUser;
+use crate::db::{self, messages};
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/messages").route(web::get().to(inbox)));
+    cfg.service(web::resource("/messages/unread-count").route(web::get().to(unread_count)));
+    cfg.service(web::resource("/messages/{id}/read").route(web::post().to(mark_read)));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    /// ordered, installed, declined, returned_to_assessor, equipment_collected, cancelled
+    pub topic: String,
+    pub subject: String,
+    pub body: String,
+    pub customer_id: Option<String>,
+    pub order_id: Option<String>,
+    /// Addressed to this group…
+    pub recipient_group_id: Option<String>,
+    /// …or this person…
+    pub recipient_user_id: Option<String>,
+    /// …or everyone with this role.
+    pub recipient_role: Option<String>,
+    /// When you read it.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InboxQuery {
+    /// Only unread messages.
+    #[serde(default)]
+    pub unread: bool,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreadCount {
+    pub unread: i64,
+}
+
+fn addressee(user: &CurrentUser) -> (String, String, Vec<String>) {
+    (
+        user.id.clone(),
+        user.role.as_str().to_string(),
+        user.groups.iter().map(|g| g.group_id.clone()).collect(),
+    )
+}
+
+/// Your inbox, newest first: your own messages, your groups' and your role's.
+#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", security(("bearer" = [])),
+    params(InboxQuery),
+    responses((status = 200, description = "Messages", body = Vec<Message>)))]
+pub async fn inbox(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<InboxQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = super::pagination::limit(q.limit)?;
+    let unread = q.unread;
+    let (uid, role, groups) = addressee(&user);
+    let rows = state
+        .db
+        .run(move |conn| {
+            Ok(messages::inbox(
+                conn,
+                &messages::Addressee {
+                    user_id: &uid,
+                    role: &role,
+                    group_ids: &groups,
+                },
+                unread,
+                limit,
+            )?)
+        })
+        .await?;
+    let list: Vec<Message> = rows
+        .into_iter()
+        .map(|(m, read)| Message {
+            id: m.id,
+            created_at: m.created_at.and_utc(),
+            topic: m.topic,
+            subject: m.subject,
+            body: m.body,
+            customer_id: m.customer_id,
+            order_id: m.order_id,
+            recipient_group_id: m.recipient_group_id,
+            recipient_user_id: m.recipient_user_id,
+            recipient_role: m.recipient_role,
+            read_at: read.map(|t| t.and_utc()),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// How many messages you have not read.
+#[utoipa::path(get, path = "/api/v1/messages/unread-count", tag = "messages", security(("bearer" = [])),
+    responses((status = 200, description = "Count", body = UnreadCount)))]
+pub async fn unread_count(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let (uid, role, groups) = addressee(&user);
+    let n = state
+        .db
+        .run(move |conn| {
+            Ok(messages::unread_count(
+                conn,
+                &messages::Addressee {
+                    user_id: &uid,
+                    role: &role,
+                    group_ids: &groups,
+                },
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(UnreadCount { unread: n }))
+}
+
+/// Marks a message read, for you (idempotent).
+#[utoipa::path(post, path = "/api/v1/messages/{id}/read", tag = "messages", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Message id")),
+    responses(
+        (status = 204, description = "Marked read"),
+        (status = 404, description = "No such message in your inbox", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner().to_string();
+    let (uid, role, groups) = addressee(&user);
+    state
+        .db
+        .transaction(move |conn| {
+            let m = messages::find(conn, &id)?;
+            let a = messages::Addressee {
+                user_id: &uid,
+                role: &role,
+                group_ids: &groups,
+            };
+            match m {
+                Some(m) if messages::is_addressed_to(&m, &a) => {
+                    Ok(messages::mark_read(conn, &id, &uid, db::now())?)
+                }
+                _ => Err(AppError::not_found(
+                    "message_not_found",
+                    "message",
+                    "meddelande",
+                )),
+            }
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,375 @@
+//! Decisions, orders (with transitions and contact log), executions and
+//! billing events.
+
+use super::schema::{
+    billing_events, customer_groups, customers, decisions, executions, order_contacts,
+    order_transitions, orders,
+};
+use super::DbConn;
+use crate::auth::CustomerScope;
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = decisions, treat_none_as_null = true)]
+pub struct DecisionRow {
+    pub id: String,
+    pub customer_id: String,
+    pub service: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub follows_id: Option<String>,
+    pub decided_by: String,
+    pub ended_on: Option<NaiveDate>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = orders, treat_none_as_null = true)]
+pub struct OrderRow {
+    pub id: String,
+    pub customer_id: String,
+    pub decision_id: String,
+    pub kind: String,
+    pub service: String,
+    pub state: String,
+    pub team_group_id: Option<String>,
+    pub assigned_installer_id: Option<String>,
+    pub visit_at: Option<NaiveDateTime>,
+    pub visit_date: Option<NaiveDate>,
+    pub installation_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub serials: Option<String>,
+    pub state_reason: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_transitions)]
+pub struct TransitionRow {
+    pub id: String,
+    pub order_id: String,
+    pub at: NaiveDateTime,
+    pub user_id: String,
+    pub event: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub reason: Option<String>,
+    pub details: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_contacts)]
+pub struct ContactRow {
+    pub id: String,
+    pub order_id: String,
+    pub at: NaiveDateTime,
+    pub user_id: String,
+    pub kind: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = executions)]
+pub struct ExecutionRow {
+    pub id: String,
+    pub customer_id: String,
+    pub order_id: Option<String>,
+    pub decision_id: Option<String>,
+    pub service: String,
+    pub kind: String,
+    pub billable: bool,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = billing_events)]
+pub struct BillingEventRow {
+    pub id: String,
+    pub customer_id: String,
+    pub execution_id: String,
+    pub service: String,
+    pub kind: String,
+    pub event_date: NaiveDate,
+    pub own_invoice_line: bool,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_decision(conn: &mut DbConn, row: &DecisionRow) -> QueryResult<()> {
+    diesel::insert_into(decisions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_decision(conn: &mut DbConn, id: &str) -> QueryResult<Option<DecisionRow>> {
+    decisions::table
+        .find(id)
+        .select(DecisionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn decisions_of(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<DecisionRow>> {
+    decisions::table
+        .filter(decisions::customer_id.eq(customer_id))
+        .select(DecisionRow::as_select())
+        .order((decisions::valid_from, decisions::id))
+        .load(conn)
+}
+
+/// The decision that already follows `id`, if any (an extension exists).
+pub fn successor_of(conn: &mut DbConn, id: &str) -> QueryResult<Option<DecisionRow>> {
+    decisions::table
+        .filter(decisions::follows_id.eq(id))
+        .select(DecisionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn update_decision_if_version(
+    conn: &mut DbConn,
+    row: &DecisionRow,
+    expected: i32,
+) -> QueryResult<bool> {
+    diesel::update(
+        decisions::table.filter(
+            decisions::id
+                .eq(&row.id)
+                .and(decisions::version.eq(expected)),
+        ),
+    )
+    .set(row)
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+pub fn insert_order(conn: &mut DbConn, row: &OrderRow) -> QueryResult<()> {
+    diesel::insert_into(orders::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_order(conn: &mut DbConn, id: &str) -> QueryResult<Option<OrderRow>> {
+    orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Writes the order only if nobody changed it since `expected`: of two
+/// concurrent transitions exactly one matches.
+pub fn update_order_if_version(
+    conn: &mut DbConn,
+    row: &OrderRow,
+    expected: i32,
+) -> QueryResult<bool> {
+    diesel::update(orders::table.filter(orders::id.eq(&row.id).and(orders::version.eq(expected))))
+        .set(row)
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn open_orders_of_decision(conn: &mut DbConn, decision_id: &str) -> QueryResult<Vec<OrderRow>> {
+    orders::table
+        .filter(orders::decision_id.eq(decision_id))
+        .filter(orders::state.ne_all(["executed", "ended", "declined", "cancelled"]))
+        .select(OrderRow::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct OrderFilter {
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    pub team_group_id: Option<String>,
+    pub area_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub assigned_installer_id: Option<String>,
+    pub visit_from: Option<NaiveDate>,
+    pub visit_to: Option<NaiveDate>,
+    pub open_only: bool,
+    pub after: Option<(NaiveDateTime, String)>,
+    pub limit: i64,
+}
+
+pub fn list_orders(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    f: &OrderFilter,
+) -> QueryResult<Vec<OrderRow>> {
+    let mut q = orders::table.select(OrderRow::as_select()).into_boxed();
+    match scope {
+        CustomerScope::All => {}
+        CustomerScope::Areas(areas) => {
+            let visible = customers::table
+                .filter(customers::area_id.eq_any(areas.clone()))
+                .select(customers::id);
+            q = q.filter(orders::customer_id.eq_any(visible));
+        }
+        CustomerScope::Groups(groups) => {
+            let visible = customer_groups::table
+                .filter(customer_groups::group_id.eq_any(groups.clone()))
+                .select(customer_groups::customer_id);
+            q = q.filter(orders::customer_id.eq_any(visible));
+        }
+    }
+    if let Some(v) = &f.state {
+        q = q.filter(orders::state.eq(v.clone()));
+    }
+    if let Some(v) = &f.kind {
+        q = q.filter(orders::kind.eq(v.clone()));
+    }
+    if let Some(v) = &f.team_group_id {
+        q = q.filter(orders::team_group_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.area_id {
+        let in_area = customers::table
+            .filter(customers::area_id.eq(v.clone()))
+            .select(customers::id);
+        q = q.filter(orders::customer_id.eq_any(in_area));
+    }
+    if let Some(v) = &f.customer_id {
+        q = q.filter(orders::customer_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.assigned_installer_id {
+        q = q.filter(orders::assigned_installer_id.eq(v.clone()));
+    }
+    if let Some(v) = f.visit_from {
+        q = q.filter(orders::visit_date.ge(v));
+    }
+    if let Some(v) = f.visit_to {
+        q = q.filter(orders::visit_date.le(v));
+    }
+    if f.open_only {
+        q = q.filter(orders::state.ne_all(["executed", "ended", "declined", "cancelled"]));
+    }
+    if let Some((at, id)) = &f.after {
+        q = q.filter(
+            orders::received_at
+                .gt(*at)
+                .or(orders::received_at.eq(*at).and(orders::id.gt(id.clone()))),
+        );
+    }
+    q.order((orders::received_at.asc(), orders::id.asc()))
+        .limit(f.limit)
+        .load(conn)
+}
+
+pub fn insert_transition(conn: &mut DbConn, row: &TransitionRow) -> QueryResult<()> {
+    diesel::insert_into(order_transitions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn transitions_of(conn: &mut DbConn, order_id: &str) -> QueryResult<Vec<TransitionRow>> {
+    order_transitions::table
+        .filter(order_transitions::order_id.eq(order_id))
+        .select(TransitionRow::as_select())
+        .order((order_transitions::at, order_transitions::id))
+        .load(conn)
+}
+
+pub fn insert_contact(conn: &mut DbConn, row: &ContactRow) -> QueryResult<()> {
+    diesel::insert_into(order_contacts::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn contacts_of(conn: &mut DbConn, order_id: &str) -> QueryResult<Vec<ContactRow>> {
+    order_contacts::table
+        .filter(order_contacts::order_id.eq(order_id))
+        .select(ContactRow::as_select())
+        .order((order_contacts::at, order_contacts::id))
+        .load(conn)
+}
+
+pub fn insert_execution(conn: &mut DbConn, row: &ExecutionRow) -> QueryResult<()> {
+    diesel::insert_into(executions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn executions_of(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<ExecutionRow>> {
+    executions::table
+        .filter(executions::customer_id.eq(customer_id))
+        .select(ExecutionRow::as_select())
+        .order((executions::start_date, executions::id))
+        .load(conn)
+}
+
+/// The running (not ended) execution of a service for a customer, of a kind.
+pub fn running_execution(
+    conn: &mut DbConn,
+    customer_id: &str,
+    service: &str,
+    kind: &str,
+) -> QueryResult<Option<ExecutionRow>> {
+    executions::table
+        .filter(executions::customer_id.eq(customer_id))
+        .filter(executions::service.eq(service))
+        .filter(executions::kind.eq(kind))
+        .filter(executions::end_date.is_null())
+        .select(ExecutionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn end_execution(conn: &mut DbConn, id: &str, end: NaiveDate) -> QueryResult<bool> {
+    diesel::update(
+        executions::table.filter(executions::id.eq(id).and(executions::end_date.is_null())),
+    )
+    .set(executions::end_date.eq(Some(end)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+pub fn insert_billing_event(conn: &mut DbConn, row: &BillingEventRow) -> QueryResult<()> {
+    diesel::insert_into(billing_events::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn billing_events_between(
+    conn: &mut DbConn,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<BillingEventRow>> {
+    billing_events::table
+        .filter(
+            billing_events::event_date
+                .ge(from)
+                .and(billing_events::event_date.le(to)),
+        )
+        .select(BillingEventRow::as_select())
+        .order((
+            billing_events::event_date,
+            billing_events::created_at,
+            billing_events::id,
+        ))
+        .load(conn)
+}
+
+pub fn billing_events_of(
+    conn: &mut DbConn,
+    customer_id: &str,
+) -> QueryResult<Vec<BillingEventRow>> {
+    billing_events::table
+        .filter(billing_events::customer_id.eq(customer_id))
+        .select(BillingEventRow::as_select())
+        .order((billing_events::event_date, billing_events::created_at))
+        .load(conn)
+}

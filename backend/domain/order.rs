@@ -1,0 +1,436 @@
+//! The order state machines of the lifecycle (domain.md, "The lifecycle"):
+//! one pure function of (kind, state, event), and who may cause each event.
+
+use super::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    /// nybeställning
+    Install,
+    /// avbeställning / avslut
+    Uninstall,
+    /// förlängning
+    Extension,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    Received,
+    ReturnedToAssessor,
+    Booked,
+    KeysReceived,
+    Installed,
+    Executed,
+    EquipmentCollected,
+    KeysReturned,
+    Ended,
+    Declined,
+    Cancelled,
+}
+
+/// What happens to an order; each is one API operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderEvent {
+    /// The order is incorrect: back to the assessor with a reason.
+    ReturnToAssessor,
+    /// The assessor corrected it.
+    Resubmit,
+    /// A visit is booked (or rebooked).
+    Book,
+    /// The customer's keys are in the organisation's custody.
+    ReceiveKeys,
+    /// Installed on a date, with serials.
+    Install,
+    /// The coordinator executes (verkställer) with the installation date; billing starts.
+    Execute,
+    /// Equipment picked up at the customer's.
+    CollectEquipment,
+    /// Keys handed back (or kept because other services go on).
+    ReturnKeys,
+    /// The coordinator ends the execution with the assessor's end date; billing stops.
+    End,
+    /// The customer does not want it.
+    Decline,
+    /// The decision was withdrawn.
+    Cancel,
+}
+
+impl OrderKind {
+    pub const ALL: [OrderKind; 3] = [
+        OrderKind::Install,
+        OrderKind::Uninstall,
+        OrderKind::Extension,
+    ];
+}
+
+impl OrderState {
+    pub const ALL: [OrderState; 11] = [
+        OrderState::Received,
+        OrderState::ReturnedToAssessor,
+        OrderState::Booked,
+        OrderState::KeysReceived,
+        OrderState::Installed,
+        OrderState::Executed,
+        OrderState::EquipmentCollected,
+        OrderState::KeysReturned,
+        OrderState::Ended,
+        OrderState::Declined,
+        OrderState::Cancelled,
+    ];
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderState::Executed | OrderState::Ended | OrderState::Declined | OrderState::Cancelled
+        )
+    }
+}
+
+impl OrderEvent {
+    pub const ALL: [OrderEvent; 11] = [
+        OrderEvent::ReturnToAssessor,
+        OrderEvent::Resubmit,
+        OrderEvent::Book,
+        OrderEvent::ReceiveKeys,
+        OrderEvent::Install,
+        OrderEvent::Execute,
+        OrderEvent::CollectEquipment,
+        OrderEvent::ReturnKeys,
+        OrderEvent::End,
+        OrderEvent::Decline,
+        OrderEvent::Cancel,
+    ];
+
+    /// The path segment of the operation: `/orders/{id}/{segment}`.
+    pub fn segment(self) -> &'static str {
+        match self {
+            OrderEvent::ReturnToAssessor => "return-to-assessor",
+            OrderEvent::Resubmit => "resubmit",
+            OrderEvent::Book => "book",
+            OrderEvent::ReceiveKeys => "receive-keys",
+            OrderEvent::Install => "install",
+            OrderEvent::Execute => "execute",
+            OrderEvent::CollectEquipment => "collect-equipment",
+            OrderEvent::ReturnKeys => "return-keys",
+            OrderEvent::End => "end",
+            OrderEvent::Decline => "decline",
+            OrderEvent::Cancel => "cancel",
+        }
+    }
+
+    /// Who may cause this event (domain.md, "Who uses it").
+    pub fn allowed_roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            OrderEvent::ReturnToAssessor => &[Installer, Coordinator],
+            OrderEvent::Resubmit | OrderEvent::Cancel => &[Assessor],
+            OrderEvent::Book
+            | OrderEvent::ReceiveKeys
+            | OrderEvent::Install
+            | OrderEvent::CollectEquipment
+            | OrderEvent::ReturnKeys => &[Installer],
+            OrderEvent::Execute | OrderEvent::End => &[Coordinator],
+            OrderEvent::Decline => &[Installer, Coordinator],
+        }
+    }
+
+    pub fn allowed_for(self, role: Role) -> bool {
+        self.allowed_roles().contains(&role)
+    }
+}
+
+/// The one state machine. `None`: the event is not allowed in that state.
+pub fn next_state(kind: OrderKind, state: OrderState, event: OrderEvent) -> Option<OrderState> {
+    use OrderEvent as E;
+    use OrderKind as K;
+    use OrderState as S;
+    if state.is_final() {
+        return None;
+    }
+    match (kind, state, event) {
+        // Any open order can be cancelled; an install can be declined.
+        (K::Install, _, E::Decline) => Some(S::Declined),
+        (_, _, E::Cancel) => Some(S::Cancelled),
+
+        (K::Install | K::Extension, S::Received, E::ReturnToAssessor) => {
+            Some(S::ReturnedToAssessor)
+        }
+        (K::Install | K::Extension, S::ReturnedToAssessor, E::Resubmit) => Some(S::Received),
+
+        (K::Install, S::Received | S::Booked, E::Book) => Some(S::Booked),
+        (K::Install, S::Booked, E::ReceiveKeys) => Some(S::KeysReceived),
+        (K::Install, S::Booked | S::KeysReceived, E::Install) => Some(S::Installed),
+        (K::Install, S::Installed, E::Execute) => Some(S::Executed),
+
+        // An extension is checked and executed by the coordinator.
+        (K::Extension, S::Received, E::Execute) => Some(S::Executed),
+
+        (K::Uninstall, S::Received | S::Booked, E::Book) => Some(S::Booked),
+        (K::Uninstall, S::Received | S::Booked, E::CollectEquipment) => Some(S::EquipmentCollected),
+        (K::Uninstall, S::EquipmentCollected, E::ReturnKeys) => Some(S::KeysReturned),
+        (K::Uninstall, S::KeysReturned, E::End) => Some(S::Ended),
+
+        _ => None,
+    }
+}
+
+/// The events possible from here, for the 409 message and for clients.
+pub fn allowed_events(kind: OrderKind, state: OrderState) -> Vec<OrderEvent> {
+    OrderEvent::ALL
+        .into_iter()
+        .filter(|e| next_state(kind, state, *e).is_some())
+        .collect()
+}
+
+/// The states an order of this kind can be created in or reach.
+pub fn reachable_states(kind: OrderKind) -> Vec<OrderState> {
+    let mut seen = vec![OrderState::Received];
+    let mut i = 0;
+    while i < seen.len() {
+        for e in OrderEvent::ALL {
+            if let Some(n) = next_state(kind, seen[i], e) {
+                if !seen.contains(&n) {
+                    seen.push(n);
+                }
+            }
+        }
+        i += 1;
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderEvent as E;
+    use OrderKind as K;
+    use OrderState as S;
+
+    /// Every (kind, state, event) triple with its expected outcome. A triple
+    /// missing here, or answered differently by `next_state`, fails the test.
+    fn expected(kind: K, state: S, event: E) -> Option<S> {
+        let allowed: &[(K, S, E, S)] = &[
+            (
+                K::Install,
+                S::Received,
+                E::ReturnToAssessor,
+                S::ReturnedToAssessor,
+            ),
+            (K::Install, S::ReturnedToAssessor, E::Resubmit, S::Received),
+            (K::Install, S::Received, E::Book, S::Booked),
+            (K::Install, S::Booked, E::Book, S::Booked),
+            (K::Install, S::Booked, E::ReceiveKeys, S::KeysReceived),
+            (K::Install, S::Booked, E::Install, S::Installed),
+            (K::Install, S::KeysReceived, E::Install, S::Installed),
+            (K::Install, S::Installed, E::Execute, S::Executed),
+            (
+                K::Extension,
+                S::Received,
+                E::ReturnToAssessor,
+                S::ReturnedToAssessor,
+            ),
+            (
+                K::Extension,
+                S::ReturnedToAssessor,
+                E::Resubmit,
+                S::Received,
+            ),
+            (K::Extension, S::Received, E::Execute, S::Executed),
+            (K::Uninstall, S::Received, E::Book, S::Booked),
+            (K::Uninstall, S::Booked, E::Book, S::Booked),
+            (
+                K::Uninstall,
+                S::Received,
+                E::CollectEquipment,
+                S::EquipmentCollected,
+            ),
+            (
+                K::Uninstall,
+                S::Booked,
+                E::CollectEquipment,
+                S::EquipmentCollected,
+            ),
+            (
+                K::Uninstall,
+                S::EquipmentCollected,
+                E::ReturnKeys,
+                S::KeysReturned,
+            ),
+            (K::Uninstall, S::KeysReturned, E::End, S::Ended),
+        ];
+        if let Some((_, _, _, to)) = allowed
+            .iter()
+            .find(|(k, s, e, _)| (*k, *s, *e) == (kind, state, event))
+        {
+            return Some(*to);
+        }
+        let open = reachable_states(kind).contains(&state) && !state.is_final();
+        match event {
+            E::Decline if open && kind == K::Install => Some(S::Declined),
+            E::Cancel if open => Some(S::Cancelled),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_kind_state_event_triple_is_as_the_table_says() {
+        let mut checked = 0;
+        for kind in K::ALL {
+            for state in S::ALL {
+                for event in E::ALL {
+                    let reachable = reachable_states(kind).contains(&state);
+                    let got = if reachable {
+                        next_state(kind, state, event)
+                    } else {
+                        None
+                    };
+                    assert_eq!(
+                        got,
+                        expected(kind, state, event),
+                        "{kind:?} {state:?} --{event:?}-->"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 3 * 11 * 11);
+    }
+
+    #[test]
+    fn final_states_allow_nothing() {
+        for kind in K::ALL {
+            for state in [S::Executed, S::Ended, S::Declined, S::Cancelled] {
+                assert!(allowed_events(kind, state).is_empty(), "{kind:?} {state:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_kind_reaches_the_states_of_its_routine() {
+        let install = reachable_states(K::Install);
+        for s in [
+            S::ReturnedToAssessor,
+            S::Booked,
+            S::KeysReceived,
+            S::Installed,
+            S::Executed,
+            S::Declined,
+            S::Cancelled,
+        ] {
+            assert!(install.contains(&s), "{s:?}");
+        }
+        assert!(!install.contains(&S::Ended));
+        let uninstall = reachable_states(K::Uninstall);
+        for s in [S::Booked, S::EquipmentCollected, S::KeysReturned, S::Ended] {
+            assert!(uninstall.contains(&s), "{s:?}");
+        }
+        assert!(!uninstall.contains(&S::Installed));
+    }
+
+    #[test]
+    fn only_the_roles_of_the_domain_cause_each_event() {
+        assert!(E::Execute.allowed_for(Role::Coordinator));
+        assert!(!E::Execute.allowed_for(Role::Installer));
+        assert!(E::Install.allowed_for(Role::Installer));
+        assert!(!E::Install.allowed_for(Role::Admin));
+        assert!(E::Cancel.allowed_for(Role::Assessor));
+        for e in E::ALL {
+            assert!(
+                !e.allowed_for(Role::Billing) && !e.allowed_for(Role::AlarmCenter),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn segments_are_unique() {
+        let mut s: Vec<_> = E::ALL.iter().map(|e| e.segment()).collect();
+        s.sort();
+        s.dedup();
+        assert_eq!(s.len(), E::ALL.len());
+    }
+}
+
+/// The services a decision grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// trygghetslarm
+    SafetyAlarm,
+    /// digitalt lås / låsvred
+    DigitalLock,
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($s => Ok(Self::$v),)* other => Err(format!("unknown {} '{other}'", stringify!($t))) }
+            }
+        }
+    };
+}
+
+text_enum!(Service { SafetyAlarm => "safety_alarm", DigitalLock => "digital_lock" });
+text_enum!(OrderKind { Install => "install", Uninstall => "uninstall", Extension => "extension" });
+text_enum!(OrderState {
+    Received => "received",
+    ReturnedToAssessor => "returned_to_assessor",
+    Booked => "booked",
+    KeysReceived => "keys_received",
+    Installed => "installed",
+    Executed => "executed",
+    EquipmentCollected => "equipment_collected",
+    KeysReturned => "keys_returned",
+    Ended => "ended",
+    Declined => "declined",
+    Cancelled => "cancelled",
+});
+text_enum!(OrderEvent {
+    ReturnToAssessor => "return_to_assessor",
+    Resubmit => "resubmit",
+    Book => "book",
+    ReceiveKeys => "receive_keys",
+    Install => "install",
+    Execute => "execute",
+    CollectEquipment => "collect_equipment",
+    ReturnKeys => "return_keys",
+    End => "end",
+    Decline => "decline",
+    Cancel => "cancel",
+});
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn text_forms_match_serde() {
+        for s in OrderState::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.as_str().parse::<OrderState>().unwrap(), s);
+        }
+        for e in OrderEvent::ALL {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+            assert_eq!(e.as_str().parse::<OrderEvent>().unwrap(), e);
+        }
+        for k in OrderKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(
+            serde_json::to_value(Service::DigitalLock).unwrap(),
+            Service::DigitalLock.as_str()
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! Validity periods of decisions, and the check that an extension follows its
+//! predecessor with neither a gap nor an overlap (seed 003).
+
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// From a date, to a date (inclusive) or until further notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Period {
+    pub from: NaiveDate,
+    /// `None`: until further notice (tills vidare).
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("the period ends ({to}) before it starts ({from})")]
+    EndsBeforeStart { from: NaiveDate, to: NaiveDate },
+    #[error("the previous decision is valid until further notice, so any extension overlaps it")]
+    PreviousOpenEnded,
+    #[error("gap of {days} day(s): {first} to {last} are not covered by either decision")]
+    Gap {
+        first: NaiveDate,
+        last: NaiveDate,
+        days: i64,
+    },
+    #[error("overlap of {days} day(s): {first} to {last} are covered by both decisions")]
+    Overlap {
+        first: NaiveDate,
+        last: NaiveDate,
+        days: i64,
+    },
+}
+
+impl Period {
+    pub fn new(from: NaiveDate, to: Option<NaiveDate>) -> Result<Self, PeriodError> {
+        match to {
+            Some(to) if to < from => Err(PeriodError::EndsBeforeStart { from, to }),
+            _ => Ok(Self { from, to }),
+        }
+    }
+
+    /// Checks that `next` starts the day after `self` ends.
+    pub fn check_followed_by(&self, next: &Period) -> Result<(), PeriodError> {
+        let Some(end) = self.to else {
+            return Err(PeriodError::PreviousOpenEnded);
+        };
+        let expected = end + Duration::days(1);
+        if next.from > expected {
+            let last = next.from - Duration::days(1);
+            return Err(PeriodError::Gap {
+                first: expected,
+                last,
+                days: (last - expected).num_days() + 1,
+            });
+        }
+        if next.from < expected {
+            let last = match next.to {
+                Some(t) if t < end => t,
+                _ => end,
+            };
+            return Err(PeriodError::Overlap {
+                first: next.from,
+                last,
+                days: (last - next.from).num_days() + 1,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn p(from: &str, to: Option<&str>) -> Period {
+        Period::new(d(from), to.map(d)).unwrap()
+    }
+
+    #[test]
+    fn an_extension_starting_the_next_day_is_accepted() {
+        assert_eq!(
+            p("2026-01-01", Some("2026-06-30")).check_followed_by(&p("2026-07-01", None)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_gap_names_the_uncovered_days() {
+        let err = p("2026-01-01", Some("2026-06-30"))
+            .check_followed_by(&p("2026-07-04", None))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PeriodError::Gap {
+                first: d("2026-07-01"),
+                last: d("2026-07-03"),
+                days: 3
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "gap of 3 day(s): 2026-07-01 to 2026-07-03 are not covered by either decision"
+        );
+    }
+
+    #[test]
+    fn an_overlap_names_the_doubly_covered_days() {
+        let err = p("2026-01-01", Some("2026-06-30"))
+            .check_followed_by(&p("2026-06-29", Some("2026-12-31")))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PeriodError::Overlap {
+                first: d("2026-06-29"),
+                last: d("2026-06-30"),
+                days: 2
+            }
+        );
+        let inside = p("2026-01-01", Some("2026-06-30"))
+            .check_followed_by(&p("2026-03-01", Some("2026-03-10")))
+            .unwrap_err();
+        assert_eq!(
+            inside,
+            PeriodError::Overlap {
+                first: d("2026-03-01"),
+                last: d("2026-03-10"),
+                days: 10
+            }
+        );
+    }
+
+    #[test]
+    fn open_ended_predecessor_and_backwards_periods_are_refused() {
+        assert_eq!(
+            p("2026-01-01", None).check_followed_by(&p("2026-07-01", None)),
+            Err(PeriodError::PreviousOpenEnded)
+        );
+        assert!(matches!(
+            Period::new(d("2026-02-01"), Some(d("2026-01-01"))),
+            Err(PeriodError::EndsBeforeStart { .. })
+        ));
+    }
+}
