@@ -239,6 +239,19 @@ impl TestApp {
         .await
     }
 
+    /// POST with `If-Match: "<version>"`.
+    pub async fn post_if(&self, path: &str, token: &str, version: i64, json: Value) -> Response {
+        let etag = format!("\"{version}\"");
+        self.send(
+            "POST",
+            path,
+            Some(token),
+            &[("Content-Type", "application/json"), ("If-Match", &etag)],
+            Some(json.to_string().into_bytes()),
+        )
+        .await
+    }
+
     pub async fn patch(
         &self,
         path: &str,

@@ -9,6 +9,7 @@ mod customers;
 mod errors;
 mod health;
 mod idempotency;
+mod lifecycle;
 mod migrations;
 mod openapi;
 mod org;
