@@ -6,7 +6,7 @@ use crate::db::audit;
 use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -73,15 +73,11 @@ pub async fn query_audit(
     )?;
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
-    let before = match &q.cursor {
-        Some(c) => {
-            let parts = pagination::decode(c, 2)?;
-            let at = NaiveDateTime::parse_from_str(&parts[0], "%Y-%m-%dT%H:%M:%S%.f")
-                .map_err(|_| pagination::decode("", 2).unwrap_err())?;
-            Some((at, parts[1].clone()))
-        }
-        None => None,
-    };
+    let before = q
+        .cursor
+        .as_deref()
+        .map(pagination::decode_time)
+        .transpose()?;
     let filter = audit::Filter {
         customer_id: q.customer_id.map(|u| u.to_string()),
         user_id: q.user_id.map(|u| u.to_string()),
@@ -98,11 +94,7 @@ pub async fn query_audit(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more
-        .then(|| {
-            rows.last().map(|r| {
-                pagination::encode(&[&r.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(), &r.id])
-            })
-        })
+        .then(|| rows.last().map(|r| pagination::encode_time(&r.at, &r.id)))
         .flatten();
     let items = rows
         .into_iter()

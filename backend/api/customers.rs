@@ -463,6 +463,33 @@ pub(crate) fn load_visible(
     Ok((row, groups))
 }
 
+/// Reads something that belongs to a customer the caller may see (decisions,
+/// executions…), recording the read in the audit log as `action`.
+pub(crate) async fn read_of_customer<T, F>(
+    state: &AppState,
+    user: CurrentUser,
+    customer_id: String,
+    action: &'static str,
+    load: F,
+) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConn, &str) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    state
+        .db
+        .transaction(move |conn| {
+            load_visible(conn, &user, &customer_id, action)?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new(action, "customer", Some(&customer_id)).customer(&customer_id),
+            )?;
+            load(conn, &customer_id)
+        })
+        .await
+}
+
 /// One customer's card. Recorded in the audit log.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),

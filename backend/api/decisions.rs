@@ -2,7 +2,7 @@
 //! follows an earlier decision; ending one starts the uninstall.
 
 use super::concurrency::{etag, expected_version};
-use super::customers::load_visible;
+use super::customers::{load_visible, read_of_customer};
 use super::notify::{self, About};
 use super::orders::{new_order, order_dto, Order};
 use super::validation::Problems;
@@ -82,19 +82,14 @@ pub async fn list_decisions(
     user: CurrentUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner().to_string();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            load_visible(conn, &user, &id, "decision.list")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("decision.list", "customer", Some(&id)).customer(&id),
-            )?;
-            Ok(lifecycle::decisions_of(conn, &id)?)
-        })
-        .await?;
+    let rows = read_of_customer(
+        &state,
+        user,
+        id.into_inner().to_string(),
+        "decision.list",
+        |conn, id| Ok(lifecycle::decisions_of(conn, id)?),
+    )
+    .await?;
     let list = rows
         .into_iter()
         .map(decision_dto)

@@ -1,7 +1,7 @@
 //! Executions (verkställigheter), the night patrol's visibility execution, and
 //! billing events with their CSV export for the billing officers.
 
-use super::customers::load_visible;
+use super::customers::{load_visible, read_of_customer};
 use super::validation::Problems;
 use crate::auth::CurrentUser;
 use crate::db::{self, audit, customers, lifecycle};
@@ -68,19 +68,14 @@ pub async fn list_executions(
     user: CurrentUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner().to_string();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            load_visible(conn, &user, &id, "execution.list")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("execution.list", "customer", Some(&id)).customer(&id),
-            )?;
-            Ok(lifecycle::executions_of(conn, &id)?)
-        })
-        .await?;
+    let rows = read_of_customer(
+        &state,
+        user,
+        id.into_inner().to_string(),
+        "execution.list",
+        |conn, id| Ok(lifecycle::executions_of(conn, id)?),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
             .map(execution_dto)

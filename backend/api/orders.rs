@@ -17,7 +17,7 @@ use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -257,15 +257,11 @@ pub async fn list_orders(
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
-    let after = match &q.cursor {
-        Some(c) => {
-            let parts = pagination::decode(c, 2)?;
-            let at = NaiveDateTime::parse_from_str(&parts[0], "%Y-%m-%dT%H:%M:%S%.f")
-                .map_err(|_| pagination::decode("", 2).unwrap_err())?;
-            Some((at, parts[1].clone()))
-        }
-        None => None,
-    };
+    let after = q
+        .cursor
+        .as_deref()
+        .map(pagination::decode_time)
+        .transpose()?;
     let filter = lifecycle::OrderFilter {
         state: q.state.map(|s| s.as_str().to_string()),
         kind: q.kind.map(|k| k.as_str().to_string()),
@@ -292,12 +288,8 @@ pub async fn list_orders(
     rows.truncate(limit as usize);
     let next_cursor = more
         .then(|| {
-            rows.last().map(|o| {
-                pagination::encode(&[
-                    &o.received_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-                    &o.id,
-                ])
-            })
+            rows.last()
+                .map(|o| pagination::encode_time(&o.received_at, &o.id))
         })
         .flatten();
     let items = rows

@@ -55,6 +55,21 @@ pub fn decode(cursor: &str, expected_parts: usize) -> Result<Vec<String>, AppErr
     Ok(parts)
 }
 
+const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+/// A cursor for lists sorted by (timestamp, id).
+pub fn encode_time(at: &chrono::NaiveDateTime, id: &str) -> String {
+    encode(&[&at.format(TIME_FORMAT).to_string(), id])
+}
+
+pub fn decode_time(cursor: &str) -> Result<(chrono::NaiveDateTime, String), AppError> {
+    let mut parts = decode(cursor, 2)?;
+    let id = parts.pop().unwrap_or_default();
+    let at = chrono::NaiveDateTime::parse_from_str(&parts[0], TIME_FORMAT)
+        .map_err(|_| decode("", 2).unwrap_err())?;
+    Ok((at, id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +80,20 @@ mod tests {
         assert_eq!(decode(&c, 2).unwrap(), vec!["åsa lind|lind åsa", "id-1"]);
         assert_eq!(decode("!!", 2).unwrap_err().code(), "invalid_cursor");
         assert_eq!(decode(&c, 3).unwrap_err().code(), "invalid_cursor");
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+            .unwrap()
+            .and_hms_micro_opt(8, 1, 2, 345_678)
+            .unwrap();
+        assert_eq!(
+            decode_time(&encode_time(&at, "x")).unwrap(),
+            (at, "x".to_string())
+        );
+        assert_eq!(
+            decode_time(&encode(&["yesterday", "x"]))
+                .unwrap_err()
+                .code(),
+            "invalid_cursor"
+        );
     }
 
     #[test]

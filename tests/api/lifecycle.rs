@@ -90,6 +90,45 @@ impl<'a> Walk<'a> {
             .await
     }
 
+    /// Grants a service and walks it to a running execution that started on
+    /// `installed` (the assessor grants, the installer books and installs, the
+    /// coordinator executes). Returns the grant's decision.
+    async fn running(
+        &self,
+        customer_id: &str,
+        service: &str,
+        installed: &str,
+        serial: &str,
+    ) -> Value {
+        let granted = self
+            .grant(
+                customer_id,
+                json!({"service": service, "valid_from": installed}),
+            )
+            .await;
+        let order = self
+            .step(
+                &self.installer,
+                &granted["order"],
+                "book",
+                json!({"visit_date": installed}),
+            )
+            .await;
+        let order = self
+            .step(
+                &self.installer,
+                &order,
+                "install",
+                json!({"installation_date": installed, "serials": [serial]}),
+            )
+            .await;
+        let order = self
+            .step(&self.coordinator, &order, "execute", json!({}))
+            .await;
+        assert_eq!(order["state"], "executed");
+        granted["decision"].clone()
+    }
+
     async fn inbox(&self, token: &str) -> Vec<Value> {
         self.app
             .get("/api/v1/messages?limit=200", token)
@@ -394,29 +433,7 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
     );
 
     // The alarm is allowed, and billed on its own line.
-    let granted = w
-        .grant(
-            oid,
-            json!({"service": "safety_alarm", "valid_from": days_ago(5)}),
-        )
-        .await;
-    let order = w
-        .step(
-            &w.installer,
-            &granted["order"],
-            "book",
-            json!({"visit_date": days_ago(3)}),
-        )
-        .await;
-    let order = w
-        .step(
-            &w.installer,
-            &order,
-            "install",
-            json!({"installation_date": days_ago(3), "serials": ["TX-9"]}),
-        )
-        .await;
-    w.step(&w.coordinator, &order, "execute", json!({})).await;
+    w.running(oid, "safety_alarm", &days_ago(3), "TX-9").await;
     let billing = app.login("avgift").await;
     let csv = app
         .get(
@@ -449,29 +466,7 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
     // A provider change (another home-care group) keeps the lock: no uninstall order appears.
     let with = w.customer(true, false).await;
     let wid = with["id"].as_str().unwrap();
-    let granted = w
-        .grant(
-            wid,
-            json!({"service": "digital_lock", "valid_from": days_ago(5)}),
-        )
-        .await;
-    let order = w
-        .step(
-            &w.installer,
-            &granted["order"],
-            "book",
-            json!({"visit_date": days_ago(3)}),
-        )
-        .await;
-    let order = w
-        .step(
-            &w.installer,
-            &order,
-            "install",
-            json!({"installation_date": days_ago(3), "serials": ["PH-1"]}),
-        )
-        .await;
-    w.step(&w.coordinator, &order, "execute", json!({})).await;
+    w.running(wid, "digital_lock", &days_ago(3), "PH-1").await;
     let admin = app.login("admin").await;
     let sickla_home = app.group_id(&admin, "Sickla hemtjänst").await;
     let card = app
@@ -759,36 +754,11 @@ async fn seed_004_termination_tells_billing_and_the_ordinary_assessor(app: TestA
     let w = Walk::new(&app).await;
     let customer = w.customer(false, false).await;
     let cid = customer["id"].as_str().unwrap();
-    let granted = w
-        .grant(
-            cid,
-            json!({"service": "safety_alarm", "valid_from": days_ago(90)}),
-        )
-        .await;
-    let order = w
-        .step(
-            &w.installer,
-            &granted["order"],
-            "book",
-            json!({"visit_date": days_ago(80)}),
-        )
-        .await;
-    let order = w
-        .step(
-            &w.installer,
-            &order,
-            "install",
-            json!({"installation_date": days_ago(80), "serials": ["TX-4"]}),
-        )
-        .await;
-    w.step(&w.coordinator, &order, "execute", json!({})).await;
+    let decision = w.running(cid, "safety_alarm", &days_ago(80), "TX-4").await;
 
     let ended = app
         .post_if(
-            &format!(
-                "/api/v1/decisions/{}/end",
-                granted["decision"]["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/decisions/{}/end", decision["id"].as_str().unwrap()),
             &w.assessor,
             1,
             json!({"end_date": days_ago(3)}),
