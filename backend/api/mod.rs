@@ -74,6 +74,8 @@ use utoipa::{Modify, OpenApi};
         orders::end,
         orders::decline,
         orders::cancel,
+        orders::order_from_supplier,
+        orders::collect_lock_receipt,
         executions::list_executions,
         executions::start_night_visibility,
         executions::billing_events,

@@ -11,7 +11,7 @@ use super::validation::Problems;
 use crate::auth::CurrentUser;
 use crate::db::{self, audit, customers, lifecycle, DbConn};
 use crate::domain::messages::{self, Text, Topic};
-use crate::domain::order::{allowed_events, next_state};
+use crate::domain::order::{allowed_events_for, next_state};
 use crate::domain::{GroupKind, OrderEvent, OrderKind, OrderState, Service};
 use crate::error::{AppError, Problem};
 use crate::AppState;
@@ -41,6 +41,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/orders/{id}/end").route(web::post().to(end)));
     cfg.service(web::resource("/orders/{id}/decline").route(web::post().to(decline)));
     cfg.service(web::resource("/orders/{id}/cancel").route(web::post().to(cancel)));
+    cfg.service(
+        web::resource("/orders/{id}/order-from-supplier")
+            .route(web::post().to(order_from_supplier)),
+    );
+    cfg.service(
+        web::resource("/orders/{id}/collect-lock-receipt")
+            .route(web::post().to(collect_lock_receipt)),
+    );
 }
 
 fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, AppError> {
@@ -72,18 +80,33 @@ pub struct Order {
     pub serials: Vec<String>,
     /// Why the order is in its state (return, decline, cancel).
     pub state_reason: Option<String>,
+    /// A digital lock ordered from its supplier (seed 001 step 6).
+    pub supplier_order: Option<SupplierOrder>,
+    /// The lock receipt (låskvittens): `left` at the customer's by the fitter,
+    /// then `collected` by staff at their next visit.
+    pub lock_receipt: Option<String>,
+    pub lock_receipt_collected_on: Option<NaiveDate>,
     pub received_at: DateTime<Utc>,
     /// Pass as `If-Match: "<version>"` with each transition.
     pub version: i32,
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupplierOrder {
+    #[schema(example = "Tunstall")]
+    pub supplier: String,
+    pub reference: Option<String>,
+    pub ordered_on: NaiveDate,
+}
+
 pub fn order_dto(o: lifecycle::OrderRow) -> Result<Order, AppError> {
     let kind: OrderKind = parse(&o.kind)?;
     let state: OrderState = parse(&o.state)?;
+    let service: Service = parse(&o.service)?;
     Ok(Order {
-        allowed_events: allowed_events(kind, state),
-        service: parse(&o.service)?,
+        allowed_events: allowed_events_for(kind, service, state),
+        service,
         kind,
         state,
         id: o.id,
@@ -105,6 +128,16 @@ pub fn order_dto(o: lifecycle::OrderRow) -> Result<Order, AppError> {
             })
             .unwrap_or_default(),
         state_reason: o.state_reason,
+        supplier_order: match (o.supplier, o.supplier_ordered_on) {
+            (Some(supplier), Some(ordered_on)) => Some(SupplierOrder {
+                supplier,
+                reference: o.supplier_reference,
+                ordered_on,
+            }),
+            _ => None,
+        },
+        lock_receipt: o.lock_receipt,
+        lock_receipt_collected_on: o.lock_receipt_collected_on,
         received_at: o.received_at.and_utc(),
         version: o.version,
         updated_at: o.updated_at.and_utc(),
@@ -135,6 +168,11 @@ pub fn new_order(
         end_date,
         serials: None,
         state_reason: None,
+        supplier: None,
+        supplier_reference: None,
+        supplier_ordered_on: None,
+        lock_receipt: None,
+        lock_receipt_collected_on: None,
         received_at: now,
         version: 1,
         created_at: now,
@@ -498,6 +536,15 @@ enum Effect {
     Install {
         date: NaiveDate,
         serials: Vec<String>,
+        lock_receipt_left: bool,
+    },
+    Supplier {
+        supplier: String,
+        reference: Option<String>,
+        ordered_on: NaiveDate,
+    },
+    LockReceipt {
+        collected_on: NaiveDate,
     },
     Execute,
     Collect {
@@ -617,7 +664,15 @@ fn apply(
                 vec![],
             )
         }
-        Effect::Install { date, serials } => {
+        Effect::Install {
+            date,
+            serials,
+            lock_receipt_left,
+        } => {
+            if lock_receipt_left {
+                require_lock(service)?;
+                order.lock_receipt = Some("left".into());
+            }
             order.installation_date = Some(date);
             order.serials = Some(serials.join("\n"));
             let text = messages::installed(&number, svc, date);
@@ -705,6 +760,35 @@ fn apply(
                 vec![(Topic::EquipmentCollected, text)],
             )
         }
+        Effect::Supplier {
+            supplier,
+            reference,
+            ordered_on,
+        } => {
+            require_lock(service)?;
+            let details = serde_json::json!({"supplier": supplier, "reference": reference, "ordered_on": ordered_on});
+            order.supplier = Some(supplier);
+            order.supplier_reference = reference;
+            order.supplier_ordered_on = Some(ordered_on);
+            (None, Some(details), vec![])
+        }
+        Effect::LockReceipt { collected_on } => {
+            if order.lock_receipt.as_deref() != Some("left") {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "no_lock_receipt_left",
+                    "No lock receipt is waiting at the customer's (the installation did not record one, or it was already collected).",
+                    "Ingen låskvittens väntar hos kunden (installationen angav ingen, eller så är den redan hämtad).",
+                ));
+            }
+            order.lock_receipt = Some("collected".into());
+            order.lock_receipt_collected_on = Some(collected_on);
+            (
+                None,
+                Some(serde_json::json!({"collected_on": collected_on})),
+                vec![],
+            )
+        }
         Effect::ReturnKeys { outcome, note } => {
             (note, Some(serde_json::json!({"outcome": outcome})), vec![])
         }
@@ -754,6 +838,18 @@ fn apply(
     })
 }
 
+fn require_lock(service: Service) -> Result<(), AppError> {
+    if service == Service::DigitalLock {
+        return Ok(());
+    }
+    Err(AppError::new(
+        StatusCode::CONFLICT,
+        "not_a_lock_order",
+        "This applies only to digital-lock orders.",
+        "Detta gäller bara beställningar av digitalt lås.",
+    ))
+}
+
 /// The one path every transition takes.
 async fn transition(
     state: &AppState,
@@ -788,7 +884,7 @@ async fn transition(
             let kind: OrderKind = parse(&order.kind)?;
             let from: OrderState = parse(&order.state)?;
             let Some(to) = next_state(kind, from, event) else {
-                let allowed: Vec<&str> = allowed_events(kind, from).iter().map(|e| e.as_str()).collect();
+                let allowed: Vec<&str> = allowed_events_for(kind, parse(&order.service)?, from).iter().map(|e| e.as_str()).collect();
                 let list = if allowed.is_empty() { "nothing (the order is closed)".to_string() } else { allowed.join(", ") };
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
@@ -976,6 +1072,9 @@ pub struct InstallBody {
     pub installation_date: NaiveDate,
     /// Serial numbers of the equipment left at the customer's.
     pub serials: Vec<String>,
+    /// For a digital lock: the fitter left the lock receipt (låskvittens) at the customer's.
+    #[serde(default)]
+    pub lock_receipt_left: bool,
 }
 
 impl IntoEffect for InstallBody {
@@ -1005,6 +1104,7 @@ impl IntoEffect for InstallBody {
         Ok(Effect::Install {
             date: self.installation_date,
             serials,
+            lock_receipt_left: self.lock_receipt_left,
         })
     }
 }
@@ -1094,6 +1194,57 @@ impl IntoEffect for ReturnKeysBody {
     }
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"supplier": "Tunstall", "reference": "WO-88812", "ordered_on": "2026-11-20"}))]
+pub struct SupplierOrderBody {
+    pub supplier: String,
+    /// The supplier's order number.
+    pub reference: Option<String>,
+    pub ordered_on: NaiveDate,
+}
+
+impl IntoEffect for SupplierOrderBody {
+    fn into_effect(self) -> Result<Effect, AppError> {
+        let mut p = Problems::default();
+        let supplier = p.text("supplier", &self.supplier, 100);
+        let reference = p.optional_text("reference", self.reference.as_deref(), 100);
+        if self.ordered_on > Utc::now().date_naive() {
+            p.add("ordered_on", "in_future", "cannot be later than today");
+        }
+        p.finish()?;
+        Ok(Effect::Supplier {
+            supplier,
+            reference,
+            ordered_on: self.ordered_on,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"collected_on": "2026-11-25"}))]
+pub struct LockReceiptBody {
+    pub collected_on: NaiveDate,
+}
+
+impl IntoEffect for LockReceiptBody {
+    fn into_effect(self) -> Result<Effect, AppError> {
+        let mut p = Problems::default();
+        if self.collected_on > Utc::now().date_naive() {
+            p.add("collected_on", "in_future", "cannot be later than today");
+        }
+        p.finish()?;
+        Ok(Effect::LockReceipt {
+            collected_on: self.collected_on,
+        })
+    }
+}
+
+transition_doc!(order_from_supplier, "order-from-supplier", OrderEvent::OrderFromSupplier, SupplierOrderBody,
+    "Records that the digital lock was ordered from its supplier (coordinator; seed 001 step 6). The order keeps its state.");
+transition_doc!(collect_lock_receipt, "collect-lock-receipt", OrderEvent::CollectLockReceipt, LockReceiptBody,
+    "Staff picked up the lock receipt the fitter left at the customer's (care staff, installer; seed 001 step 8), also after execution.");
 transition_doc!(return_to_assessor, "return-to-assessor", OrderEvent::ReturnToAssessor, ReasonBody,
     "The order is incorrect: back to the assessor with the reason (installer, coordinator). The assessor is messaged.");
 transition_doc!(

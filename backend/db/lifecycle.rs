@@ -43,6 +43,12 @@ pub struct OrderRow {
     pub end_date: Option<NaiveDate>,
     pub serials: Option<String>,
     pub state_reason: Option<String>,
+    pub supplier: Option<String>,
+    pub supplier_reference: Option<String>,
+    pub supplier_ordered_on: Option<NaiveDate>,
+    /// `left` by the lock fitter, then `collected` by staff.
+    pub lock_receipt: Option<String>,
+    pub lock_receipt_collected_on: Option<NaiveDate>,
     pub received_at: NaiveDateTime,
     pub version: i32,
     pub created_at: NaiveDateTime,

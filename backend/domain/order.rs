@@ -58,6 +58,10 @@ pub enum OrderEvent {
     Decline,
     /// The decision was withdrawn.
     Cancel,
+    /// The coordinator ordered the digital lock from the supplier (seed 001 step 6).
+    OrderFromSupplier,
+    /// Staff picked up the lock receipt (låskvittens) the fitter left (seed 001 step 8).
+    CollectLockReceipt,
 }
 
 impl OrderKind {
@@ -92,7 +96,7 @@ impl OrderState {
 }
 
 impl OrderEvent {
-    pub const ALL: [OrderEvent; 11] = [
+    pub const ALL: [OrderEvent; 13] = [
         OrderEvent::ReturnToAssessor,
         OrderEvent::Resubmit,
         OrderEvent::Book,
@@ -104,6 +108,8 @@ impl OrderEvent {
         OrderEvent::End,
         OrderEvent::Decline,
         OrderEvent::Cancel,
+        OrderEvent::OrderFromSupplier,
+        OrderEvent::CollectLockReceipt,
     ];
 
     /// The path segment of the operation: `/orders/{id}/{segment}`.
@@ -120,6 +126,8 @@ impl OrderEvent {
             OrderEvent::End => "end",
             OrderEvent::Decline => "decline",
             OrderEvent::Cancel => "cancel",
+            OrderEvent::OrderFromSupplier => "order-from-supplier",
+            OrderEvent::CollectLockReceipt => "collect-lock-receipt",
         }
     }
 
@@ -136,6 +144,8 @@ impl OrderEvent {
             | OrderEvent::ReturnKeys => &[Installer],
             OrderEvent::Execute | OrderEvent::End => &[Coordinator],
             OrderEvent::Decline => &[Installer, Coordinator],
+            OrderEvent::OrderFromSupplier => &[Coordinator],
+            OrderEvent::CollectLockReceipt => &[CareStaff, Installer],
         }
     }
 
@@ -149,6 +159,11 @@ pub fn next_state(kind: OrderKind, state: OrderState, event: OrderEvent) -> Opti
     use OrderEvent as E;
     use OrderKind as K;
     use OrderState as S;
+    // Staff fetch the lock receipt at their next visit, often after execution:
+    // a record on the order that leaves its state as it is.
+    if (kind, event) == (K::Install, E::CollectLockReceipt) {
+        return matches!(state, S::Installed | S::Executed).then_some(state);
+    }
     if state.is_final() {
         return None;
     }
@@ -166,6 +181,9 @@ pub fn next_state(kind: OrderKind, state: OrderState, event: OrderEvent) -> Opti
         (K::Install, S::Booked, E::ReceiveKeys) => Some(S::KeysReceived),
         (K::Install, S::Booked | S::KeysReceived, E::Install) => Some(S::Installed),
         (K::Install, S::Installed, E::Execute) => Some(S::Executed),
+        (K::Install, S::Received | S::Booked | S::KeysReceived, E::OrderFromSupplier) => {
+            Some(state)
+        }
 
         // An extension is checked and executed by the coordinator.
         (K::Extension, S::Received, E::Execute) => Some(S::Executed),
@@ -184,6 +202,24 @@ pub fn allowed_events(kind: OrderKind, state: OrderState) -> Vec<OrderEvent> {
     OrderEvent::ALL
         .into_iter()
         .filter(|e| next_state(kind, state, *e).is_some())
+        .collect()
+}
+
+impl OrderEvent {
+    /// Events that only make sense for a digital lock.
+    pub fn lock_only(self) -> bool {
+        matches!(
+            self,
+            OrderEvent::OrderFromSupplier | OrderEvent::CollectLockReceipt
+        )
+    }
+}
+
+/// The events possible from here for an order of this service.
+pub fn allowed_events_for(kind: OrderKind, service: Service, state: OrderState) -> Vec<OrderEvent> {
+    allowed_events(kind, state)
+        .into_iter()
+        .filter(|e| service == Service::DigitalLock || !e.lock_only())
         .collect()
 }
 
@@ -228,6 +264,21 @@ mod tests {
             (K::Install, S::Booked, E::Install, S::Installed),
             (K::Install, S::KeysReceived, E::Install, S::Installed),
             (K::Install, S::Installed, E::Execute, S::Executed),
+            (K::Install, S::Received, E::OrderFromSupplier, S::Received),
+            (K::Install, S::Booked, E::OrderFromSupplier, S::Booked),
+            (
+                K::Install,
+                S::KeysReceived,
+                E::OrderFromSupplier,
+                S::KeysReceived,
+            ),
+            (
+                K::Install,
+                S::Installed,
+                E::CollectLockReceipt,
+                S::Installed,
+            ),
+            (K::Install, S::Executed, E::CollectLockReceipt, S::Executed),
             (
                 K::Extension,
                 S::Received,
@@ -298,14 +349,19 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 3 * 11 * 11);
+        assert_eq!(checked, 3 * 11 * 13);
     }
 
     #[test]
-    fn final_states_allow_nothing() {
+    fn final_states_allow_nothing_but_fetching_the_lock_receipt() {
         for kind in K::ALL {
             for state in [S::Executed, S::Ended, S::Declined, S::Cancelled] {
-                assert!(allowed_events(kind, state).is_empty(), "{kind:?} {state:?}");
+                let expected = if (kind, state) == (K::Install, S::Executed) {
+                    vec![E::CollectLockReceipt]
+                } else {
+                    vec![]
+                };
+                assert_eq!(allowed_events(kind, state), expected, "{kind:?} {state:?}");
             }
         }
     }
@@ -345,6 +401,15 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    #[test]
+    fn lock_only_events_are_offered_only_for_locks() {
+        let alarm = allowed_events_for(K::Install, Service::SafetyAlarm, S::Received);
+        assert!(!alarm.contains(&E::OrderFromSupplier));
+        let lock = allowed_events_for(K::Install, Service::DigitalLock, S::Received);
+        assert!(lock.contains(&E::OrderFromSupplier));
+        assert!(allowed_events_for(K::Install, Service::SafetyAlarm, S::Executed).is_empty());
     }
 
     #[test]
@@ -409,6 +474,8 @@ text_enum!(OrderEvent {
     End => "end",
     Decline => "decline",
     Cancel => "cancel",
+    OrderFromSupplier => "order_from_supplier",
+    CollectLockReceipt => "collect_lock_receipt",
 });
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 on_both_backends!(
     seed_000_order_keys_install_execute_messages_and_end,
-    seed_001_digital_lock_needs_consent_and_is_executed_with_its_date,
+    seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left,
     seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line,
     seed_003_returned_installed_executed_extended_and_ended,
     seed_004_termination_tells_billing_and_the_ordinary_assessor,
@@ -354,8 +354,9 @@ async fn seed_000_order_keys_install_execute_messages_and_end(app: TestApp) {
     );
 }
 
-async fn seed_001_digital_lock_needs_consent_and_is_executed_with_its_date(app: TestApp) {
+async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: TestApp) {
     let w = Walk::new(&app).await;
+    // A lock needs the customer's consent first.
     let without = w.customer(false, false).await;
     let refused = app
         .post(
@@ -373,37 +374,43 @@ async fn seed_001_digital_lock_needs_consent_and_is_executed_with_its_date(app: 
     );
 
     let with = w.customer(true, false).await;
+    let cid = with["id"].as_str().unwrap();
     let granted = w
         .grant(
-            with["id"].as_str().unwrap(),
+            cid,
             json!({"service": "digital_lock", "valid_from": days_ago(5)}),
         )
         .await;
+
+    // Step 6: the coordinator orders the lock from Tunstall; the order keeps its state.
+    let order = w
+        .step(
+            &w.coordinator,
+            &granted["order"],
+            "order-from-supplier",
+            json!({"supplier": "Tunstall", "reference": "WO-1", "ordered_on": days_ago(4)}),
+        )
+        .await;
+    assert_eq!(order["state"], "received");
+    assert_eq!(order["supplier_order"]["supplier"], "Tunstall");
+
+    // Step 7: the lock is fitted and the lock receipt left on the hat shelf.
     let order = w
         .step(
             &w.installer,
-            &granted["order"],
+            &order,
             "book",
             json!({"visit_date": days_ago(3)}),
         )
         .await;
     let order = w
-        .step(
-            &w.installer,
-            &order,
-            "install",
-            json!({"installation_date": days_ago(2), "serials": ["PH-LOCK-77"]}),
-        )
+        .step(&w.installer, &order, "install", json!({"installation_date": days_ago(2), "serials": ["PH-LOCK-77"], "lock_receipt_left": true}))
         .await;
-    assert_eq!(order["serials"], json!(["PH-LOCK-77"]));
+    assert_eq!(order["lock_receipt"], "left");
     let order = w.step(&w.coordinator, &order, "execute", json!({})).await;
-    assert_eq!(order["state"], "executed");
     let ex = app
         .get(
-            &format!(
-                "/api/v1/customers/{}/executions",
-                with["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/customers/{cid}/executions"),
             &w.coordinator,
         )
         .await;
@@ -413,6 +420,53 @@ async fn seed_001_digital_lock_needs_consent_and_is_executed_with_its_date(app: 
             ex.body[0]["start_date"].as_str()
         ),
         (Some("digital_lock"), Some(days_ago(2).as_str()))
+    );
+
+    // Step 8: home-care staff pick the receipt up at their next visit, after execution.
+    let care = app.login("hemtjanst").await;
+    let order = w
+        .step(
+            &care,
+            &order,
+            "collect-lock-receipt",
+            json!({"collected_on": days_ago(0)}),
+        )
+        .await;
+    assert_eq!(
+        (order["state"].as_str(), order["lock_receipt"].as_str()),
+        (Some("executed"), Some("collected"))
+    );
+    let twice = w
+        .try_step(
+            &care,
+            &order,
+            "collect-lock-receipt",
+            json!({"collected_on": days_ago(0)}),
+        )
+        .await;
+    assert_eq!(
+        (twice.status, twice.problem_code().as_str()),
+        (409, "no_lock_receipt_left")
+    );
+
+    // An alarm is not ordered from the lock supplier.
+    let alarm = w
+        .grant(
+            cid,
+            json!({"service": "safety_alarm", "valid_from": days_ago(1)}),
+        )
+        .await;
+    let wrong = w
+        .try_step(
+            &w.coordinator,
+            &alarm["order"],
+            "order-from-supplier",
+            json!({"supplier": "Tunstall", "ordered_on": days_ago(0)}),
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.problem_code().as_str()),
+        (409, "not_a_lock_order")
     );
 }
 
@@ -813,7 +867,7 @@ async fn invalid_transitions_and_wrong_roles_are_refused_with_what_is_allowed(ap
         early.body["detail"]
             .as_str()
             .unwrap()
-            .contains("Allowed from here: return_to_assessor, book, decline, cancel"),
+            .contains("Allowed from here: return_to_assessor, book, decline, cancel."),
         "{}",
         early.body
     );
