@@ -390,21 +390,10 @@ pub struct OrderDetail {
     pub contacts: Vec<Contact>,
 }
 
-async fn detail(state: &AppState, user: CurrentUser, id: String) -> Result<OrderDetail, AppError> {
-    let (order, transitions, contacts) = state
-        .db
-        .transaction(move |conn| {
-            let (order, _, _) = load_visible_order(conn, &user, &id, "order.read")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("order.read", "order", Some(&id)).customer(&order.customer_id),
-            )?;
-            let t = lifecycle::transitions_of(conn, &id)?;
-            let c = lifecycle::contacts_of(conn, &id)?;
-            Ok((order, t, c))
-        })
-        .await?;
+/// The order with its history and contact log, read in the caller's transaction.
+fn detail_in(conn: &mut DbConn, order: lifecycle::OrderRow) -> Result<OrderDetail, AppError> {
+    let transitions = lifecycle::transitions_of(conn, &order.id)?;
+    let contacts = lifecycle::contacts_of(conn, &order.id)?;
     let history = transitions
         .into_iter()
         .map(|t| {
@@ -447,7 +436,19 @@ pub async fn get_order(
     user: CurrentUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let d = detail(&state, user, id.into_inner().to_string()).await?;
+    let id = id.into_inner().to_string();
+    let d = state
+        .db
+        .transaction(move |conn| {
+            let (order, _, _) = load_visible_order(conn, &user, &id, "order.read")?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("order.read", "order", Some(&id)).customer(&order.customer_id),
+            )?;
+            detail_in(conn, order)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.order.version))
         .json(d))
@@ -861,11 +862,9 @@ async fn transition(
 ) -> Result<HttpResponse, AppError> {
     let expected = expected_version(req)?;
     let id = id.to_string();
-    let order_id = id.clone();
     let rules = state.settings.message_rules.clone();
     let action = format!("order.{}", event.as_str());
-    let viewer = user.clone();
-    state
+    let d = state
         .db
         .transaction(move |conn| {
             let (mut order, mut customer, groups) = load_visible_order(conn, &user, &id, &action)?;
@@ -911,10 +910,9 @@ async fn transition(
             for (topic, text) in outgoing {
                 notify::send(conn, &rules, topic, &about, text)?;
             }
-            Ok(())
+            detail_in(conn, order)
         })
         .await?;
-    let d = detail(state, viewer, order_id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.order.version))
         .json(d))
