@@ -21,6 +21,8 @@ pub struct Settings {
     pub json_limit_bytes: usize,
     /// Who is told what at each transition (`[messages]` in the TOML file).
     pub message_rules: MessageRules,
+    /// A key signed out longer than this is overdue.
+    pub key_sign_out_hours: i64,
 }
 
 impl Default for Settings {
@@ -34,6 +36,7 @@ impl Default for Settings {
             refresh_token_days: 30,
             json_limit_bytes: 256 * 1024,
             message_rules: MessageRules::default(),
+            key_sign_out_hours: 16,
         }
     }
 }
@@ -49,6 +52,7 @@ struct FileSettings {
     access_token_minutes: Option<i64>,
     refresh_token_days: Option<i64>,
     json_limit_bytes: Option<usize>,
+    key_sign_out_hours: Option<i64>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -63,6 +67,7 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_ACCESS_TOKEN_MINUTES access token lifetime          [default: 15]
   LARMKOLL_REFRESH_TOKEN_DAYS   refresh token lifetime         [default: 30]
   LARMKOLL_JSON_LIMIT_BYTES     largest JSON request body      [default: 262144]
+  LARMKOLL_KEY_SIGN_OUT_HOURS   a key out longer is overdue    [default: 16]
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -117,6 +122,9 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_REFRESH_TOKEN_DAYS") {
             s.refresh_token_days = parse("LARMKOLL_REFRESH_TOKEN_DAYS", v)?;
         }
+        if let Some(v) = env("LARMKOLL_KEY_SIGN_OUT_HOURS") {
+            s.key_sign_out_hours = parse("LARMKOLL_KEY_SIGN_OUT_HOURS", v)?;
+        }
         if let Some(v) = env("LARMKOLL_JSON_LIMIT_BYTES") {
             s.json_limit_bytes = parse("LARMKOLL_JSON_LIMIT_BYTES", v)?;
         }
@@ -135,8 +143,10 @@ impl Settings {
             access_token_minutes,
             refresh_token_days,
             json_limit_bytes,
+            key_sign_out_hours,
             messages: _,
         } = f;
+        self.key_sign_out_hours = key_sign_out_hours.unwrap_or(self.key_sign_out_hours);
         self.listen = listen.unwrap_or(self.listen);
         self.data_dir = data_dir.unwrap_or_else(|| self.data_dir.clone());
         self.database_url = database_url.or(self.database_url.take());

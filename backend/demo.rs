@@ -1,11 +1,13 @@
 //! Fictional demo data for `serve --demo`: two areas with their groups, one
-//! user per role (password `demo`), and 30 customers.
+//! user per role (password `demo`), 30 customers and equipment in stock
+//! (alarm units TX-1001…, buttons WB-2001…, locks PH-3001…, receipt products KV-4001…).
 //!
 //! Personnummer use birth numbers 980–999, the series Skatteverket sets aside
 //! for its published test personnummer, so none can belong to a real person.
 
 use crate::auth::password;
-use crate::db::{self, customers, org, users, Db, DbConn};
+use crate::db::{self, custody, customers, org, users, Db, DbConn};
+use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::domain::{personnummer::check_digit, GroupKind, Personnummer, Role};
 use crate::error::AppError;
 use chrono::{Datelike, NaiveDate};
@@ -118,6 +120,91 @@ const STREETS: &[&str] = &[
 pub struct Loaded {
     pub users: Vec<(&'static str, Role)>,
     pub customers: usize,
+    pub items: usize,
+}
+
+/// (kind, supplier, model, serial prefix, first number, how many) in stock.
+const STOCK: &[(EquipmentKind, &str, &str, &str, usize, usize)] = &[
+    (
+        EquipmentKind::AlarmUnit,
+        "Tunstall",
+        "Lifeline Vi+",
+        "TX",
+        1001,
+        40,
+    ),
+    (
+        EquipmentKind::AlarmButton,
+        "Tunstall",
+        "MyAmie",
+        "WB",
+        2001,
+        40,
+    ),
+    (
+        EquipmentKind::DigitalLock,
+        "Phoniro",
+        "Phoniro Lock",
+        "PH",
+        3001,
+        20,
+    ),
+    (
+        EquipmentKind::ReceiptProduct,
+        "Phoniro",
+        "Kvittenstagg",
+        "KV",
+        4001,
+        10,
+    ),
+];
+
+fn load_equipment(conn: &mut DbConn, admin_id: &str) -> Result<usize, AppError> {
+    let now = db::now();
+    let mut n = 0;
+    for (kind, supplier, model, prefix, first, count) in STOCK {
+        let m = custody::ModelRow {
+            id: db::new_id(),
+            kind: kind.as_str().into(),
+            supplier: supplier.to_string(),
+            model: model.to_string(),
+            created_at: now,
+        };
+        custody::insert_model(conn, &m)?;
+        for i in 0..*count {
+            let item = custody::ItemRow {
+                id: db::new_id(),
+                model_id: m.id.clone(),
+                kind: m.kind.clone(),
+                supplier: m.supplier.clone(),
+                serial: format!("{prefix}-{}", first + i),
+                state: ItemState::InStock.as_str().into(),
+                customer_id: None,
+                linked_customer_id: None,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            custody::insert_item(conn, &item)?;
+            custody::insert_item_move(
+                conn,
+                &custody::ItemMoveRow {
+                    id: db::new_id(),
+                    item_id: item.id,
+                    seq: 1,
+                    at: now,
+                    user_id: admin_id.to_string(),
+                    from_state: "new".into(),
+                    to_state: ItemState::InStock.as_str().into(),
+                    customer_id: None,
+                    order_id: None,
+                    note: Some("Demodata".into()),
+                },
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Loads the demo data if the database has no users; returns None otherwise.
@@ -175,6 +262,7 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
     // One hash for all: argon2 is slow on purpose, and these are demo users.
     let hash = password::hash(DEMO_PASSWORD)?;
     let mut assessor_id = None;
+    let mut admin_id = String::new();
     for (username, display, role, area, kinds, lead) in USERS {
         let row = users::UserRow {
             id: db::new_id(),
@@ -197,6 +285,9 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
         }
         if *role == Role::Assessor {
             assessor_id = Some(row.id.clone());
+        }
+        if *role == Role::Admin {
+            admin_id = row.id.clone();
         }
     }
 
@@ -253,9 +344,11 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
         };
         customers::insert(conn, &row, &serving)?;
     }
+    let items = load_equipment(conn, &admin_id)?;
     Ok(Loaded {
         users: USERS.iter().map(|u| (u.0, u.2)).collect(),
         customers: count,
+        items,
     })
 }
 

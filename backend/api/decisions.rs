@@ -428,6 +428,14 @@ pub async fn end_decision(
                         Some(end_date),
                     );
                     lifecycle::insert_order(conn, &order)?;
+                    // Ending the service marks its equipment at the customer's to be collected.
+                    super::equipment::mark_to_collect(
+                        conn,
+                        &user,
+                        &d.customer_id,
+                        service,
+                        &order.id,
+                    )?;
                     Some(order)
                 }
                 None => None,

@@ -6,8 +6,10 @@ pub mod auth;
 pub mod concurrency;
 pub mod customers;
 pub mod decisions;
+pub mod equipment;
 pub mod executions;
 pub mod health;
+pub mod keys;
 pub mod messages;
 pub mod notify;
 pub mod orders;
@@ -83,6 +85,28 @@ use utoipa::{Modify, OpenApi};
         messages::inbox,
         messages::unread_count,
         messages::mark_read,
+        keys::list_keys,
+        keys::receive_key,
+        keys::export_keys,
+        keys::customer_keys,
+        keys::get_key,
+        keys::sign_out,
+        keys::sign_in,
+        keys::return_to_customer,
+        keys::report_lost,
+        keys::receive_again,
+        equipment::list_models,
+        equipment::create_model,
+        equipment::list_items,
+        equipment::create_item,
+        equipment::export_items,
+        equipment::get_item,
+        equipment::hand_out,
+        equipment::restock,
+        equipment::scrap,
+        equipment::found,
+        equipment::link,
+        equipment::unlink,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
@@ -94,6 +118,8 @@ use utoipa::{Modify, OpenApi};
         (name = "audit", description = "Who read or changed what (logguppföljning)"),
         (name = "lifecycle", description = "Decisions, orders and their transitions, executions"),
         (name = "billing", description = "Billing start and stop for the billing officers"),
+        (name = "keys", description = "The key register: where each customer's key is, every move recorded"),
+        (name = "equipment", description = "Alarm units, buttons, locks and receipt products: catalogue and custody"),
         (name = "messages", description = "The inbox: messages the routines send at each transition"),
     )
 )]
@@ -242,7 +268,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(decisions::routes)
         .configure(orders::routes)
         .configure(executions::routes)
-        .configure(messages::routes);
+        .configure(messages::routes)
+        .configure(keys::routes)
+        .configure(equipment::routes);
 }
 
 async fn serve_openapi() -> actix_web::HttpResponse {

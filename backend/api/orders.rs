@@ -532,7 +532,10 @@ enum Effect {
     Keys {
         numbers: Vec<String>,
         count: i32,
-        position: String,
+        cabinet: String,
+        hook: String,
+        night_cabinet: bool,
+        receipt_document_id: Option<String>,
     },
     Install {
         date: NaiveDate,
@@ -648,9 +651,30 @@ fn apply(
         Effect::Keys {
             numbers,
             count,
-            position,
+            cabinet,
+            hook,
+            night_cabinet,
+            receipt_document_id,
         } => {
+            for n in &numbers {
+                super::keys::register_key(
+                    conn,
+                    ctx.user,
+                    &order.customer_id,
+                    n,
+                    count,
+                    &cabinet,
+                    &hook,
+                    night_cabinet,
+                    Some(&order.id),
+                    receipt_document_id.clone(),
+                )?;
+            }
             // The key position is what the night patrol looks up; keep it on the customer card.
+            let position = format!(
+                "{cabinet}, krok {hook}{}",
+                if night_cabinet { " (nattskåp)" } else { "" }
+            );
             ctx.customer.key_position = Some(position.clone());
             ctx.customer.version += 1;
             ctx.customer.updated_at = db::now();
@@ -674,6 +698,14 @@ fn apply(
                 require_lock(service)?;
                 order.lock_receipt = Some("left".into());
             }
+            super::equipment::install_serials(
+                conn,
+                ctx.user,
+                ctx.customer,
+                &order.id,
+                service,
+                &serials,
+            )?;
             order.installation_date = Some(date);
             order.serials = Some(serials.join("\n"));
             let text = messages::installed(&number, svc, date);
@@ -754,6 +786,14 @@ fn apply(
             items,
             missing,
         } => {
+            super::equipment::collect(
+                conn,
+                ctx.user,
+                &order.customer_id,
+                &order.id,
+                &items,
+                &missing,
+            )?;
             let text = messages::collected(&number, svc, date, &missing);
             (
                 None,
@@ -791,7 +831,30 @@ fn apply(
             )
         }
         Effect::ReturnKeys { outcome, note } => {
-            (note, Some(serde_json::json!({"outcome": outcome})), vec![])
+            let mut returned = Vec::new();
+            if matches!(outcome, KeyOutcome::Returned) {
+                for mut k in crate::db::custody::keys_of_customer(conn, &order.customer_id)? {
+                    if k.custody == "returned" {
+                        continue;
+                    }
+                    let change = super::keys::KeyChange {
+                        mv: crate::domain::custody::KeyMove::ReturnToCustomer,
+                        to_group: None,
+                        to_user: None,
+                        cabinet: None,
+                        order_id: Some(&order.id),
+                        receipt_document_id: None,
+                        note: None,
+                    };
+                    super::keys::move_key(conn, ctx.user, &mut k, change)?;
+                    returned.push(k.key_number);
+                }
+            }
+            (
+                note,
+                Some(serde_json::json!({"outcome": outcome, "keys_returned": returned})),
+                vec![],
+            )
         }
         Effect::End => {
             let end = order.end_date.ok_or_else(|| {
@@ -1027,14 +1090,20 @@ impl IntoEffect for BookBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"key_numbers": ["B-1042"], "count": 2, "position": "Skåp 2, krok 14"}))]
+#[schema(example = json!({"key_numbers": ["B-1042"], "count": 2, "cabinet": "Skåp 2", "hook": "14"}))]
 pub struct ReceiveKeysBody {
-    /// The numbers on the key tags (nyckelnummer).
+    /// The numbers on the key tags (nyckelnummer); each goes into the key register.
     pub key_numbers: Vec<String>,
-    /// How many keys were received.
+    /// How many physical keys each number stands for.
     pub count: i32,
-    /// Where they hang (nyckelposition); becomes the customer's key position.
-    pub position: String,
+    /// Where they hang; becomes the customer's key position.
+    pub cabinet: String,
+    pub hook: String,
+    /// In the separate night cabinet.
+    #[serde(default)]
+    pub night_cabinet: bool,
+    /// The signed nyckelkvittens, once photographed.
+    pub receipt_document_id: Option<Uuid>,
 }
 
 impl IntoEffect for ReceiveKeysBody {
@@ -1052,12 +1121,22 @@ impl IntoEffect for ReceiveKeysBody {
         if !(1..=20).contains(&self.count) {
             p.add("count", "out_of_range", "between 1 and 20");
         }
-        let position = p.text("position", &self.position, 200);
+        let cabinet = p.text("cabinet", &self.cabinet, 100);
+        let hook = p.text("hook", &self.hook, 20);
+        let mut unique = numbers.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != numbers.len() {
+            p.add("key_numbers", "duplicate", "each key number once");
+        }
         p.finish()?;
         Ok(Effect::Keys {
             numbers,
             count: self.count,
-            position,
+            cabinet,
+            hook,
+            night_cabinet: self.night_cabinet,
+            receipt_document_id: self.receipt_document_id.map(|u| u.to_string()),
         })
     }
 }

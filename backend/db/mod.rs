@@ -2,6 +2,7 @@
 //! behind one diesel `MultiConnection` so every query is written once.
 
 pub mod audit;
+pub mod custody;
 pub mod customers;
 pub mod idempotency;
 pub mod lifecycle;

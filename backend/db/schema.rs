@@ -136,6 +136,83 @@ diesel::joinable!(customer_groups -> customers (customer_id));
 diesel::joinable!(customer_groups -> groups (group_id));
 diesel::joinable!(customers -> areas (area_id));
 
+diesel::table! {
+    keys (id) {
+        id -> Text,
+        key_number -> Text,
+        customer_id -> Text,
+        key_count -> Integer,
+        cabinet -> Text,
+        hook -> Text,
+        night_cabinet -> Bool,
+        custody -> Text,
+        holder_group_id -> Nullable<Text>,
+        holder_user_id -> Nullable<Text>,
+        since -> Timestamp,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    key_moves (id) {
+        id -> Text,
+        key_id -> Text,
+        seq -> Integer,
+        at -> Timestamp,
+        user_id -> Text,
+        #[sql_name = "move"]
+        move_kind -> Text,
+        from_place -> Text,
+        to_place -> Text,
+        order_id -> Nullable<Text>,
+        receipt_document_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    equipment_models (id) {
+        id -> Text,
+        kind -> Text,
+        supplier -> Text,
+        model -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    equipment_items (id) {
+        id -> Text,
+        model_id -> Text,
+        kind -> Text,
+        supplier -> Text,
+        serial -> Text,
+        state -> Text,
+        customer_id -> Nullable<Text>,
+        linked_customer_id -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    equipment_moves (id) {
+        id -> Text,
+        item_id -> Text,
+        seq -> Integer,
+        at -> Timestamp,
+        user_id -> Text,
+        from_state -> Text,
+        to_state -> Text,
+        customer_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     areas,
     groups,
@@ -155,6 +232,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     billing_events,
     messages,
     message_reads,
+    keys,
+    key_moves,
+    equipment_models,
+    equipment_items,
+    equipment_moves,
 );
 
 diesel::table! {

@@ -1,5 +1,6 @@
 //! Pure types and rules. No actix, no diesel.
 
+pub mod custody;
 pub mod messages;
 pub mod order;
 pub mod period;

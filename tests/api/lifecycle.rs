@@ -200,7 +200,7 @@ async fn seed_000_order_keys_install_execute_messages_and_end(app: TestApp) {
             &w.installer,
             &order,
             "receive-keys",
-            json!({"key_numbers": ["B-1042"], "count": 2, "position": "Skåp 3, krok 7"}),
+            json!({"key_numbers": ["B-1042"], "count": 2, "cabinet": "Skåp 3", "hook": "7"}),
         )
         .await;
     assert_eq!(order["state"], "keys_received");
@@ -215,7 +215,7 @@ async fn seed_000_order_keys_install_execute_messages_and_end(app: TestApp) {
             &w.installer,
             &order,
             "install",
-            json!({"installation_date": installed_on, "serials": ["TX-1"]}),
+            json!({"installation_date": installed_on, "serials": ["TX-1001"]}),
         )
         .await;
     assert_eq!(order["installation_date"], installed_on);
@@ -289,7 +289,7 @@ async fn seed_000_order_keys_install_execute_messages_and_end(app: TestApp) {
             &w.installer,
             &uninstall,
             "collect-equipment",
-            json!({"collected_on": days_ago(0), "items": ["TX-1"]}),
+            json!({"collected_on": days_ago(0), "items": ["TX-1001"]}),
         )
         .await;
     let u = w
@@ -404,7 +404,7 @@ async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: T
         )
         .await;
     let order = w
-        .step(&w.installer, &order, "install", json!({"installation_date": days_ago(2), "serials": ["PH-LOCK-77"], "lock_receipt_left": true}))
+        .step(&w.installer, &order, "install", json!({"installation_date": days_ago(2), "serials": ["PH-3007"], "lock_receipt_left": true}))
         .await;
     assert_eq!(order["lock_receipt"], "left");
     let order = w.step(&w.coordinator, &order, "execute", json!({})).await;
@@ -487,7 +487,8 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
     );
 
     // The alarm is allowed, and billed on its own line.
-    w.running(oid, "safety_alarm", &days_ago(3), "TX-9").await;
+    w.running(oid, "safety_alarm", &days_ago(3), "TX-1009")
+        .await;
     let billing = app.login("avgift").await;
     let csv = app
         .get(
@@ -520,7 +521,8 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
     // A provider change (another home-care group) keeps the lock: no uninstall order appears.
     let with = w.customer(true, false).await;
     let wid = with["id"].as_str().unwrap();
-    w.running(wid, "digital_lock", &days_ago(3), "PH-1").await;
+    w.running(wid, "digital_lock", &days_ago(3), "PH-3001")
+        .await;
     let admin = app.login("admin").await;
     let sickla_home = app.group_id(&admin, "Sickla hemtjänst").await;
     let card = app
@@ -608,7 +610,7 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
             &w.installer,
             &order,
             "receive-keys",
-            json!({"key_numbers": ["N-7"], "count": 1, "position": "Nattskåp, krok 2"}),
+            json!({"key_numbers": ["N-7"], "count": 1, "cabinet": "Nattskåp 1", "hook": "2", "night_cabinet": true}),
         )
         .await;
     let installed_on = (from + Duration::days(2)).to_string();
@@ -617,7 +619,7 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
             &w.installer,
             &order,
             "install",
-            json!({"installation_date": installed_on, "serials": ["TX-3", "WB-3"]}),
+            json!({"installation_date": installed_on, "serials": ["TX-1003", "WB-2003"]}),
         )
         .await;
 
@@ -775,7 +777,7 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
             &w.installer,
             &u,
             "collect-equipment",
-            json!({"collected_on": days_ago(1), "items": ["TX-3", "WB-3"]}),
+            json!({"collected_on": days_ago(1), "items": ["TX-1003", "WB-2003"]}),
         )
         .await;
     let u = w
@@ -808,7 +810,9 @@ async fn seed_004_termination_tells_billing_and_the_ordinary_assessor(app: TestA
     let w = Walk::new(&app).await;
     let customer = w.customer(false, false).await;
     let cid = customer["id"].as_str().unwrap();
-    let decision = w.running(cid, "safety_alarm", &days_ago(80), "TX-4").await;
+    let decision = w
+        .running(cid, "safety_alarm", &days_ago(80), "TX-1004")
+        .await;
 
     let ended = app
         .post_if(
@@ -823,7 +827,7 @@ async fn seed_004_termination_tells_billing_and_the_ordinary_assessor(app: TestA
         &w.installer,
         &u,
         "collect-equipment",
-        json!({"collected_on": days_ago(1), "items": [], "missing": ["TX-4"]}),
+        json!({"collected_on": days_ago(1), "items": [], "missing": ["TX-1004"]}),
     )
     .await;
     let billing = app.login("avgift").await;
@@ -836,7 +840,7 @@ async fn seed_004_termination_tells_billing_and_the_ordinary_assessor(app: TestA
     assert!(to_billing["body"]
         .as_str()
         .unwrap()
-        .contains("Saknas: TX-4"));
+        .contains("Saknas: TX-1004"));
     let copy = w
         .inbox(&w.assessor)
         .await
@@ -1021,23 +1025,28 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
             .wrapping_add(1442695040888963407);
         ((seed >> 33) as usize) % n
     };
-    let bodies = |event: OrderEvent| match event {
+    let bodies = |event: OrderEvent, serial: &str| match event {
         OrderEvent::Book => json!({"visit_date": days_ago(5)}),
-        OrderEvent::ReceiveKeys => json!({"key_numbers": ["K1"], "count": 1, "position": "Skåp 1"}),
-        OrderEvent::Install => json!({"installation_date": days_ago(4), "serials": ["S1"]}),
-        OrderEvent::CollectEquipment => json!({"collected_on": days_ago(0), "items": ["S1"]}),
+        OrderEvent::ReceiveKeys => {
+            json!({"key_numbers": [format!("K-{serial}")], "count": 1, "cabinet": "Skåp 1", "hook": "1"})
+        }
+        OrderEvent::Install => json!({"installation_date": days_ago(4), "serials": [serial]}),
+        OrderEvent::CollectEquipment => json!({"collected_on": days_ago(0), "items": [serial]}),
         OrderEvent::ReturnKeys => json!({"outcome": "returned"}),
         OrderEvent::Resubmit => json!({}),
         OrderEvent::Execute | OrderEvent::End => json!({}),
         _ => json!({"reason": "slump"}),
     };
     let mut reached = std::collections::BTreeSet::new();
+    let mut round = 0;
     for customer in customers
         .iter()
         .filter(|c| c["address"]["city"] == "Saltsjö-Boo" && c["other_municipality"] == false)
         .take(6)
     {
         let cid = customer["id"].as_str().unwrap();
+        round += 1;
+        let serial = format!("TX-{}", 1010 + round);
         let granted = w
             .grant(
                 cid,
@@ -1062,7 +1071,7 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
             };
             let token = &tokens[next(tokens.len())];
             let res = w
-                .try_step(token, &order, event.segment(), bodies(event))
+                .try_step(token, &order, event.segment(), bodies(event, &serial))
                 .await;
             assert!(
                 [200, 403, 409, 412, 422].contains(&res.status),

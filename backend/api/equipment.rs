@@ -1,0 +1,1002 @@
+//! Equipment: the catalogue of kinds and models, items by serial number and
+//! their custody from stock to the customer and back.
+
+use super::concurrency::{etag, expected_version};
+use super::customers::load_visible;
+use super::validation::Problems;
+use crate::auth::CurrentUser;
+use crate::db::{self, audit, custody, customers, DbConn};
+use crate::domain::custody::{edit_distance, item_move, EquipmentKind, ItemMove, ItemState};
+use crate::domain::{Role, Service};
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/equipment/models")
+            .route(web::get().to(list_models))
+            .route(web::post().to(create_model)),
+    );
+    cfg.service(
+        web::resource("/equipment/items")
+            .route(web::get().to(list_items))
+            .route(web::post().to(create_item)),
+    );
+    cfg.service(web::resource("/equipment/items.csv").route(web::get().to(export_items)));
+    cfg.service(web::resource("/equipment/items/{id}").route(web::get().to(get_item)));
+    cfg.service(web::resource("/equipment/items/{id}/hand-out").route(web::post().to(hand_out)));
+    cfg.service(web::resource("/equipment/items/{id}/restock").route(web::post().to(restock)));
+    cfg.service(web::resource("/equipment/items/{id}/scrap").route(web::post().to(scrap)));
+    cfg.service(web::resource("/equipment/items/{id}/found").route(web::post().to(found)));
+    cfg.service(web::resource("/equipment/items/{id}/link").route(web::post().to(link)));
+    cfg.service(web::resource("/equipment/items/{id}/unlink").route(web::post().to(unlink)));
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, AppError> {
+    s.parse()
+        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Model {
+    pub id: String,
+    pub kind: EquipmentKind,
+    #[schema(example = "Tunstall")]
+    pub supplier: String,
+    #[schema(example = "Lifeline Vi+")]
+    pub model: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Item {
+    pub id: String,
+    pub model_id: String,
+    pub kind: EquipmentKind,
+    pub supplier: String,
+    pub serial: String,
+    pub state: ItemState,
+    /// The customer it is at (or to be collected from).
+    pub customer_id: Option<String>,
+    pub customer_number: Option<String>,
+    /// A mounted lock linked to its customer by the admin (seed 002).
+    pub linked_customer_id: Option<String>,
+    pub version: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemMoveEntry {
+    pub seq: i32,
+    pub at: DateTime<Utc>,
+    pub user_id: String,
+    /// `new` for the first entry.
+    pub from: String,
+    pub to: String,
+    pub customer_id: Option<String>,
+    pub order_id: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemDetail {
+    pub item: Item,
+    pub history: Vec<ItemMoveEntry>,
+}
+
+fn item_dto(i: custody::ItemRow, number: Option<String>) -> Result<Item, AppError> {
+    Ok(Item {
+        kind: parse(&i.kind)?,
+        state: parse(&i.state)?,
+        id: i.id,
+        model_id: i.model_id,
+        supplier: i.supplier,
+        serial: i.serial,
+        customer_id: i.customer_id,
+        customer_number: number,
+        linked_customer_id: i.linked_customer_id,
+        version: i.version,
+    })
+}
+
+fn detail_of(conn: &mut DbConn, item: custody::ItemRow) -> Result<ItemDetail, AppError> {
+    let number = match &item.customer_id {
+        Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
+            .pop()
+            .map(|(_, n)| n),
+        None => None,
+    };
+    let history = custody::item_moves_of(conn, &item.id)?
+        .into_iter()
+        .map(|m| ItemMoveEntry {
+            seq: m.seq,
+            at: m.at.and_utc(),
+            user_id: m.user_id,
+            from: m.from_state,
+            to: m.to_state,
+            customer_id: m.customer_id,
+            order_id: m.order_id,
+            note: m.note,
+        })
+        .collect();
+    Ok(ItemDetail {
+        item: item_dto(item, number)?,
+        history,
+    })
+}
+
+fn record(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    item: &custody::ItemRow,
+    from: &str,
+    order_id: Option<&str>,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    let seq = custody::next_item_seq(conn, &item.id)?;
+    custody::insert_item_move(
+        conn,
+        &custody::ItemMoveRow {
+            id: db::new_id(),
+            item_id: item.id.clone(),
+            seq,
+            at: db::now(),
+            user_id: user.id.clone(),
+            from_state: from.to_string(),
+            to_state: item.state.clone(),
+            customer_id: item.customer_id.clone(),
+            order_id: order_id.map(str::to_string),
+            note,
+        },
+    )?;
+    let mut entry = audit::Entry::new("equipment.move", "equipment", Some(&item.id));
+    if let Some(c) = &item.customer_id {
+        entry = entry.customer(c);
+    }
+    audit::record(conn, user, entry)?;
+    Ok(())
+}
+
+/// Moves an item if its state allows; otherwise 409 saying where it is.
+pub(crate) fn move_item(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    item: &mut custody::ItemRow,
+    mv: ItemMove,
+    customer_id: Option<String>,
+    order_id: Option<&str>,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    let from: ItemState = parse(&item.state)?;
+    let Some(to) = item_move(from, mv) else {
+        let at = match &item.customer_id {
+            Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
+                .pop()
+                .map(|(_, n)| format!(" (customer {n})"))
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "item_not_there",
+            format!(
+                "Item {} cannot {}: the register has it {}{at}.",
+                item.serial,
+                mv.as_str().replace('_', " "),
+                from.as_str()
+            ),
+            format!(
+                "Enhet {} kan inte flyttas ({}): registret har den som {}{at}.",
+                item.serial,
+                mv.as_str(),
+                from.as_str()
+            ),
+        ));
+    };
+    let expected = item.version;
+    item.state = to.as_str().to_string();
+    item.customer_id = match to {
+        ItemState::InStock | ItemState::Scrapped => None,
+        _ => customer_id.or(item.customer_id.take()),
+    };
+    item.version += 1;
+    item.updated_at = db::now();
+    if !custody::update_item_if_version(conn, item, expected)? {
+        return Err(AppError::stale_version(expected + 1));
+    }
+    record(conn, user, item, from.as_str(), order_id, note)
+}
+
+/// Resolves a serial typed or scanned by an installer: unknown → 422 naming
+/// the closest known serials.
+fn find_serial(conn: &mut DbConn, serial: &str, field: &str) -> Result<custody::ItemRow, AppError> {
+    let mut found = custody::items_by_serial(conn, serial)?;
+    if found.len() == 1 {
+        return Ok(found.remove(0));
+    }
+    let mut p = Problems::default();
+    if found.is_empty() {
+        let mut all = custody::all_serials(conn)?;
+        all.sort_by_key(|s| edit_distance(s, serial));
+        let closest: Vec<String> = all.into_iter().take(3).collect();
+        p.add(
+            field,
+            "unknown_serial",
+            format!(
+                "no item with serial {serial}; closest known: {}",
+                closest.join(", ")
+            ),
+        );
+    } else {
+        p.add(
+            field,
+            "ambiguous_serial",
+            format!("serial {serial} belongs to several suppliers' items; register them apart"),
+        );
+    }
+    Err(p.finish().unwrap_err())
+}
+
+/// The installer names the serials left at the customer's (order `install`).
+pub(crate) fn install_serials(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    customer: &customers::CustomerRow,
+    order_id: &str,
+    service: Service,
+    serials: &[String],
+) -> Result<(), AppError> {
+    for (i, serial) in serials.iter().enumerate() {
+        let field = format!("serials[{i}]");
+        let mut item = find_serial(conn, serial, &field)?;
+        let kind: EquipmentKind = parse(&item.kind)?;
+        if item.customer_id.as_deref() == Some(customer.id.as_str())
+            && item.state == ItemState::AtCustomer.as_str()
+        {
+            continue; // already recorded here: a resent install
+        }
+        if kind.service() != service || kind == EquipmentKind::ReceiptProduct {
+            let mut p = Problems::default();
+            p.add(
+                &field,
+                "wrong_kind",
+                format!(
+                    "{serial} is a {} and does not belong to this order",
+                    kind.as_str()
+                ),
+            );
+            p.finish()?;
+        }
+        if item.state == ItemState::AtCustomer.as_str()
+            || item.state == ItemState::ToCollect.as_str()
+        {
+            let other = item.customer_id.clone().unwrap_or_default();
+            let number = customers::numbers_of(conn, &[other])?
+                .pop()
+                .map(|(_, n)| n)
+                .unwrap_or_default();
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "item_at_other_customer",
+                format!("Item {serial} is registered at customer {number}. Collect it there first, or check the serial."),
+                format!("Enhet {serial} är registrerad hos kund {number}. Hämta den där först, eller kontrollera serienumret."),
+            ));
+        }
+        move_item(
+            conn,
+            user,
+            &mut item,
+            ItemMove::Install,
+            Some(customer.id.clone()),
+            Some(order_id),
+            None,
+        )?;
+    }
+    if service == Service::DigitalLock {
+        // The receipt product is removed when the lock is mounted (seed 002).
+        let at_customer = custody::list_items(
+            conn,
+            &custody::ItemFilter {
+                customer_id: Some(customer.id.clone()),
+                kind: Some(EquipmentKind::ReceiptProduct.as_str().into()),
+                state: Some(ItemState::AtCustomer.as_str().into()),
+                limit: 100,
+                ..Default::default()
+            },
+        )?;
+        for mut receipt in at_customer {
+            move_item(
+                conn,
+                user,
+                &mut receipt,
+                ItemMove::Collect,
+                None,
+                Some(order_id),
+                Some("Låset monterat; kvittensprodukten borttagen".into()),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The service ended: the customer's items of it are to be collected.
+pub(crate) fn mark_to_collect(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    customer_id: &str,
+    service: Service,
+    order_id: &str,
+) -> Result<usize, AppError> {
+    let items = custody::list_items(
+        conn,
+        &custody::ItemFilter {
+            customer_id: Some(customer_id.to_string()),
+            state: Some(ItemState::AtCustomer.as_str().into()),
+            limit: 1000,
+            ..Default::default()
+        },
+    )?;
+    let mut n = 0;
+    for mut item in items {
+        if parse::<EquipmentKind>(&item.kind)?.service() == service {
+            move_item(
+                conn,
+                user,
+                &mut item,
+                ItemMove::MarkToCollect,
+                None,
+                Some(order_id),
+                None,
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The uninstall's collected step: what came back, what is missing.
+pub(crate) fn collect(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    customer_id: &str,
+    order_id: &str,
+    items: &[String],
+    missing: &[String],
+) -> Result<(), AppError> {
+    for (list, mv, name) in [
+        (items, ItemMove::Collect, "items"),
+        (missing, ItemMove::ReportMissing, "missing"),
+    ] {
+        for (i, serial) in list.iter().enumerate() {
+            let field = format!("{name}[{i}]");
+            let mut item = find_serial(conn, serial, &field)?;
+            if item.customer_id.as_deref() != Some(customer_id) {
+                let mut p = Problems::default();
+                p.add(
+                    &field,
+                    "not_at_customer",
+                    format!("{serial} is not registered at this customer"),
+                );
+                p.finish()?;
+            }
+            move_item(conn, user, &mut item, mv, None, Some(order_id), None)?;
+        }
+    }
+    Ok(())
+}
+
+fn require(user: &CurrentUser, roles: &[Role], en: &str, sv: &str) -> Result<(), AppError> {
+    if roles.contains(&user.role) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(en, sv))
+    }
+}
+
+/// The catalogue.
+#[utoipa::path(get, path = "/api/v1/equipment/models", tag = "equipment", security(("bearer" = [])),
+    responses((status = 200, description = "Models", body = Vec<Model>)))]
+pub async fn list_models(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let rows = state.db.run(|conn| Ok(custody::list_models(conn)?)).await?;
+    let list = rows
+        .into_iter()
+        .map(|m| {
+            Ok(Model {
+                kind: parse(&m.kind)?,
+                id: m.id,
+                supplier: m.supplier,
+                model: m.model,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "digital_lock", "supplier": "Phoniro", "model": "Phoniro Lock 3"}))]
+pub struct NewModel {
+    pub kind: EquipmentKind,
+    pub supplier: String,
+    pub model: String,
+}
+
+/// Adds a model to the catalogue (admin).
+#[utoipa::path(post, path = "/api/v1/equipment/models", tag = "equipment", security(("bearer" = [])),
+    request_body = NewModel,
+    responses(
+        (status = 201, description = "Added", body = Model),
+        (status = 409, description = "Already in the catalogue", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_model(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewModel>,
+) -> Result<HttpResponse, AppError> {
+    require(
+        &user,
+        &[Role::Admin],
+        "manage the equipment catalogue",
+        "hantera utrustningskatalogen",
+    )?;
+    let mut p = Problems::default();
+    let supplier = p.text("supplier", &body.supplier, 100);
+    let model = p.text("model", &body.model, 100);
+    p.finish()?;
+    let row = custody::ModelRow {
+        id: db::new_id(),
+        kind: body.kind.as_str().into(),
+        supplier,
+        model,
+        created_at: db::now(),
+    };
+    let row = state
+        .db
+        .transaction(move |conn| {
+            custody::insert_model(conn, &row)?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("equipment.model_create", "equipment_model", Some(&row.id)),
+            )?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Model {
+        kind: parse(&row.kind)?,
+        id: row.id,
+        supplier: row.supplier,
+        model: row.model,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"model_id": "…", "serial": "TX-4471-0098"}))]
+pub struct NewItem {
+    pub model_id: Uuid,
+    pub serial: String,
+}
+
+/// Registers an item in stock (admin, coordinator). Serials are unique per supplier and kind.
+#[utoipa::path(post, path = "/api/v1/equipment/items", tag = "equipment", security(("bearer" = [])),
+    request_body = NewItem,
+    responses(
+        (status = 201, description = "In stock", body = ItemDetail),
+        (status = 409, description = "The serial is already registered for this supplier and kind", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_item(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewItem>,
+) -> Result<HttpResponse, AppError> {
+    require(
+        &user,
+        &[Role::Admin, Role::Coordinator],
+        "register equipment",
+        "registrera utrustning",
+    )?;
+    let mut p = Problems::default();
+    let serial = p.text("serial", &body.serial, 100);
+    p.finish()?;
+    let model_id = body.model_id.to_string();
+    let d = state
+        .db
+        .transaction(move |conn| {
+            let item = new_item(conn, &user, &model_id, &serial)?;
+            detail_of(conn, item)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(etag(d.item.version))
+        .json(d))
+}
+
+/// Registers one item in stock; shared with the import.
+pub(crate) fn new_item(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    model_id: &str,
+    serial: &str,
+) -> Result<custody::ItemRow, AppError> {
+    let model = custody::find_model(conn, model_id)?
+        .ok_or_else(|| super::org::unknown_reference("model_id", "model", "modellen"))?;
+    let now = db::now();
+    let item = custody::ItemRow {
+        id: db::new_id(),
+        model_id: model.id,
+        kind: model.kind,
+        supplier: model.supplier,
+        serial: serial.to_string(),
+        state: ItemState::InStock.as_str().into(),
+        customer_id: None,
+        linked_customer_id: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    custody::insert_item(conn, &item).map_err(|e| match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::new(
+            StatusCode::CONFLICT,
+            "serial_taken",
+            format!("Serial {serial} is already registered for this supplier and kind."),
+            format!("Serienummer {serial} är redan registrerat för denna leverantör och typ."),
+        ),
+        other => other.into(),
+    })?;
+    record(conn, user, &item, "new", None, None)?;
+    Ok(item)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ItemQuery {
+    /// `to_collect` is the list of alarms to fetch, so none is forgotten (seed 003).
+    pub state: Option<ItemState>,
+    pub kind: Option<EquipmentKind>,
+    pub customer_id: Option<Uuid>,
+    pub serial: Option<String>,
+    /// 1–1000, default 200.
+    pub limit: Option<i64>,
+}
+
+async fn query_items(
+    state: &AppState,
+    user: CurrentUser,
+    q: ItemQuery,
+) -> Result<Vec<Item>, AppError> {
+    require(
+        &user,
+        &[
+            Role::Admin,
+            Role::Coordinator,
+            Role::Installer,
+            Role::Billing,
+        ],
+        "list equipment",
+        "lista utrustning",
+    )?;
+    let limit = match q.limit {
+        None => 200,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_limit",
+                "`limit` must be between 1 and 1000.",
+                "`limit` måste vara mellan 1 och 1000.",
+            ))
+        }
+    };
+    let filter = custody::ItemFilter {
+        state: q.state.map(|s| s.as_str().into()),
+        kind: q.kind.map(|k| k.as_str().into()),
+        customer_id: q.customer_id.map(|u| u.to_string()),
+        serial: q.serial,
+        limit,
+    };
+    let scope = user.scope();
+    let (rows, numbers, visible) = state
+        .db
+        .run(move |conn| {
+            let rows = custody::list_items(conn, &filter)?;
+            let ids: Vec<String> = rows.iter().filter_map(|i| i.customer_id.clone()).collect();
+            let visible = customers::list(
+                conn,
+                &scope,
+                &customers::ListFilter {
+                    limit: i64::from(u16::MAX),
+                    ..Default::default()
+                },
+            )?
+            .into_iter()
+            .filter(|c| ids.contains(&c.id))
+            .map(|c| c.id)
+            .collect::<Vec<_>>();
+            Ok((rows, customers::numbers_of(conn, &ids)?, visible))
+        })
+        .await?;
+    rows.into_iter()
+        // Items at customers the caller may not see are not listed.
+        .filter(|i| i.customer_id.as_ref().is_none_or(|c| visible.contains(c)))
+        .map(|i| {
+            let n = i.customer_id.as_ref().and_then(|c| {
+                numbers
+                    .iter()
+                    .find(|(id, _)| id == c)
+                    .map(|(_, n)| n.clone())
+            });
+            item_dto(i, n)
+        })
+        .collect()
+}
+
+/// Items, filtered: stock, what is at a customer, the list to collect.
+#[utoipa::path(get, path = "/api/v1/equipment/items", tag = "equipment", security(("bearer" = [])),
+    params(ItemQuery),
+    responses((status = 200, description = "Items", body = Vec<Item>)))]
+pub async fn list_items(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<ItemQuery>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(query_items(&state, user, q.into_inner()).await?))
+}
+
+/// The equipment list as CSV, with the same filters (the printable list to collect: `?state=to_collect`).
+#[utoipa::path(get, path = "/api/v1/equipment/items.csv", tag = "equipment", security(("bearer" = [])),
+    params(ItemQuery),
+    responses((status = 200, description = "CSV: typ;leverantör;serienummer;läge;kundnummer", content_type = "text/csv", body = String)))]
+pub async fn export_items(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<ItemQuery>,
+) -> Result<HttpResponse, AppError> {
+    let items = query_items(&state, user, q.into_inner()).await?;
+    let mut csv = String::from("typ;leverantör;serienummer;läge;kundnummer\r\n");
+    for i in items {
+        csv.push_str(&format!(
+            "{};{};{};{};{}\r\n",
+            i.kind.as_str(),
+            i.supplier,
+            i.serial,
+            i.state.as_str(),
+            i.customer_number.unwrap_or_default()
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"utrustning.csv\"",
+        ))
+        .body(csv))
+}
+
+fn item_not_found() -> AppError {
+    AppError::not_found("item_not_found", "item", "enhet")
+}
+
+/// One item and its custody chain.
+#[utoipa::path(get, path = "/api/v1/equipment/items/{id}", tag = "equipment", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Item id")),
+    responses(
+        (status = 200, description = "The item", body = ItemDetail, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_item(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner().to_string();
+    let d = state
+        .db
+        .transaction(move |conn| {
+            let item = custody::find_item(conn, &id)?.ok_or_else(item_not_found)?;
+            if let Some(c) = &item.customer_id {
+                load_visible(conn, &user, c, "equipment.read").map_err(|e| {
+                    if e.code() == "customer_not_found" {
+                        item_not_found().denied()
+                    } else {
+                        e
+                    }
+                })?;
+            }
+            detail_of(conn, item)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(d.item.version))
+        .json(d))
+}
+
+async fn act(
+    state: &AppState,
+    req: &HttpRequest,
+    user: CurrentUser,
+    id: Uuid,
+    roles: &'static [Role],
+    work: impl FnOnce(&mut DbConn, &CurrentUser, &mut custody::ItemRow) -> Result<(), AppError>
+        + Send
+        + 'static,
+) -> Result<HttpResponse, AppError> {
+    require(
+        &user,
+        roles,
+        "do this with equipment",
+        "göra detta med utrustning",
+    )?;
+    let expected = expected_version(req)?;
+    let id = id.to_string();
+    let d = state
+        .db
+        .transaction(move |conn| {
+            let mut item = custody::find_item(conn, &id)?.ok_or_else(item_not_found)?;
+            if item.version != expected {
+                return Err(AppError::stale_version(item.version));
+            }
+            work(conn, &user, &mut item)?;
+            detail_of(conn, item)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(d.item.version))
+        .json(d))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRef {
+    pub customer_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemNote {
+    pub note: Option<String>,
+}
+
+/// Hands a receipt product out to a customer until a lock is mounted (seed 002).
+/// Refused for a customer from another municipality. Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/hand-out", tag = "equipment", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
+    request_body = CustomerRef,
+    responses(
+        (status = 200, description = "At the customer's", body = ItemDetail),
+        (status = 404, description = "No such item or customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The item is not in stock", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn hand_out(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<CustomerRef>,
+) -> Result<HttpResponse, AppError> {
+    let customer_id = body.customer_id.to_string();
+    act(&state, &req, user, id.into_inner(), &[Role::CareStaff, Role::Installer, Role::Coordinator], move |conn, user, item| {
+        let (customer, _) = load_visible(conn, user, &customer_id, "equipment.hand_out")?;
+        if item.kind != EquipmentKind::ReceiptProduct.as_str() {
+            return Err(AppError::new(StatusCode::CONFLICT, "not_a_receipt_product", "Only receipt products are handed out this way; alarms and locks go with their order.", "Bara kvittensprodukter lämnas ut så; larm och lås går via sin beställning."));
+        }
+        if customer.other_municipality {
+            return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "other_municipality_no_lock", "This customer's case comes from another municipality: no lock or receipt product (seed 002).", "Kundens ärende kommer från en annan kommun: inget lås eller kvittensprodukt."));
+        }
+        move_item(conn, user, item, ItemMove::Install, Some(customer.id), None, None)
+    })
+    .await
+}
+
+/// Back in stock after collection (admin, coordinator, installer). Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/restock", tag = "equipment", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
+    request_body = ItemNote,
+    responses(
+        (status = 200, description = "In stock", body = ItemDetail),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The item was not collected", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn restock(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ItemNote>,
+) -> Result<HttpResponse, AppError> {
+    let note = body.into_inner().note;
+    act(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        &[Role::Admin, Role::Coordinator, Role::Installer],
+        move |conn, user, item| move_item(conn, user, item, ItemMove::Restock, None, None, note),
+    )
+    .await
+}
+
+/// Scrapped (admin, coordinator). Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/scrap", tag = "equipment", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
+    request_body = ItemNote,
+    responses(
+        (status = 200, description = "Scrapped", body = ItemDetail),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The item is at a customer's", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn scrap(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ItemNote>,
+) -> Result<HttpResponse, AppError> {
+    let note = body.into_inner().note;
+    act(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        &[Role::Admin, Role::Coordinator],
+        move |conn, user, item| move_item(conn, user, item, ItemMove::Scrap, None, None, note),
+    )
+    .await
+}
+
+/// A missing item turned up (installer, coordinator). Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/found", tag = "equipment", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
+    request_body = ItemNote,
+    responses(
+        (status = 200, description = "Collected", body = ItemDetail),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The item was not missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn found(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ItemNote>,
+) -> Result<HttpResponse, AppError> {
+    let note = body.into_inner().note;
+    act(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        &[Role::Coordinator, Role::Installer],
+        move |conn, user, item| {
+            if item.state != ItemState::Missing.as_str() {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "item_not_missing",
+                    format!("Item {} is not reported missing.", item.serial),
+                    format!("Enhet {} är inte anmäld saknad.", item.serial),
+                ));
+            }
+            move_item(conn, user, item, ItemMove::Collect, None, None, note)
+        },
+    )
+    .await
+}
+
+/// Links a mounted digital lock to its customer (admin; seed 002). A provider
+/// change leaves the link as it is. Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/link", tag = "equipment", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
+    request_body = CustomerRef,
+    responses(
+        (status = 200, description = "Linked", body = ItemDetail),
+        (status = 404, description = "No such item or customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a lock mounted at that customer's", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<CustomerRef>,
+) -> Result<HttpResponse, AppError> {
+    let customer_id = body.customer_id.to_string();
+    act(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        &[Role::Admin],
+        move |conn, user, item| {
+            load_visible(conn, user, &customer_id, "equipment.link")?;
+            if item.kind != EquipmentKind::DigitalLock.as_str()
+                || item.state != ItemState::AtCustomer.as_str()
+                || item.customer_id.as_deref() != Some(customer_id.as_str())
+            {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "not_mounted_here",
+                    "Only a digital lock mounted at this customer's can be linked to them.",
+                    "Bara ett digitalt lås monterat hos kunden kan kopplas till kunden.",
+                ));
+            }
+            let expected = item.version;
+            item.linked_customer_id = Some(customer_id.clone());
+            item.version += 1;
+            item.updated_at = db::now();
+            if !custody::update_item_if_version(conn, item, expected)? {
+                return Err(AppError::stale_version(expected + 1));
+            }
+            record(
+                conn,
+                user,
+                item,
+                &item.state.clone(),
+                None,
+                Some("Kopplat till kund".into()),
+            )
+        },
+    )
+    .await
+}
+
+/// Removes the lock's link to its customer at removal (admin). Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/unlink", tag = "equipment", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
+    request_body = ItemNote,
+    responses(
+        (status = 200, description = "Unlinked", body = ItemDetail),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not linked", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn unlink(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ItemNote>,
+) -> Result<HttpResponse, AppError> {
+    let note = body.into_inner().note;
+    act(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        &[Role::Admin],
+        move |conn, user, item| {
+            if item.linked_customer_id.is_none() {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "not_linked",
+                    "This lock is not linked to a customer.",
+                    "Låset är inte kopplat till någon kund.",
+                ));
+            }
+            let expected = item.version;
+            item.linked_customer_id = None;
+            item.version += 1;
+            item.updated_at = db::now();
+            if !custody::update_item_if_version(conn, item, expected)? {
+                return Err(AppError::stale_version(expected + 1));
+            }
+            record(
+                conn,
+                user,
+                item,
+                &item.state.clone(),
+                None,
+                note.or(Some("Koppling borttagen".into())),
+            )
+        },
+    )
+    .await
+}

@@ -1,0 +1,885 @@
+//! The key register: where each customer's key is, who moved it, and when.
+//! Replaces the alarm team's Excel sheet (seed 003).
+
+use super::concurrency::{etag, expected_version};
+use super::customers::load_visible;
+use super::validation::Problems;
+use crate::auth::CurrentUser;
+use crate::db::{self, audit, custody, customers, DbConn};
+use crate::domain::custody::{key_move, KeyCustody, KeyMove};
+use crate::domain::Role;
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/keys")
+            .route(web::get().to(list_keys))
+            .route(web::post().to(receive_key)),
+    );
+    cfg.service(web::resource("/keys.csv").route(web::get().to(export_keys)));
+    cfg.service(web::resource("/keys/{id}").route(web::get().to(get_key)));
+    cfg.service(web::resource("/keys/{id}/sign-out").route(web::post().to(sign_out)));
+    cfg.service(web::resource("/keys/{id}/sign-in").route(web::post().to(sign_in)));
+    cfg.service(
+        web::resource("/keys/{id}/return-to-customer").route(web::post().to(return_to_customer)),
+    );
+    cfg.service(web::resource("/keys/{id}/report-lost").route(web::post().to(report_lost)));
+    cfg.service(web::resource("/keys/{id}/receive-again").route(web::post().to(receive_again)));
+    cfg.service(web::resource("/customers/{id}/keys").route(web::get().to(customer_keys)));
+}
+
+fn may_handle_keys(user: &CurrentUser) -> Result<(), AppError> {
+    if matches!(
+        user.role,
+        Role::Installer | Role::CareStaff | Role::Coordinator | Role::Admin
+    ) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("move keys", "flytta nycklar"))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Key {
+    pub id: String,
+    #[schema(example = "B-1042")]
+    pub key_number: String,
+    pub customer_id: String,
+    /// The customer number; a key list never shows the personnummer.
+    pub customer_number: String,
+    pub count: i32,
+    #[schema(example = "Skåp 2")]
+    pub cabinet: String,
+    #[schema(example = "14")]
+    pub hook: String,
+    /// In the separate night cabinet.
+    pub night_cabinet: bool,
+    pub custody: KeyCustody,
+    pub holder_group_id: Option<String>,
+    pub holder_user_id: Option<String>,
+    /// Since when the key is where it is.
+    pub since: DateTime<Utc>,
+    /// Signed out longer than allowed.
+    pub overdue: bool,
+    pub version: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyMoveEntry {
+    pub seq: i32,
+    pub at: DateTime<Utc>,
+    pub user_id: String,
+    /// receive, sign_out, sign_in, return_to_customer, report_lost
+    #[serde(rename = "move")]
+    pub move_kind: String,
+    /// `customer`, `cabinet:<cabinet>/<hook>`, `group:<id>`, `user:<id>`, `lost`
+    pub from: String,
+    pub to: String,
+    pub order_id: Option<String>,
+    pub receipt_document_id: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyDetail {
+    pub key: Key,
+    /// Every move since the key was received, oldest first: each starts where the one before ended.
+    pub history: Vec<KeyMoveEntry>,
+}
+
+fn place(k: &custody::KeyRow) -> String {
+    match k.custody.as_str() {
+        "in_cabinet" => format!("cabinet:{}/{}", k.cabinet, k.hook),
+        "signed_out" => match (&k.holder_group_id, &k.holder_user_id) {
+            (Some(g), _) => format!("group:{g}"),
+            (_, Some(u)) => format!("user:{u}"),
+            _ => "signed_out".into(),
+        },
+        "returned" => "customer".into(),
+        _ => "lost".into(),
+    }
+}
+
+pub(crate) fn key_dto(
+    k: custody::KeyRow,
+    customer_number: String,
+    overdue_hours: i64,
+) -> Result<Key, AppError> {
+    let custody: KeyCustody = k
+        .custody
+        .parse()
+        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+    let overdue =
+        custody == KeyCustody::SignedOut && db::now() - k.since > Duration::hours(overdue_hours);
+    Ok(Key {
+        id: k.id,
+        key_number: k.key_number,
+        customer_id: k.customer_id,
+        customer_number,
+        count: k.key_count,
+        cabinet: k.cabinet,
+        hook: k.hook,
+        night_cabinet: k.night_cabinet,
+        custody,
+        holder_group_id: k.holder_group_id,
+        holder_user_id: k.holder_user_id,
+        since: k.since.and_utc(),
+        overdue,
+        version: k.version,
+    })
+}
+
+/// Where the register thinks the key is, in words a person at the cabinet understands.
+fn whereabouts(conn: &mut DbConn, k: &custody::KeyRow) -> Result<(String, String), AppError> {
+    let since = k.since.format("%Y-%m-%d %H:%M");
+    Ok(match k.custody.as_str() {
+        "in_cabinet" => (
+            format!("in {} on hook {} since {since}", k.cabinet, k.hook),
+            format!("i {} på krok {} sedan {since}", k.cabinet, k.hook),
+        ),
+        "signed_out" => {
+            let who = match (&k.holder_group_id, &k.holder_user_id) {
+                (Some(g), _) => db::org::find_group(conn, g)?
+                    .map(|g| g.name)
+                    .unwrap_or_default(),
+                (_, Some(u)) => db::users::find(conn, u)?
+                    .map(|u| u.display_name)
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            (
+                format!("signed out to {who} since {since}"),
+                format!("utkvitterad till {who} sedan {since}"),
+            )
+        }
+        "returned" => (
+            format!("returned to the customer on {since}"),
+            format!("återlämnad till kunden {since}"),
+        ),
+        _ => (
+            format!("reported lost on {since}"),
+            format!("anmäld förlorad {since}"),
+        ),
+    })
+}
+
+pub(crate) struct KeyChange<'a> {
+    pub mv: KeyMove,
+    pub to_group: Option<String>,
+    pub to_user: Option<String>,
+    pub cabinet: Option<(String, String, bool)>,
+    pub order_id: Option<&'a str>,
+    pub receipt_document_id: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Moves a key if the register has it where the move starts; otherwise 409
+/// saying where the register thinks it is. Records the move.
+pub(crate) fn move_key(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    k: &mut custody::KeyRow,
+    change: KeyChange<'_>,
+) -> Result<(), AppError> {
+    let from: KeyCustody = k
+        .custody
+        .parse()
+        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+    let Some(to) = key_move(from, change.mv) else {
+        let (en, sv) = whereabouts(conn, k)?;
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "key_not_there",
+            format!(
+                "Key {} cannot be {}: the register says it is {en}.",
+                k.key_number,
+                change.mv.as_str().replace('_', " ")
+            ),
+            format!(
+                "Nyckel {} kan inte flyttas ({}): registret säger att den är {sv}.",
+                k.key_number,
+                change.mv.as_str()
+            ),
+        ));
+    };
+    let from_place = place(k);
+    let expected = k.version;
+    k.custody = to.as_str().to_string();
+    k.holder_group_id = change.to_group;
+    k.holder_user_id = change.to_user;
+    if let Some((cabinet, hook, night)) = change.cabinet {
+        (k.cabinet, k.hook, k.night_cabinet) = (cabinet, hook, night);
+    }
+    let now = db::now();
+    k.since = now;
+    k.version += 1;
+    k.updated_at = now;
+    if !custody::update_key_if_version(conn, k, expected)? {
+        return Err(AppError::stale_version(expected + 1));
+    }
+    let seq = custody::next_key_seq(conn, &k.id)?;
+    custody::insert_key_move(
+        conn,
+        &custody::KeyMoveRow {
+            id: db::new_id(),
+            key_id: k.id.clone(),
+            seq,
+            at: now,
+            user_id: user.id.clone(),
+            move_kind: change.mv.as_str().to_string(),
+            from_place,
+            to_place: place(k),
+            order_id: change.order_id.map(str::to_string),
+            receipt_document_id: change.receipt_document_id,
+            note: change.note,
+        },
+    )?;
+    audit::record(
+        conn,
+        user,
+        audit::Entry::new(&format!("key.{}", change.mv.as_str()), "key", Some(&k.id))
+            .customer(&k.customer_id),
+    )?;
+    Ok(())
+}
+
+/// Registers a key received from the customer, hung in the cabinet.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn register_key(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    customer_id: &str,
+    key_number: &str,
+    count: i32,
+    cabinet: &str,
+    hook: &str,
+    night_cabinet: bool,
+    order_id: Option<&str>,
+    receipt_document_id: Option<String>,
+) -> Result<custody::KeyRow, AppError> {
+    if let Some(existing) = custody::find_key_by_number(conn, key_number)? {
+        let same = existing.customer_id == customer_id;
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "key_number_taken",
+            format!(
+                "Key number {key_number} is already in the register{}. Key numbers are unique in the organisation.",
+                if same { " for this customer" } else { " for another customer" }
+            ),
+            format!("Nyckelnummer {key_number} finns redan i registret{}.", if same { " för denna kund" } else { " för en annan kund" }),
+        ));
+    }
+    let now = db::now();
+    let row = custody::KeyRow {
+        id: db::new_id(),
+        key_number: key_number.to_string(),
+        customer_id: customer_id.to_string(),
+        key_count: count,
+        cabinet: cabinet.to_string(),
+        hook: hook.to_string(),
+        night_cabinet,
+        custody: KeyCustody::InCabinet.as_str().to_string(),
+        holder_group_id: None,
+        holder_user_id: None,
+        since: now,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    custody::insert_key(conn, &row)?;
+    custody::insert_key_move(
+        conn,
+        &custody::KeyMoveRow {
+            id: db::new_id(),
+            key_id: row.id.clone(),
+            seq: 1,
+            at: now,
+            user_id: user.id.clone(),
+            move_kind: KeyMove::Receive.as_str().to_string(),
+            from_place: "customer".into(),
+            to_place: place(&row),
+            order_id: order_id.map(str::to_string),
+            receipt_document_id,
+            note: None,
+        },
+    )?;
+    audit::record(
+        conn,
+        user,
+        audit::Entry::new("key.receive", "key", Some(&row.id)).customer(customer_id),
+    )?;
+    Ok(row)
+}
+
+fn key_not_found() -> AppError {
+    AppError::not_found("key_not_found", "key", "nyckel")
+}
+
+fn load_visible_key(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    id: &str,
+    action: &str,
+) -> Result<(custody::KeyRow, String), AppError> {
+    let k = custody::find_key(conn, id)?.ok_or_else(key_not_found)?;
+    let (customer, _) = load_visible(conn, user, &k.customer_id, action).map_err(|e| {
+        if e.code() == "customer_not_found" {
+            key_not_found().denied()
+        } else {
+            e
+        }
+    })?;
+    Ok((k, customer.customer_number))
+}
+
+fn detail_of(
+    conn: &mut DbConn,
+    k: custody::KeyRow,
+    number: String,
+    hours: i64,
+) -> Result<KeyDetail, AppError> {
+    let history = custody::key_moves_of(conn, &k.id)?
+        .into_iter()
+        .map(|m| KeyMoveEntry {
+            seq: m.seq,
+            at: m.at.and_utc(),
+            user_id: m.user_id,
+            move_kind: m.move_kind,
+            from: m.from_place,
+            to: m.to_place,
+            order_id: m.order_id,
+            receipt_document_id: m.receipt_document_id,
+            note: m.note,
+        })
+        .collect();
+    Ok(KeyDetail {
+        key: key_dto(k, number, hours)?,
+        history,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"key_number": "B-1042", "customer_id": "…", "count": 2, "cabinet": "Skåp 2", "hook": "14"}))]
+pub struct NewKey {
+    pub key_number: String,
+    pub customer_id: Uuid,
+    pub count: i32,
+    pub cabinet: String,
+    pub hook: String,
+    #[serde(default)]
+    pub night_cabinet: bool,
+    /// The signed nyckelkvittens, once photographed.
+    pub receipt_document_id: Option<Uuid>,
+}
+
+/// Registers a key received from a customer (installer, care staff, coordinator, admin).
+#[utoipa::path(post, path = "/api/v1/keys", tag = "keys", security(("bearer" = [])),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "In the cabinet", body = KeyDetail),
+        (status = 409, description = "The key number is taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn receive_key(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewKey>,
+) -> Result<HttpResponse, AppError> {
+    may_handle_keys(&user)?;
+    let b = body.into_inner();
+    let mut p = Problems::default();
+    let number = p.text("key_number", &b.key_number, 50);
+    let cabinet = p.text("cabinet", &b.cabinet, 100);
+    let hook = p.text("hook", &b.hook, 20);
+    if !(1..=20).contains(&b.count) {
+        p.add("count", "out_of_range", "between 1 and 20");
+    }
+    p.finish()?;
+    let hours = state.settings.key_sign_out_hours;
+    let d = state
+        .db
+        .transaction(move |conn| {
+            let customer_id = b.customer_id.to_string();
+            let (customer, _) = load_visible(conn, &user, &customer_id, "key.receive")?;
+            let k = register_key(
+                conn,
+                &user,
+                &customer_id,
+                &number,
+                b.count,
+                &cabinet,
+                &hook,
+                b.night_cabinet,
+                None,
+                b.receipt_document_id.map(|u| u.to_string()),
+            )?;
+            detail_of(conn, k, customer.customer_number, hours)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(etag(d.key.version))
+        .json(d))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KeyQuery {
+    pub customer_id: Option<Uuid>,
+    /// Keys signed out to this group.
+    pub holder_group_id: Option<Uuid>,
+    /// Keys signed out to this person.
+    pub holder_user_id: Option<Uuid>,
+    pub custody: Option<KeyCustody>,
+    /// Only keys signed out longer than allowed.
+    #[serde(default)]
+    pub overdue: bool,
+    /// Only keys that cannot be accounted for: lost, or signed out longer than allowed.
+    #[serde(default)]
+    pub unaccounted: bool,
+    /// 1–1000, default 200.
+    pub limit: Option<i64>,
+}
+
+async fn query_keys(
+    state: &AppState,
+    user: CurrentUser,
+    q: KeyQuery,
+) -> Result<Vec<Key>, AppError> {
+    let limit = match q.limit {
+        None => 200,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_limit",
+                "`limit` must be between 1 and 1000.",
+                "`limit` måste vara mellan 1 och 1000.",
+            ))
+        }
+    };
+    let hours = state.settings.key_sign_out_hours;
+    let overdue_before = db::now() - Duration::hours(hours);
+    let base = custody::KeyFilter {
+        customer_id: q.customer_id.map(|u| u.to_string()),
+        holder_group_id: q.holder_group_id.map(|u| u.to_string()),
+        holder_user_id: q.holder_user_id.map(|u| u.to_string()),
+        custody: q.custody.map(|c| c.as_str().to_string()),
+        signed_out_before: (q.overdue).then_some(overdue_before),
+        limit,
+    };
+    let scope = user.scope();
+    let unaccounted = q.unaccounted;
+    let (rows, numbers) = state
+        .db
+        .transaction(move |conn| {
+            let mut rows = if unaccounted {
+                let mut lost = custody::list_keys(
+                    conn,
+                    &scope,
+                    &custody::KeyFilter {
+                        custody: Some("lost".into()),
+                        ..base.clone()
+                    },
+                )?;
+                lost.extend(custody::list_keys(
+                    conn,
+                    &scope,
+                    &custody::KeyFilter {
+                        signed_out_before: Some(overdue_before),
+                        ..base
+                    },
+                )?);
+                lost
+            } else {
+                custody::list_keys(conn, &scope, &base)?
+            };
+            rows.sort_by(|a, b| a.key_number.cmp(&b.key_number));
+            let ids: Vec<String> = rows.iter().map(|k| k.customer_id.clone()).collect();
+            for k in &rows {
+                audit::record(
+                    conn,
+                    &user,
+                    audit::Entry::new("key.list", "key", Some(&k.id)).customer(&k.customer_id),
+                )?;
+            }
+            Ok((rows, customers::numbers_of(conn, &ids)?))
+        })
+        .await?;
+    rows.into_iter()
+        .map(|k| {
+            let n = numbers
+                .iter()
+                .find(|(id, _)| *id == k.customer_id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            key_dto(k, n, hours)
+        })
+        .collect()
+}
+
+/// The key register, filtered: a group's signed-out keys, overdue keys, keys
+/// that cannot be accounted for.
+#[utoipa::path(get, path = "/api/v1/keys", tag = "keys", security(("bearer" = [])),
+    params(KeyQuery),
+    responses((status = 200, description = "Keys, by key number", body = Vec<Key>)))]
+pub async fn list_keys(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<KeyQuery>,
+) -> Result<HttpResponse, AppError> {
+    let keys = query_keys(&state, user, q.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(keys))
+}
+
+/// The key register as CSV (semicolon-separated, UTF-8), with the same filters.
+#[utoipa::path(get, path = "/api/v1/keys.csv", tag = "keys", security(("bearer" = [])),
+    params(KeyQuery),
+    responses((status = 200, description = "CSV: nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan", content_type = "text/csv", body = String)))]
+pub async fn export_keys(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<KeyQuery>,
+) -> Result<HttpResponse, AppError> {
+    let keys = query_keys(&state, user, q.into_inner()).await?;
+    let mut csv = String::from("nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan\r\n");
+    for k in keys {
+        csv.push_str(&format!(
+            "{};{};{};{};{};{};{};{}\r\n",
+            k.key_number,
+            k.customer_number,
+            k.count,
+            k.cabinet,
+            k.hook,
+            if k.night_cabinet { "ja" } else { "nej" },
+            k.custody.as_str(),
+            k.since.format("%Y-%m-%d %H:%M")
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"nyckelregister.csv\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(csv))
+}
+
+/// Where is this customer's key right now.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/keys", tag = "keys", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The customer's keys", body = Vec<Key>),
+        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn customer_keys(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let hours = state.settings.key_sign_out_hours;
+    let id = id.into_inner().to_string();
+    let (rows, number) = state
+        .db
+        .transaction(move |conn| {
+            let (customer, _) = load_visible(conn, &user, &id, "key.list")?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("key.list", "customer", Some(&id)).customer(&id),
+            )?;
+            Ok((
+                custody::keys_of_customer(conn, &id)?,
+                customer.customer_number,
+            ))
+        })
+        .await?;
+    let keys = rows
+        .into_iter()
+        .map(|k| key_dto(k, number.clone(), hours))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(keys))
+}
+
+/// One key and its whole custody chain.
+#[utoipa::path(get, path = "/api/v1/keys/{id}", tag = "keys", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "The key", body = KeyDetail, headers(("ETag" = String, description = "Version for If-Match"))),
+        (status = 404, description = "No such key, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_key(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let hours = state.settings.key_sign_out_hours;
+    let id = id.into_inner().to_string();
+    let d = state
+        .db
+        .transaction(move |conn| {
+            let (k, number) = load_visible_key(conn, &user, &id, "key.read")?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("key.read", "key", Some(&id)).customer(&k.customer_id),
+            )?;
+            detail_of(conn, k, number, hours)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(d.key.version))
+        .json(d))
+}
+
+async fn do_move(
+    state: &AppState,
+    req: &HttpRequest,
+    user: CurrentUser,
+    id: Uuid,
+    build: impl FnOnce(&mut DbConn, &CurrentUser) -> Result<KeyChange<'static>, AppError>
+        + Send
+        + 'static,
+) -> Result<HttpResponse, AppError> {
+    may_handle_keys(&user)?;
+    let expected = expected_version(req)?;
+    let hours = state.settings.key_sign_out_hours;
+    let id = id.to_string();
+    let d = state
+        .db
+        .transaction(move |conn| {
+            let (mut k, number) = load_visible_key(conn, &user, &id, "key.move")?;
+            if k.version != expected {
+                return Err(AppError::stale_version(k.version));
+            }
+            let change = build(conn, &user)?;
+            move_key(conn, &user, &mut k, change)?;
+            detail_of(conn, k, number, hours)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(d.key.version))
+        .json(d))
+}
+
+fn simple(mv: KeyMove) -> KeyChange<'static> {
+    KeyChange {
+        mv,
+        to_group: None,
+        to_user: None,
+        cabinet: None,
+        order_id: None,
+        receipt_document_id: None,
+        note: None,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"group_id": "…"}))]
+pub struct SignOut {
+    /// To a group (e.g. the night patrol)…
+    pub group_id: Option<Uuid>,
+    /// …or to a person. Exactly one.
+    pub user_id: Option<Uuid>,
+    pub note: Option<String>,
+}
+
+/// Signs a key out of the cabinet to a group or a person. Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/keys/{id}/sign-out", tag = "keys", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
+    request_body = SignOut,
+    responses(
+        (status = 200, description = "Signed out", body = KeyDetail),
+        (status = 404, description = "No such key, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is not in the cabinet; the message says where the register has it", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<SignOut>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.into_inner();
+    let mut p = Problems::default();
+    if b.group_id.is_some() == b.user_id.is_some() {
+        p.add("group_id", "exactly_one", "name either a group or a person");
+    }
+    let note = p.optional_text("note", b.note.as_deref(), 500);
+    p.finish()?;
+    do_move(&state, &req, user, id.into_inner(), move |conn, _| {
+        if let Some(g) = b.group_id {
+            db::org::find_group(conn, &g.to_string())?
+                .ok_or_else(|| super::org::unknown_reference("group_id", "group", "gruppen"))?;
+        }
+        if let Some(u) = b.user_id {
+            db::users::find(conn, &u.to_string())?
+                .ok_or_else(|| super::org::unknown_reference("user_id", "user", "användaren"))?;
+        }
+        Ok(KeyChange {
+            to_group: b.group_id.map(|u| u.to_string()),
+            to_user: b.user_id.map(|u| u.to_string()),
+            note,
+            ..simple(KeyMove::SignOut)
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// Hang it somewhere else than before (all three together).
+    pub cabinet: Option<String>,
+    pub hook: Option<String>,
+    pub night_cabinet: Option<bool>,
+}
+
+/// Back in the cabinet (also: a lost key found). Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/keys/{id}/sign-in", tag = "keys", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "In the cabinet", body = KeyDetail),
+        (status = 404, description = "No such key, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is not signed out or lost; the message says where the register has it", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<SignIn>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.into_inner();
+    let mut p = Problems::default();
+    let position = match (&b.cabinet, &b.hook) {
+        (Some(c), Some(h)) => Some((
+            p.text("cabinet", c, 100),
+            p.text("hook", h, 20),
+            b.night_cabinet.unwrap_or(false),
+        )),
+        (None, None) => None,
+        _ => {
+            p.add("hook", "incomplete", "give cabinet and hook together");
+            None
+        }
+    };
+    p.finish()?;
+    do_move(&state, &req, user, id.into_inner(), move |_, _| {
+        Ok(KeyChange {
+            cabinet: position,
+            ..simple(KeyMove::SignIn)
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnKey {
+    /// The signed receipt for the returned key, once photographed.
+    pub receipt_document_id: Option<Uuid>,
+}
+
+/// Handed back to the customer. Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/keys/{id}/return-to-customer", tag = "keys", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
+    request_body = ReturnKey,
+    responses(
+        (status = 200, description = "Returned", body = KeyDetail),
+        (status = 404, description = "No such key, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is not in the cabinet; the message says where the register has it", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn return_to_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ReturnKey>,
+) -> Result<HttpResponse, AppError> {
+    let doc = body.receipt_document_id.map(|u| u.to_string());
+    do_move(&state, &req, user, id.into_inner(), move |_, _| {
+        Ok(KeyChange {
+            receipt_document_id: doc,
+            ..simple(KeyMove::ReturnToCustomer)
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "Ej återlämnad efter nattpasset"}))]
+pub struct ReportLost {
+    pub note: String,
+}
+
+/// Reports a key lost: an incident until it is found and signed in. Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/keys/{id}/report-lost", tag = "keys", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
+    request_body = ReportLost,
+    responses(
+        (status = 200, description = "Reported lost", body = KeyDetail),
+        (status = 404, description = "No such key, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is already returned or lost", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn report_lost(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ReportLost>,
+) -> Result<HttpResponse, AppError> {
+    let mut p = Problems::default();
+    let note = p.text("note", &body.note, 500);
+    p.finish()?;
+    do_move(&state, &req, user, id.into_inner(), move |_, _| {
+        Ok(KeyChange {
+            note: Some(note),
+            ..simple(KeyMove::ReportLost)
+        })
+    })
+    .await
+}
+
+/// A returned key received from the customer again. Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/keys/{id}/receive-again", tag = "keys", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
+    request_body = ReturnKey,
+    responses(
+        (status = 200, description = "In the cabinet", body = KeyDetail),
+        (status = 404, description = "No such key, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key was not returned", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn receive_again(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ReturnKey>,
+) -> Result<HttpResponse, AppError> {
+    let doc = body.receipt_document_id.map(|u| u.to_string());
+    do_move(&state, &req, user, id.into_inner(), move |_, _| {
+        Ok(KeyChange {
+            receipt_document_id: doc,
+            ..simple(KeyMove::Receive)
+        })
+    })
+    .await
+}
