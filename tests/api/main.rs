@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod custody;
 mod customers;
 mod errors;
 mod health;
