@@ -43,6 +43,16 @@ enum Command {
         #[arg(long)]
         alarm_lead: bool,
     },
+    /// Import the existing key register from .xlsx or CSV. Reports row by row;
+    /// with --apply writes all rows, or none if any is wrong.
+    ImportKeys {
+        file: PathBuf,
+        /// The admin or coordinator the import is recorded as.
+        #[arg(long = "as")]
+        as_user: String,
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -105,9 +115,68 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::ImportKeys {
+            file,
+            as_user,
+            apply,
+        } => import_keys(&db, &file, &as_user, apply),
         Command::Serve { demo } => serve(settings, db, &target, demo),
         Command::Openapi => unreachable!("handled above"),
     }
+}
+
+fn import_keys(db: &Db, file: &std::path::Path, username: &str, apply: bool) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let mut conn = db.get()?;
+    let user = larmkoll::auth::CurrentUser::load_by_username(&mut conn, username)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("no active user '{username}'"))?;
+    if !matches!(user.role, Role::Admin | Role::Coordinator) {
+        anyhow::bail!(
+            "{username} is a {}; only an admin or a coordinator imports the key register",
+            user.role
+        );
+    }
+    let result =
+        diesel::Connection::transaction(&mut *conn, |c| api::import::run(c, &user, &bytes, apply));
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let p = e.to_problem();
+            eprintln!("{}", p.detail);
+            for f in p.errors {
+                eprintln!("  {}: {}", f.field, f.detail);
+            }
+            std::process::exit(1);
+        }
+    };
+    for r in &report.rows {
+        let what = format!("{:?}", r.outcome).to_lowercase();
+        println!(
+            "row {:>4}  {:<6}  {:<12} {:<10} {}",
+            r.row,
+            what,
+            r.key_number.as_deref().unwrap_or("-"),
+            r.customer_number.as_deref().unwrap_or("-"),
+            r.problems.join("; ")
+        );
+    }
+    println!(
+        "{} key(s) {}, {} item(s) placed, {} row(s) wrong.",
+        report.keys_to_create,
+        if report.applied {
+            "imported"
+        } else {
+            "would be imported (dry run; --apply writes)"
+        },
+        report.items_to_place,
+        report.errors
+    );
+    if report.errors > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// The default data directory is created on first start; a configured one must

@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod equipment;
 pub mod executions;
 pub mod health;
+pub mod import;
 pub mod keys;
 pub mod messages;
 pub mod notify;
@@ -107,6 +108,7 @@ use utoipa::{Modify, OpenApi};
         equipment::found,
         equipment::link,
         equipment::unlink,
+        import::import_key_register,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
@@ -270,7 +272,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(executions::routes)
         .configure(messages::routes)
         .configure(keys::routes)
-        .configure(equipment::routes);
+        .configure(equipment::routes)
+        .configure(import::routes);
 }
 
 async fn serve_openapi() -> actix_web::HttpResponse {

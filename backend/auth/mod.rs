@@ -79,6 +79,35 @@ impl CurrentUser {
     }
 }
 
+impl CurrentUser {
+    /// The user as the command line acts for them (no request behind it).
+    pub fn load_by_username(
+        conn: &mut crate::db::DbConn,
+        username: &str,
+    ) -> Result<Option<Self>, AppError> {
+        let Some(user) = crate::db::users::find_by_username(conn, username)?.filter(|u| u.active)
+        else {
+            return Ok(None);
+        };
+        let groups = crate::db::users::memberships_of(conn, &user.id)?;
+        let role = user
+            .role
+            .parse()
+            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+        Ok(Some(CurrentUser {
+            id: user.id,
+            username: user.username,
+            role,
+            alarm_lead: user.alarm_lead,
+            groups,
+            ctx: RequestContext {
+                ip: None,
+                request_id: Some("cli".into()),
+            },
+        }))
+    }
+}
+
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

@@ -227,3 +227,45 @@ fn create_user_then_migrate_on_a_fresh_database() {
     let migrate = run(&["migrate"], None);
     assert!(String::from_utf8_lossy(&migrate.stdout).contains("0 migration(s) applied"));
 }
+
+#[test]
+fn import_keys_reports_row_by_row_and_refuses_a_wrong_sheet() {
+    let data = tempfile::tempdir().unwrap();
+    let sheet = data.path().join("nycklar.csv");
+    std::fs::write(
+        &sheet,
+        "Nyckelnummer;Kundnummer;Skåp;Krok\nB-1;K-100001;Skåp 1;1\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("LARMKOLL_DATA_DIR", data.path())
+            .env("LARMKOLL_NEW_PASSWORD", "ett-langt-losenord")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let sheet = sheet.to_str().unwrap();
+    let nobody = run(&["import-keys", sheet, "--as", "ingen"]);
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no active user 'ingen'"));
+    assert!(run(&[
+        "create-user",
+        "--username",
+        "kim",
+        "--display-name",
+        "Kim",
+        "--role",
+        "coordinator"
+    ])
+    .status
+    .success());
+    let out = run(&["import-keys", sheet, "--as", "kim", "--apply"]);
+    assert!(!out.status.success(), "a row is wrong, so the import fails");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("row 2") && text.contains("no customer K-100001"),
+        "{text}"
+    );
+}

@@ -10,6 +10,7 @@ mod customers;
 mod errors;
 mod health;
 mod idempotency;
+mod import;
 mod lifecycle;
 mod migrations;
 mod openapi;
