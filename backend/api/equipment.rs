@@ -33,7 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/equipment/items/{id}/hand-out").route(web::post().to(hand_out)));
     cfg.service(web::resource("/equipment/items/{id}/restock").route(web::post().to(restock)));
     cfg.service(web::resource("/equipment/items/{id}/scrap").route(web::post().to(scrap)));
-    cfg.service(web::resource("/equipment/items/{id}/found").route(web::post().to(found)));
+    cfg.service(web::resource("/equipment/items/{id}/collect").route(web::post().to(collect_item)));
     cfg.service(web::resource("/equipment/items/{id}/link").route(web::post().to(link)));
     cfg.service(web::resource("/equipment/items/{id}/unlink").route(web::post().to(unlink)));
 }
@@ -854,16 +854,18 @@ pub async fn scrap(
     .await
 }
 
-/// A missing item turned up (installer, coordinator). Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/found", tag = "equipment", security(("bearer" = [])),
+/// Picked up from the customer outside an uninstall — a receipt product taken
+/// away, a broken unit swapped — or a missing item that turned up (installer,
+/// care staff, coordinator). Needs `If-Match`.
+#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/collect", tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
     request_body = ItemNote,
     responses(
         (status = 200, description = "Collected", body = ItemDetail),
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The item was not missing", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The item is not at a customer's or missing", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn found(
+pub async fn collect_item(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
@@ -876,15 +878,10 @@ pub async fn found(
         &req,
         user,
         id.into_inner(),
-        &[Role::Coordinator, Role::Installer],
+        &[Role::Coordinator, Role::Installer, Role::CareStaff],
         move |conn, user, item| {
-            if item.state != ItemState::Missing.as_str() {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    "item_not_missing",
-                    format!("Item {} is not reported missing.", item.serial),
-                    format!("Enhet {} är inte anmäld saknad.", item.serial),
-                ));
+            if let Some(c) = item.customer_id.clone() {
+                load_visible(conn, user, &c, "equipment.collect")?;
             }
             move_item(conn, user, item, ItemMove::Collect, None, None, note)
         },

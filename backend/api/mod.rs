@@ -105,7 +105,7 @@ use utoipa::{Modify, OpenApi};
         equipment::hand_out,
         equipment::restock,
         equipment::scrap,
-        equipment::found,
+        equipment::collect_item,
         equipment::link,
         equipment::unlink,
         import::import_key_register,

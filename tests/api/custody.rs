@@ -862,3 +862,176 @@ async fn equipment_custody_from_stock_to_customer_and_back(app: TestApp) {
         (409, "serial_taken")
     );
 }
+
+on_both_backends!(equipment_refusals_and_random_item_moves_leave_a_complete_chain);
+
+async fn equipment_refusals_and_random_item_moves_leave_a_complete_chain(app: TestApp) {
+    let assessor = app.login("handlaggare").await;
+    let installer = app.login("installator").await;
+    let care = app.login("hemtjanst").await;
+    let admin = app.login("admin").await;
+    let page = app.get("/api/v1/customers?limit=200", &assessor).await;
+    let boo: Vec<Value> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["address"]["city"] == "Saltsjö-Boo" && c["other_municipality"] == false)
+        .cloned()
+        .collect();
+
+    // An alarm unit installed at one customer cannot be installed at another: 409 saying where.
+    let mut orders = Vec::new();
+    for c in &boo[..2] {
+        let g = app
+            .post(
+                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
+                Some(&assessor),
+                json!({"service": "safety_alarm", "valid_from": days_ago(3)}),
+            )
+            .await;
+        let id = g.body["order"]["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            app.post_if(
+                &format!("/api/v1/orders/{id}/book"),
+                &installer,
+                1,
+                json!({"visit_date": days_ago(2)})
+            )
+            .await
+            .status,
+            200
+        );
+        orders.push(id);
+    }
+    let first = app
+        .post_if(
+            &format!("/api/v1/orders/{}/install", orders[0]),
+            &installer,
+            2,
+            json!({"installation_date": days_ago(1), "serials": ["TX-1036", "WB-2036"]}),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let second = app
+        .post_if(
+            &format!("/api/v1/orders/{}/install", orders[1]),
+            &installer,
+            2,
+            json!({"installation_date": days_ago(1), "serials": ["TX-1037", "WB-2036"]}),
+        )
+        .await;
+    assert_eq!(
+        (second.status, second.problem_code().as_str()),
+        (409, "item_at_other_customer")
+    );
+    assert!(
+        second.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains(boo[0]["customer_number"].as_str().unwrap()),
+        "{}",
+        second.body
+    );
+    let tx37 = app
+        .get("/api/v1/equipment/items?serial=TX-1037", &installer)
+        .await;
+    assert_eq!(
+        tx37.body[0]["state"], "in_stock",
+        "the refused install moved nothing"
+    );
+
+    // The lock link is the admin's; unlinking what is not linked is refused.
+    let ph = app
+        .get("/api/v1/equipment/items?serial=PH-3015", &installer)
+        .await
+        .body[0]
+        .clone();
+    let unlink = app
+        .post_if(
+            &format!(
+                "/api/v1/equipment/items/{}/unlink",
+                ph["id"].as_str().unwrap()
+            ),
+            &admin,
+            1,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (unlink.status, unlink.problem_code().as_str()),
+        (409, "not_linked")
+    );
+
+    // Random moves of a receipt product by random people: the chain never breaks.
+    let mut seed: u64 = 0x0000_4004;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n
+    };
+    let mut item = app
+        .get("/api/v1/equipment/items?serial=KV-4005", &installer)
+        .await
+        .body[0]
+        .clone();
+    let mut ok = 0;
+    for _ in 0..30 {
+        let (mv, body) = match next(4) {
+            0 => (
+                "hand-out",
+                json!({"customer_id": boo[next(boo.len())]["id"]}),
+            ),
+            1 => ("collect", json!({})),
+            2 => ("restock", json!({})),
+            _ => ("scrap", json!({"note": "slump"})),
+        };
+        let token = [&installer, &care, &admin][next(3)];
+        let res = app
+            .post_if(
+                &format!(
+                    "/api/v1/equipment/items/{}/{mv}",
+                    item["id"].as_str().unwrap()
+                ),
+                token,
+                item["version"].as_i64().unwrap(),
+                body,
+            )
+            .await;
+        assert!(
+            [200, 403, 409].contains(&res.status),
+            "{mv}: {} {}",
+            res.status,
+            res.body
+        );
+        if res.status == 200 {
+            item = res.body["item"].clone();
+            ok += 1;
+        }
+        if item["state"] == "scrapped" {
+            break;
+        }
+    }
+    let detail = app
+        .get(
+            &format!("/api/v1/equipment/items/{}", item["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
+    let history = detail.body["history"].as_array().unwrap();
+    assert!(ok >= 3, "the walk must move the item ({ok} moves)");
+    assert_eq!(
+        history.len(),
+        ok + 1,
+        "every successful move, and only those"
+    );
+    assert_eq!(history[0]["from"], "new");
+    for pair in history.windows(2) {
+        assert_eq!(pair[1]["from"], pair[0]["to"]);
+        assert_eq!(
+            pair[1]["seq"].as_i64().unwrap(),
+            pair[0]["seq"].as_i64().unwrap() + 1
+        );
+    }
+    assert_eq!(history.last().unwrap()["to"], detail.body["item"]["state"]);
+}
