@@ -23,6 +23,8 @@ pub struct Settings {
     pub message_rules: MessageRules,
     /// A key signed out longer than this is overdue.
     pub key_sign_out_hours: i64,
+    /// Largest photo upload, in bytes.
+    pub document_limit_bytes: usize,
 }
 
 impl Default for Settings {
@@ -37,6 +39,7 @@ impl Default for Settings {
             json_limit_bytes: 256 * 1024,
             message_rules: MessageRules::default(),
             key_sign_out_hours: 16,
+            document_limit_bytes: 15 * 1024 * 1024,
         }
     }
 }
@@ -53,6 +56,7 @@ struct FileSettings {
     refresh_token_days: Option<i64>,
     json_limit_bytes: Option<usize>,
     key_sign_out_hours: Option<i64>,
+    document_limit_bytes: Option<usize>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -68,6 +72,7 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_REFRESH_TOKEN_DAYS   refresh token lifetime         [default: 30]
   LARMKOLL_JSON_LIMIT_BYTES     largest JSON request body      [default: 262144]
   LARMKOLL_KEY_SIGN_OUT_HOURS   a key out longer is overdue    [default: 16]
+  LARMKOLL_DOCUMENT_LIMIT_BYTES largest photo upload           [default: 15728640]
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -122,6 +127,9 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_REFRESH_TOKEN_DAYS") {
             s.refresh_token_days = parse("LARMKOLL_REFRESH_TOKEN_DAYS", v)?;
         }
+        if let Some(v) = env("LARMKOLL_DOCUMENT_LIMIT_BYTES") {
+            s.document_limit_bytes = parse("LARMKOLL_DOCUMENT_LIMIT_BYTES", v)?;
+        }
         if let Some(v) = env("LARMKOLL_KEY_SIGN_OUT_HOURS") {
             s.key_sign_out_hours = parse("LARMKOLL_KEY_SIGN_OUT_HOURS", v)?;
         }
@@ -144,8 +152,10 @@ impl Settings {
             refresh_token_days,
             json_limit_bytes,
             key_sign_out_hours,
+            document_limit_bytes,
             messages: _,
         } = f;
+        self.document_limit_bytes = document_limit_bytes.unwrap_or(self.document_limit_bytes);
         self.key_sign_out_hours = key_sign_out_hours.unwrap_or(self.key_sign_out_hours);
         self.listen = listen.unwrap_or(self.listen);
         self.data_dir = data_dir.unwrap_or_else(|| self.data_dir.clone());

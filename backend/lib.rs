@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod media;
 pub mod web;
 
 use actix_web::body::MessageBody;
@@ -26,6 +27,10 @@ pub struct AppState {
     pub limiter: Arc<auth::rate_limit::LoginLimiter>,
     /// Demo mode: the demo users' password `demo` is accepted only then.
     pub demo: bool,
+    /// Where document photos are kept.
+    pub store: Arc<dyn media::storage::BlobStore>,
+    /// How many photos are processed at once, so uploads cannot starve the API.
+    pub media_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -34,8 +39,14 @@ impl AppState {
         keys: auth::jwt::TokenKeys,
         settings: config::Settings,
         demo: bool,
-    ) -> Self {
-        Self {
+    ) -> std::io::Result<Self> {
+        let store = Arc::new(media::storage::LocalStore::new(
+            settings.data_dir.join("documents"),
+        )?);
+        let slots = std::thread::available_parallelism()
+            .map(|n| n.get().div_ceil(2))
+            .unwrap_or(1);
+        Ok(Self {
             db,
             keys,
             settings,
@@ -46,7 +57,9 @@ impl AppState {
                 30,
             )),
             demo,
-        }
+            store,
+            media_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+        })
     }
 }
 
@@ -63,6 +76,7 @@ pub fn build_app(
     >,
 > {
     let json_limit = state.settings.json_limit_bytes;
+    let document_limit = state.settings.document_limit_bytes;
     App::new()
         .app_data(state)
         .app_data(
@@ -78,7 +92,7 @@ pub fn build_app(
         .service(
             aw::scope("/api/v1")
                 .wrap(from_fn(http::idempotency))
-                .configure(api::configure)
+                .configure(|c| api::configure(c, document_limit))
                 .default_service(aw::to(api::route_not_found)),
         )
         .configure(web::configure)

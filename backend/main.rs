@@ -223,7 +223,21 @@ async fn serve(
     }
     let keys = auth::jwt::TokenKeys::load_or_create(&settings.data_dir)?;
     let listen = settings.listen;
-    let state = web::Data::new(AppState::new(db, keys, settings, demo));
+    let state = web::Data::new(AppState::new(db, keys, settings, demo)?);
+    // Files without a row are what a crash between the two leaves; report them.
+    let (check_db, check_store) = (state.db.clone(), state.store.clone());
+    let check = web::block(move || -> anyhow::Result<_> {
+        let mut conn = check_db.get()?;
+        api::documents::check_storage(&mut conn, check_store.as_ref())
+    })
+    .await??;
+    if !check.orphan_files.is_empty() || !check.missing_files.is_empty() {
+        tracing::warn!(
+            orphan_files = check.orphan_files.len(),
+            missing_files = check.missing_files.len(),
+            "document storage and database disagree: files without a record (an interrupted upload) or records without files"
+        );
+    }
     let server = HttpServer::new({
         let state = state.clone();
         move || build_app(state.clone())

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod concurrency;
 pub mod customers;
 pub mod decisions;
+pub mod documents;
 pub mod equipment;
 pub mod executions;
 pub mod health;
@@ -109,6 +110,14 @@ use utoipa::{Modify, OpenApi};
         equipment::link,
         equipment::unlink,
         import::import_key_register,
+        documents::upload,
+        documents::get_document,
+        documents::display,
+        documents::thumbnail,
+        documents::original,
+        documents::supersede,
+        documents::customer_documents,
+        documents::order_documents,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
@@ -122,6 +131,7 @@ use utoipa::{Modify, OpenApi};
         (name = "billing", description = "Billing start and stop for the billing officers"),
         (name = "keys", description = "The key register: where each customer's key is, every move recorded"),
         (name = "equipment", description = "Alarm units, buttons, locks and receipt products: catalogue and custody"),
+        (name = "documents", description = "Photographed, signed papers kept as proof"),
         (name = "messages", description = "The inbox: messages the routines send at each transition"),
     )
 )]
@@ -261,7 +271,7 @@ pub fn openapi_json() -> String {
     json
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, document_limit: usize) {
     cfg.route("/openapi.json", web::get().to(serve_openapi))
         .configure(auth::routes)
         .configure(org::routes)
@@ -273,7 +283,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(messages::routes)
         .configure(keys::routes)
         .configure(equipment::routes)
-        .configure(import::routes);
+        .configure(import::routes)
+        .configure(|c| documents::routes(c, document_limit));
 }
 
 async fn serve_openapi() -> actix_web::HttpResponse {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod custody;
 pub mod customers;
+pub mod documents;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod messages;

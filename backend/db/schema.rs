@@ -213,6 +213,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    documents (id) {
+        id -> Text,
+        customer_id -> Text,
+        order_id -> Nullable<Text>,
+        kind -> Text,
+        signed_by -> Text,
+        signed_at -> Date,
+        taken_by -> Text,
+        sha256 -> Text,
+        content_type -> Text,
+        byte_size -> BigInt,
+        width -> Integer,
+        height -> Integer,
+        superseded_by -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     areas,
     groups,
@@ -237,6 +257,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     equipment_models,
     equipment_items,
     equipment_moves,
+    documents,
 );
 
 diesel::table! {

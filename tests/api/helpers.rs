@@ -163,7 +163,8 @@ impl TestApp {
         .expect("blocking")
         .expect("migrate and seed");
         let keys = auth::jwt::TokenKeys::load_or_create(data_dir.path()).expect("keys");
-        let state = web::Data::new(AppState::new(db.clone(), keys, settings, demo_mode));
+        let state =
+            web::Data::new(AppState::new(db.clone(), keys, settings, demo_mode).expect("state"));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let server = HttpServer::new(move || build_app(state.clone()))
@@ -222,6 +223,26 @@ impl TestApp {
             headers: res.headers().clone(),
             body,
         }
+    }
+
+    /// Files under the data directory's `documents/` folder, recursively.
+    pub fn stored_files(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walk(&p, out);
+                    } else {
+                        out.push(p.display().to_string());
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self._data_dir.path().join("documents"), &mut out);
+        out.sort();
+        out
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod custody;
 mod customers;
+mod documents;
 mod errors;
 mod health;
 mod idempotency;
