@@ -43,6 +43,10 @@ enum Command {
         #[arg(long)]
         alarm_lead: bool,
     },
+    /// Compare document files with the database: files without a record (an
+    /// interrupted upload) and records without files. Prints JSON; exits 1 on
+    /// records without files.
+    CheckDocuments,
     /// Import the existing key register from .xlsx or CSV. Reports row by row;
     /// with --apply writes all rows, or none if any is wrong.
     ImportKeys {
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -113,6 +118,17 @@ fn main() -> anyhow::Result<()> {
                 "Created user {} ({}) with id {}.",
                 user.username, user.role, user.id
             );
+            Ok(())
+        }
+        Command::CheckDocuments => {
+            let store =
+                larmkoll::media::storage::LocalStore::new(settings.data_dir.join("documents"))?;
+            let mut conn = db.get()?;
+            let report = api::documents::check_storage(&mut conn, &store)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.missing_files.is_empty() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::ImportKeys {

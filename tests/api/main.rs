@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod crash;
 mod custody;
 mod customers;
 mod documents;
