@@ -92,15 +92,32 @@ pub fn process(bytes: &[u8], claimed: Option<ImageFormat>) -> Result<Processed, 
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, bytes))?;
-    img.apply_orientation(orientation);
-    let (width, height) = (img.width(), img.height());
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, bytes))?;
+    let rotated = matches!(
+        orientation,
+        image::metadata::Orientation::Rotate90
+            | image::metadata::Orientation::Rotate270
+            | image::metadata::Orientation::Rotate90FlipH
+            | image::metadata::Orientation::Rotate270FlipH
+    );
+    let (width, height) = if rotated {
+        (img.height(), img.width())
+    } else {
+        (img.width(), img.height())
+    };
+    // Shrink first, then turn: rotating the small copies is far cheaper, and
+    // the thumbnail is made from the display copy, not the full photo.
+    let mut display = shrink(&img, DISPLAY_EDGE);
+    drop(img);
+    let mut thumb = shrink(&display, THUMB_EDGE);
+    display.apply_orientation(orientation);
+    thumb.apply_orientation(orientation);
     Ok(Processed {
         width,
         height,
         format: actual,
-        display_jpeg: encode(&shrink(&img, DISPLAY_EDGE), 85)?,
-        thumb_jpeg: encode(&shrink(&img, THUMB_EDGE), 80)?,
+        display_jpeg: encode(&display, 85)?,
+        thumb_jpeg: encode(&thumb, 80)?,
     })
 }
 
