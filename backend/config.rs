@@ -25,6 +25,8 @@ pub struct Settings {
     pub key_sign_out_hours: i64,
     /// Largest photo upload, in bytes.
     pub document_limit_bytes: usize,
+    /// Documents are weeded this many days after the customer's case closed.
+    pub document_retention_days: i64,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             message_rules: MessageRules::default(),
             key_sign_out_hours: 16,
             document_limit_bytes: 15 * 1024 * 1024,
+            document_retention_days: 5 * 365,
         }
     }
 }
@@ -57,6 +60,7 @@ struct FileSettings {
     json_limit_bytes: Option<usize>,
     key_sign_out_hours: Option<i64>,
     document_limit_bytes: Option<usize>,
+    document_retention_days: Option<i64>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -73,6 +77,7 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_JSON_LIMIT_BYTES     largest JSON request body      [default: 262144]
   LARMKOLL_KEY_SIGN_OUT_HOURS   a key out longer is overdue    [default: 16]
   LARMKOLL_DOCUMENT_LIMIT_BYTES largest photo upload           [default: 15728640]
+  LARMKOLL_DOCUMENT_RETENTION_DAYS weed documents this long after a case closed [default: 1825]
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -127,6 +132,9 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_REFRESH_TOKEN_DAYS") {
             s.refresh_token_days = parse("LARMKOLL_REFRESH_TOKEN_DAYS", v)?;
         }
+        if let Some(v) = env("LARMKOLL_DOCUMENT_RETENTION_DAYS") {
+            s.document_retention_days = parse("LARMKOLL_DOCUMENT_RETENTION_DAYS", v)?;
+        }
         if let Some(v) = env("LARMKOLL_DOCUMENT_LIMIT_BYTES") {
             s.document_limit_bytes = parse("LARMKOLL_DOCUMENT_LIMIT_BYTES", v)?;
         }
@@ -153,8 +161,11 @@ impl Settings {
             json_limit_bytes,
             key_sign_out_hours,
             document_limit_bytes,
+            document_retention_days,
             messages: _,
         } = f;
+        self.document_retention_days =
+            document_retention_days.unwrap_or(self.document_retention_days);
         self.document_limit_bytes = document_limit_bytes.unwrap_or(self.document_limit_bytes);
         self.key_sign_out_hours = key_sign_out_hours.unwrap_or(self.key_sign_out_hours);
         self.listen = listen.unwrap_or(self.listen);

@@ -47,6 +47,12 @@ enum Command {
     /// interrupted upload) and records without files. Prints JSON; exits 1 on
     /// records without files.
     CheckDocuments,
+    /// Apply the retention rule: delete the documents of customers whose case
+    /// closed more than LARMKOLL_DOCUMENT_RETENTION_DAYS ago. Dry run unless --apply.
+    WeedDocuments {
+        #[arg(long)]
+        apply: bool,
+    },
     /// Import the existing key register from .xlsx or CSV. Reports row by row;
     /// with --apply writes all rows, or none if any is wrong.
     ImportKeys {
@@ -118,6 +124,22 @@ fn main() -> anyhow::Result<()> {
                 "Created user {} ({}) with id {}.",
                 user.username, user.role, user.id
             );
+            Ok(())
+        }
+        Command::WeedDocuments { apply } => {
+            let store =
+                larmkoll::media::storage::LocalStore::new(settings.data_dir.join("documents"))?;
+            let mut pooled = db.get()?;
+            let conn: &mut larmkoll::db::DbConn = &mut pooled;
+            let today = chrono::Utc::now().date_naive();
+            let days = settings.document_retention_days;
+            let report = diesel::Connection::transaction(conn, |c| {
+                api::documents::weed(c, days, today, apply)
+            })?;
+            for key in &report.files {
+                larmkoll::media::storage::BlobStore::delete(&store, key)?;
+            }
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::CheckDocuments => {

@@ -75,3 +75,32 @@ pub fn update_if_version(conn: &mut DbConn, row: &DocumentRow, expected: i32) ->
     .execute(conn)
     .map(|n| n == 1)
 }
+
+pub fn customers_with_documents(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    documents::table
+        .select(documents::customer_id)
+        .distinct()
+        .load(conn)
+}
+
+/// Deletes a customer's document rows; returns their hashes.
+pub fn delete_of_customer(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<String>> {
+    let hashes: Vec<String> = documents::table
+        .filter(documents::customer_id.eq(customer_id))
+        .select(documents::sha256)
+        .load(conn)?;
+    // Superseding links point within the customer's own documents.
+    diesel::update(documents::table.filter(documents::customer_id.eq(customer_id)))
+        .set(documents::superseded_by.eq(None::<String>))
+        .execute(conn)?;
+    diesel::delete(documents::table.filter(documents::customer_id.eq(customer_id)))
+        .execute(conn)?;
+    Ok(hashes)
+}
+
+pub fn sha_in_use(conn: &mut DbConn, sha: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        documents::table.filter(documents::sha256.eq(sha)),
+    ))
+    .get_result(conn)
+}

@@ -306,3 +306,153 @@ async fn photos_come_out_upright_without_gps_and_bad_files_leave_nothing(app: Te
         1
     );
 }
+
+on_both_backends!(documents_are_weeded_only_after_the_case_closed_past_retention);
+
+/// Gallring: the documents of a closed case go after the retention period;
+/// those of a running case stay.
+async fn documents_are_weeded_only_after_the_case_closed_past_retention(app: TestApp) {
+    let assessor = app.login("handlaggare").await;
+    let installer = app.login("installator").await;
+    let coordinator = app.login("koordinator").await;
+    let page = app.get("/api/v1/customers?limit=200", &assessor).await;
+    let boo: Vec<Value> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["address"]["city"] == "Saltsjö-Boo" && c["other_municipality"] == false)
+        .cloned()
+        .collect();
+    let ago = |d: i64| (Utc::now().date_naive() - chrono::Duration::days(d)).to_string();
+    let step = |token: &str, order: &Value, event: &str, body: Value| {
+        let path = format!("/api/v1/orders/{}/{event}", order["id"].as_str().unwrap());
+        let (app, token, version) = (&app, token.to_string(), order["version"].as_i64().unwrap());
+        async move {
+            let r = app.post_if(&path, &token, version, body).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["order"].clone()
+        }
+    };
+    let mut ids = Vec::new();
+    for (i, c) in boo[..2].iter().enumerate() {
+        let g = app
+            .post(
+                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
+                Some(&assessor),
+                json!({"service": "safety_alarm", "valid_from": ago(400)}),
+            )
+            .await;
+        let o = step(
+            &installer,
+            &g.body["order"],
+            "book",
+            json!({"visit_date": ago(399)}),
+        )
+        .await;
+        let o = step(
+            &installer,
+            &o,
+            "install",
+            json!({"installation_date": ago(399), "serials": [format!("TX-10{}", 21 + i)]}),
+        )
+        .await;
+        step(&coordinator, &o, "execute", json!({})).await;
+        let id = uuid::Uuid::new_v4().to_string();
+        let (ct, photo) = if i == 0 {
+            ("image/jpeg", PORTRAIT)
+        } else {
+            ("image/png", PNG)
+        };
+        assert_eq!(
+            put(&app, &installer, &id, c, ct, photo.to_vec())
+                .await
+                .status,
+            201
+        );
+        ids.push(id);
+        if i == 0 {
+            // The first customer's alarm ended 300 days ago.
+            let ended = app
+                .post_if(
+                    &format!(
+                        "/api/v1/decisions/{}/end",
+                        g.body["decision"]["id"].as_str().unwrap()
+                    ),
+                    &assessor,
+                    1,
+                    json!({"end_date": ago(300)}),
+                )
+                .await;
+            let u = step(
+                &installer,
+                &ended.body["uninstall_order"],
+                "collect-equipment",
+                json!({"collected_on": ago(0), "items": ["TX-1021"]}),
+            )
+            .await;
+            let u = step(
+                &installer,
+                &u,
+                "return-keys",
+                json!({"outcome": "none_held"}),
+            )
+            .await;
+            step(&coordinator, &u, "end", json!({})).await;
+        }
+    }
+    let weed = |days: &str, apply: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_larmkoll"));
+        cmd.arg("weed-documents")
+            .env("LARMKOLL_DATA_DIR", app.data_dir())
+            .env("DATABASE_URL", app.database_url())
+            .env("LARMKOLL_DOCUMENT_RETENTION_DAYS", days);
+        if apply {
+            cmd.arg("--apply");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        weed("365", true)["documents"],
+        0,
+        "closed 300 days ago: within a 365-day retention"
+    );
+    let dry = weed("100", false);
+    assert_eq!(
+        (dry["documents"].as_u64(), dry["applied"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/documents/{}", ids[0]), &installer)
+            .await
+            .status,
+        200,
+        "a dry run deletes nothing"
+    );
+    let files_before = app.stored_files().len();
+    let done = weed("100", true);
+    assert_eq!(done["documents"], 1);
+    assert_eq!(
+        app.get(&format!("/api/v1/documents/{}", ids[0]), &installer)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/documents/{}", ids[1]), &installer)
+            .await
+            .status,
+        200,
+        "a running case keeps its documents"
+    );
+    assert_eq!(
+        app.stored_files().len(),
+        files_before - 3,
+        "original, display copy and thumbnail are gone"
+    );
+}

@@ -225,6 +225,14 @@ impl TestApp {
         }
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     /// Files under the data directory's `documents/` folder, recursively.
     pub fn stored_files(&self) -> Vec<String> {
         fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
