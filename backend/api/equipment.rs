@@ -586,18 +586,7 @@ async fn query_items(
         "list equipment",
         "lista utrustning",
     )?;
-    let limit = match q.limit {
-        None => 200,
-        Some(n) if (1..=1000).contains(&n) => n,
-        Some(_) => {
-            return Err(AppError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_limit",
-                "`limit` must be between 1 and 1000.",
-                "`limit` måste vara mellan 1 och 1000.",
-            ))
-        }
-    };
+    let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
     let filter = custody::ItemFilter {
         state: q.state.map(|s| s.as_str().into()),
         kind: q.kind.map(|k| k.as_str().into()),

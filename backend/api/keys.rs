@@ -452,18 +452,7 @@ async fn query_keys(
     user: CurrentUser,
     q: KeyQuery,
 ) -> Result<Vec<Key>, AppError> {
-    let limit = match q.limit {
-        None => 200,
-        Some(n) if (1..=1000).contains(&n) => n,
-        Some(_) => {
-            return Err(AppError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_limit",
-                "`limit` must be between 1 and 1000.",
-                "`limit` måste vara mellan 1 och 1000.",
-            ))
-        }
-    };
+    let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
     let hours = state.settings.key_sign_out_hours;
     let overdue_before = db::now() - Duration::hours(hours);
     let base = custody::KeyFilter {

@@ -18,14 +18,19 @@ pub struct Page<T: ToSchema> {
 }
 
 pub fn limit(requested: Option<i64>) -> Result<i64, AppError> {
+    limit_within(requested, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// A page size for lists with their own default and ceiling.
+pub fn limit_within(requested: Option<i64>, default: i64, max: i64) -> Result<i64, AppError> {
     match requested {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(AppError::new(
             StatusCode::BAD_REQUEST,
             "invalid_limit",
-            format!("`limit` must be between 1 and {MAX_LIMIT}."),
-            format!("`limit` måste vara mellan 1 och {MAX_LIMIT}."),
+            format!("`limit` must be between 1 and {max}."),
+            format!("`limit` måste vara mellan 1 och {max}."),
         )),
     }
 }
