@@ -1,0 +1,54 @@
+//! Runs the browser tests in `tests/browser/` (node's test runner driving
+//! Debian's Chromium through playwright-core) against the real app.
+
+use crate::helpers::{Backend, TestApp};
+use std::path::Path;
+use std::process::Command;
+
+fn available() -> Result<(), String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !Path::new("/usr/bin/chromium").exists() {
+        return Err("Chromium is not installed (apt-get install chromium)".into());
+    }
+    if !dir.join("node_modules/playwright-core").is_dir() {
+        return Err("playwright-core is not installed (npm ci --prefix tests/browser)".into());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("node is not installed".into());
+    }
+    Ok(())
+}
+
+#[actix_web::test]
+async fn the_field_app_in_headless_chromium() {
+    if let Err(why) = available() {
+        if std::env::var("REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("REQUIRE_BROWSER=1 but {why}");
+        }
+        eprintln!("SKIPPED: browser tests: {why}");
+        return;
+    }
+    let app = TestApp::start(Backend::Sqlite).await.expect("app");
+    let base = app.base.clone();
+    let out = actix_web::web::block(move || {
+        Command::new("node")
+            .arg("--test")
+            .arg("--test-reporter=spec")
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser"))
+            .env("LARMKOLL_URL", base)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "browser tests failed:\n{report}");
+    assert!(
+        report.contains("pass 1"),
+        "the browser test did not run:\n{report}"
+    );
+}
