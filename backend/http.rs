@@ -70,8 +70,9 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
 }
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-/// A claim older than this belonged to a request that died mid-way (a crash);
-/// it is released so the client's retry can proceed.
+/// A claim older than this whose action never committed belonged to a request
+/// that died mid-way (a crash); it is released so the client's retry can proceed.
+/// One whose action committed is never released: the retry gets `already_applied`.
 const ABANDONED_AFTER_SECONDS: i64 = 60;
 
 fn idempotency_problem(status: StatusCode, code: &'static str, en: &str, sv: &str) -> Error {
@@ -143,6 +144,7 @@ pub async fn idempotency(
         content_type: None,
         response_body: None,
         created_at: db::now(),
+        committed_at: None,
     };
     let (s, k) = (scope.clone(), key.clone());
     let previous = state
@@ -177,6 +179,14 @@ pub async fn idempotency(
                 "Denna Idempotency-Key har redan använts för en annan begäran. Använd en ny nyckel för en ny åtgärd.",
             ));
         }
+        if row.status.is_none() && row.committed_at.is_some() {
+            return Err(idempotency_problem(
+                StatusCode::CONFLICT,
+                "already_applied",
+                "This action was carried out, but its answer was lost (the server restarted). Do not send it again; reload the record to see the result.",
+                "Åtgärden är utförd, men svaret gick förlorat (servern startades om). Skicka den inte igen; läs in posten på nytt för att se resultatet.",
+            ));
+        }
         let Some(status) = row.status else {
             return Err(idempotency_problem(
                 StatusCode::CONFLICT,
@@ -196,7 +206,12 @@ pub async fn idempotency(
     }
 
     req.set_payload(Payload::from(body));
-    let res = next.call(req).await;
+    // The handler's transactions mark the claim as acted upon, in the same commit.
+    let claim = idempotency::Claim {
+        scope: scope.clone(),
+        key: key.clone(),
+    };
+    let res = idempotency::CURRENT.scope(claim, next.call(req)).await;
     let store = state.clone();
     match res {
         Ok(res) if res.status().is_success() => {

@@ -17,6 +17,32 @@ pub struct IdempotencyRow {
     pub content_type: Option<String>,
     pub response_body: Option<Vec<u8>>,
     pub created_at: NaiveDateTime,
+    pub committed_at: Option<NaiveDateTime>,
+}
+
+/// The request a transaction runs for, when it carries an Idempotency-Key.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub scope: String,
+    pub key: String,
+}
+
+tokio::task_local! {
+    /// Set by the idempotency middleware around the handler, read by
+    /// `Db::transaction`, so the key is marked in the action's own transaction.
+    pub static CURRENT: Claim;
+}
+
+/// Marks the claim as acted upon, inside the transaction that acts.
+pub fn mark_committed(conn: &mut DbConn, claim: &Claim, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(
+        idempotency_keys::table
+            .find((&claim.scope, &claim.key))
+            .filter(idempotency_keys::committed_at.is_null()),
+    )
+    .set(idempotency_keys::committed_at.eq(Some(at)))
+    .execute(conn)
+    .map(|_| ())
 }
 
 pub fn find(conn: &mut DbConn, scope: &str, key: &str) -> QueryResult<Option<IdempotencyRow>> {
@@ -60,10 +86,14 @@ pub fn complete(
         .map(|_| ())
 }
 
-/// Frees a claim whose request failed before it changed anything, so the
-/// client may retry with the same key.
+/// Frees a claim whose request changed nothing, so the client may retry with
+/// the same key. A claim whose action committed is kept: a retry must not act twice.
 pub fn release(conn: &mut DbConn, scope: &str, key: &str) -> QueryResult<()> {
-    diesel::delete(idempotency_keys::table.find((scope, key)))
-        .execute(conn)
-        .map(|_| ())
+    diesel::delete(
+        idempotency_keys::table
+            .find((scope, key))
+            .filter(idempotency_keys::committed_at.is_null()),
+    )
+    .execute(conn)
+    .map(|_| ())
 }

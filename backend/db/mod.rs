@@ -217,12 +217,18 @@ impl Db {
         T: Send + 'static,
     {
         let writer = self.sqlite_writer.clone();
+        let claim = idempotency::CURRENT.try_with(Clone::clone).ok();
         self.run(move |conn| {
             let _turn = writer
                 .as_ref()
                 .map(|w| w.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
             conn.transaction(|c| match work(c) {
-                Ok(v) => Ok(Ok(v)),
+                Ok(v) => {
+                    if let Some(claim) = &claim {
+                        idempotency::mark_committed(c, claim, now())?;
+                    }
+                    Ok(Ok(v))
+                }
                 Err(e) if e.is_denial() => Ok(Err(e)),
                 Err(e) => Err(e),
             })?

@@ -119,6 +119,7 @@ diesel::table! {
         content_type -> Nullable<Text>,
         response_body -> Nullable<Binary>,
         created_at -> Timestamp,
+        committed_at -> Nullable<Timestamp>,
     }
 }
 

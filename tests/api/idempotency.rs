@@ -66,3 +66,118 @@ async fn same_key_replays_and_other_body_is_refused(app: TestApp) {
     // Same key, different body after a failure: the key was released, so it is accepted.
     assert_eq!(send("outbox-0002", bad).await.status, 201);
 }
+
+on_both_backends!(an_action_that_committed_is_never_applied_twice);
+
+/// The crash window: the action committed but the server died before storing
+/// its answer. The key was marked in the action's own transaction, so the
+/// retry is told it was applied instead of acting again. A claim abandoned
+/// before anything committed is released and the retry acts once.
+async fn an_action_that_committed_is_never_applied_twice(app: TestApp) {
+    use diesel::prelude::*;
+    use larmkoll::db::schema::idempotency_keys::dsl as ik;
+    use sha2::Digest;
+    let token = app.login("handlaggare").await;
+    let me = app.get("/api/v1/auth/me", &token).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let area = app.area_id(&token, "Boo").await;
+    let body = |pnr: &str| {
+        json!({"personnummer": pnr, "first_name": "Kris", "last_name": "Kraschsson",
+               "address": {"street": "Provgatan 3", "postal_code": "13230", "city": "Saltsjö-Boo"}, "area_id": area})
+        .to_string()
+    };
+    let send = |key: &'static str, body: String| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.send(
+                "POST",
+                "/api/v1/customers",
+                Some(&token),
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Idempotency-Key", key),
+                ],
+                Some(body.into_bytes()),
+            )
+            .await
+        }
+    };
+    let count = || {
+        let db = app.db.clone();
+        async move {
+            db.run(|c| Ok(larmkoll::db::customers::count(c)?))
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = send("crash-1", body("19121212-1212")).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let (scope, k) = (me.clone(), "crash-1".to_string());
+    let row: (Option<i32>, Option<chrono::NaiveDateTime>) = app
+        .db
+        .run(move |c| {
+            Ok(ik::idempotency_keys
+                .find((scope, k))
+                .select((ik::status, ik::committed_at))
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(row.0, Some(201));
+    assert!(
+        row.1.is_some(),
+        "the key is marked in the action's transaction"
+    );
+
+    // As a crash between the commit and the stored answer leaves it:
+    let (scope, k) = (me.clone(), "crash-1".to_string());
+    app.db
+        .run(move |c| {
+            Ok(diesel::update(ik::idempotency_keys.find((scope, k)))
+                .set((
+                    ik::status.eq(None::<i32>),
+                    ik::response_body.eq(None::<Vec<u8>>),
+                ))
+                .execute(c)?)
+        })
+        .await
+        .unwrap();
+    let before = count().await;
+    let retry = send("crash-1", body("19121212-1212")).await;
+    assert_eq!(
+        (retry.status, retry.problem_code().as_str()),
+        (409, "already_applied")
+    );
+    assert_eq!(count().await, before, "not applied twice");
+
+    // A claim left by a request that died before committing anything.
+    let abandoned_body = body("201701012393");
+    let hash = {
+        let mut h = sha2::Sha256::new();
+        h.update("POST\n/api/v1/customers\n");
+        h.update(abandoned_body.as_bytes());
+        hex::encode(h.finalize())
+    };
+    let row = larmkoll::db::idempotency::IdempotencyRow {
+        scope: me.clone(),
+        idempotency_key: "crash-2".into(),
+        method: "POST".into(),
+        path: "/api/v1/customers".into(),
+        request_hash: hash,
+        status: None,
+        content_type: None,
+        response_body: None,
+        created_at: larmkoll::db::now() - chrono::Duration::minutes(5),
+        committed_at: None,
+    };
+    app.db
+        .run(move |c| Ok(larmkoll::db::idempotency::claim(c, &row)?))
+        .await
+        .unwrap();
+    let resumed = send("crash-2", abandoned_body).await;
+    assert_eq!(resumed.status, 201, "{}", resumed.body);
+    assert_eq!(count().await, before + 1);
+}

@@ -116,6 +116,9 @@ CREATE TABLE idempotency_keys (
     content_type TEXT,
     response_body BLOB,
     created_at TIMESTAMP NOT NULL,
+    -- Set in the same transaction as the action itself: the action happened,
+    -- even if the server died before the response was stored.
+    committed_at TIMESTAMP,
     PRIMARY KEY (scope, idempotency_key)
 );
 
