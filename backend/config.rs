@@ -27,6 +27,10 @@ pub struct Settings {
     pub document_limit_bytes: usize,
     /// Documents are weeded this many days after the customer's case closed.
     pub document_retention_days: i64,
+    /// How often the server runs the follow-up rules; 0 turns the scheduler off.
+    pub followup_interval_minutes: u64,
+    /// Days without an answer from the ordinary assessor before the alarm leads hear.
+    pub escalation_days: i64,
 }
 
 impl Default for Settings {
@@ -43,6 +47,8 @@ impl Default for Settings {
             key_sign_out_hours: 16,
             document_limit_bytes: 15 * 1024 * 1024,
             document_retention_days: 5 * 365,
+            followup_interval_minutes: 60,
+            escalation_days: 14,
         }
     }
 }
@@ -61,6 +67,8 @@ struct FileSettings {
     key_sign_out_hours: Option<i64>,
     document_limit_bytes: Option<usize>,
     document_retention_days: Option<i64>,
+    followup_interval_minutes: Option<u64>,
+    escalation_days: Option<i64>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -78,6 +86,8 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_KEY_SIGN_OUT_HOURS   a key out longer is overdue    [default: 16]
   LARMKOLL_DOCUMENT_LIMIT_BYTES largest photo upload           [default: 15728640]
   LARMKOLL_DOCUMENT_RETENTION_DAYS weed documents this long after a case closed [default: 1825]
+  LARMKOLL_FOLLOWUP_INTERVAL_MINUTES run the follow-up rules this often; 0 = off [default: 60]
+  LARMKOLL_ESCALATION_DAYS      days without answer before the alarm leads hear [default: 14]
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -132,6 +142,12 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_REFRESH_TOKEN_DAYS") {
             s.refresh_token_days = parse("LARMKOLL_REFRESH_TOKEN_DAYS", v)?;
         }
+        if let Some(v) = env("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES") {
+            s.followup_interval_minutes = parse("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_ESCALATION_DAYS") {
+            s.escalation_days = parse("LARMKOLL_ESCALATION_DAYS", v)?;
+        }
         if let Some(v) = env("LARMKOLL_DOCUMENT_RETENTION_DAYS") {
             s.document_retention_days = parse("LARMKOLL_DOCUMENT_RETENTION_DAYS", v)?;
         }
@@ -162,8 +178,13 @@ impl Settings {
             key_sign_out_hours,
             document_limit_bytes,
             document_retention_days,
+            followup_interval_minutes,
+            escalation_days,
             messages: _,
         } = f;
+        self.followup_interval_minutes =
+            followup_interval_minutes.unwrap_or(self.followup_interval_minutes);
+        self.escalation_days = escalation_days.unwrap_or(self.escalation_days);
         self.document_retention_days =
             document_retention_days.unwrap_or(self.document_retention_days);
         self.document_limit_bytes = document_limit_bytes.unwrap_or(self.document_limit_bytes);

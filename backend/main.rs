@@ -53,6 +53,12 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Run the follow-up rules once (the server also runs them on a timer).
+    /// --today sets the date they are evaluated for.
+    FollowUp {
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+    },
     /// Import the existing key register from .xlsx or CSV. Reports row by row;
     /// with --apply writes all rows, or none if any is wrong.
     ImportKeys {
@@ -124,6 +130,15 @@ fn main() -> anyhow::Result<()> {
                 "Created user {} ({}) with id {}.",
                 user.username, user.role, user.id
             );
+            Ok(())
+        }
+        Command::FollowUp { today } => {
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let mut pooled = db.get()?;
+            let conn: &mut larmkoll::db::DbConn = &mut pooled;
+            let fired = larmkoll::followup::run(conn, today, settings.escalation_days)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{}", serde_json::to_string_pretty(&fired)?);
             Ok(())
         }
         Command::WeedDocuments { apply } => {
@@ -233,6 +248,34 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
     )
 }
 
+/// Runs the follow-up rules now and then on a timer. Safe with several
+/// instances: each rule claims its (order, period) in the database.
+fn spawn_follow_up(db: Db, every_minutes: u64, escalation_days: i64) {
+    actix_web::rt::spawn(async move {
+        let mut tick =
+            actix_web::rt::time::interval(std::time::Duration::from_secs(every_minutes * 60));
+        loop {
+            tick.tick().await;
+            let db = db.clone();
+            let today = chrono::Utc::now().date_naive();
+            let result = web::block(move || -> anyhow::Result<usize> {
+                let mut pooled = db.get()?;
+                let conn: &mut larmkoll::db::DbConn = &mut pooled;
+                let fired = larmkoll::followup::run(conn, today, escalation_days)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                Ok(fired.len())
+            })
+            .await;
+            match result {
+                Ok(Ok(n)) if n > 0 => tracing::info!(fired = n, "follow-up rules fired"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "follow-up failed"),
+                Err(e) => tracing::error!(error = %e, "follow-up task failed"),
+            }
+        }
+    });
+}
+
 fn read_new_password() -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("LARMKOLL_NEW_PASSWORD") {
         return Ok(p);
@@ -258,6 +301,13 @@ async fn serve(
             Some(loaded) => tracing::info!(customers = loaded.customers, "loaded demo data"),
             None => tracing::info!("database already has users; demo data not loaded"),
         }
+    }
+    if settings.followup_interval_minutes > 0 {
+        spawn_follow_up(
+            db.clone(),
+            settings.followup_interval_minutes,
+            settings.escalation_days,
+        );
     }
     let keys = auth::jwt::TokenKeys::load_or_create(&settings.data_dir)?;
     let listen = settings.listen;

@@ -234,6 +234,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    followups (id) {
+        id -> Text,
+        rule -> Text,
+        subject_id -> Text,
+        period -> Text,
+        fired_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     areas,
     groups,
@@ -259,6 +269,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     equipment_items,
     equipment_moves,
     documents,
+    followups,
 );
 
 diesel::table! {

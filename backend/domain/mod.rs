@@ -1,6 +1,7 @@
 //! Pure types and rules. No actix, no diesel.
 
 pub mod custody;
+pub mod followup;
 pub mod messages;
 pub mod order;
 pub mod period;

@@ -11,6 +11,7 @@ mod custody;
 mod customers;
 mod documents;
 mod errors;
+mod followup;
 mod health;
 mod idempotency;
 mod import;

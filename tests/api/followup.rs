@@ -1,0 +1,197 @@
+//! Follow-up rules (seed 004) with a controllable clock: each fires on its day,
+//! not the day before, exactly once — also with two instances at once.
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+use serde_json::{json, Value};
+use std::process::Command;
+
+on_both_backends!(stalled_orders_are_followed_up_on_the_right_day_exactly_once);
+
+fn follow_up(app: &TestApp, today: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_larmkoll"))
+        .args(["follow-up", "--today", today])
+        .env("LARMKOLL_DATA_DIR", app.data_dir())
+        .env("DATABASE_URL", app.database_url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn fired(app: &TestApp, today: &str) -> Vec<Value> {
+    let out = follow_up(app, today).wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+}
+
+fn rules(f: &[Value]) -> Vec<String> {
+    let mut r: Vec<String> = f
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap().to_string())
+        .collect();
+    r.sort();
+    r
+}
+
+async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestApp) {
+    let assessor = app.login("handlaggare").await;
+    let admin = app.login("admin").await;
+    let customer = |n: &'static str| {
+        let (app, token) = (&app, assessor.clone());
+        async move {
+            app.get(&format!("/api/v1/customers?q={n}"), &token)
+                .await
+                .body["items"][0]
+                .clone()
+        }
+    };
+    let home = customer("K-100001").await; // served by Boo hemtjänst
+    let reception = customer("K-100005").await; // still with the reception team
+    let mut orders = Vec::new();
+    for c in [&home, &reception] {
+        let g = app
+            .post(
+                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
+                Some(&assessor),
+                json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
+            )
+            .await;
+        orders.push(g.body["order"]["id"].as_str().unwrap().to_string());
+    }
+    let backdate = |ids: Vec<String>, when: &'static str| {
+        let db = app.db.clone();
+        async move {
+            db.run(move |c| {
+                use diesel::prelude::*;
+                use larmkoll::db::schema::orders::dsl as o;
+                let at = chrono::NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M").unwrap();
+                Ok(diesel::update(o::orders.filter(o::id.eq_any(ids)))
+                    .set((o::received_at.eq(at), o::updated_at.eq(at)))
+                    .execute(c)?)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    backdate(orders.clone(), "2026-01-15 09:00").await;
+    let messages = |topic: &'static str, order: String| {
+        let db = app.db.clone();
+        async move {
+            db.run(move |c| {
+                use diesel::prelude::*;
+                use larmkoll::db::schema::messages::dsl as m;
+                Ok(m::messages
+                    .filter(m::topic.eq(topic).and(m::order_id.eq(order)))
+                    .select((m::recipient_group_id, m::recipient_user_id))
+                    .load::<(Option<String>, Option<String>)>(c)?)
+            })
+            .await
+            .unwrap()
+        }
+    };
+
+    assert_eq!(
+        fired(&app, "2026-02-14"),
+        Vec::<Value>::new(),
+        "not the day before"
+    );
+    let due = fired(&app, "2026-02-15");
+    assert_eq!(
+        rules(&due),
+        [
+            "keys_not_received",
+            "keys_not_received",
+            "not_executed",
+            "not_executed"
+        ]
+    );
+    let home_group = app.group_id(&admin, "Boo hemtjänst").await;
+    let reception_group = app.group_id(&admin, "Boo mottagningsteam").await;
+    let ordinary = home["ordinary_assessor_id"].as_str().unwrap().to_string();
+    let mut to_home = messages("not_executed", orders[0].clone()).await;
+    to_home.sort();
+    assert_eq!(
+        to_home,
+        [(None, Some(ordinary.clone())), (Some(home_group), None)],
+        "area group and ordinary assessor"
+    );
+    assert_eq!(
+        messages("not_executed", orders[1].clone()).await,
+        [(Some(reception_group), None)],
+        "reception team: only the group"
+    );
+    assert_eq!(
+        messages("keys_not_received", orders[0].clone()).await,
+        [(None, Some(ordinary.clone()))]
+    );
+    assert_eq!(
+        fired(&app, "2026-02-15"),
+        Vec::<Value>::new(),
+        "exactly once"
+    );
+
+    // No answer for 14 days: the alarm leads hear, naming the ordinary assessor.
+    assert_eq!(fired(&app, "2026-02-28"), Vec::<Value>::new());
+    let esc = fired(&app, "2026-03-01");
+    assert_eq!(rules(&esc), ["escalation", "escalation"]);
+    let lead_msgs = app.get("/api/v1/messages?limit=200", &assessor).await;
+    let escalation = lead_msgs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["topic"] == "escalation")
+        .unwrap()
+        .clone();
+    assert!(
+        escalation["body"]
+            .as_str()
+            .unwrap()
+            .contains("Hanna Handläggare"),
+        "{escalation}"
+    );
+
+    // Monthly: decisions not executed after three months, once a month.
+    assert_eq!(fired(&app, "2026-04-14"), Vec::<Value>::new());
+    let list = fired(&app, "2026-04-15");
+    assert_eq!(
+        (rules(&list), list[0]["period"].as_str()),
+        (vec!["three_month_list".to_string()], Some("2026-04"))
+    );
+    assert_eq!(fired(&app, "2026-04-30"), Vec::<Value>::new());
+    assert_eq!(rules(&fired(&app, "2026-05-01")), ["three_month_list"]);
+
+    // Two instances at once still send one message.
+    let third = customer("K-100002").await;
+    let g = app
+        .post(
+            &format!(
+                "/api/v1/customers/{}/decisions",
+                third["id"].as_str().unwrap()
+            ),
+            Some(&assessor),
+            json!({"service": "safety_alarm", "valid_from": "2026-06-01"}),
+        )
+        .await;
+    let order = g.body["order"]["id"].as_str().unwrap().to_string();
+    backdate(vec![order.clone()], "2026-06-01 08:00").await;
+    let (a, b) = (follow_up(&app, "2026-07-01"), follow_up(&app, "2026-07-01"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() && b.status.success(),
+        "{} {}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert_eq!(
+        messages("not_executed", order.clone()).await.len(),
+        2,
+        "one message each to the group and the assessor"
+    );
+    assert_eq!(messages("keys_not_received", order).await.len(), 1);
+}
