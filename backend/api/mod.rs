@@ -17,6 +17,7 @@ pub mod notify;
 pub mod orders;
 pub mod org;
 pub mod pagination;
+pub mod reports;
 pub mod validation;
 
 use crate::error::{AppError, FieldError, Problem};
@@ -118,6 +119,8 @@ use utoipa::{Modify, OpenApi};
         documents::supersede,
         documents::customer_documents,
         documents::order_documents,
+        reports::not_executed,
+        reports::to_collect,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
@@ -132,6 +135,7 @@ use utoipa::{Modify, OpenApi};
         (name = "keys", description = "The key register: where each customer's key is, every move recorded"),
         (name = "equipment", description = "Alarm units, buttons, locks and receipt products: catalogue and custody"),
         (name = "documents", description = "Photographed, signed papers kept as proof"),
+        (name = "reports", description = "Reports for the desk, as JSON or CSV"),
         (name = "messages", description = "The inbox: messages the routines send at each transition"),
     )
 )]
@@ -284,6 +288,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, document_limit: usize) {
         .configure(keys::routes)
         .configure(equipment::routes)
         .configure(import::routes)
+        .configure(reports::routes)
         .configure(|c| documents::routes(c, document_limit));
 }
 

@@ -19,3 +19,4 @@ mod lifecycle;
 mod migrations;
 mod openapi;
 mod org;
+mod reports;

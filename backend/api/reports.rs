@@ -1,0 +1,331 @@
+//! Reports for the desk: JSON for clients, CSV (`?format=csv`) for spreadsheets.
+//! Every report is filtered to the customers the caller may see, and none shows
+//! a personnummer.
+
+use super::validation::Problems;
+use crate::auth::CurrentUser;
+use crate::db::{audit, custody, customers, lifecycle, org, users};
+use crate::domain::followup::{one_month_after, three_months_after};
+use crate::domain::{OrderKind, Role};
+use crate::error::{AppError, Problem};
+use crate::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/reports/not-executed").route(web::get().to(not_executed)));
+    cfg.service(web::resource("/reports/to-collect").route(web::get().to(to_collect)));
+}
+
+fn may_read_reports(user: &CurrentUser) -> Result<(), AppError> {
+    if matches!(
+        user.role,
+        Role::Admin | Role::Assessor | Role::Coordinator | Role::Installer
+    ) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "read these reports",
+            "läsa dessa rapporter",
+        ))
+    }
+}
+
+/// Semicolon-separated, CRLF, quotes where needed: what Excel in Sweden opens.
+fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>, filename: &str) -> HttpResponse {
+    let cell = |c: &str| {
+        if c.contains([';', '"', '\n', '\r']) {
+            format!("\"{}\"", c.replace('"', "\"\""))
+        } else {
+            c.to_string()
+        }
+    };
+    let mut out = String::from('\u{feff}'); // BOM: Excel then reads UTF-8, so å, ä, ö stay intact
+    out.push_str(&header.join(";"));
+    out.push_str("\r\n");
+    for r in rows {
+        out.push_str(&r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(";"));
+        out.push_str("\r\n");
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(out)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NotExecutedQuery {
+    /// 1 (the follow-up after a month) or 3 (the IVO basis). Default 1.
+    pub months: Option<u32>,
+    /// Evaluate as of this day; default today.
+    pub as_of: Option<NaiveDate>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotExecutedRow {
+    pub order_id: String,
+    pub customer_number: String,
+    pub area: String,
+    pub service: String,
+    pub received: NaiveDate,
+    pub state: String,
+    pub reason: Option<String>,
+    pub ordinary_assessor: Option<String>,
+}
+
+fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
+    match format.as_deref() {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => {
+            let mut p = Problems::default();
+            p.add("format", "invalid", "json or csv");
+            Err(p.finish().unwrap_err())
+        }
+    }
+}
+
+/// Install orders not executed one (or three) months after they were received,
+/// with the reason and the ordinary assessor (seed 004).
+#[utoipa::path(get, path = "/api/v1/reports/not-executed", tag = "reports", security(("bearer" = [])),
+    params(NotExecutedQuery),
+    responses(
+        (status = 200, description = "Rows, oldest first (JSON, or CSV with format=csv)", body = Vec<NotExecutedRow>),
+        (status = 422, description = "Bad months or format", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn not_executed(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<NotExecutedQuery>,
+) -> Result<HttpResponse, AppError> {
+    may_read_reports(&user)?;
+    let q = q.into_inner();
+    let months = q.months.unwrap_or(1);
+    let as_csv = wants_csv(&q.format)?;
+    if months != 1 && months != 3 {
+        let mut p = Problems::default();
+        p.add("months", "invalid", "1 or 3");
+        p.finish()?;
+    }
+    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let scope = user.scope();
+    let rows = state
+        .db
+        .transaction(move |conn| {
+            let orders = lifecycle::list_orders(
+                conn,
+                &scope,
+                &lifecycle::OrderFilter {
+                    kind: Some(OrderKind::Install.as_str().into()),
+                    open_only: true,
+                    limit: i64::from(i32::MAX),
+                    ..Default::default()
+                },
+            )?;
+            let areas = org::list_areas(conn)?;
+            let mut rows = Vec::new();
+            for o in orders {
+                let received = o.received_at.date();
+                let due = if months == 3 {
+                    three_months_after(received)
+                } else {
+                    one_month_after(received)
+                };
+                if as_of < due {
+                    continue;
+                }
+                let Some(c) = customers::find(conn, &o.customer_id)? else {
+                    continue;
+                };
+                let assessor = match &c.ordinary_assessor_id {
+                    Some(a) => users::find(conn, a)?.map(|u| u.display_name),
+                    None => None,
+                };
+                rows.push(NotExecutedRow {
+                    order_id: o.id,
+                    customer_number: c.customer_number,
+                    area: areas
+                        .iter()
+                        .find(|a| a.id == c.area_id)
+                        .map(|a| a.name.clone())
+                        .unwrap_or_default(),
+                    service: o.service,
+                    received,
+                    state: o.state,
+                    reason: o.state_reason,
+                    ordinary_assessor: assessor,
+                });
+            }
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("report.not_executed", "report", None),
+            )?;
+            Ok(rows)
+        })
+        .await?;
+    if as_csv {
+        return Ok(csv(
+            &[
+                "kundnummer",
+                "område",
+                "insats",
+                "mottagen",
+                "läge",
+                "orsak",
+                "ordinarie handläggare",
+            ],
+            rows.into_iter().map(|r| {
+                vec![
+                    r.customer_number,
+                    r.area,
+                    r.service,
+                    r.received.to_string(),
+                    r.state,
+                    r.reason.unwrap_or_default(),
+                    r.ordinary_assessor.unwrap_or_default(),
+                ]
+            }),
+            &format!("ej-verkstallda-{months}-man.csv"),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FormatQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToCollectRow {
+    pub area: String,
+    pub customer_number: String,
+    pub name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub phone: Option<String>,
+    /// Equipment to fetch: kind and serial.
+    pub items: Vec<String>,
+    /// The customer's keys the organisation still holds.
+    pub key_numbers: Vec<String>,
+}
+
+/// The pick-up list (seed 003): alarms and locks to collect, grouped by area and
+/// sorted by address, with key numbers and no personnummer.
+#[utoipa::path(get, path = "/api/v1/reports/to-collect", tag = "reports", security(("bearer" = [])),
+    params(FormatQuery),
+    responses((status = 200, description = "One row per customer (JSON, or CSV with format=csv)", body = Vec<ToCollectRow>)))]
+pub async fn to_collect(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<FormatQuery>,
+) -> Result<HttpResponse, AppError> {
+    may_read_reports(&user)?;
+    let as_csv = wants_csv(&q.format)?;
+    let scope = user.scope();
+    let rows = state
+        .db
+        .transaction(move |conn| {
+            let items = custody::list_items(
+                conn,
+                &custody::ItemFilter {
+                    state: Some("to_collect".into()),
+                    limit: i64::from(i32::MAX),
+                    ..Default::default()
+                },
+            )?;
+            let areas = org::list_areas(conn)?;
+            let mut by_customer: std::collections::BTreeMap<String, Vec<String>> =
+                Default::default();
+            for i in items {
+                if let Some(c) = i.customer_id {
+                    by_customer
+                        .entry(c)
+                        .or_default()
+                        .push(format!("{} {}", i.kind, i.serial));
+                }
+            }
+            let mut rows = Vec::new();
+            for (cid, items) in by_customer {
+                let Some(c) = customers::find(conn, &cid)? else {
+                    continue;
+                };
+                let groups = customers::groups_of(conn, &cid)?;
+                if !scope.admits(&c.area_id, &groups) {
+                    continue;
+                }
+                let keys = custody::keys_of_customer(conn, &cid)?
+                    .into_iter()
+                    .filter(|k| k.custody != "returned")
+                    .map(|k| k.key_number)
+                    .collect();
+                audit::record(
+                    conn,
+                    &user,
+                    audit::Entry::new("report.to_collect", "customer", Some(&cid)).customer(&cid),
+                )?;
+                rows.push(ToCollectRow {
+                    area: areas
+                        .iter()
+                        .find(|a| a.id == c.area_id)
+                        .map(|a| a.name.clone())
+                        .unwrap_or_default(),
+                    customer_number: c.customer_number,
+                    name: format!("{} {}", c.first_name, c.last_name),
+                    street: c.street,
+                    postal_code: c.postal_code,
+                    city: c.city,
+                    phone: c.phone,
+                    items,
+                    key_numbers: keys,
+                });
+            }
+            rows.sort_by(|a, b| (&a.area, &a.city, &a.street).cmp(&(&b.area, &b.city, &b.street)));
+            Ok(rows)
+        })
+        .await?;
+    if as_csv {
+        return Ok(csv(
+            &[
+                "område",
+                "adress",
+                "postnummer",
+                "ort",
+                "kundnummer",
+                "namn",
+                "telefon",
+                "utrustning",
+                "nycklar",
+            ],
+            rows.into_iter().map(|r| {
+                vec![
+                    r.area,
+                    r.street,
+                    r.postal_code,
+                    r.city,
+                    r.customer_number,
+                    r.name,
+                    r.phone.unwrap_or_default(),
+                    r.items.join(", "),
+                    r.key_numbers.join(", "),
+                ]
+            }),
+            "att-hamta.csv",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(rows))
+}
