@@ -121,6 +121,7 @@ use utoipa::{Modify, OpenApi};
         documents::order_documents,
         reports::not_executed,
         reports::to_collect,
+        reports::audit_follow_up,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),

@@ -11,13 +11,14 @@ use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/reports/not-executed").route(web::get().to(not_executed)));
     cfg.service(web::resource("/reports/to-collect").route(web::get().to(to_collect)));
+    cfg.service(web::resource("/reports/audit-follow-up").route(web::get().to(audit_follow_up)));
 }
 
 fn may_read_reports(user: &CurrentUser) -> Result<(), AppError> {
@@ -325,6 +326,175 @@ pub async fn to_collect(
                 ]
             }),
             "att-hamta.csv",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFollowUpQuery {
+    /// Every user who opened this customer's record…
+    pub customer_id: Option<uuid::Uuid>,
+    /// …or every customer this user opened. Exactly one.
+    pub user_id: Option<uuid::Uuid>,
+    /// First day (inclusive); default: the first of last month.
+    pub from: Option<NaiveDate>,
+    /// Last day (inclusive); default: the last of last month.
+    pub to: Option<NaiveDate>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditFollowUpRow {
+    /// The user (for a customer's follow-up) or the customer number (for a user's).
+    pub who_or_whom: String,
+    pub first_at: chrono::DateTime<Utc>,
+    pub last_at: chrono::DateTime<Utc>,
+    /// Reads of personal data.
+    pub reads: usize,
+    /// Changes.
+    pub changes: usize,
+    /// Attempts refused by the access rules.
+    pub denied: usize,
+}
+
+/// The monthly log follow-up (logguppföljning) the law expects: for a customer,
+/// every user who opened the record and when; for a user, every customer they
+/// opened (admin).
+#[utoipa::path(get, path = "/api/v1/reports/audit-follow-up", tag = "reports", security(("bearer" = [])),
+    params(AuditFollowUpQuery),
+    responses(
+        (status = 200, description = "One row per user or customer (JSON, or CSV with format=csv)", body = Vec<AuditFollowUpRow>),
+        (status = 422, description = "Neither or both of customer_id and user_id", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn audit_follow_up(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<AuditFollowUpQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(
+        crate::auth::Permission::ReadAuditLog,
+        "read the audit log",
+        "läsa granskningsloggen",
+    )?;
+    let q = q.into_inner();
+    let as_csv = wants_csv(&q.format)?;
+    if q.customer_id.is_some() == q.user_id.is_some() {
+        let mut p = Problems::default();
+        p.add(
+            "customer_id",
+            "exactly_one",
+            "give either customer_id or user_id",
+        );
+        p.finish()?;
+    }
+    let today = Utc::now().date_naive();
+    let this_month = today.with_day(1).expect("day 1");
+    let from = q.from.unwrap_or_else(|| {
+        this_month
+            .checked_sub_months(chrono::Months::new(1))
+            .expect("a month back")
+    });
+    let to =
+        q.to.unwrap_or_else(|| this_month.pred_opt().expect("a day back"));
+    let by_customer = q.customer_id.is_some();
+    let filter = audit::Filter {
+        customer_id: q.customer_id.map(|u| u.to_string()),
+        user_id: q.user_id.map(|u| u.to_string()),
+        from: Some(from.and_hms_opt(0, 0, 0).expect("midnight")),
+        to: Some(
+            (to + chrono::Duration::days(1))
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight"),
+        ),
+        limit: i64::from(i32::MAX),
+        ..Default::default()
+    };
+    let rows = state
+        .db
+        .transaction(move |conn| {
+            let entries = audit::query(conn, &filter)?;
+            let mut groups: std::collections::BTreeMap<String, AuditFollowUpRow> =
+                Default::default();
+            let ids: Vec<String> = entries
+                .iter()
+                .filter_map(|e| e.customer_id.clone())
+                .collect();
+            let numbers = customers::numbers_of(conn, &ids)?;
+            for e in entries.iter().rev() {
+                let key = if by_customer {
+                    e.username.clone()
+                } else {
+                    let Some(c) = &e.customer_id else { continue };
+                    numbers
+                        .iter()
+                        .find(|(id, _)| id == c)
+                        .map(|(_, n)| n.clone())
+                        .unwrap_or_else(|| c.clone())
+                };
+                let at = e.at.and_utc();
+                let row = groups.entry(key.clone()).or_insert(AuditFollowUpRow {
+                    who_or_whom: key,
+                    first_at: at,
+                    last_at: at,
+                    reads: 0,
+                    changes: 0,
+                    denied: 0,
+                });
+                row.last_at = at;
+                if e.outcome == "denied" {
+                    row.denied += 1;
+                } else if [
+                    ".read",
+                    ".list",
+                    ".reveal_personnummer",
+                    ".display",
+                    ".thumbnail",
+                    ".original",
+                ]
+                .iter()
+                .any(|s| e.action.ends_with(s))
+                {
+                    row.reads += 1;
+                } else {
+                    row.changes += 1;
+                }
+            }
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("report.audit_follow_up", "audit", None),
+            )?;
+            Ok(groups.into_values().collect::<Vec<_>>())
+        })
+        .await?;
+    if as_csv {
+        return Ok(csv(
+            &[
+                if by_customer {
+                    "användare"
+                } else {
+                    "kundnummer"
+                },
+                "första",
+                "senaste",
+                "läsningar",
+                "ändringar",
+                "nekade",
+            ],
+            rows.into_iter().map(|r| {
+                vec![
+                    r.who_or_whom,
+                    r.first_at.format("%Y-%m-%d %H:%M").to_string(),
+                    r.last_at.format("%Y-%m-%d %H:%M").to_string(),
+                    r.reads.to_string(),
+                    r.changes.to_string(),
+                    r.denied.to_string(),
+                ]
+            }),
+            "logguppfoljning.csv",
         ));
     }
     Ok(HttpResponse::Ok().json(rows))

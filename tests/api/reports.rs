@@ -227,3 +227,119 @@ async fn reports_match_hand_built_data(app: TestApp) {
         403
     );
 }
+
+on_both_backends!(the_monthly_log_follow_up_names_who_opened_a_record);
+
+async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
+    let admin = app.login("admin").await;
+    let assessor = app.login("handlaggare").await;
+    let coordinator = app.login("koordinator").await;
+    let sickla = app.group_id(&admin, "Sickla mottagningsteam").await;
+    app.create_user(&admin, "sickla.nyfiken", "assessor", &[&sickla])
+        .await;
+    let outsider = app.login_with("sickla.nyfiken", "ett-langt-losenord").await;
+    let c = app
+        .get("/api/v1/customers?q=K-100001", &assessor)
+        .await
+        .body["items"][0]
+        .clone();
+    let cid = c["id"].as_str().unwrap();
+    let path = format!("/api/v1/customers/{cid}");
+    app.get(&path, &assessor).await;
+    let card = app.get(&path, &coordinator).await;
+    let etag = card.header("etag").unwrap();
+    assert_eq!(
+        app.patch(
+            &path,
+            &coordinator,
+            Some(&etag),
+            json!({"entry_notes": "Ny portkod"})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(app.get(&path, &outsider).await.status, 404);
+
+    let today = chrono::Utc::now().date_naive();
+    let report = app
+        .get(
+            &format!("/api/v1/reports/audit-follow-up?customer_id={cid}&from={today}&to={today}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let row = |who: &str| {
+        report
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["who_or_whom"] == who)
+            .unwrap_or_else(|| panic!("{who} missing: {}", report.body))
+            .clone()
+    };
+    assert_eq!(
+        (
+            row("handlaggare")["reads"].as_u64(),
+            row("handlaggare")["changes"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "the search list and the card"
+    );
+    assert_eq!(
+        (
+            row("koordinator")["reads"].as_u64(),
+            row("koordinator")["changes"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            row("sickla.nyfiken")["reads"].as_u64(),
+            row("sickla.nyfiken")["denied"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+
+    let me = app.get("/api/v1/auth/me", &assessor).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine = app
+        .get(
+            &format!(
+                "/api/v1/reports/audit-follow-up?user_id={me}&from={today}&to={today}&format=csv"
+            ),
+            &admin,
+        )
+        .await;
+    let table = parse_csv(mine.body.as_str().unwrap());
+    assert_eq!(
+        table[0],
+        [
+            "kundnummer",
+            "första",
+            "senaste",
+            "läsningar",
+            "ändringar",
+            "nekade"
+        ]
+    );
+    assert!(table.iter().any(|r| r[0] == "K-100001"), "{table:?}");
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/reports/audit-follow-up?customer_id={cid}"),
+            &assessor
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        app.get("/api/v1/reports/audit-follow-up", &admin)
+            .await
+            .status,
+        422
+    );
+}
