@@ -122,6 +122,7 @@ use utoipa::{Modify, OpenApi};
         reports::not_executed,
         reports::to_collect,
         reports::audit_follow_up,
+        reports::deliveries,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),

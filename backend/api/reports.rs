@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/reports/not-executed").route(web::get().to(not_executed)));
     cfg.service(web::resource("/reports/to-collect").route(web::get().to(to_collect)));
     cfg.service(web::resource("/reports/audit-follow-up").route(web::get().to(audit_follow_up)));
+    cfg.service(web::resource("/reports/deliveries").route(web::get().to(deliveries)));
 }
 
 fn may_read_reports(user: &CurrentUser) -> Result<(), AppError> {
@@ -495,6 +496,144 @@ pub async fn audit_follow_up(
                 ]
             }),
             "logguppfoljning.csv",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    /// First visit day (inclusive); default today.
+    pub from: Option<NaiveDate>,
+    /// Last visit day (inclusive); default a week from `from`.
+    pub to: Option<NaiveDate>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryRow {
+    pub visit_date: NaiveDate,
+    pub visit_time: Option<String>,
+    pub installer: Option<String>,
+    pub kind: String,
+    pub service: String,
+    pub customer_number: String,
+    pub name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub phone: Option<String>,
+    pub key_position: Option<String>,
+    pub entry_notes: Option<String>,
+}
+
+/// The delivery list: booked visits (installations and collections) by day and
+/// time, with address, phone, key position and entry notes.
+#[utoipa::path(get, path = "/api/v1/reports/deliveries", tag = "reports", security(("bearer" = [])),
+    params(DeliveryQuery),
+    responses((status = 200, description = "Booked visits in order (JSON, or CSV with format=csv)", body = Vec<DeliveryRow>)))]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, AppError> {
+    may_read_reports(&user)?;
+    let q = q.into_inner();
+    let as_csv = wants_csv(&q.format)?;
+    let from = q.from.unwrap_or_else(|| Utc::now().date_naive());
+    let to = q.to.unwrap_or(from + chrono::Duration::days(7));
+    let scope = user.scope();
+    let rows = state
+        .db
+        .transaction(move |conn| {
+            let orders = lifecycle::list_orders(
+                conn,
+                &scope,
+                &lifecycle::OrderFilter {
+                    visit_from: Some(from),
+                    visit_to: Some(to),
+                    open_only: true,
+                    limit: i64::from(i32::MAX),
+                    ..Default::default()
+                },
+            )?;
+            let mut rows = Vec::new();
+            for o in orders {
+                let Some(c) = customers::find(conn, &o.customer_id)? else {
+                    continue;
+                };
+                let installer = match &o.assigned_installer_id {
+                    Some(i) => users::find(conn, i)?.map(|u| u.display_name),
+                    None => None,
+                };
+                audit::record(
+                    conn,
+                    &user,
+                    audit::Entry::new("report.deliveries", "customer", Some(&c.id)).customer(&c.id),
+                )?;
+                rows.push(DeliveryRow {
+                    visit_date: o.visit_date.unwrap_or(from),
+                    visit_time: o.visit_at.map(|t| t.format("%H:%M").to_string()),
+                    installer,
+                    kind: o.kind,
+                    service: o.service,
+                    customer_number: c.customer_number,
+                    name: format!("{} {}", c.first_name, c.last_name),
+                    street: c.street,
+                    postal_code: c.postal_code,
+                    city: c.city,
+                    phone: c.phone,
+                    key_position: c.key_position,
+                    entry_notes: c.entry_notes,
+                });
+            }
+            rows.sort_by(|a, b| {
+                (a.visit_date, &a.visit_time, &a.street).cmp(&(
+                    b.visit_date,
+                    &b.visit_time,
+                    &b.street,
+                ))
+            });
+            Ok(rows)
+        })
+        .await?;
+    if as_csv {
+        return Ok(csv(
+            &[
+                "datum",
+                "tid",
+                "installatör",
+                "typ",
+                "insats",
+                "kundnummer",
+                "namn",
+                "adress",
+                "postnummer",
+                "ort",
+                "telefon",
+                "nyckel",
+                "portinfo",
+            ],
+            rows.into_iter().map(|r| {
+                vec![
+                    r.visit_date.to_string(),
+                    r.visit_time.unwrap_or_default(),
+                    r.installer.unwrap_or_default(),
+                    r.kind,
+                    r.service,
+                    r.customer_number,
+                    r.name,
+                    r.street,
+                    r.postal_code,
+                    r.city,
+                    r.phone.unwrap_or_default(),
+                    r.key_position.unwrap_or_default(),
+                    r.entry_notes.unwrap_or_default(),
+                ]
+            }),
+            "leveranslista.csv",
         ));
     }
     Ok(HttpResponse::Ok().json(rows))
