@@ -136,14 +136,8 @@ pub fn run(
         };
         let group_ids = customers::groups_of(conn, &customer.id)?;
         let groups = org::find_groups(conn, &group_ids)?;
-        let service: Service = order
-            .service
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
-        let state: OrderState = order
-            .state
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+        let service: Service = AppError::parse_stored(&order.service)?;
+        let state: OrderState = AppError::parse_stored(&order.state)?;
         let (number, svc) = (customer.customer_number.clone(), service_sv(service));
         if today >= three_months_after(received) {
             three_months.push((order.clone(), number.clone()));

@@ -222,10 +222,7 @@ pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
         .into_iter()
         .map(|g| {
             Ok(MyGroup {
-                kind: g
-                    .kind
-                    .parse()
-                    .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+                kind: AppError::parse_stored(&g.kind)?,
                 id: g.id,
                 name: g.name,
                 area_id: g.area_id,
@@ -236,10 +233,7 @@ pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
         id: u.id.clone(),
         username: u.username.clone(),
         display_name: u.display_name.clone(),
-        role: u
-            .role
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        role: AppError::parse_stored(&u.role)?,
         alarm_lead: u.alarm_lead,
         groups,
     })

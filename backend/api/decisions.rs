@@ -54,10 +54,7 @@ pub fn service_sv(s: Service) -> &'static str {
 
 fn decision_dto(d: lifecycle::DecisionRow) -> Result<Decision, AppError> {
     Ok(Decision {
-        service: d
-            .service
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        service: AppError::parse_stored(&d.service)?,
         id: d.id,
         customer_id: d.customer_id,
         valid_from: d.valid_from,
@@ -410,10 +407,7 @@ pub async fn end_decision(
                 )?;
                 cancelled.push(o.id);
             }
-            let service: Service = d
-                .service
-                .parse()
-                .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+            let service: Service = AppError::parse_stored(&d.service)?;
             let running =
                 lifecycle::running_execution(conn, &d.customer_id, &d.service, "regular")?;
             let uninstall = match running {

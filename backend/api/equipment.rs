@@ -6,7 +6,7 @@ use super::customers::load_visible;
 use super::validation::Problems;
 use crate::auth::CurrentUser;
 use crate::db::{self, audit, custody, customers, DbConn};
-use crate::domain::custody::{edit_distance, item_move, EquipmentKind, ItemMove, ItemState};
+use crate::domain::custody::{closest, item_move, EquipmentKind, ItemMove, ItemState};
 use crate::domain::{Role, Service};
 use crate::error::{AppError, Problem};
 use crate::AppState;
@@ -36,11 +36,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/equipment/items/{id}/collect").route(web::post().to(collect_item)));
     cfg.service(web::resource("/equipment/items/{id}/link").route(web::post().to(link)));
     cfg.service(web::resource("/equipment/items/{id}/unlink").route(web::post().to(unlink)));
-}
-
-fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, AppError> {
-    s.parse()
-        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,8 +85,8 @@ pub struct ItemDetail {
 
 fn item_dto(i: custody::ItemRow, number: Option<String>) -> Result<Item, AppError> {
     Ok(Item {
-        kind: parse(&i.kind)?,
-        state: parse(&i.state)?,
+        kind: AppError::parse_stored(&i.kind)?,
+        state: AppError::parse_stored(&i.state)?,
         id: i.id,
         model_id: i.model_id,
         supplier: i.supplier,
@@ -171,7 +166,7 @@ pub(crate) fn move_item(
     order_id: Option<&str>,
     note: Option<String>,
 ) -> Result<(), AppError> {
-    let from: ItemState = parse(&item.state)?;
+    let from: ItemState = AppError::parse_stored(&item.state)?;
     let Some(to) = item_move(from, mv) else {
         let at = match &item.customer_id {
             Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
@@ -220,9 +215,8 @@ fn find_serial(conn: &mut DbConn, serial: &str, field: &str) -> Result<custody::
     }
     let mut p = Problems::default();
     if found.is_empty() {
-        let mut all = custody::all_serials(conn)?;
-        all.sort_by_key(|s| edit_distance(s, serial));
-        let closest: Vec<String> = all.into_iter().take(3).collect();
+        let known = custody::all_serials(conn)?;
+        let closest = closest(&known, serial, 3);
         p.add(
             field,
             "unknown_serial",
@@ -253,7 +247,7 @@ pub(crate) fn install_serials(
     for (i, serial) in serials.iter().enumerate() {
         let field = format!("serials[{i}]");
         let mut item = find_serial(conn, serial, &field)?;
-        let kind: EquipmentKind = parse(&item.kind)?;
+        let kind: EquipmentKind = AppError::parse_stored(&item.kind)?;
         if item.customer_id.as_deref() == Some(customer.id.as_str())
             && item.state == ItemState::AtCustomer.as_str()
         {
@@ -342,7 +336,7 @@ pub(crate) fn mark_to_collect(
     )?;
     let mut n = 0;
     for mut item in items {
-        if parse::<EquipmentKind>(&item.kind)?.service() == service {
+        if AppError::parse_stored::<EquipmentKind>(&item.kind)?.service() == service {
             move_item(
                 conn,
                 user,
@@ -409,7 +403,7 @@ pub async fn list_models(
         .into_iter()
         .map(|m| {
             Ok(Model {
-                kind: parse(&m.kind)?,
+                kind: AppError::parse_stored(&m.kind)?,
                 id: m.id,
                 supplier: m.supplier,
                 model: m.model,
@@ -470,7 +464,7 @@ pub async fn create_model(
         })
         .await?;
     Ok(HttpResponse::Created().json(Model {
-        kind: parse(&row.kind)?,
+        kind: AppError::parse_stored(&row.kind)?,
         id: row.id,
         supplier: row.supplier,
         model: row.model,

@@ -41,10 +41,7 @@ pub struct Execution {
 
 fn execution_dto(e: lifecycle::ExecutionRow) -> Result<Execution, AppError> {
     Ok(Execution {
-        service: e
-            .service
-            .parse()
-            .map_err(|x: String| AppError::internal(anyhow::anyhow!(x)))?,
+        service: AppError::parse_stored(&e.service)?,
         id: e.id,
         customer_id: e.customer_id,
         order_id: e.order_id,
@@ -213,10 +210,7 @@ async fn load_events(
                     .find(|(id, _)| *id == e.customer_id)
                     .map(|(_, n)| n.clone())
                     .unwrap_or_default(),
-                service: e
-                    .service
-                    .parse()
-                    .map_err(|x: String| AppError::internal(anyhow::anyhow!(x)))?,
+                service: AppError::parse_stored(&e.service)?,
                 id: e.id,
                 kind: e.kind,
                 date: e.event_date,

@@ -5,7 +5,7 @@
 use super::validation::Problems;
 use crate::auth::CurrentUser;
 use crate::db::{custody, customers, DbConn};
-use crate::domain::custody::{edit_distance, ItemMove, ItemState};
+use crate::domain::custody::{closest, ItemMove, ItemState};
 use crate::domain::Role;
 use crate::error::{AppError, FieldError, Problem};
 use crate::AppState;
@@ -347,12 +347,9 @@ pub fn run(
             let mut found = custody::items_by_serial(conn, serial)?;
             match found.len() {
                 0 => {
-                    let mut closest = all_serials.clone();
-                    closest.sort_by_key(|s| edit_distance(s, serial));
-                    closest.truncate(3);
                     report.problems.push(format!(
                         "unknown serial {serial}; closest known: {}",
-                        closest.join(", ")
+                        closest(&all_serials, serial, 3).join(", ")
                     ));
                 }
                 1 => {

@@ -112,10 +112,7 @@ pub(crate) fn key_dto(
     customer_number: String,
     overdue_hours: i64,
 ) -> Result<Key, AppError> {
-    let custody: KeyCustody = k
-        .custody
-        .parse()
-        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+    let custody: KeyCustody = AppError::parse_stored(&k.custody)?;
     let overdue =
         custody == KeyCustody::SignedOut && db::now() - k.since > Duration::hours(overdue_hours);
     Ok(Key {
@@ -188,10 +185,7 @@ pub(crate) fn move_key(
     k: &mut custody::KeyRow,
     change: KeyChange<'_>,
 ) -> Result<(), AppError> {
-    let from: KeyCustody = k
-        .custody
-        .parse()
-        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+    let from: KeyCustody = AppError::parse_stored(&k.custody)?;
     let Some(to) = key_move(from, change.mv) else {
         let (en, sv) = whereabouts(conn, k)?;
         return Err(AppError::new(

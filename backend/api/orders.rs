@@ -51,11 +51,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, AppError> {
-    s.parse()
-        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Order {
     pub id: String,
@@ -101,9 +96,9 @@ pub struct SupplierOrder {
 }
 
 pub fn order_dto(o: lifecycle::OrderRow) -> Result<Order, AppError> {
-    let kind: OrderKind = parse(&o.kind)?;
-    let state: OrderState = parse(&o.state)?;
-    let service: Service = parse(&o.service)?;
+    let kind: OrderKind = AppError::parse_stored(&o.kind)?;
+    let state: OrderState = AppError::parse_stored(&o.state)?;
+    let service: Service = AppError::parse_stored(&o.service)?;
     Ok(Order {
         allowed_events: allowed_events_for(kind, service, state),
         service,
@@ -400,9 +395,9 @@ fn detail_in(conn: &mut DbConn, order: lifecycle::OrderRow) -> Result<OrderDetai
             Ok(Transition {
                 at: t.at.and_utc(),
                 user_id: t.user_id,
-                event: parse(&t.event)?,
-                from: parse(&t.from_state)?,
-                to: parse(&t.to_state)?,
+                event: AppError::parse_stored(&t.event)?,
+                from: AppError::parse_stored(&t.from_state)?,
+                to: AppError::parse_stored(&t.to_state)?,
                 reason: t.reason,
                 details: t.details.and_then(|d| serde_json::from_str(&d).ok()),
             })
@@ -584,14 +579,14 @@ fn apply(
     order: &mut lifecycle::OrderRow,
     effect: Effect,
 ) -> Result<Applied, AppError> {
-    let service: Service = parse(&order.service)?;
+    let service: Service = AppError::parse_stored(&order.service)?;
     let number = ctx.customer.customer_number.clone();
     let svc = service_sv(service);
-    let kind: OrderKind = parse(&order.kind)?;
+    let kind: OrderKind = AppError::parse_stored(&order.kind)?;
     Ok(match effect {
         Effect::Reason(reason) => {
             order.state_reason = Some(reason.clone());
-            let msgs = match parse::<OrderState>(&order.state)? {
+            let msgs = match AppError::parse_stored::<OrderState>(&order.state)? {
                 OrderState::Declined => {
                     vec![(Topic::Declined, messages::declined(&number, svc, &reason))]
                 }
@@ -943,10 +938,10 @@ async fn transition(
             if order.version != expected {
                 return Err(AppError::stale_version(order.version));
             }
-            let kind: OrderKind = parse(&order.kind)?;
-            let from: OrderState = parse(&order.state)?;
+            let kind: OrderKind = AppError::parse_stored(&order.kind)?;
+            let from: OrderState = AppError::parse_stored(&order.state)?;
             let Some(to) = next_state(kind, from, event) else {
-                let allowed: Vec<&str> = allowed_events_for(kind, parse(&order.service)?, from).iter().map(|e| e.as_str()).collect();
+                let allowed: Vec<&str> = allowed_events_for(kind, AppError::parse_stored(&order.service)?, from).iter().map(|e| e.as_str()).collect();
                 let list = if allowed.is_empty() { "nothing (the order is closed)".to_string() } else { allowed.join(", ") };
                 return Err(AppError::new(
                     StatusCode::CONFLICT,

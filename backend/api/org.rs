@@ -169,10 +169,7 @@ pub struct GroupQuery {
 
 fn group_dto(g: org::GroupRow) -> Result<Group, AppError> {
     Ok(Group {
-        kind: g
-            .kind
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        kind: AppError::parse_stored(&g.kind)?,
         id: g.id,
         area_id: g.area_id,
         name: g.name,
@@ -263,10 +260,7 @@ pub struct User {
 
 fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError> {
     Ok(User {
-        role: u
-            .role
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        role: AppError::parse_stored(&u.role)?,
         id: u.id,
         username: u.username,
         display_name: u.display_name,

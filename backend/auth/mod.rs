@@ -90,10 +90,7 @@ impl CurrentUser {
             return Ok(None);
         };
         let groups = crate::db::users::memberships_of(conn, &user.id)?;
-        let role = user
-            .role
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+        let role = AppError::parse_stored(&user.role)?;
         Ok(Some(CurrentUser {
             id: user.id,
             username: user.username,
@@ -136,10 +133,7 @@ impl FromRequest for CurrentUser {
                 .await?;
             match loaded {
                 Some((user, groups)) if user.active && user.token_version == claims.tv => {
-                    let role = user
-                        .role
-                        .parse()
-                        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+                    let role = AppError::parse_stored(&user.role)?;
                     Ok(CurrentUser {
                         id: user.id,
                         username: user.username,

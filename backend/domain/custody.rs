@@ -116,22 +116,6 @@ impl EquipmentKind {
     }
 }
 
-macro_rules! text_enum {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl std::str::FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($s => Ok(Self::$v),)* other => Err(format!("unknown {} '{other}'", stringify!($t))) }
-            }
-        }
-    };
-}
-
 text_enum!(KeyCustody { InCabinet => "in_cabinet", SignedOut => "signed_out", Returned => "returned", Lost => "lost" });
 text_enum!(KeyMove {
     Receive => "receive",
@@ -178,6 +162,16 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The `n` known serials closest to a mistyped one, closest first.
+pub fn closest<'a>(known: &'a [String], wanted: &str, n: usize) -> Vec<&'a str> {
+    let mut ranked: Vec<(usize, &str)> = known
+        .iter()
+        .map(|k| (edit_distance(k, wanted), k.as_str()))
+        .collect();
+    ranked.sort();
+    ranked.into_iter().take(n).map(|(_, k)| k).collect()
 }
 
 #[cfg(test)]
@@ -252,6 +246,12 @@ mod tests {
         assert_eq!(edit_distance("TX-1001", "tx-1007"), 1);
         assert_eq!(edit_distance("TX-101", "TX-1001"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+        let known = [
+            "PH-3001".to_string(),
+            "TX-1001".to_string(),
+            "PH-3009".to_string(),
+        ];
+        assert_eq!(closest(&known, "PH-30O9", 2), ["PH-3009", "PH-3001"]);
     }
 
     #[test]

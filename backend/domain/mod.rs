@@ -1,5 +1,23 @@
 //! Pure types and rules. No actix, no diesel.
 
+/// `as_str` and `FromStr` for an enum stored as text, from one list of names
+/// (the same names serde uses), so the two can never disagree.
+macro_rules! text_enum {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($s => Ok(Self::$v),)* other => Err(format!("unknown {} '{other}'", stringify!($t))) }
+            }
+        }
+    };
+}
+
 pub mod custody;
 pub mod followup;
 pub mod messages;

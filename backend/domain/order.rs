@@ -431,22 +431,6 @@ pub enum Service {
     DigitalLock,
 }
 
-macro_rules! text_enum {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl std::str::FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($s => Ok(Self::$v),)* other => Err(format!("unknown {} '{other}'", stringify!($t))) }
-            }
-        }
-    };
-}
-
 text_enum!(Service { SafetyAlarm => "safety_alarm", DigitalLock => "digital_lock" });
 text_enum!(OrderKind { Install => "install", Uninstall => "uninstall", Extension => "extension" });
 text_enum!(OrderState {
