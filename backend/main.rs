@@ -133,7 +133,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::FollowUp { today } => {
-            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let today = today.unwrap_or_else(larmkoll::domain::calendar::today);
             let mut pooled = db.get()?;
             let conn: &mut larmkoll::db::DbConn = &mut pooled;
             let fired = larmkoll::followup::run(conn, today, settings.escalation_days)
@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
                 larmkoll::media::storage::LocalStore::new(settings.data_dir.join("documents"))?;
             let mut pooled = db.get()?;
             let conn: &mut larmkoll::db::DbConn = &mut pooled;
-            let today = chrono::Utc::now().date_naive();
+            let today = larmkoll::domain::calendar::today();
             let days = settings.document_retention_days;
             let report = diesel::Connection::transaction(conn, |c| {
                 api::documents::weed(c, days, today, apply)
@@ -257,7 +257,7 @@ fn spawn_follow_up(db: Db, every_minutes: u64, escalation_days: i64) {
         loop {
             tick.tick().await;
             let db = db.clone();
-            let today = chrono::Utc::now().date_naive();
+            let today = larmkoll::domain::calendar::today();
             let result = web::block(move || -> anyhow::Result<usize> {
                 let mut pooled = db.get()?;
                 let conn: &mut larmkoll::db::DbConn = &mut pooled;

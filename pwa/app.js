@@ -1,78 +1,731 @@
-// Larmkoll field app shell: login and customer search against /api/v1.
-// The offline outbox and the order screens come with the field-app issue.
+// Larmkoll's field app: the installer's visits, the customer card and the
+// actions of each order's state, all usable without signal. Actions go into
+// the outbox (outbox.js) and are sent when a connection exists; the cached
+// work data and the session live in IndexedDB (store.js).
 "use strict";
 
-const state = { token: sessionStorage.getItem("access_token") };
+const L = self.Larmkoll;
+const $ = (selector) => document.querySelector(selector);
 
-async function api(path, options = {}) {
-  const headers = { Accept: "application/json", ...(options.headers || {}) };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  if (options.body) headers["Content-Type"] = "application/json";
-  const res = await fetch(`/api/v1${path}`, { ...options, headers });
-  const body = res.status === 204 ? null : await res.json();
-  if (!res.ok) throw Object.assign(new Error(body?.detail_sv || res.statusText), { status: res.status });
-  return body;
+const ui = { unlocked: false, pages: [], syncTimer: null, backoff: 0, logoutArmed: false };
+
+const STATE_SV = {
+  received: "Mottagen",
+  returned_to_assessor: "Åter hos handläggaren",
+  booked: "Bokad",
+  keys_received: "Nycklar mottagna",
+  installed: "Installerad",
+  executed: "Verkställd",
+  equipment_collected: "Utrustning hämtad",
+  keys_returned: "Nycklar återlämnade",
+  ended: "Avslutad",
+  declined: "Avböjd",
+  cancelled: "Makulerad",
+};
+const KIND_SV = { install: "Installation", extension: "Förlängning", uninstall: "Avinstallation" };
+const SERVICE_SV = { safety_alarm: "trygghetslarm", digital_lock: "digitalt lås" };
+const DOCUMENT_SV = {
+  responsibility_agreement: "Ansvarsavtal",
+  key_receipt: "Nyckelkvittens",
+  lock_receipt: "Låskvittens",
+};
+const CONTACT_SV = { call: "Pratade med kunden", no_answer: "Inget svar", note: "Anteckning" };
+const ITEM_SV = { alarm_unit: "Larmenhet", alarm_button: "Larmknapp", digital_lock: "Digitalt lås", receipt_product: "Kvittensprodukt" };
+const CUSTODY_SV = { in_cabinet: "i skåpet", signed_out: "utkvitterad", returned: "återlämnad", lost: "borttappad" };
+const FINAL = new Set(["executed", "ended", "declined", "cancelled", "keys_returned", "returned_to_assessor"]);
+
+// The installer's actions, each shown when the order's state allows it.
+const ACTIONS = [
+  { event: "contact", label: "Logga kontakt", when: (o) => !FINAL.has(o.state) },
+  { event: "book", label: "Boka besök", when: (o) => o.kind !== "extension" && ["received", "booked"].includes(o.state) },
+  { event: "receive_keys", label: "Nycklar mottagna", when: (o) => o.kind === "install" && o.state === "booked" },
+  { event: "install", label: "Installera", when: (o) => o.kind === "install" && ["booked", "keys_received"].includes(o.state) },
+  { event: "photos", label: "Fotografera dokument", when: (o) => !["cancelled", "returned_to_assessor"].includes(o.state) },
+  { event: "collect_equipment", label: "Utrustning hämtad", when: (o) => o.kind === "uninstall" && ["received", "booked"].includes(o.state) },
+  { event: "return_keys", label: "Nycklar återlämnade", when: (o) => o.kind === "uninstall" && o.state === "equipment_collected" },
+  { event: "decline", label: "Kunden avböjer", when: (o) => o.kind === "install" && !FINAL.has(o.state) && o.state !== "installed" },
+];
+
+// --- small helpers ------------------------------------------------------------
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key in node && typeof value !== "string") node[key] = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.flat().filter((c) => c != null && c !== false));
+  return node;
 }
 
-function show(loggedIn) {
-  document.getElementById("login").hidden = loggedIn;
-  document.getElementById("home").hidden = !loggedIn;
+function localDate(offsetDays = 0) {
+  const d = new Date(Date.now() + offsetDays * 86400000);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }
 
-async function loadCustomers(q) {
-  const list = document.getElementById("customers");
-  const params = new URLSearchParams(q ? { q } : {});
-  try {
-    const page = await api(`/customers?${params}`);
-    list.replaceChildren(...page.items.map((c) => {
-      const li = document.createElement("li");
-      const name = document.createElement("strong");
-      name.textContent = `${c.first_name} ${c.last_name}`;
-      const info = document.createElement("div");
-      info.className = "muted";
-      info.textContent = `${c.customer_number} · ${c.address.street}, ${c.address.city} · Nyckel: ${c.key_position ?? "–"}`;
-      li.append(name, info);
-      return li;
-    }));
-  } catch (e) {
-    if (e.status === 401) return logout();
-    list.replaceChildren(Object.assign(document.createElement("li"), { textContent: e.message }));
+function when(iso) {
+  if (!iso) return "–";
+  return new Date(iso).toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
+}
+
+function dateSv(date) {
+  if (!date) return "–";
+  return new Date(`${date}T12:00:00`).toLocaleDateString("sv-SE", { weekday: "short", day: "numeric", month: "short" });
+}
+
+function customerName(c) {
+  return c ? `${c.card.first_name} ${c.card.last_name}` : "Okänd kund";
+}
+
+async function getJson(path) {
+  const res = await L.api(path);
+  if (!res.ok) throw Object.assign(new Error(await L.problemText(res)), { status: res.status });
+  return res.json();
+}
+
+function flash(text) {
+  const done = $("#action-done");
+  done.textContent = text;
+  done.hidden = false;
+}
+
+// --- screens and routing ------------------------------------------------------
+
+const WORK_SCREENS = new Set(["visits", "order", "outbox", "inbox"]);
+
+function show(name) {
+  for (const s of document.querySelectorAll(".screen")) s.hidden = s.id !== `screen-${name}`;
+  const working = WORK_SCREENS.has(name);
+  $("#nav").hidden = !working;
+  $("#sync").hidden = !working;
+  for (const a of document.querySelectorAll("#nav a")) {
+    const current = a.getAttribute("href") === (location.hash || "#/");
+    if (current) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   }
 }
 
-function logout() {
-  state.token = null;
-  sessionStorage.removeItem("access_token");
-  document.getElementById("who").textContent = "";
-  show(false);
+async function route() {
+  if (!ui.unlocked) return;
+  const hash = location.hash || "#/";
+  const order = hash.match(/^#\/order\/([\w-]+)$/);
+  if (order) return renderOrder(order[1]);
+  if (hash === "#/outbox") return renderOutbox();
+  if (hash === "#/inbox") return renderInbox();
+  return renderVisits();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  document.getElementById("login").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const form = new FormData(ev.target);
-    const error = document.getElementById("login-error");
+// --- session: login, PIN, lock -----------------------------------------------
+
+async function decide() {
+  const s = await L.kv.get("session");
+  if (!s?.user) return showLogin();
+  if (!s.pin) return show("pin-setup");
+  if (!ui.unlocked) {
+    if (L.accessValid(s)) ui.unlocked = true;
+    else if (s.refresh_token && navigator.onLine) {
+      try {
+        await L.accessToken();
+        ui.unlocked = true;
+      } catch (e) {
+        if (!s.pin) return showLogin(e.message);
+      }
+    }
+  }
+  if (!ui.unlocked) return show("lock");
+  $("#who").textContent = s.user.display_name;
+  await route();
+  await renderSync();
+  sync();
+  if (navigator.onLine) refreshData().catch(() => {});
+}
+
+async function showLogin(note) {
+  const s = await L.kv.get("session");
+  const form = $("#login");
+  if (s?.user) form.username.value = s.user.username;
+  $("#login-note").textContent = note || "";
+  $("#login-note").hidden = !note;
+  show("login");
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const error = $("#login-error");
+  error.hidden = true;
+  let res;
+  try {
+    res = await fetch("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ username: form.username.value.trim(), password: form.password.value }),
+    });
+  } catch {
+    error.textContent = "Ingen täckning. Inloggning kräver anslutning – det som väntar ligger kvar på telefonen.";
+    error.hidden = false;
+    return;
+  }
+  if (!res.ok) {
+    error.textContent = await L.problemText(res);
+    error.hidden = false;
+    return;
+  }
+  const tokens = await res.json();
+  let previous = await L.kv.get("session");
+  if (previous?.user && previous.user.id !== tokens.user.id) {
+    // Another person's cached customers leave the phone; their queue stays theirs.
+    await L.wipe();
+    previous = null;
+  }
+  await L.kv.set("session", L.sessionFrom(tokens, previous?.pin ? { pin: previous.pin } : null));
+  form.password.value = "";
+  ui.unlocked = true;
+  await decide();
+}
+
+async function pinHash(pin, salt) {
+  const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(pin), "PBKDF2", false, ["deriveBits"]);
+  const bits = await crypto.subtle.deriveBits(
+    { name: "PBKDF2", hash: "SHA-256", salt: Uint8Array.from(atob(salt), (c) => c.charCodeAt(0)), iterations: 200000 },
+    material,
+    256,
+  );
+  return btoa(String.fromCharCode(...new Uint8Array(bits)));
+}
+
+async function setPin(ev) {
+  ev.preventDefault();
+  const { pin, pin2 } = ev.target;
+  const error = $("#pin-setup-error");
+  if (!/^\d{4,6}$/.test(pin.value) || pin.value !== pin2.value) {
+    error.textContent = pin.value === pin2.value ? "PIN-koden ska vara 4–6 siffror." : "PIN-koderna är inte lika.";
+    error.hidden = false;
+    return;
+  }
+  const salt = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+  const s = await L.kv.get("session");
+  await L.kv.set("session", { ...s, pin: { salt, hash: await pinHash(pin.value, salt), failures: 0 } });
+  ev.target.reset();
+  error.hidden = true;
+  await decide();
+}
+
+const PIN_ATTEMPTS = 5;
+
+async function unlock(ev) {
+  ev.preventDefault();
+  const input = ev.target.pin;
+  const s = await L.kv.get("session");
+  const error = $("#unlock-error");
+  if (!s?.pin) return showLogin();
+  if ((await pinHash(input.value, s.pin.salt)) === s.pin.hash) {
+    await L.kv.set("session", { ...s, pin: { ...s.pin, failures: 0 } });
+    input.value = "";
+    error.hidden = true;
+    ui.unlocked = true;
+    return decide();
+  }
+  const failures = (s.pin.failures || 0) + 1;
+  input.value = "";
+  if (failures >= PIN_ATTEMPTS) {
+    // The PIN and tokens go; the queue stays for the next login.
+    await L.kv.set("session", { user: s.user });
+    return showLogin("För många felaktiga PIN-försök. Logga in med lösenord – det som väntar finns kvar.");
+  }
+  await L.kv.set("session", { ...s, pin: { ...s.pin, failures } });
+  error.textContent = `Fel PIN-kod. ${PIN_ATTEMPTS - failures} försök kvar.`;
+  error.hidden = false;
+}
+
+async function logout() {
+  const summary = await L.summary();
+  const button = $("#logout");
+  if (summary.waiting + summary.failed > 0 && !ui.logoutArmed) {
+    ui.logoutArmed = true;
+    button.textContent = `Logga ut ändå? ${summary.waiting + summary.failed} åtgärder ligger kvar och skickas när du loggar in igen`;
+    return;
+  }
+  const s = await L.kv.get("session");
+  if (s?.refresh_token && navigator.onLine) {
+    fetch("/api/v1/auth/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${s.access_token}` },
+      body: JSON.stringify({ refresh_token: s.refresh_token }),
+    }).catch(() => {});
+  }
+  await L.wipe();
+  ui.unlocked = false;
+  ui.logoutArmed = false;
+  button.textContent = "Logga ut";
+  $("#who").textContent = "";
+  location.hash = "#/";
+  showLogin();
+}
+
+// --- the work data on the phone ------------------------------------------------
+
+async function refreshData() {
+  const from = localDate(0);
+  const to = localDate(14);
+  const [visits, open] = await Promise.all([
+    getJson(`/orders?mine=true&visit_from=${from}&visit_to=${to}&limit=200`),
+    getJson("/orders?open=true&state=received&limit=200"),
+  ]);
+  const orders = [...visits.items, ...open.items];
+  for (const order of orders) await L.rebase(order);
+  const customerIds = [...new Set(orders.map((o) => o.customer_id))];
+  for (const id of customerIds) {
+    const [card, keys, items, documents] = await Promise.all([
+      getJson(`/customers/${id}`),
+      getJson(`/customers/${id}/keys`),
+      getJson(`/equipment/items?customer_id=${id}`),
+      getJson(`/customers/${id}/documents`),
+    ]);
+    await L.kv.set(`customer:${id}`, { card, keys, items, documents });
+  }
+  const previous = (await L.kv.get("lists")) || { orders: [] };
+  const waitingOn = new Set((await L.summary()).items.map((i) => i.order_id));
+  const keep = new Set([...orders.map((o) => o.id), ...previous.orders.filter((id) => waitingOn.has(id))]);
+  for (const id of previous.orders) if (!keep.has(id)) await L.kv.delete(`order:${id}`);
+  await L.kv.set("lists", { orders: [...keep], fetched_at: new Date().toISOString() });
+  const unread = await getJson("/messages/unread-count").catch(() => null);
+  if (unread) await L.kv.set("unread", unread.unread ?? unread.count ?? 0);
+  await renderBadges();
+  if (!location.hash.startsWith("#/order/") || $("#screen-order").hidden) await route();
+}
+
+async function cachedOrders() {
+  const lists = (await L.kv.get("lists")) || { orders: [] };
+  const orders = [];
+  for (const id of lists.orders) {
+    const order = await L.kv.get(`order:${id}`);
+    if (order) orders.push({ order, customer: await L.kv.get(`customer:${order.customer_id}`) });
+  }
+  return { orders, fetched_at: lists.fetched_at };
+}
+
+// --- rendering ------------------------------------------------------------------
+
+async function renderVisits() {
+  const { orders, fetched_at } = await cachedOrders();
+  const today = localDate(0);
+  const byVisit = (a, b) => `${a.order.visit_date}${a.order.visit_time || ""}`.localeCompare(`${b.order.visit_date}${b.order.visit_time || ""}`);
+  const open = orders.filter(({ order }) => !FINAL.has(order.state) || order.visit_date === today);
+  const row = ({ order, customer }) =>
+    el("li", {},
+      el("a", { href: `#/order/${order.id}`, class: "row" },
+        el("strong", {}, customerName(customer)),
+        el("span", { class: "muted" }, [
+          order.visit_date ? `${dateSv(order.visit_date)} ${order.visit_time || ""} · ` : "",
+          `${KIND_SV[order.kind]} ${SERVICE_SV[order.service]} · ${STATE_SV[order.state]}`,
+        ].join("")),
+        customer ? el("span", { class: "muted" }, `${customer.card.address.street}, ${customer.card.address.city}`) : null));
+  const fill = (id, list, empty) =>
+    $(id).replaceChildren(...(list.length ? list.map(row) : [el("li", { class: "empty" }, empty)]));
+  fill("#today", open.filter(({ order }) => order.visit_date === today).sort(byVisit), "Inga besök idag.");
+  fill("#coming", open.filter(({ order }) => order.visit_date > today).sort(byVisit), "Inga bokade besök de närmaste två veckorna.");
+  fill("#to-book", open.filter(({ order }) => order.state === "received" && !order.visit_date), "Inget att boka.");
+  $("#data-age").textContent = fetched_at ? `Uppdaterad ${when(fetched_at)}` : "Inte hämtat ännu – kräver täckning.";
+  show("visits");
+}
+
+async function renderOrder(id) {
+  const order = await L.kv.get(`order:${id}`);
+  if (!order) {
+    $("#order-title").textContent = "Ordern finns inte på telefonen";
+    $("#customer-card").replaceChildren(el("p", {}, "Hämta på nytt när du har täckning."));
+    $("#order-card").replaceChildren();
+    $("#order-actions").replaceChildren();
+    return show("order");
+  }
+  const customer = await L.kv.get(`customer:${order.customer_id}`);
+  const card = customer?.card;
+  $("#order-title").textContent = `${KIND_SV[order.kind]} · ${customerName(customer)}`;
+  const field = (label, value) => [el("dt", {}, label), el("dd", {}, value ?? "–")];
+  $("#customer-card").replaceChildren(
+    el("h3", {}, "Kunden"),
+    card
+      ? el("dl", {},
+          field("Kundnummer", card.customer_number),
+          field("Adress", `${card.address.street}, ${card.address.postal_code} ${card.address.city}`),
+          field("Telefon", card.phone ? el("a", { href: `tel:${card.phone.replace(/[^\d+]/g, "")}` }, card.phone) : "–"),
+          field("Nyckelposition", card.key_position),
+          field("Portkod och inpassering", card.entry_notes),
+          field("Utrustning hos kunden", customer.items.length
+            ? el("ul", {}, customer.items.map((i) => el("li", {}, `${ITEM_SV[i.kind] || i.kind} ${i.serial}`)))
+            : "Ingen"),
+          field("Nycklar", customer.keys.length
+            ? el("ul", {}, customer.keys.map((k) => el("li", {}, `${k.key_number} (${k.count} st) · ${CUSTODY_SV[k.custody] || k.custody} · ${k.cabinet}/${k.hook}`)))
+            : "Inga"),
+          field("Dokument", customer.documents.length
+            ? el("ul", {}, customer.documents.map((d) => el("li", {}, `${DOCUMENT_SV[d.kind]} · ${d.signed_at} · ${d.signed_by}`)))
+            : "Inga"))
+      : el("p", {}, "Kortet är inte hämtat till telefonen."),
+  );
+  const waiting = (await L.summary()).items.filter((i) => i.order_id === id);
+  $("#order-card").replaceChildren(
+    el("h3", {}, "Ordern"),
+    el("dl", {},
+      field("Insats", `${KIND_SV[order.kind]} av ${SERVICE_SV[order.service]}`),
+      field("Läge", STATE_SV[order.state]),
+      field("Besök", order.visit_date ? `${dateSv(order.visit_date)} ${order.visit_time || ""}` : "Inte bokat"),
+      order.state_reason ? field("Orsak", order.state_reason) : null,
+      order.serials?.length ? field("Serienummer", order.serials.join(", ")) : null),
+    waiting.length
+      ? el("p", { class: "pending" }, `${waiting.filter((i) => i.status === "waiting").length} väntar på att skickas, ${waiting.filter((i) => i.status === "failed").length} misslyckade.`)
+      : null,
+  );
+  $("#order-actions").replaceChildren(
+    ...ACTIONS.filter((a) => a.when(order)).map((a) =>
+      el("button", { type: "button", class: "action-button", "data-event": a.event, onclick: () => openAction(a.event, order, customer) }, a.label)),
+  );
+  for (const form of document.querySelectorAll("form.action")) form.hidden = true;
+  $("#action-done").hidden = true;
+  show("order");
+}
+
+function openAction(event, order, customer) {
+  for (const form of document.querySelectorAll("form.action")) form.hidden = form.dataset.event !== event;
+  const form = document.querySelector(`form.action[data-event="${event}"]`);
+  form.dataset.order = order.id;
+  $("#action-done").hidden = true;
+  if (event === "book") form.visit_date.value ||= order.visit_date || localDate(0);
+  if (event === "install") {
+    form.installation_date.value = localDate(0);
+    const rows = order.service === "digital_lock" ? 1 : 2;
+    $("#serials").replaceChildren();
+    for (let i = 0; i < rows; i++) addSerial();
+    $("#lock-receipt-choice").hidden = order.service !== "digital_lock";
+  }
+  if (event === "photos") {
+    form.signed_at.value = localDate(0);
+    if (!form.signed_by.value && customer) form.signed_by.value = customerName(customer);
+    ui.pages = [];
+    renderPages();
+  }
+  if (event === "collect_equipment") {
+    form.collected_on.value = localDate(0);
+    $("#collect-items").replaceChildren(
+      ...(customer?.items || [])
+        .filter((i) => ["at_customer", "to_collect"].includes(i.state))
+        .map((i) => el("label", { class: "choice" }, el("input", { type: "checkbox", name: "item", value: i.serial, checked: true }), ` ${ITEM_SV[i.kind] || i.kind} ${i.serial}`)),
+    );
+  }
+  form.querySelector("input:not([type=hidden]):not([type=radio]), textarea, select")?.focus();
+  form.scrollIntoView({ block: "start" });
+}
+
+let serialCount = 0;
+function addSerial() {
+  const id = `serial-${++serialCount}`;
+  const input = el("input", { id, name: "serial", autocapitalize: "characters", autocomplete: "off", spellcheck: "false" });
+  const row = el("div", { class: "serial" }, el("label", { for: id }, `Serienummer ${$("#serials").children.length + 1}`), input);
+  if ("BarcodeDetector" in self) {
+    const picker = el("input", { type: "file", accept: "image/*", capture: "environment", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
+    picker.addEventListener("change", async () => {
+      const file = picker.files[0];
+      if (!file) return;
+      try {
+        const codes = await new self.BarcodeDetector().detect(await createImageBitmap(file));
+        if (codes[0]) input.value = codes[0].rawValue;
+        else input.placeholder = "Ingen streckkod hittades – skriv in numret";
+      } catch {
+        input.placeholder = "Kunde inte läsa streckkoden – skriv in numret";
+      }
+    });
+    row.append(picker, el("button", { type: "button", class: "secondary small", onclick: () => picker.click() }, "Skanna"));
+  }
+  $("#serials").append(row);
+  return input;
+}
+
+// A photo shrunk on the phone: upright, long edge at most 2048 px, JPEG without metadata.
+async function shrink(file) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  } catch {
+    throw new Error(`${file.name}: bilden kunde inte läsas. Ta fotot igen med kameran (JPEG).`);
+  }
+  const scale = Math.min(1, 2048 / Math.max(bitmap.width, bitmap.height));
+  const canvas = new OffscreenCanvas(Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return canvas.convertToBlob({ type: "image/jpeg", quality: 0.85 });
+}
+
+function renderPages() {
+  $("#pages").replaceChildren(
+    ...ui.pages.map((page, index) => {
+      const retake = el("input", { type: "file", accept: "image/*", capture: "environment", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
+      retake.addEventListener("change", () => addPages(retake.files, index));
+      return el("li", {},
+        el("img", { src: page.url, alt: `Sida ${index + 1}`, width: 96 }),
+        el("span", {}, `Sida ${index + 1} · ${Math.round(page.blob.size / 1024)} kB`),
+        retake,
+        el("button", { type: "button", class: "secondary small", onclick: () => retake.click() }, "Ta om"),
+        el("button", { type: "button", class: "secondary small", onclick: () => { URL.revokeObjectURL(page.url); ui.pages.splice(index, 1); renderPages(); } }, "Ta bort"));
+    }),
+  );
+}
+
+async function addPages(files, replaceIndex = null) {
+  const error = $("#photos-error");
+  error.hidden = true;
+  for (const file of files) {
     try {
-      const t = await api("/auth/login", {
-        method: "POST",
-        body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
-      });
-      state.token = t.access_token;
-      sessionStorage.setItem("access_token", t.access_token);
-      document.getElementById("who").textContent = t.user.display_name;
-      error.hidden = true;
-      show(true);
-      loadCustomers();
+      const blob = await shrink(file);
+      const page = { id: crypto.randomUUID(), blob, url: URL.createObjectURL(blob) };
+      if (replaceIndex != null) {
+        URL.revokeObjectURL(ui.pages[replaceIndex].url);
+        ui.pages[replaceIndex] = page;
+        replaceIndex = null;
+      } else ui.pages.push(page);
     } catch (e) {
       error.textContent = e.message;
       error.hidden = false;
     }
+  }
+  renderPages();
+}
+
+// --- actions into the outbox ----------------------------------------------------
+
+async function submitAction(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const event = form.dataset.event;
+  const order = await L.kv.get(`order:${form.dataset.order}`);
+  const customer = await L.kv.get(`customer:${order.customer_id}`);
+  const who = customer?.card.customer_number || "";
+  const transition = (body, label) => ({
+    event, order_id: order.id, method: "POST", path: `/orders/${order.id}/${event.replace(/_/g, "-")}`,
+    body: JSON.stringify(body), if_match: true, label: `${label} · ${who}`,
   });
-  document.getElementById("search").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    loadCustomers(new FormData(ev.target).get("q"));
+  const data = new FormData(form);
+  const items = [];
+  if (event === "contact") {
+    items.push({
+      event, order_id: order.id, method: "POST", path: `/orders/${order.id}/contacts`,
+      body: JSON.stringify({ kind: data.get("kind"), note: data.get("note") || null }),
+      label: `Kontakt: ${CONTACT_SV[data.get("kind")]} · ${who}`,
+    });
+  } else if (event === "book") {
+    items.push(transition({ visit_date: data.get("visit_date"), visit_time: data.get("visit_time") || null }, `Besök bokat ${data.get("visit_date")}`));
+  } else if (event === "receive_keys") {
+    const numbers = String(data.get("key_numbers")).split(/[\n,;]+/).map((s) => s.trim()).filter(Boolean);
+    items.push(transition({
+      key_numbers: numbers, count: Number(data.get("count")), cabinet: data.get("cabinet").trim(),
+      hook: data.get("hook").trim(), night_cabinet: data.get("night_cabinet") === "on",
+    }, `Nycklar mottagna ${numbers.join(", ")}`));
+  } else if (event === "install") {
+    const serials = data.getAll("serial").map((s) => String(s).trim()).filter(Boolean);
+    if (!serials.length) return form.querySelector("input[name=serial]").focus();
+    const body = { installation_date: data.get("installation_date"), serials };
+    if (order.service === "digital_lock") body.lock_receipt_left = data.get("lock_receipt_left") === "on";
+    items.push(transition(body, `Installerat ${serials.join(", ")}`));
+  } else if (event === "photos") {
+    if (!ui.pages.length) {
+      $("#photos-error").textContent = "Ta minst ett foto av dokumentet.";
+      $("#photos-error").hidden = false;
+      return;
+    }
+    const params = {
+      kind: data.get("kind"), customer_id: order.customer_id, order_id: order.id,
+      signed_by: data.get("signed_by").trim(), signed_at: data.get("signed_at"),
+    };
+    ui.pages.forEach((page, index) => {
+      items.push({
+        event: "document", id: page.id, order_id: order.id, method: "PUT",
+        path: `/documents/${page.id}?${new URLSearchParams(params)}`,
+        body: page.blob, content_type: "image/jpeg",
+        label: `${DOCUMENT_SV[params.kind]} sida ${index + 1} · ${who}`,
+      });
+      URL.revokeObjectURL(page.url);
+    });
+    ui.pages = [];
+  } else if (event === "decline") {
+    items.push(transition({ reason: data.get("reason").trim() }, "Kunden avböjer"));
+  } else if (event === "collect_equipment") {
+    const all = [...form.querySelectorAll("input[name=item]")];
+    items.push(transition({
+      collected_on: data.get("collected_on"),
+      items: all.filter((i) => i.checked).map((i) => i.value),
+      missing: all.filter((i) => !i.checked).map((i) => i.value),
+    }, "Utrustning hämtad"));
+  } else if (event === "return_keys") {
+    items.push(transition({ outcome: data.get("outcome"), note: data.get("note") || null }, "Nycklar återlämnade"));
+  }
+  for (const item of items) await L.enqueue(item);
+  form.reset();
+  await renderOrder(order.id);
+  flash(items.length > 1 ? `${items.length} foton sparade på telefonen.` : "Sparat på telefonen.");
+  await renderSync();
+  navigator.serviceWorker?.ready.then((r) => r.sync?.register("outbox")).catch(() => {});
+  sync();
+}
+
+// --- the outbox on screen, and sending ------------------------------------------
+
+async function renderSync() {
+  const s = await L.summary();
+  const meta = (await L.kv.get("sync")) || {};
+  const parts = [s.waiting ? `${s.waiting} väntar på att skickas · äldsta ${when(s.oldest)}` : "Inget väntar"];
+  parts.push(s.last_sync ? `senast skickat ${when(s.last_sync)}` : "inget skickat ännu");
+  if (s.failed) parts.push(`${s.failed} misslyckade`);
+  if (s.last_error) parts.push(s.last_error);
+  const bar = $("#sync");
+  $("#sync-text").textContent = parts.join(" · ");
+  bar.dataset.waiting = String(s.waiting);
+  bar.dataset.failed = String(s.failed);
+  bar.classList.toggle("pending", s.waiting > 0);
+  bar.classList.toggle("failing", s.failed > 0);
+  $("#sync-login").hidden = !meta.login_needed;
+  $("#sync-now").hidden = !s.waiting;
+  await renderBadges(s);
+  return s;
+}
+
+async function renderBadges(summary) {
+  const s = summary || (await L.summary());
+  const outbox = $("#badge-outbox");
+  outbox.textContent = String(s.waiting + s.failed);
+  outbox.hidden = !(s.waiting + s.failed);
+  const unread = (await L.kv.get("unread")) || 0;
+  $("#badge-inbox").textContent = String(unread);
+  $("#badge-inbox").hidden = !unread;
+}
+
+function progress(sent, total) {
+  const bar = $("#sync-progress");
+  bar.hidden = !total || sent >= total;
+  bar.max = total || 1;
+  bar.value = sent;
+}
+
+// One flush at a time (the lock is in outbox.js); after a failure, again with backoff.
+async function sync() {
+  clearTimeout(ui.syncTimer);
+  const s = await L.kv.get("session");
+  if (!s?.user) return;
+  let result;
+  try {
+    result = await L.flush({ onProgress: progress });
+  } catch (e) {
+    result = { stopped: e.message };
+  }
+  progress(0, 0);
+  const summary = await renderSync();
+  if (result.offline) {
+    // the `online` event starts the next try
+  } else if (result.busy) {
+    ui.syncTimer = setTimeout(sync, 3000);
+  } else if (result.stopped) {
+    ui.backoff = Math.min(ui.backoff + 1, 6);
+    ui.syncTimer = setTimeout(sync, 5000 * 2 ** (ui.backoff - 1) * (0.75 + Math.random() / 2));
+  } else {
+    ui.backoff = 0;
+    if (summary.waiting) ui.syncTimer = setTimeout(sync, 60000);
+  }
+  if (!result.busy && (result.sent || summary.failed)) await route();
+}
+
+async function renderOutbox() {
+  const s = await L.summary();
+  const failed = s.items.filter((i) => i.status === "failed");
+  const waiting = s.items.filter((i) => i.status === "waiting");
+  $("#failed").replaceChildren(
+    ...(failed.length
+      ? failed.map((item) => {
+          const remove = el("button", { type: "button", class: "secondary small" }, "Ta bort");
+          remove.addEventListener("click", async () => {
+            if (remove.dataset.armed) {
+              await L.discard(item.seq);
+              return renderOutbox().then(renderSync);
+            }
+            remove.dataset.armed = "1";
+            remove.textContent = "Bekräfta: ta bort för gott";
+          });
+          return el("li", { class: "failed" },
+            el("strong", {}, item.label),
+            el("span", { class: "muted" }, `Gjort ${when(item.created_at)} · nekat ${when(item.failed_at)}`),
+            el("p", { class: "error" }, item.error?.message || "Servern tog inte emot åtgärden."),
+            item.order_id ? el("a", { href: `#/order/${item.order_id}` }, "Visa ordern") : null,
+            el("div", { class: "buttons" },
+              el("button", { type: "button", class: "small", onclick: async () => { await L.retry(item.seq); await renderOutbox(); sync(); } }, "Skicka igen"),
+              remove));
+        })
+      : [el("li", { class: "empty" }, "Inga misslyckade.")]),
+  );
+  $("#waiting").replaceChildren(
+    ...(waiting.length
+      ? waiting.map((item) => el("li", {}, el("strong", {}, item.label), el("span", { class: "muted" }, `Gjort ${when(item.created_at)}${item.attempts ? ` · ${item.attempts} försök` : ""}`)))
+      : [el("li", { class: "empty" }, "Inget väntar.")]),
+  );
+  show("outbox");
+}
+
+async function renderInbox() {
+  show("inbox");
+  let messages = (await L.kv.get("messages")) || [];
+  try {
+    messages = await getJson("/messages?limit=50");
+    await L.kv.set("messages", messages);
+    $("#inbox-note").textContent = "";
+  } catch {
+    $("#inbox-note").textContent = "Utan täckning: senast hämtade meddelanden visas.";
+  }
+  $("#messages").replaceChildren(
+    ...(messages.length
+      ? messages.map((m) => el("li", { class: m.read_at ? "" : "unread" },
+          el("strong", {}, m.subject),
+          el("span", { class: "muted" }, when(m.created_at)),
+          el("p", {}, m.body),
+          m.order_id ? el("a", { href: `#/order/${m.order_id}` }, "Visa ordern") : null,
+          m.read_at ? null : el("button", { type: "button", class: "secondary small", onclick: () => markRead(m) }, "Markera som läst")))
+      : [el("li", { class: "empty" }, "Inga meddelanden.")]),
+  );
+}
+
+async function markRead(message) {
+  await L.enqueue({ event: "read", method: "POST", path: `/messages/${message.id}/read`, label: `Meddelande läst: ${message.subject}` });
+  const messages = ((await L.kv.get("messages")) || []).map((m) => (m.id === message.id ? { ...m, read_at: new Date().toISOString() } : m));
+  await L.kv.set("messages", messages);
+  await L.kv.set("unread", messages.filter((m) => !m.read_at).length);
+  await renderInbox();
+  await sync();
+}
+
+// --- start ------------------------------------------------------------------------
+
+function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#login").addEventListener("submit", login);
+  $("#pin-setup").addEventListener("submit", setPin);
+  $("#unlock").addEventListener("submit", unlock);
+  $("#lock-login").addEventListener("click", () => showLogin());
+  $("#logout").addEventListener("click", logout);
+  $("#sync-now").addEventListener("click", () => sync());
+  $("#sync-login").addEventListener("click", () => showLogin("Logga in för att skicka det som väntar."));
+  $("#reload-data").addEventListener("click", () =>
+    refreshData().catch((e) => { $("#data-age").textContent = `Kunde inte hämta: ${e.message}`; }));
+  $("#add-serial").addEventListener("click", () => addSerial().focus());
+  $("#f-photos").pages.addEventListener("change", (ev) => addPages(ev.target.files).then(() => { ev.target.value = ""; }));
+  for (const form of document.querySelectorAll("form.action")) form.addEventListener("submit", submitAction);
+  window.addEventListener("hashchange", route);
+  window.addEventListener("online", () => { sync(); refreshData().catch(() => {}); });
+  L.channel?.addEventListener("message", async () => {
+    await renderSync();
+    if (!$("#screen-outbox").hidden) await renderOutbox();
   });
-  document.getElementById("logout").addEventListener("click", logout);
-  show(Boolean(state.token));
-  if (state.token) loadCustomers();
+  registerWorker();
+  decide();
 });

@@ -193,7 +193,7 @@ pub async fn list_customers(
         let upper = text.to_uppercase();
         if upper.starts_with("K-") {
             filter.customer_number = Some(upper);
-        } else if let Ok(p) = Personnummer::parse(text, Utc::now().date_naive()) {
+        } else if let Ok(p) = Personnummer::parse(text, crate::domain::calendar::today()) {
             filter.personnummer = Some(p.canonical().to_string());
         } else {
             filter.name = Some(text.to_lowercase());
@@ -301,7 +301,7 @@ pub async fn create_customer(
     )?;
     let new = body.into_inner();
     let mut p = Problems::default();
-    let pnr = match Personnummer::parse(&new.personnummer, Utc::now().date_naive()) {
+    let pnr = match Personnummer::parse(&new.personnummer, crate::domain::calendar::today()) {
         Ok(pnr) => Some(pnr),
         Err(e) => {
             p.add("personnummer", "invalid", e.to_string());

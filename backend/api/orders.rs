@@ -931,8 +931,16 @@ async fn transition(
                 return Err(AppError::new(
                     StatusCode::FORBIDDEN,
                     "forbidden",
-                    format!("Only {} may {} an order.", roles.join(" or "), event.as_str().replace('_', " ")),
-                    format!("Endast {} får utföra {} på en beställning.", roles.join(" eller "), event.as_str()),
+                    format!(
+                        "Only {} may {} an order.",
+                        roles.join(" or "),
+                        event.as_str().replace('_', " ")
+                    ),
+                    format!(
+                        "Endast {} får utföra {} på en beställning.",
+                        roles.join(" eller "),
+                        event.as_str()
+                    ),
                 ));
             }
             if order.version != expected {
@@ -941,30 +949,64 @@ async fn transition(
             let kind: OrderKind = AppError::parse_stored(&order.kind)?;
             let from: OrderState = AppError::parse_stored(&order.state)?;
             let Some(to) = next_state(kind, from, event) else {
-                let allowed: Vec<&str> = allowed_events_for(kind, AppError::parse_stored(&order.service)?, from).iter().map(|e| e.as_str()).collect();
-                let list = if allowed.is_empty() { "nothing (the order is closed)".to_string() } else { allowed.join(", ") };
+                let allowed =
+                    allowed_events_for(kind, AppError::parse_stored(&order.service)?, from);
+                let list = |name: fn(&OrderEvent) -> &'static str, none: &str| {
+                    if allowed.is_empty() {
+                        none.to_string()
+                    } else {
+                        allowed.iter().map(name).collect::<Vec<_>>().join(", ")
+                    }
+                };
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
                     "invalid_transition",
-                    format!("A {} order in state '{}' cannot {}. Allowed from here: {list}.", kind.as_str(), from.as_str(), event.as_str()),
                     format!(
-                        "En beställning ({}) i läget '{}' kan inte få händelsen {}. Tillåtet härifrån: {}.",
+                        "A {} order in state '{}' cannot {}. Allowed from here: {}.",
                         kind.as_str(),
                         from.as_str(),
                         event.as_str(),
-                        if allowed.is_empty() { "inget (beställningen är avslutad)".to_string() } else { allowed.join(", ") }
+                        list(|e| e.as_str(), "nothing (the order is closed)")
+                    ),
+                    format!(
+                        "Beställningen ({}) är {} och kan inte {}. Det som går härifrån: {}.",
+                        kind.sv(),
+                        from.sv(),
+                        event.sv(),
+                        list(|e| e.sv(), "inget (beställningen är avslutad)")
                     ),
                 ));
             };
             order.state = to.as_str().to_string();
-            let (reason, details, outgoing) = apply(conn, &mut Ctx { user: &user, customer: &mut customer }, &mut order, effect)?;
+            let (reason, details, outgoing) = apply(
+                conn,
+                &mut Ctx {
+                    user: &user,
+                    customer: &mut customer,
+                },
+                &mut order,
+                effect,
+            )?;
             order.version += 1;
             order.updated_at = db::now();
             if !lifecycle::update_order_if_version(conn, &order, expected)? {
                 return Err(AppError::stale_version(expected + 1));
             }
-            record_transition(conn, &user, &order, event, from.as_str(), reason.as_deref(), details)?;
-            let about = About { customer: &customer, customer_groups: &groups, order_id: Some(&order.id), sender_id: Some(&user.id) };
+            record_transition(
+                conn,
+                &user,
+                &order,
+                event,
+                from.as_str(),
+                reason.as_deref(),
+                details,
+            )?;
+            let about = About {
+                customer: &customer,
+                customer_groups: &groups,
+                order_id: Some(&order.id),
+                sender_id: Some(&user.id),
+            };
             for (topic, text) in outgoing {
                 notify::send(conn, &rules, topic, &about, text)?;
             }
@@ -1152,7 +1194,7 @@ pub struct InstallBody {
 impl IntoEffect for InstallBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        if self.installation_date > Utc::now().date_naive() {
+        if self.installation_date > crate::domain::calendar::today() {
             p.add(
                 "installation_date",
                 "in_future",
@@ -1216,7 +1258,7 @@ pub struct CollectBody {
 impl IntoEffect for CollectBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        if self.collected_on > Utc::now().date_naive() {
+        if self.collected_on > crate::domain::calendar::today() {
             p.add("collected_on", "in_future", "cannot be later than today");
         }
         if self.items.is_empty() && self.missing.is_empty() {
@@ -1281,7 +1323,7 @@ impl IntoEffect for SupplierOrderBody {
         let mut p = Problems::default();
         let supplier = p.text("supplier", &self.supplier, 100);
         let reference = p.optional_text("reference", self.reference.as_deref(), 100);
-        if self.ordered_on > Utc::now().date_naive() {
+        if self.ordered_on > crate::domain::calendar::today() {
             p.add("ordered_on", "in_future", "cannot be later than today");
         }
         p.finish()?;
@@ -1303,7 +1345,7 @@ pub struct LockReceiptBody {
 impl IntoEffect for LockReceiptBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        if self.collected_on > Utc::now().date_naive() {
+        if self.collected_on > crate::domain::calendar::today() {
             p.add("collected_on", "in_future", "cannot be later than today");
         }
         p.finish()?;

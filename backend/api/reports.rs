@@ -119,7 +119,7 @@ pub async fn not_executed(
         p.add("months", "invalid", "1 or 3");
         p.finish()?;
     }
-    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let as_of = q.as_of.unwrap_or_else(crate::domain::calendar::today);
     let scope = user.scope();
     let rows = state
         .db
@@ -391,7 +391,7 @@ pub async fn audit_follow_up(
         );
         p.finish()?;
     }
-    let today = Utc::now().date_naive();
+    let today = crate::domain::calendar::today();
     let this_month = today.with_day(1).expect("day 1");
     let from = q.from.unwrap_or_else(|| {
         this_month
@@ -542,7 +542,7 @@ pub async fn deliveries(
     may_read_reports(&user)?;
     let q = q.into_inner();
     let as_csv = wants_csv(&q.format)?;
-    let from = q.from.unwrap_or_else(|| Utc::now().date_naive());
+    let from = q.from.unwrap_or_else(crate::domain::calendar::today);
     let to = q.to.unwrap_or(from + chrono::Duration::days(7));
     let scope = user.scope();
     let rows = state

@@ -18,6 +18,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod calendar;
 pub mod custody;
 pub mod followup;
 pub mod messages;

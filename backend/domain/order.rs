@@ -462,6 +462,55 @@ text_enum!(OrderEvent {
     CollectLockReceipt => "collect_lock_receipt",
 });
 
+// The words a person reads in Swedish messages (the API's values stay English).
+impl OrderKind {
+    pub fn sv(self) -> &'static str {
+        match self {
+            OrderKind::Install => "installation",
+            OrderKind::Uninstall => "avinstallation",
+            OrderKind::Extension => "förlängning",
+        }
+    }
+}
+
+impl OrderState {
+    pub fn sv(self) -> &'static str {
+        match self {
+            OrderState::Received => "mottagen",
+            OrderState::ReturnedToAssessor => "åter hos handläggaren",
+            OrderState::Booked => "bokad",
+            OrderState::KeysReceived => "nycklar mottagna",
+            OrderState::Installed => "installerad",
+            OrderState::Executed => "verkställd",
+            OrderState::EquipmentCollected => "utrustning hämtad",
+            OrderState::KeysReturned => "nycklar återlämnade",
+            OrderState::Ended => "avslutad",
+            OrderState::Declined => "avböjd",
+            OrderState::Cancelled => "makulerad",
+        }
+    }
+}
+
+impl OrderEvent {
+    pub fn sv(self) -> &'static str {
+        match self {
+            OrderEvent::ReturnToAssessor => "åter till handläggaren",
+            OrderEvent::Resubmit => "skicka in igen",
+            OrderEvent::Book => "boka besök",
+            OrderEvent::ReceiveKeys => "ta emot nycklar",
+            OrderEvent::Install => "installera",
+            OrderEvent::Execute => "verkställa",
+            OrderEvent::CollectEquipment => "hämta utrustning",
+            OrderEvent::ReturnKeys => "återlämna nycklar",
+            OrderEvent::End => "avsluta",
+            OrderEvent::Decline => "kunden avböjer",
+            OrderEvent::Cancel => "makulera",
+            OrderEvent::OrderFromSupplier => "beställa från leverantören",
+            OrderEvent::CollectLockReceipt => "hämta låskvittensen",
+        }
+    }
+}
+
 #[cfg(test)]
 mod text_tests {
     use super::*;

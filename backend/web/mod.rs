@@ -49,7 +49,15 @@ async fn serve_pwa(req: HttpRequest) -> HttpResponse {
             None => return HttpResponse::NotFound().finish(),
         },
     };
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    let build = build_version();
+    // The shell and the service worker name the build, so a new build reaches
+    // phones on their next load and they fetch assets under the new version.
+    let stamped = name == "index.html" || name == "sw.js";
+    let etag = if stamped {
+        format!("\"{build}\"")
+    } else {
+        format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]))
+    };
     if req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -60,17 +68,48 @@ async fn serve_pwa(req: HttpRequest) -> HttpResponse {
             .insert_header((header::ETAG, etag))
             .finish();
     }
-    // The shell and the service worker are revalidated on every load so an
-    // update reaches phones; everything else is versioned by its ETag.
-    let cache = if name == "index.html" || name == "sw.js" || name.ends_with(".webmanifest") {
+    let versioned = req.query_string() == format!("v={build}");
+    let cache = if stamped || name.ends_with(".webmanifest") {
         "no-cache"
+    } else if versioned {
+        "public, max-age=31536000, immutable"
     } else {
         "public, max-age=3600, must-revalidate"
     };
+    let body = if stamped {
+        String::from_utf8_lossy(&file.data)
+            .replace("__BUILD__", build)
+            .into_bytes()
+    } else {
+        file.data.into_owned()
+    };
     let mime = mime_guess::from_path(name).first_or_octet_stream();
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, mime.to_string()))
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((header::CONTENT_TYPE, mime.to_string()))
         .insert_header((header::CACHE_CONTROL, cache))
-        .insert_header((header::ETAG, etag))
-        .body(file.data.into_owned())
+        .insert_header((header::ETAG, etag));
+    if name == "sw.js" {
+        // The worker controls the whole site, not only the folder it sits in.
+        resp.insert_header(("Service-Worker-Allowed", "/"));
+    }
+    resp.body(body)
+}
+
+/// One version for everything embedded: the first 12 hex digits of a hash over
+/// every file's name and content hash. Changes whenever any file does.
+fn build_version() -> &'static str {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let mut names: Vec<_> = Pwa::iter().collect();
+        names.sort();
+        let mut hasher = Sha256::new();
+        for name in names {
+            if let Some(file) = Pwa::get(&name) {
+                hasher.update(name.as_bytes());
+                hasher.update(file.metadata.sha256_hash());
+            }
+        }
+        hex::encode(&hasher.finalize()[..6])
+    })
 }

@@ -143,15 +143,25 @@ impl TestApp {
 
     /// Same data; `demo: false` runs it as production would (the demo password refused).
     pub async fn start_with(backend: Backend, demo_mode: bool) -> Option<Self> {
+        Self::start_configured(backend, demo_mode, |_| {}).await
+    }
+
+    /// Demo data, with settings adjusted for one test (say, short-lived tokens).
+    pub async fn start_configured(
+        backend: Backend,
+        demo_mode: bool,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
         let database = TestDatabase::create(backend)?;
         let data_dir = tempfile::tempdir().expect("data dir");
-        let settings = Settings {
+        let mut settings = Settings {
             data_dir: data_dir.path().to_path_buf(),
             database_url: Some(database.url.clone()),
             db_pool_size: 4,
             json_limit_bytes: 16 * 1024,
             ..Settings::default()
         };
+        adjust(&mut settings);
         let target = DatabaseTarget::from_url(&database.url).expect("test url");
         let db = Db::connect(target, settings.db_pool_size).expect("pool");
         let seed = db.clone();

@@ -1,0 +1,230 @@
+// The outbox: every action the installer takes is stored here first and sent
+// when there is a connection, oldest first, so the actions on one order reach
+// the server in the order they were done. Each item carries a client-made id,
+// sent as `Idempotency-Key` (or, for a photo, as the document's own id), so a
+// resend after a lost answer is recognised by the server and stored once.
+//
+// Shared by the page and the service worker; one flush runs at a time across
+// both (a Web Lock), so the `online` event and the worker's `sync` never send
+// the same item twice at once.
+"use strict";
+
+(function (L) {
+  const channel = typeof BroadcastChannel !== "undefined" ? new BroadcastChannel("larmkoll") : null;
+
+  function changed(what = "outbox") {
+    channel?.postMessage({ changed: what });
+  }
+
+  // Which state an order reaches by an event, for the phone's own view until
+  // the server answers (the server's state machine decides in the end).
+  const NEXT_STATE = {
+    book: "booked",
+    receive_keys: "keys_received",
+    install: "installed",
+    decline: "declined",
+    collect_equipment: "equipment_collected",
+    return_keys: "keys_returned",
+  };
+
+  async function enqueue(action) {
+    const session = await L.kv.get("session");
+    if (!session?.user) throw new L.NeedLogin();
+    const item = {
+      id: action.id || crypto.randomUUID(),
+      user_id: session.user.id,
+      created_at: new Date().toISOString(),
+      attempts: 0,
+      status: "waiting",
+      ...action,
+    };
+    item.seq = await L.outbox.add(item);
+    if (item.order_id) await applyLocally(item.order_id, [item]);
+    changed();
+    return item;
+  }
+
+  async function applyLocally(orderId, items) {
+    const order = await L.kv.get(`order:${orderId}`);
+    if (!order) return;
+    for (const item of items) {
+      if (NEXT_STATE[item.event]) order.state = NEXT_STATE[item.event];
+      const body = typeof item.body === "string" ? JSON.parse(item.body) : {};
+      if (item.event === "install") order.serials = body.serials;
+      if (item.event === "install") order.installation_date = body.installation_date;
+      if (item.event === "book") Object.assign(order, { visit_date: body.visit_date, visit_time: body.visit_time });
+    }
+    await L.kv.set(`order:${orderId}`, order);
+  }
+
+  // The server's order, with the phone's own actions still waiting on top.
+  async function rebase(order) {
+    const waiting = (await mine()).filter((i) => i.status === "waiting" && i.order_id === order.id);
+    await L.kv.set(`order:${order.id}`, order);
+    await applyLocally(order.id, waiting);
+  }
+
+  async function mine() {
+    const session = await L.kv.get("session");
+    const items = await L.outbox.all();
+    return items.filter((i) => i.user_id === session?.user?.id);
+  }
+
+  async function summary() {
+    const items = await mine();
+    const waiting = items.filter((i) => i.status === "waiting");
+    const meta = (await L.kv.get("sync")) || {};
+    return {
+      waiting: waiting.length,
+      failed: items.filter((i) => i.status === "failed").length,
+      oldest: waiting[0]?.created_at || null,
+      last_sync: meta.last_sync || null,
+      last_error: waiting.length ? meta.last_error || null : null,
+      items,
+    };
+  }
+
+  async function noteSync(patch) {
+    const meta = (await L.kv.get("sync")) || {};
+    await L.kv.set("sync", { ...meta, ...patch });
+  }
+
+  async function freshOrder(orderId) {
+    const res = await L.api(`/orders/${orderId}`);
+    if (!res.ok) return null;
+    const detail = await res.json();
+    await rebase(detail.order);
+    return detail.order;
+  }
+
+  async function send(item, onProgress) {
+    for (let attempt = 0; ; attempt++) {
+      const headers = {};
+      if (item.method === "POST") headers["Idempotency-Key"] = item.id;
+      if (item.if_match) {
+        // The version the phone knows, advanced by its own earlier actions.
+        const order = (await L.kv.get(`order:${item.order_id}`)) || (await freshOrder(item.order_id));
+        if (order) headers["If-Match"] = `"${order.version}"`;
+      }
+      let body = item.body;
+      if (body instanceof Blob) headers["Content-Type"] = item.content_type || body.type;
+      else if (body != null) headers["Content-Type"] = "application/json";
+      const res = await L.api(item.path, { method: item.method, headers, body, onProgress });
+      // Someone else changed the order meanwhile: take the server's version and
+      // send once more; the state machine refuses what no longer applies, with
+      // a message the installer can act on.
+      if (res.status === 412 && item.if_match && attempt === 0) {
+        await freshOrder(item.order_id);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  function retryable(status) {
+    return status >= 500 || status === 429 || status === 408 || status === 425;
+  }
+
+  // Sends what waits, oldest first. Stops at the first network error, 5xx or
+  // 429 (the rest waits for the next try); a refusal (4xx) moves the item to
+  // the failed list with the server's words and goes on with the next.
+  async function flush(hooks = {}) {
+    if (!navigator.locks) return { busy: true };
+    // No network at all: wait for the `online` event rather than try.
+    if (navigator.onLine === false) {
+      await noteSync({ last_error: "Ingen täckning – skickas när anslutningen är tillbaka." });
+      return { offline: true };
+    }
+    return navigator.locks.request("larmkoll-outbox", { ifAvailable: true }, async (lock) => {
+      if (!lock) return { busy: true };
+      const items = (await mine()).filter((i) => i.status === "waiting");
+      const photos = items.filter((i) => i.body instanceof Blob);
+      const total = photos.reduce((n, i) => n + i.body.size, 0);
+      let sentBytes = 0;
+      let sent = 0;
+      for (const item of items) {
+        const isPhoto = item.body instanceof Blob;
+        const progress = isPhoto && hooks.onProgress
+          ? (loaded) => hooks.onProgress(sentBytes + loaded, total)
+          : undefined;
+        let res;
+        try {
+          res = await send(item, progress);
+        } catch (e) {
+          const message = e instanceof L.NeedLogin ? e.message : "Ingen kontakt med servern.";
+          await L.outbox.put({ ...item, attempts: item.attempts + 1 });
+          await noteSync({ last_error: message, login_needed: e instanceof L.NeedLogin });
+          changed();
+          return { sent, stopped: message };
+        }
+        if (isPhoto) sentBytes += item.body.size;
+        const answer = await settle(item, res);
+        if (answer === "retry") {
+          await L.outbox.put({ ...item, attempts: item.attempts + 1 });
+          await noteSync({ last_error: `Servern svarade ${res.status}; försöker igen snart.` });
+          changed();
+          return { sent, stopped: res.status };
+        }
+        if (answer === "done") sent++;
+        hooks.onProgress?.(sentBytes, total);
+        changed();
+      }
+      await noteSync({ last_sync: new Date().toISOString(), last_error: null, login_needed: false });
+      changed();
+      return { sent };
+    });
+  }
+
+  async function settle(item, res) {
+    if (res.ok) {
+      await L.outbox.delete(item.seq);
+      const type = res.headers.get("Content-Type") || "";
+      if (item.order_id && type.includes("json")) {
+        const body = await res.json();
+        if (body?.order?.id) await rebase(body.order);
+      }
+      await noteSync({ last_sync: new Date().toISOString() });
+      return "done";
+    }
+    const text = await L.problemText(res);
+    let code = null;
+    try {
+      code = (await res.clone().json()).code;
+    } catch {
+      /* not problem+json */
+    }
+    // The server carried this out but its answer was lost in a restart.
+    if (res.status === 409 && code === "already_applied") {
+      await L.outbox.delete(item.seq);
+      if (item.order_id) await freshOrder(item.order_id).catch(() => null);
+      return "done";
+    }
+    if (retryable(res.status) || (res.status === 409 && code === "idempotency_in_progress")) return "retry";
+    await L.outbox.put({
+      ...item,
+      status: "failed",
+      failed_at: new Date().toISOString(),
+      error: { status: res.status, code, message: text },
+    });
+    if (item.order_id) await freshOrder(item.order_id).catch(() => null);
+    return "failed";
+  }
+
+  // A refused item sent again (after the installer fixed what the server said).
+  async function retry(seq) {
+    const item = await L.outbox.get(seq);
+    if (!item) return;
+    await L.outbox.put({ ...item, status: "waiting", error: null, failed_at: null });
+    changed();
+  }
+
+  // A refused item the installer chooses to drop, after confirming.
+  async function discard(seq) {
+    const item = await L.outbox.get(seq);
+    if (!item || item.status !== "failed") return;
+    await L.outbox.delete(seq);
+    changed();
+  }
+
+  Object.assign(L, { enqueue, flush, summary, retry, discard, rebase, changed, channel });
+})(self.Larmkoll);

@@ -1,0 +1,87 @@
+// The field app's service worker: keeps the shell on the phone so the app
+// opens with no signal, and sends the outbox when the connection returns
+// (Background Sync where the browser has it, and at every worker start).
+// The server writes the build's version into __BUILD__ when it serves this file.
+"use strict";
+
+const BUILD = "__BUILD__";
+const SHELL_CACHE = `larmkoll-shell-${BUILD}`;
+const versioned = (path) => `${path}?v=${BUILD}`;
+const SHELL = [
+  "/",
+  versioned("/app.css"),
+  versioned("/store.js"),
+  versioned("/outbox.js"),
+  versioned("/app.js"),
+  "/manifest.webmanifest",
+  "/icon.svg",
+  "/icon-192.png",
+  "/icon-512.png",
+];
+
+importScripts(versioned("/store.js"), versioned("/outbox.js"));
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(SHELL_CACHE)
+      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload" }))))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    (async () => {
+      for (const name of await caches.keys()) {
+        if (name.startsWith("larmkoll-shell-") && name !== SHELL_CACHE) await caches.delete(name);
+      }
+      await self.clients.claim();
+    })(),
+  );
+});
+
+// The shell from the cache (the network only to refresh the page itself when
+// it answers quickly); the API always from the network: the app keeps its own
+// data in IndexedDB, where logout can wipe it.
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/docs")) return;
+  if (event.request.mode === "navigate") {
+    event.respondWith(page(event.request));
+    return;
+  }
+  event.respondWith(
+    caches.match(event.request).then((hit) => hit || fetch(event.request)),
+  );
+});
+
+async function page(request) {
+  const cache = await caches.open(SHELL_CACHE);
+  try {
+    const fresh = await Promise.race([
+      fetch(request),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("slow")), 3000)),
+    ]);
+    if (fresh.ok && new URL(request.url).pathname === "/") await cache.put("/", fresh.clone());
+    if (fresh.ok) return fresh;
+  } catch {
+    // no signal or too slow: the cached shell
+  }
+  return (await cache.match("/")) || new Response("Larmkoll är inte tillgänglig offline ännu.", {
+    status: 503,
+    headers: { "Content-Type": "text/plain; charset=utf-8" },
+  });
+}
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === "outbox") event.waitUntil(self.Larmkoll.flush());
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data === "flush") event.waitUntil(self.Larmkoll.flush());
+});
+
+// Every start of the worker is a chance to send what waits.
+self.Larmkoll.flush().catch(() => {});

@@ -1,0 +1,213 @@
+// The field app in Debian's headless Chromium, offline for real: Playwright's
+// context.setOffline cuts the page *and* its service worker, and a counting
+// proxy in front of the server proves that an offline reload reached nothing.
+// Run by `cargo test` (tests/api/browser.rs), which starts the servers.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import {
+  launch, proxy, call, orderFor, watchProblems, loginOnPhone, openOrder, waiting,
+  queuedPhotoHashes, fixtures, token, outboxDump,
+} from "./lib.mjs";
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => browser?.close());
+
+const phone = { viewport: { width: 360, height: 740 }, locale: "sv-SE", timezoneId: "Europe/Stockholm" };
+const photo = (name) => path.join(fixtures, name);
+
+async function act(page, event, fill) {
+  await page.click(`#order-actions button[data-event="${event}"]`);
+  const form = `form.action[data-event="${event}"]`;
+  await page.waitForSelector(`${form}:not([hidden])`);
+  await fill(form);
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForSelector("#action-done:not([hidden])");
+}
+
+async function photograph(page, kind, file) {
+  await act(page, "photos", async (form) => {
+    await page.selectOption(`${form} select[name=kind]`, kind);
+    await page.setInputFiles(`${form} input[name=pages]`, photo(file));
+    await page.waitForSelector("#pages li");
+  });
+}
+
+test("the full install at a customer with no signal, sent exactly once when the signal returns", async () => {
+  const server = await proxy();
+  const { order, name, customer, installer } = await orderFor(0);
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await loginOnPhone(page, server.url);
+  assert.match(await page.textContent("#today"), new RegExp(name));
+
+  // No signal from here: the page and its service worker.
+  await context.setOffline(true);
+  const reached = server.seen.length;
+  await page.reload();
+  await page.waitForSelector("#screen-visits:not([hidden])");
+  assert.match(await page.textContent("#today"), new RegExp(name), "the visits come from the phone");
+  await openOrder(page, name);
+  assert.match(await page.textContent("#customer-card"), new RegExp(customer.customer_number));
+
+  await act(page, "contact", async (form) => {
+    await page.check(`${form} input[value=call]`);
+    await page.fill(`${form} textarea[name=note]`, "Ringde 08:50, kunden är hemma");
+  });
+  await act(page, "receive_keys", async (form) => {
+    await page.fill(`${form} textarea[name=key_numbers]`, "B-7001");
+    await page.fill(`${form} input[name=count]`, "2");
+    await page.fill(`${form} input[name=cabinet]`, "Skåp 3");
+    await page.fill(`${form} input[name=hook]`, "12");
+  });
+  await act(page, "install", async (form) => {
+    const serials = page.locator(`${form} input[name=serial]`);
+    assert.equal(await serials.count(), 2, "an alarm: unit and button");
+    await serials.nth(0).fill("TX-1001");
+    await serials.nth(1).fill("WB-2001");
+  });
+  await photograph(page, "responsibility_agreement", "portrait-orientation-6-gps.jpg");
+  await photograph(page, "key_receipt", "nyckelkvittens-photo.jpg");
+  assert.equal(await waiting(page), 5);
+  assert.match(await page.textContent("#order-card"), /Installerad/, "the phone shows what it did");
+  const hashes = await queuedPhotoHashes(page);
+  assert.equal(Object.keys(hashes).length, 2);
+
+  // Close the app and open it again, still without signal.
+  await page.close();
+  const again = await context.newPage();
+  problems.push(...watchProblems(again));
+  await again.goto(`${server.url}/`);
+  await again.waitForSelector("#screen-visits:not([hidden])");
+  assert.equal(await waiting(again), 5);
+  assert.match(await again.textContent("#sync-text"), /5 väntar på att skickas/);
+  assert.equal(server.seen.length, reached, `nothing reached the server offline: ${server.seen.slice(reached)}`);
+
+  // The signal returns: everything is sent without a tap.
+  await context.setOffline(false);
+  await again.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+  assert.match(await again.textContent("#sync-text"), /Inget väntar/);
+  assert.equal(await again.getAttribute("#sync", "data-failed"), "0", await outboxDump(again));
+
+  const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
+  assert.equal(detail.order.state, "installed");
+  assert.deepEqual(detail.order.serials.toSorted(), ["TX-1001", "WB-2001"]);
+  assert.equal(detail.history.filter((t) => t.to === "installed").length, 1);
+  assert.equal(detail.history.filter((t) => t.to === "keys_received").length, 1);
+  assert.equal(detail.contacts.filter((c) => c.note === "Ringde 08:50, kunden är hemma").length, 1);
+  const keys = (await call("GET", `/customers/${customer.id}/keys`, { token: installer })).body;
+  assert.deepEqual(keys.map((k) => [k.key_number, k.count, k.cabinet, k.hook]), [["B-7001", 2, "Skåp 3", "12"]]);
+  const documents = (await call("GET", `/orders/${order.id}/documents`, { token: installer })).body;
+  assert.equal(documents.length, 2);
+  for (const d of documents) assert.equal(d.sha256, hashes[d.id], "the server holds exactly the shrunk photo");
+  assert.deepEqual(documents.map((d) => d.kind).toSorted(), ["key_receipt", "responsibility_agreement"]);
+  const big = documents.find((d) => d.kind === "key_receipt");
+  assert.equal(Math.max(big.width, big.height), 2048, "the 3000 px photo was shrunk on the phone");
+  const upright = documents.find((d) => d.kind === "responsibility_agreement");
+  assert.ok(upright.height > upright.width, "orientation 6 came out upright");
+
+  assert.deepEqual(problems, []);
+  await context.close();
+  await server.close();
+});
+
+test("a lost answer: the server stored the install, the phone never heard; the resend makes no duplicate", async () => {
+  const server = await proxy();
+  const { order, name, installer } = await orderFor(1);
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  const problems = watchProblems(page, /status of 40[19]|ERR_FAILED|ERR_CONNECTION_RESET/);
+  await loginOnPhone(page, server.url);
+
+  let dropped = 0;
+  const replayed = [];
+  await context.route("**/api/v1/orders/*/install", async (route) => {
+    if (dropped === 0) {
+      dropped++;
+      await route.fetch(); // the server handles it…
+      await route.abort("connectionreset"); // …and the answer is lost on the way
+    } else {
+      const res = await route.fetch();
+      replayed.push(res.headers()["idempotent-replayed"]);
+      await route.fulfill({ response: res });
+    }
+  });
+  await openOrder(page, name);
+  await act(page, "install", async (form) => {
+    const serials = page.locator(`${form} input[name=serial]`);
+    await serials.nth(0).fill("TX-1002");
+    await serials.nth(1).fill("WB-2002");
+  });
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+  assert.equal(dropped, 1);
+  assert.deepEqual(replayed, ["true"], "the resend was answered from the stored answer");
+  const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
+  assert.equal(detail.order.state, "installed");
+  assert.equal(detail.history.filter((t) => t.to === "installed").length, 1);
+  assert.equal(await page.getAttribute("#sync", "data-failed"), "0");
+  assert.deepEqual(problems, []);
+  await context.close();
+  await server.close();
+});
+
+test("the order is cancelled while the phone is offline: the queued install lands in the failed list with the server's words", async () => {
+  const server = await proxy();
+  const { order, name, installer, assessor } = await orderFor(2);
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await loginOnPhone(page, server.url);
+  await context.setOffline(true);
+  await openOrder(page, name);
+  await act(page, "install", async (form) => {
+    const serials = page.locator(`${form} input[name=serial]`);
+    await serials.nth(0).fill("TX-1003");
+    await serials.nth(1).fill("WB-2003");
+  });
+  assert.equal(await waiting(page), 1);
+
+  const current = await call("GET", `/orders/${order.id}`, { token: assessor });
+  const cancelled = await call("POST", `/orders/${order.id}/cancel`, {
+    token: assessor, headers: { "If-Match": current.etag }, body: { reason: "Beslutet återkallat" },
+  });
+  assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+
+  await context.setOffline(false);
+  await page.waitForSelector('#sync[data-failed="1"]', { timeout: 30000 });
+  assert.equal(await waiting(page), 0);
+  await page.click('#nav a[href="#/outbox"]');
+  await page.waitForSelector("#screen-outbox:not([hidden])");
+  const failed = await page.textContent("#failed");
+  assert.match(failed, /Installerat TX-1003, WB-2003/);
+  assert.match(failed, /makulerad/i, `the server's reason is shown: ${failed}`);
+  const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
+  assert.equal(detail.order.state, "cancelled");
+  assert.equal(detail.order.serials.length, 0);
+  assert.deepEqual(problems, []);
+
+  // The installer reads it and drops the item, confirming.
+  await page.click("#failed button:has-text('Ta bort')");
+  await page.click("#failed button:has-text('Bekräfta')");
+  await page.waitForSelector('#sync[data-failed="0"]');
+  await context.close();
+  await server.close();
+});
+
+test("a wrong password is told in Swedish and the app asks for nothing else", async () => {
+  const server = await proxy();
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  assert.equal(await page.getAttribute("html", "lang"), "sv");
+  await page.fill("#login input[name=username]", "installator");
+  await page.fill("#login input[name=password]", "fel-lösenord");
+  await page.click("#login button[type=submit]");
+  await page.waitForSelector("#login-error:not([hidden])");
+  assert.match(await page.textContent("#login-error"), /Fel användarnamn eller lösenord/);
+  assert.ok(await page.isHidden("#nav"));
+  await context.close();
+  await server.close();
+  assert.ok(await token("installator"));
+});
