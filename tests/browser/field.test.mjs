@@ -211,3 +211,53 @@ test("a wrong password is told in Swedish and the app asks for nothing else", as
   await server.close();
   assert.ok(await token("installator"));
 });
+
+test("the login expires while offline: the queue survives, the PIN unlocks, the sync completes", async () => {
+  // This server's access tokens live one minute (tests/api/browser.rs).
+  const upstream = process.env.LARMKOLL_SHORT_TOKEN_URL;
+  assert.ok(upstream, "LARMKOLL_SHORT_TOKEN_URL must name the short-token server");
+  const server = await proxy(upstream);
+  const { order, name, installer } = await orderFor(3, { upstream });
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await loginOnPhone(page, server.url);
+  const loggedInAt = Date.now();
+  const expired = await page.evaluate(async () => (await self.Larmkoll.kv.get("session")).access_token);
+
+  await context.setOffline(true);
+  await openOrder(page, name);
+  await act(page, "contact", async (form) => {
+    await page.check(`${form} input[value=no_answer]`);
+    await page.fill(`${form} textarea[name=note]`, "Ingen öppnar, ringer igen");
+  });
+  assert.equal(await waiting(page), 1);
+
+  // Past the token's minute and the server's leeway: the server refuses it now.
+  await page.waitForTimeout(Math.max(0, loggedInAt + 67000 - Date.now()));
+  const me = await call("GET", "/auth/me", { token: expired, upstream });
+  assert.equal(me.status, 401, "the access token really expired");
+
+  await page.reload();
+  await page.waitForSelector("#screen-lock:not([hidden])");
+  await page.fill("#unlock input[name=pin]", "0000");
+  await page.click("#unlock button[type=submit]");
+  await page.waitForSelector("#unlock-error:not([hidden])");
+  assert.match(await page.textContent("#unlock-error"), /Fel PIN-kod\. 4 försök kvar/);
+  await page.fill("#unlock input[name=pin]", "2580");
+  await page.click("#unlock button[type=submit]");
+  // Back where the installer was: the order, from the phone's own copy.
+  await page.waitForSelector("#screen-order:not([hidden])");
+  assert.equal(await waiting(page), 1, "the queue survived the expiry and the lock");
+
+  await context.setOffline(false);
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+  assert.equal(await page.getAttribute("#sync", "data-failed"), "0", await outboxDump(page));
+  assert.ok(server.seen.includes("POST /api/v1/auth/refresh"), "the phone renewed its login by itself");
+  const detail = (await call("GET", `/orders/${order.id}`, { token: await token("installator", upstream), upstream })).body;
+  assert.equal(detail.contacts.filter((c) => c.note === "Ingen öppnar, ringer igen").length, 1);
+  assert.ok(installer);
+  assert.deepEqual(problems, []);
+  await context.close();
+  await server.close();
+});

@@ -11,7 +11,7 @@ export const fixtures = process.env.LARMKOLL_FIXTURES;
 export const CHROMIUM_ARGS = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update",
-  "--disable-sync", "--disable-dev-shm-usage",
+  "--disable-sync", "--disable-dev-shm-usage", "--lang=sv-SE",
 ];
 
 export function launch() {
