@@ -41,10 +41,16 @@ async fn the_field_app_in_headless_chromium() {
             .arg("--test")
             .arg("--test-reporter=spec")
             .arg("--test-concurrency=1")
+            .arg("--test-timeout=240000")
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser"))
             .env("LARMKOLL_URL", base)
             .env("LARMKOLL_SHORT_TOKEN_URL", short_base)
             .env("LARMKOLL_FIXTURES", fixtures)
+            .args(
+                std::env::var("BROWSER_TESTS")
+                    .map(|only| vec![format!("--test-name-pattern={only}")])
+                    .unwrap_or_default(),
+            )
             .output()
     })
     .await
@@ -64,8 +70,10 @@ async fn the_field_app_in_headless_chromium() {
             .unwrap_or(0)
     };
     assert_eq!(count("ℹ fail"), 0, "browser tests failed:\n{report}");
-    assert!(
-        count("ℹ pass") >= 6,
-        "fewer browser tests ran than exist:\n{report}"
-    );
+    if std::env::var("BROWSER_TESTS").is_err() {
+        assert!(
+            count("ℹ pass") >= 6,
+            "fewer browser tests ran than exist:\n{report}"
+        );
+    }
 }

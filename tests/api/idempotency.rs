@@ -181,3 +181,72 @@ async fn an_action_that_committed_is_never_applied_twice(app: TestApp) {
     assert_eq!(resumed.status, 201, "{}", resumed.body);
     assert_eq!(count().await, before + 1);
 }
+
+on_both_backends!(a_refused_attempt_frees_its_key_for_the_corrected_retry);
+
+/// The phone's outbox: an install sent with a stale `If-Match` gets 412; the
+/// phone reads the order and sends the same action, same key, with the fresh
+/// version — the state machine's answer (here: the order was cancelled) must
+/// come back, not an error about the key.
+async fn a_refused_attempt_frees_its_key_for_the_corrected_retry(app: TestApp) {
+    let assessor = app.login("handlaggare").await;
+    let installer = app.login("installator").await;
+    let customers = app.get("/api/v1/customers?limit=1", &installer).await;
+    let customer = customers.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let granted = app
+        .post(
+            &format!("/api/v1/customers/{customer}/decisions"),
+            Some(&assessor),
+            json!({"service": "safety_alarm", "valid_from": "2026-11-02"}),
+        )
+        .await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let order = granted.body["order"]["id"].as_str().unwrap().to_string();
+    let cancelled = app
+        .post_if(
+            &format!("/api/v1/orders/{order}/cancel"),
+            &assessor,
+            1,
+            json!({"reason": "Beslutet återkallat"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+
+    let install = |version: &'static str| {
+        let (app, installer, order) = (&app, installer.clone(), order.clone());
+        async move {
+            app.send(
+                "POST",
+                &format!("/api/v1/orders/{order}/install"),
+                Some(&installer),
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Idempotency-Key", "outbox-install-1"),
+                    ("If-Match", version),
+                ],
+                Some(
+                    json!({"installation_date": "2026-11-02", "serials": ["TX-1001"]})
+                        .to_string()
+                        .into_bytes(),
+                ),
+            )
+            .await
+        }
+    };
+    let stale = install("\"1\"").await;
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    let fresh = install("\"2\"").await;
+    assert_eq!(
+        (fresh.status, fresh.problem_code().as_str()),
+        (409, "invalid_transition"),
+        "{}",
+        fresh.body
+    );
+    assert!(fresh.body["detail_sv"]
+        .as_str()
+        .unwrap()
+        .contains("makulerad"));
+}

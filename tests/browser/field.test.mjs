@@ -34,10 +34,12 @@ async function photograph(page, kind, file) {
   });
 }
 
-test("the full install at a customer with no signal, sent exactly once when the signal returns", async () => {
+test("the full install at a customer with no signal, sent exactly once when the signal returns", async (t) => {
   const server = await proxy();
+  t.after(() => server.close());
   const { order, name, customer, installer } = await orderFor(0);
   const context = await browser.newContext(phone);
+  t.after(() => context.close());
   const page = await context.newPage();
   const problems = watchProblems(page);
   await loginOnPhone(page, server.url);
@@ -108,15 +110,16 @@ test("the full install at a customer with no signal, sent exactly once when the 
   const upright = documents.find((d) => d.kind === "responsibility_agreement");
   assert.ok(upright.height > upright.width, "orientation 6 came out upright");
 
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
-  await context.close();
-  await server.close();
 });
 
-test("a lost answer: the server stored the install, the phone never heard; the resend makes no duplicate", async () => {
+test("a lost answer: the server stored the install, the phone never heard; the resend makes no duplicate", async (t) => {
   const server = await proxy();
+  t.after(() => server.close());
   const { order, name, installer } = await orderFor(1);
   const context = await browser.newContext(phone);
+  t.after(() => context.close());
   const page = await context.newPage();
   const problems = watchProblems(page, /status of 40[19]|ERR_FAILED|ERR_CONNECTION_RESET/);
   await loginOnPhone(page, server.url);
@@ -147,15 +150,16 @@ test("a lost answer: the server stored the install, the phone never heard; the r
   assert.equal(detail.order.state, "installed");
   assert.equal(detail.history.filter((t) => t.to === "installed").length, 1);
   assert.equal(await page.getAttribute("#sync", "data-failed"), "0");
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
-  await context.close();
-  await server.close();
 });
 
-test("the order is cancelled while the phone is offline: the queued install lands in the failed list with the server's words", async () => {
+test("the order is cancelled while the phone is offline: the queued install lands in the failed list with the server's words", async (t) => {
   const server = await proxy();
+  t.after(() => server.close());
   const { order, name, installer, assessor } = await orderFor(2);
   const context = await browser.newContext(phone);
+  t.after(() => context.close());
   const page = await context.newPage();
   const problems = watchProblems(page);
   await loginOnPhone(page, server.url);
@@ -185,19 +189,20 @@ test("the order is cancelled while the phone is offline: the queued install land
   const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
   assert.equal(detail.order.state, "cancelled");
   assert.equal(detail.order.serials.length, 0);
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
 
   // The installer reads it and drops the item, confirming.
   await page.click("#failed button:has-text('Ta bort')");
   await page.click("#failed button:has-text('Bekräfta')");
   await page.waitForSelector('#sync[data-failed="0"]');
-  await context.close();
-  await server.close();
 });
 
-test("a wrong password is told in Swedish and the app asks for nothing else", async () => {
+test("a wrong password is told in Swedish and the app asks for nothing else", async (t) => {
   const server = await proxy();
+  t.after(() => server.close());
   const context = await browser.newContext(phone);
+  t.after(() => context.close());
   const page = await context.newPage();
   await page.goto(`${server.url}/`);
   assert.equal(await page.getAttribute("html", "lang"), "sv");
@@ -207,18 +212,18 @@ test("a wrong password is told in Swedish and the app asks for nothing else", as
   await page.waitForSelector("#login-error:not([hidden])");
   assert.match(await page.textContent("#login-error"), /Fel användarnamn eller lösenord/);
   assert.ok(await page.isHidden("#nav"));
-  await context.close();
-  await server.close();
   assert.ok(await token("installator"));
 });
 
-test("the login expires while offline: the queue survives, the PIN unlocks, the sync completes", async () => {
+test("the login expires while offline: the queue survives, the PIN unlocks, the sync completes", async (t) => {
   // This server's access tokens live one minute (tests/api/browser.rs).
   const upstream = process.env.LARMKOLL_SHORT_TOKEN_URL;
   assert.ok(upstream, "LARMKOLL_SHORT_TOKEN_URL must name the short-token server");
   const server = await proxy(upstream);
+  t.after(() => server.close());
   const { order, name, installer } = await orderFor(3, { upstream });
   const context = await browser.newContext(phone);
+  t.after(() => context.close());
   const page = await context.newPage();
   const problems = watchProblems(page);
   await loginOnPhone(page, server.url);
@@ -257,7 +262,6 @@ test("the login expires while offline: the queue survives, the PIN unlocks, the 
   const detail = (await call("GET", `/orders/${order.id}`, { token: await token("installator", upstream), upstream })).body;
   assert.equal(detail.contacts.filter((c) => c.note === "Ingen öppnar, ringer igen").length, 1);
   assert.ok(installer);
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
-  await context.close();
-  await server.close();
 });

@@ -24,11 +24,17 @@ export function launch() {
 export async function proxy(upstream = base) {
   const target = new URL(upstream);
   const seen = [];
+  const errors = []; // every 5xx, with its body: a test asserts there are none
   const server = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     const forward = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
       (answer) => {
+        if (answer.statusCode >= 500) {
+          const chunks = [];
+          answer.on("data", (c) => chunks.push(c));
+          answer.on("end", () => errors.push(`${answer.statusCode} ${req.method} ${req.url} ${Buffer.concat(chunks)}`));
+        }
         res.writeHead(answer.statusCode, answer.headers);
         answer.pipe(res);
       },
@@ -40,6 +46,7 @@ export async function proxy(upstream = base) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     seen,
+    errors,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
 }

@@ -16,8 +16,9 @@ const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const shots = path.join(path.dirname(new URL(import.meta.url).pathname), "screenshots");
 
-test("every screen: accessible, photographed at 360×740, installable, and small", async () => {
+test("every screen: accessible, photographed at 360×740, installable, and small", async (t) => {
   const server = await proxy();
+  t.after(() => server.close());
   const { name } = await orderFor(4);
   fs.mkdirSync(shots, { recursive: true });
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "larmkoll-chromium-"));
@@ -31,6 +32,7 @@ test("every screen: accessible, photographed at 360×740, installable, and small
     timezoneId: "Europe/Stockholm",
     bypassCSP: true,
   });
+  t.after(() => context.close());
   const page = context.pages()[0] ?? (await context.newPage());
   const violations = [];
   async function check(screen) {
@@ -106,5 +108,4 @@ test("every screen: accessible, photographed at 360×740, installable, and small
 
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
-  await server.close();
 });
