@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod lifecycle;
 pub mod messages;
 pub mod org;
+pub mod reports;
 pub mod schema;
 pub mod tokens;
 pub mod users;

@@ -1,0 +1,219 @@
+//! The reports' queries: one joined query per report instead of a query per
+//! row, so they stay fast over a whole municipality (see the benchmark).
+
+use super::schema::{
+    areas, customer_groups, customers, equipment_items, equipment_models, groups, keys, orders,
+    users,
+};
+use super::DbConn;
+use crate::auth::CustomerScope;
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+/// An open install order with what the follow-up reports show about it.
+#[derive(Debug, Clone, Queryable)]
+pub struct StalledOrder {
+    pub order_id: String,
+    pub customer_id: String,
+    pub service: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub customer_number: String,
+    pub area: String,
+    pub ordinary_assessor: Option<String>,
+}
+
+/// The states an install order is still open in.
+pub const OPEN_INSTALL_STATES: [&str; 5] = [
+    "received",
+    "returned_to_assessor",
+    "booked",
+    "keys_received",
+    "installed",
+];
+
+/// Open install orders in `states` received before `received_before`, oldest
+/// first, of the customers in `scope`.
+pub fn stalled_install_orders(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    states: &[&str],
+    received_before: NaiveDateTime,
+) -> QueryResult<Vec<StalledOrder>> {
+    let mut q = orders::table
+        .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .left_join(users::table.on(customers::ordinary_assessor_id.eq(users::id.nullable())))
+        .filter(orders::kind.eq("install"))
+        .filter(orders::state.eq_any(states.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
+        .filter(orders::received_at.lt(received_before))
+        .select((
+            orders::id,
+            orders::customer_id,
+            orders::service,
+            orders::state,
+            orders::state_reason,
+            orders::received_at,
+            customers::customer_number,
+            areas::name,
+            users::display_name.nullable(),
+        ))
+        .into_boxed();
+    match scope {
+        CustomerScope::All => {}
+        CustomerScope::Areas(a) => q = q.filter(customers::area_id.eq_any(a.clone())),
+        CustomerScope::Groups(g) => {
+            q = q.filter(
+                customers::id.eq_any(
+                    customer_groups::table
+                        .filter(customer_groups::group_id.eq_any(g.clone()))
+                        .select(customer_groups::customer_id),
+                ),
+            )
+        }
+    }
+    q.order((orders::received_at.asc(), orders::id.asc()))
+        .load(conn)
+}
+
+/// A key signed out for longer than allowed, with who holds it.
+#[derive(Debug, Clone, Queryable)]
+pub struct OverdueKey {
+    pub key_id: String,
+    pub key_number: String,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub area: String,
+    pub cabinet: String,
+    pub hook: String,
+    pub holder_group: Option<String>,
+    pub holder_user: Option<String>,
+    pub since: NaiveDateTime,
+}
+
+/// Keys signed out before `signed_out_before`, longest out first.
+pub fn overdue_keys(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    signed_out_before: NaiveDateTime,
+) -> QueryResult<Vec<OverdueKey>> {
+    let mut q = keys::table
+        .inner_join(customers::table.on(customers::id.eq(keys::customer_id)))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .left_join(groups::table.on(keys::holder_group_id.eq(groups::id.nullable())))
+        .left_join(users::table.on(keys::holder_user_id.eq(users::id.nullable())))
+        .filter(keys::custody.eq("signed_out"))
+        .filter(keys::since.lt(signed_out_before))
+        .select((
+            keys::id,
+            keys::key_number,
+            keys::customer_id,
+            customers::customer_number,
+            areas::name,
+            keys::cabinet,
+            keys::hook,
+            groups::name.nullable(),
+            users::display_name.nullable(),
+            keys::since,
+        ))
+        .into_boxed();
+    match scope {
+        CustomerScope::All => {}
+        CustomerScope::Areas(a) => q = q.filter(customers::area_id.eq_any(a.clone())),
+        CustomerScope::Groups(g) => {
+            q = q.filter(
+                customers::id.eq_any(
+                    customer_groups::table
+                        .filter(customer_groups::group_id.eq_any(g.clone()))
+                        .select(customer_groups::customer_id),
+                ),
+            )
+        }
+    }
+    q.order((keys::since.asc(), keys::key_number.asc()))
+        .load(conn)
+}
+
+/// How many items of each model are in each state: (model id, state, count).
+pub fn equipment_counts(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
+    equipment_items::table
+        .group_by((equipment_items::model_id, equipment_items::state))
+        .select((
+            equipment_items::model_id,
+            equipment_items::state,
+            count_star(),
+        ))
+        .load(conn)
+}
+
+/// An item that is out of the store, with the customer it is at.
+#[derive(Debug, Clone, Queryable)]
+pub struct ItemOut {
+    pub kind: String,
+    pub supplier: String,
+    pub model: String,
+    pub serial: String,
+    pub state: String,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub area: String,
+    pub street: String,
+}
+
+/// Items in `states` at the customers of `scope`, by kind and serial.
+pub fn items_out(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    states: &[&str],
+    limit: i64,
+) -> QueryResult<Vec<ItemOut>> {
+    let mut q = equipment_items::table
+        .inner_join(equipment_models::table.on(equipment_models::id.eq(equipment_items::model_id)))
+        .inner_join(customers::table.on(equipment_items::customer_id.eq(customers::id.nullable())))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .filter(
+            equipment_items::state.eq_any(states.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        )
+        .select((
+            equipment_items::kind,
+            equipment_items::supplier,
+            equipment_models::model,
+            equipment_items::serial,
+            equipment_items::state,
+            customers::id,
+            customers::customer_number,
+            areas::name,
+            customers::street,
+        ))
+        .into_boxed();
+    match scope {
+        CustomerScope::All => {}
+        CustomerScope::Areas(a) => q = q.filter(customers::area_id.eq_any(a.clone())),
+        CustomerScope::Groups(g) => {
+            q = q.filter(
+                customers::id.eq_any(
+                    customer_groups::table
+                        .filter(customer_groups::group_id.eq_any(g.clone()))
+                        .select(customer_groups::customer_id),
+                ),
+            )
+        }
+    }
+    q.order((equipment_items::kind.asc(), equipment_items::serial.asc()))
+        .limit(limit)
+        .load(conn)
+}
+
+/// The first day of the calendar "one month" window that can contain orders
+/// due by `as_of`, with room for month-end clamping; callers filter exactly.
+pub fn received_before_for(due_on_or_before: NaiveDate, months: u32) -> NaiveDateTime {
+    let back = due_on_or_before
+        .checked_sub_months(chrono::Months::new(months))
+        .expect("a date months back");
+    // A month-end received date is due on the shorter month's last day: up to 3 days later.
+    (back + chrono::Duration::days(4))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+}
