@@ -5,7 +5,7 @@
 use super::decisions::service_sv;
 use super::validation::Problems;
 use crate::auth::CurrentUser;
-use crate::db::{audit, custody, customers, lifecycle, org, reports, users};
+use crate::db::{audit, custody, customers, lifecycle, org, reports};
 use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::domain::followup::{keys_outstanding, one_month_after, three_months_after};
 use crate::domain::{OrderKind, OrderState, Period, PeriodError, Role, Service};
@@ -234,60 +234,43 @@ pub async fn to_collect(
     let rows = state
         .db
         .transaction(move |conn| {
-            let items = custody::list_items(
-                conn,
-                &custody::ItemFilter {
-                    state: Some("to_collect".into()),
-                    limit: i64::from(i32::MAX),
-                    ..Default::default()
-                },
-            )?;
-            let areas = org::list_areas(conn)?;
-            let mut by_customer: std::collections::BTreeMap<String, Vec<String>> =
-                Default::default();
-            for i in items {
-                if let Some(c) = i.customer_id {
-                    by_customer
-                        .entry(c)
-                        .or_default()
-                        .push(format!("{} {}", i.kind, i.serial));
-                }
-            }
-            let mut rows = Vec::new();
-            for (cid, items) in by_customer {
-                let Some(c) = customers::find(conn, &cid)? else {
-                    continue;
-                };
-                let groups = customers::groups_of(conn, &cid)?;
-                if !scope.admits(&c.area_id, &groups) {
+            let found = reports::to_collect(conn, &scope)?;
+            let mut rows: Vec<ToCollectRow> = Vec::new();
+            let mut ids: Vec<String> = Vec::new();
+            for i in found {
+                let item = format!("{} {}", i.kind, i.serial);
+                if ids.last() == Some(&i.customer_id) {
+                    rows.last_mut().expect("a row per id").items.push(item);
                     continue;
                 }
-                let keys = custody::keys_of_customer(conn, &cid)?
-                    .into_iter()
-                    .filter(|k| k.custody != "returned")
-                    .map(|k| k.key_number)
-                    .collect();
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("report.to_collect", "customer", Some(&cid)).customer(&cid),
-                )?;
+                ids.push(i.customer_id);
                 rows.push(ToCollectRow {
-                    area: areas
-                        .iter()
-                        .find(|a| a.id == c.area_id)
-                        .map(|a| a.name.clone())
-                        .unwrap_or_default(),
-                    customer_number: c.customer_number,
-                    name: format!("{} {}", c.first_name, c.last_name),
-                    street: c.street,
-                    postal_code: c.postal_code,
-                    city: c.city,
-                    phone: c.phone,
-                    items,
-                    key_numbers: keys,
+                    area: i.area,
+                    customer_number: i.customer_number,
+                    name: format!("{} {}", i.first_name, i.last_name),
+                    street: i.street,
+                    postal_code: i.postal_code,
+                    city: i.city,
+                    phone: i.phone,
+                    items: vec![item],
+                    key_numbers: Vec::new(),
                 });
             }
+            let held = reports::held_key_numbers(conn, &ids)?;
+            for (row, id) in rows.iter_mut().zip(&ids) {
+                row.key_numbers = held
+                    .iter()
+                    .filter(|(c, _)| c == id)
+                    .map(|(_, n)| n.clone())
+                    .collect();
+            }
+            audit::record_many(
+                conn,
+                &user,
+                ids.iter().map(|id| {
+                    audit::Entry::new("report.to_collect", "customer", Some(id)).customer(id)
+                }),
+            )?;
             rows.sort_by(|a, b| (&a.area, &a.city, &a.street).cmp(&(&b.area, &b.city, &b.street)));
             Ok(rows)
         })
@@ -540,47 +523,33 @@ pub async fn deliveries(
     let rows = state
         .db
         .transaction(move |conn| {
-            let orders = lifecycle::list_orders(
+            let found = reports::deliveries(conn, &scope, from, to)?;
+            audit::record_many(
                 conn,
-                &scope,
-                &lifecycle::OrderFilter {
-                    visit_from: Some(from),
-                    visit_to: Some(to),
-                    open_only: true,
-                    limit: i64::from(i32::MAX),
-                    ..Default::default()
-                },
+                &user,
+                found.iter().map(|d| {
+                    audit::Entry::new("report.deliveries", "customer", Some(&d.customer_id))
+                        .customer(&d.customer_id)
+                }),
             )?;
-            let mut rows = Vec::new();
-            for o in orders {
-                let Some(c) = customers::find(conn, &o.customer_id)? else {
-                    continue;
-                };
-                let installer = match &o.assigned_installer_id {
-                    Some(i) => users::find(conn, i)?.map(|u| u.display_name),
-                    None => None,
-                };
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("report.deliveries", "customer", Some(&c.id)).customer(&c.id),
-                )?;
-                rows.push(DeliveryRow {
-                    visit_date: o.visit_date.unwrap_or(from),
-                    visit_time: o.visit_at.map(|t| t.format("%H:%M").to_string()),
-                    installer,
-                    kind: o.kind,
-                    service: o.service,
-                    customer_number: c.customer_number,
-                    name: format!("{} {}", c.first_name, c.last_name),
-                    street: c.street,
-                    postal_code: c.postal_code,
-                    city: c.city,
-                    phone: c.phone,
-                    key_position: c.key_position,
-                    entry_notes: c.entry_notes,
-                });
-            }
+            let mut rows: Vec<DeliveryRow> = found
+                .into_iter()
+                .map(|d| DeliveryRow {
+                    visit_date: d.visit_date.unwrap_or(from),
+                    visit_time: d.visit_at.map(|t| t.format("%H:%M").to_string()),
+                    installer: d.installer,
+                    kind: d.kind,
+                    service: d.service,
+                    customer_number: d.customer_number,
+                    name: format!("{} {}", d.first_name, d.last_name),
+                    street: d.street,
+                    postal_code: d.postal_code,
+                    city: d.city,
+                    phone: d.phone,
+                    key_position: d.key_position,
+                    entry_notes: d.entry_notes,
+                })
+                .collect();
             rows.sort_by(|a, b| {
                 (a.visit_date, &a.visit_time, &a.street).cmp(&(
                     b.visit_date,
@@ -782,14 +751,16 @@ pub async fn keys_out(
         .db
         .transaction(move |conn| {
             let found = reports::overdue_keys(conn, &scope, before)?;
+            audit::record_many(
+                conn,
+                &user,
+                found.iter().map(|k| {
+                    audit::Entry::new("report.keys_out", "key", Some(&k.key_id))
+                        .customer(&k.customer_id)
+                }),
+            )?;
             let mut rows = Vec::new();
             for k in found {
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("report.keys_out", "key", Some(&k.key_id))
-                        .customer(&k.customer_id),
-                )?;
                 rows.push(KeyOutRow {
                     holder: k
                         .holder_group
@@ -954,17 +925,21 @@ pub async fn equipment(
                 ItemState::Missing,
             ]
             .map(ItemState::as_str);
-            let mut items = Vec::new();
+            let found = reports::items_out(conn, &scope, &out, limit)?;
             let mut seen = std::collections::HashSet::new();
-            for i in reports::items_out(conn, &scope, &out, limit)? {
-                if seen.insert(i.customer_id.clone()) {
-                    audit::record(
-                        conn,
-                        &user,
+            audit::record_many(
+                conn,
+                &user,
+                found
+                    .iter()
+                    .filter(|i| seen.insert(i.customer_id.as_str()))
+                    .map(|i| {
                         audit::Entry::new("report.equipment", "customer", Some(&i.customer_id))
-                            .customer(&i.customer_id),
-                    )?;
-                }
+                            .customer(&i.customer_id)
+                    }),
+            )?;
+            let mut items = Vec::new();
+            for i in found {
                 items.push(EquipmentOutRow {
                     kind: AppError::parse_stored(&i.kind)?,
                     supplier: i.supplier,

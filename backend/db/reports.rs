@@ -217,3 +217,139 @@ pub fn received_before_for(due_on_or_before: NaiveDate, months: u32) -> NaiveDat
         .and_hms_opt(0, 0, 0)
         .expect("midnight")
 }
+
+/// Restricts a query over `customers` to the caller's scope.
+macro_rules! scoped {
+    ($q:expr, $scope:expr) => {
+        match $scope {
+            CustomerScope::All => $q,
+            CustomerScope::Areas(a) => $q.filter(customers::area_id.eq_any(a.clone())),
+            CustomerScope::Groups(g) => $q.filter(
+                customers::id.eq_any(
+                    customer_groups::table
+                        .filter(customer_groups::group_id.eq_any(g.clone()))
+                        .select(customer_groups::customer_id),
+                ),
+            ),
+        }
+    };
+}
+
+/// One item to collect with the customer it is at.
+#[derive(Debug, Clone, Queryable)]
+pub struct ToCollect {
+    pub customer_id: String,
+    pub customer_number: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub phone: Option<String>,
+    pub area: String,
+    pub kind: String,
+    pub serial: String,
+}
+
+/// Items to collect at the customers of `scope`.
+pub fn to_collect(conn: &mut DbConn, scope: &CustomerScope) -> QueryResult<Vec<ToCollect>> {
+    let q = equipment_items::table
+        .inner_join(customers::table.on(equipment_items::customer_id.eq(customers::id.nullable())))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .filter(equipment_items::state.eq("to_collect"))
+        .select((
+            customers::id,
+            customers::customer_number,
+            customers::first_name,
+            customers::last_name,
+            customers::street,
+            customers::postal_code,
+            customers::city,
+            customers::phone,
+            areas::name,
+            equipment_items::kind,
+            equipment_items::serial,
+        ))
+        .into_boxed();
+    scoped!(q, scope)
+        .order((
+            equipment_items::customer_id,
+            equipment_items::kind,
+            equipment_items::serial,
+        ))
+        .load(conn)
+}
+
+/// The key numbers the organisation still holds for these customers, by customer.
+pub fn held_key_numbers(
+    conn: &mut DbConn,
+    customer_ids: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(1000) {
+        out.extend(
+            keys::table
+                .filter(keys::customer_id.eq_any(chunk))
+                .filter(keys::custody.ne("returned"))
+                .select((keys::customer_id, keys::key_number))
+                .order((keys::customer_id, keys::key_number))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// A booked visit with where to go.
+#[derive(Debug, Clone, Queryable)]
+pub struct Delivery {
+    pub visit_date: Option<NaiveDate>,
+    pub visit_at: Option<NaiveDateTime>,
+    pub installer: Option<String>,
+    pub kind: String,
+    pub service: String,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub phone: Option<String>,
+    pub key_position: Option<String>,
+    pub entry_notes: Option<String>,
+}
+
+/// Open orders with a visit booked from `from` to `to` (inclusive), at the customers of `scope`.
+pub fn deliveries(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<Delivery>> {
+    let q = orders::table
+        .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
+        .left_join(users::table.on(orders::assigned_installer_id.eq(users::id.nullable())))
+        .filter(orders::visit_date.ge(from).and(orders::visit_date.le(to)))
+        .filter(orders::state.ne_all(["executed", "ended", "declined", "cancelled"]))
+        .select((
+            orders::visit_date,
+            orders::visit_at,
+            users::display_name.nullable(),
+            orders::kind,
+            orders::service,
+            customers::id,
+            customers::customer_number,
+            customers::first_name,
+            customers::last_name,
+            customers::street,
+            customers::postal_code,
+            customers::city,
+            customers::phone,
+            customers::key_position,
+            customers::entry_notes,
+        ))
+        .into_boxed();
+    scoped!(q, scope)
+        .order((orders::visit_date, orders::visit_at, customers::street))
+        .load(conn)
+}

@@ -1,0 +1,3 @@
+DROP INDEX equipment_items_model_state;
+DROP INDEX orders_visit_date;
+DROP INDEX orders_kind_state_received;
