@@ -816,6 +816,9 @@ pub struct EquipmentReportQuery {
     pub format: Option<String>,
     /// For CSV: `summary` (default, one row per model) or `items` (one row per item out).
     pub part: Option<String>,
+    /// List the items in this state: `to_collect`, `missing` or `at_customer`.
+    /// Default: those to collect and those missing, the ones that need doing.
+    pub item_state: Option<ItemState>,
     /// Items listed at most (1–100000, default 1000); the summary counts all.
     pub limit: Option<i64>,
 }
@@ -849,12 +852,14 @@ pub struct EquipmentOutRow {
 pub struct EquipmentReport {
     /// Per model: how many are in stock and out.
     pub summary: Vec<EquipmentSummaryRow>,
-    /// Items out (at customers, to collect, missing) at customers you may see.
+    /// Items out at customers you may see: to collect and missing, or those
+    /// in `item_state`.
     pub items: Vec<EquipmentOutRow>,
 }
 
 /// Equipment in stock and out: per model, how many are in stock, at customers,
-/// to collect, missing; and the list of items out.
+/// to collect, missing; and the list of items to collect and missing (or at
+/// customers, with `item_state=at_customer`).
 #[utoipa::path(get, path = "/api/v1/reports/equipment", tag = "reports", security(("bearer" = [])),
     params(EquipmentReportQuery),
     responses(
@@ -887,6 +892,21 @@ pub async fn equipment(
         }
     };
     let limit = super::pagination::limit_within(q.limit, 1000, 100_000)?;
+    let listed: Vec<&'static str> = match q.item_state {
+        None => vec![ItemState::ToCollect.as_str(), ItemState::Missing.as_str()],
+        Some(s @ (ItemState::AtCustomer | ItemState::ToCollect | ItemState::Missing)) => {
+            vec![s.as_str()]
+        }
+        Some(_) => {
+            let mut p = Problems::default();
+            p.add(
+                "item_state",
+                "invalid",
+                "to_collect, missing or at_customer",
+            );
+            return Err(p.finish().unwrap_err());
+        }
+    };
     let scope = user.scope();
     let report = state
         .db
@@ -919,13 +939,7 @@ pub async fn equipment(
                 }
                 summary.push(row);
             }
-            let out = [
-                ItemState::AtCustomer,
-                ItemState::ToCollect,
-                ItemState::Missing,
-            ]
-            .map(ItemState::as_str);
-            let found = reports::items_out(conn, &scope, &out, limit)?;
+            let found = reports::items_out(conn, &scope, &listed, limit)?;
             let mut seen = std::collections::HashSet::new();
             audit::record_many(
                 conn,

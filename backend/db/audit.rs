@@ -120,7 +120,9 @@ pub fn record_many<'a>(
         // In-process: a round trip costs nothing, and diesel has no SQLite batch insert with NULLs.
         DbConn::Sqlite(c) => {
             for row in &rows {
-                diesel::insert_into(audit_log::table).values(row).execute(c)?;
+                diesel::insert_into(audit_log::table)
+                    .values(row)
+                    .execute(c)?;
             }
         }
     }

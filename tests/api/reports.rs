@@ -697,7 +697,12 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
         )
         .await;
     assert_eq!(i.status, 200, "{}", i.body);
-    let at = app.get("/api/v1/reports/equipment", &coordinator).await;
+    let at = app
+        .get(
+            "/api/v1/reports/equipment?item_state=at_customer",
+            &coordinator,
+        )
+        .await;
     let units = model(&at.body, "alarm_unit");
     assert_eq!(
         (units["in_stock"].as_i64(), units["at_customer"].as_i64()),
@@ -721,6 +726,13 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
             ("WB-2038", "at_customer", "K-100003"),
             ("TX-1038", "at_customer", "K-100003")
         ]
+    );
+    assert_eq!(
+        app.get("/api/v1/reports/equipment", &coordinator)
+            .await
+            .body["items"],
+        json!([]),
+        "by default only what is to collect or missing"
     );
     let e = app
         .post_if(
@@ -802,6 +814,15 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
             &table[2][5][..]
         ),
         ("Larmenhet", "TX-1038", "att hämta", "K-100003")
+    );
+    assert_eq!(
+        app.get(
+            "/api/v1/reports/equipment?item_state=in_stock",
+            &coordinator
+        )
+        .await
+        .status,
+        422
     );
     assert_eq!(
         app.get("/api/v1/reports/equipment?part=all", &coordinator)

@@ -53,7 +53,7 @@ SELECT md5('cust' || i)::uuid::text,
        bd, f, l, lower(l || ' ' || f || '|' || f || ' ' || l),
        (ARRAY['Storgatan', 'Åvägen', 'Björkstigen', 'Ekbacken', 'Sjövägen', 'Tallvägen'])[1 + i % 6] || ' ' || (1 + i % 97),
        '13' || lpad((i % 1000)::text, 3, '0'), 'Nacka', '08-' || lpad((i % 10000000)::text, 7, '0'),
-       (SELECT id FROM area_no WHERE n = (i / 3) % 10),
+       (SELECT id FROM area_no WHERE n = (((i::bigint * 2654435761) % 4294967296) * 10 / 4294967296)::int),
        (SELECT id FROM users WHERE username = 'handlaggare'),
        'Skåp ' || (i % 40) || ' krok ' || (i % 60), NULL, i % 50 = 0, i % 3 = 0, i % 3 = 0, 1,
        now(), now()
@@ -70,7 +70,7 @@ WHERE c.customer_number LIKE 'B-%'
 -- Four orders per customer, each from its own decision. 98 % are closed; the
 -- open 2 % are mostly younger than a month, some stalled for up to half a year.
 CREATE TEMP TABLE gen_orders AS
-SELECT j, md5('cust' || (1 + j * {customers} / {orders}))::uuid::text AS customer_id,
+SELECT j, md5('cust' || (1 + j::bigint * {customers} / {orders}))::uuid::text AS customer_id,
        CASE WHEN k < 7 THEN 'install' WHEN k < 9 THEN 'uninstall' ELSE 'extension' END AS kind,
        CASE WHEN j % 7 = 0 THEN 'digital_lock' ELSE 'safety_alarm' END AS service,
        -- Knuth's multiplicative hash: spread, and not tied to j % 10 as the kind is.
@@ -237,6 +237,12 @@ fn explain(url: &str) {
              LEFT JOIN groups g ON k.holder_group_id = g.id LEFT JOIN users u ON k.holder_user_id = u.id \
              WHERE k.custody = 'signed_out' AND k.since < now() - interval '16 hours' AND c.area_id IN ({boo}) \
              ORDER BY k.since, k.key_number")),
+        ("equipment summary", "SELECT model_id, state, count(*) FROM equipment_items GROUP BY model_id, state".to_string()),
+        ("equipment at customers (Boo, first 1000)", format!(
+            "SELECT i.serial, c.customer_number, a.name FROM equipment_items i \
+             JOIN equipment_models m ON m.id = i.model_id JOIN customers c ON i.customer_id = c.id \
+             JOIN areas a ON a.id = c.area_id WHERE i.state IN ('at_customer') AND c.area_id IN ({boo}) \
+             ORDER BY i.kind, i.serial LIMIT 1000")),
         ("customer list (Boo, first page)", format!(
             "SELECT * FROM customers WHERE area_id IN ({boo}) ORDER BY search_name, id LIMIT 51")),
         ("customer search by name (Boo)", format!(
@@ -310,15 +316,35 @@ async fn measure(url: String) {
     let week = chrono::Utc::now().date_naive() + chrono::Duration::days(7);
     let deliveries = format!("/api/v1/reports/deliveries?to={week}");
     let reports: Vec<(&str, String)> = vec![
-        ("not-executed, 1 month", "/api/v1/reports/not-executed?months=1".into()),
-        ("not-executed, 3 months", "/api/v1/reports/not-executed?months=3".into()),
-        ("keys-not-received", "/api/v1/reports/keys-not-received".into()),
+        (
+            "not-executed, 1 month",
+            "/api/v1/reports/not-executed?months=1".into(),
+        ),
+        (
+            "not-executed, 3 months",
+            "/api/v1/reports/not-executed?months=3".into(),
+        ),
+        (
+            "keys-not-received",
+            "/api/v1/reports/keys-not-received".into(),
+        ),
         ("to-collect", "/api/v1/reports/to-collect".into()),
         ("deliveries, a week", deliveries),
         ("keys-out", "/api/v1/reports/keys-out".into()),
-        ("equipment", "/api/v1/reports/equipment".into()),
+        (
+            "equipment (to collect, missing)",
+            "/api/v1/reports/equipment".into(),
+        ),
+        (
+            "equipment (at customers, first 1000)",
+            "/api/v1/reports/equipment?item_state=at_customer".into(),
+        ),
         ("customer list, first page", "/api/v1/customers".into()),
-        ("customer search by name", "/api/v1/customers?q=%C3%B6dman".into()),
+        (
+            "customer search by name",
+            "/api/v1/customers?q=%C3%B6dman".into(),
+        ),
+        ("extensions", "/api/v1/reports/extensions".into()),
     ];
     println!("\n| report | coordinator (1 area of 10): rows, median | admin (all): rows, median |");
     println!("|---|---|---|");

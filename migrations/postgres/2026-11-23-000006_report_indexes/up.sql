@@ -10,3 +10,8 @@ CREATE INDEX orders_visit_date ON orders (visit_date);
 
 -- Items per model and state without reading the table: the equipment summary.
 CREATE INDEX equipment_items_model_state ON equipment_items (model_id, state);
+
+-- Items in a state already in the order listed (kind, serial); it covers
+-- what (state, kind) did.
+CREATE INDEX equipment_items_state_kind_serial ON equipment_items (state, kind, serial);
+DROP INDEX equipment_items_state;
