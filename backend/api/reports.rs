@@ -8,7 +8,7 @@ use crate::auth::CurrentUser;
 use crate::db::{audit, custody, customers, lifecycle, org, reports};
 use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::domain::followup::{keys_outstanding, one_month_after, three_months_after};
-use crate::domain::{OrderKind, OrderState, Period, PeriodError, Role, Service};
+use crate::domain::{OrderState, Period, PeriodError, Role, Service};
 use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::header;
@@ -1090,16 +1090,7 @@ pub async fn extensions(
     let rows = state
         .db
         .transaction(move |conn| {
-            let orders = lifecycle::list_orders(
-                conn,
-                &scope,
-                &lifecycle::OrderFilter {
-                    kind: Some(OrderKind::Extension.as_str().into()),
-                    open_only: true,
-                    limit: i64::from(i32::MAX),
-                    ..Default::default()
-                },
-            )?;
+            let orders = reports::open_extension_orders(conn, &scope)?;
             let areas = org::list_areas(conn)?;
             let mut rows = Vec::new();
             for o in orders {

@@ -173,9 +173,6 @@ pub fn items_out(
         .inner_join(equipment_models::table.on(equipment_models::id.eq(equipment_items::model_id)))
         .inner_join(customers::table.on(equipment_items::customer_id.eq(customers::id.nullable())))
         .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
-        .filter(
-            equipment_items::state.eq_any(states.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
-        )
         .select((
             equipment_items::kind,
             equipment_items::supplier,
@@ -188,6 +185,14 @@ pub fn items_out(
             customers::street,
         ))
         .into_boxed();
+    // One state as `=`: with `= ANY(…)` PostgreSQL cannot read (state, kind, serial) in order
+    // and sorts every item at customers before the limit (0.9 s instead of 50 ms).
+    q = match states {
+        [one] => q.filter(equipment_items::state.eq(one.to_string())),
+        many => q.filter(
+            equipment_items::state.eq_any(many.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        ),
+    };
     match scope {
         CustomerScope::All => {}
         CustomerScope::Areas(a) => q = q.filter(customers::area_id.eq_any(a.clone())),
@@ -351,5 +356,22 @@ pub fn deliveries(
         .into_boxed();
     scoped!(q, scope)
         .order((orders::visit_date, orders::visit_at, customers::street))
+        .load(conn)
+}
+
+/// Open extension orders (received, or back with the assessor), oldest first,
+/// of the customers in `scope`.
+pub fn open_extension_orders(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+) -> QueryResult<Vec<super::lifecycle::OrderRow>> {
+    let q = orders::table
+        .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
+        .filter(orders::kind.eq("extension"))
+        .filter(orders::state.eq_any(["received", "returned_to_assessor"]))
+        .select(super::lifecycle::OrderRow::as_select())
+        .into_boxed();
+    scoped!(q, scope)
+        .order((orders::received_at.asc(), orders::id.asc()))
         .load(conn)
 }
