@@ -11,6 +11,23 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
+/// Restricts a query over `customers` to the caller's scope.
+macro_rules! scoped {
+    ($q:expr, $scope:expr) => {
+        match $scope {
+            CustomerScope::All => $q,
+            CustomerScope::Areas(a) => $q.filter(customers::area_id.eq_any(a.clone())),
+            CustomerScope::Groups(g) => $q.filter(
+                customers::id.eq_any(
+                    customer_groups::table
+                        .filter(customer_groups::group_id.eq_any(g.clone()))
+                        .select(customer_groups::customer_id),
+                ),
+            ),
+        }
+    };
+}
+
 /// An open install order with what the follow-up reports show about it.
 #[derive(Debug, Clone, Queryable)]
 pub struct StalledOrder {
@@ -42,7 +59,7 @@ pub fn stalled_install_orders(
     states: &[&str],
     received_before: NaiveDateTime,
 ) -> QueryResult<Vec<StalledOrder>> {
-    let mut q = orders::table
+    let q = orders::table
         .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
         .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
         .left_join(users::table.on(customers::ordinary_assessor_id.eq(users::id.nullable())))
@@ -61,20 +78,8 @@ pub fn stalled_install_orders(
             users::display_name.nullable(),
         ))
         .into_boxed();
-    match scope {
-        CustomerScope::All => {}
-        CustomerScope::Areas(a) => q = q.filter(customers::area_id.eq_any(a.clone())),
-        CustomerScope::Groups(g) => {
-            q = q.filter(
-                customers::id.eq_any(
-                    customer_groups::table
-                        .filter(customer_groups::group_id.eq_any(g.clone()))
-                        .select(customer_groups::customer_id),
-                ),
-            )
-        }
-    }
-    q.order((orders::received_at.asc(), orders::id.asc()))
+    scoped!(q, scope)
+        .order((orders::received_at.asc(), orders::id.asc()))
         .load(conn)
 }
 
@@ -99,7 +104,7 @@ pub fn overdue_keys(
     scope: &CustomerScope,
     signed_out_before: NaiveDateTime,
 ) -> QueryResult<Vec<OverdueKey>> {
-    let mut q = keys::table
+    let q = keys::table
         .inner_join(customers::table.on(customers::id.eq(keys::customer_id)))
         .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
         .left_join(groups::table.on(keys::holder_group_id.eq(groups::id.nullable())))
@@ -119,20 +124,8 @@ pub fn overdue_keys(
             keys::since,
         ))
         .into_boxed();
-    match scope {
-        CustomerScope::All => {}
-        CustomerScope::Areas(a) => q = q.filter(customers::area_id.eq_any(a.clone())),
-        CustomerScope::Groups(g) => {
-            q = q.filter(
-                customers::id.eq_any(
-                    customer_groups::table
-                        .filter(customer_groups::group_id.eq_any(g.clone()))
-                        .select(customer_groups::customer_id),
-                ),
-            )
-        }
-    }
-    q.order((keys::since.asc(), keys::key_number.asc()))
+    scoped!(q, scope)
+        .order((keys::since.asc(), keys::key_number.asc()))
         .load(conn)
 }
 
@@ -193,20 +186,8 @@ pub fn items_out(
             equipment_items::state.eq_any(many.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
         ),
     };
-    match scope {
-        CustomerScope::All => {}
-        CustomerScope::Areas(a) => q = q.filter(customers::area_id.eq_any(a.clone())),
-        CustomerScope::Groups(g) => {
-            q = q.filter(
-                customers::id.eq_any(
-                    customer_groups::table
-                        .filter(customer_groups::group_id.eq_any(g.clone()))
-                        .select(customer_groups::customer_id),
-                ),
-            )
-        }
-    }
-    q.order((equipment_items::kind.asc(), equipment_items::serial.asc()))
+    scoped!(q, scope)
+        .order((equipment_items::kind.asc(), equipment_items::serial.asc()))
         .limit(limit)
         .load(conn)
 }
@@ -221,23 +202,6 @@ pub fn received_before_for(due_on_or_before: NaiveDate, months: u32) -> NaiveDat
     (back + chrono::Duration::days(4))
         .and_hms_opt(0, 0, 0)
         .expect("midnight")
-}
-
-/// Restricts a query over `customers` to the caller's scope.
-macro_rules! scoped {
-    ($q:expr, $scope:expr) => {
-        match $scope {
-            CustomerScope::All => $q,
-            CustomerScope::Areas(a) => $q.filter(customers::area_id.eq_any(a.clone())),
-            CustomerScope::Groups(g) => $q.filter(
-                customers::id.eq_any(
-                    customer_groups::table
-                        .filter(customer_groups::group_id.eq_any(g.clone()))
-                        .select(customer_groups::customer_id),
-                ),
-            ),
-        }
-    };
 }
 
 /// One item to collect with the customer it is at.
