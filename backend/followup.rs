@@ -6,7 +6,9 @@
 use crate::api::decisions::service_sv;
 use crate::auth::CustomerScope;
 use crate::db::{self, customers, lifecycle, messages, org, users, DbConn};
-use crate::domain::followup::{month_of, one_month_after, three_months_after, Rule};
+use crate::domain::followup::{
+    keys_outstanding, month_of, one_month_after, three_months_after, Rule,
+};
 use crate::domain::{GroupKind, OrderKind, OrderState, Service};
 use crate::error::AppError;
 use chrono::{Duration, NaiveDate};
@@ -208,10 +210,7 @@ pub fn run(
         })? {
             fired.push(f);
         }
-        if matches!(
-            state,
-            OrderState::Received | OrderState::Booked | OrderState::ReturnedToAssessor
-        ) {
+        if keys_outstanding(state) {
             let to = assessor
                 .clone()
                 .map(|a| (None, Some(a)))

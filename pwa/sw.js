@@ -47,7 +47,8 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/docs")) return;
+  // The API, the docs and the desk (wide-screen, online) are not the field app's.
+  if (/^\/(api|docs|desk)(\/|$)/.test(url.pathname)) return;
   if (event.request.mode === "navigate") {
     event.respondWith(page(event.request));
     return;

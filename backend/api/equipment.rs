@@ -646,7 +646,7 @@ pub async fn export_items(
     q: web::Query<ItemQuery>,
 ) -> Result<HttpResponse, AppError> {
     let items = query_items(&state, user, q.into_inner()).await?;
-    let mut csv = String::from("typ;leverantör;serienummer;läge;kundnummer\r\n");
+    let mut csv = String::from("\u{feff}typ;leverantör;serienummer;läge;kundnummer\r\n");
     for i in items {
         csv.push_str(&format!(
             "{};{};{};{};{}\r\n",

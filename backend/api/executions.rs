@@ -248,7 +248,8 @@ pub async fn billing_csv(
 ) -> Result<HttpResponse, AppError> {
     let (from, to) = (q.from, q.to);
     let events = load_events(&state, user, q.into_inner(), "billing.export").await?;
-    let mut csv = String::from("datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n");
+    let mut csv =
+        String::from("\u{feff}datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n");
     for e in events {
         let kind = if e.kind == "start" { "start" } else { "stopp" };
         csv.push_str(&format!(

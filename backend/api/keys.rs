@@ -533,7 +533,8 @@ pub async fn export_keys(
     q: web::Query<KeyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let keys = query_keys(&state, user, q.into_inner()).await?;
-    let mut csv = String::from("nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan\r\n");
+    let mut csv =
+        String::from("\u{feff}nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan\r\n");
     for k in keys {
         csv.push_str(&format!(
             "{};{};{};{};{};{};{};{}\r\n",

@@ -1,5 +1,6 @@
 //! Follow-up of stalled orders (seed 004): when each rule is due. Pure dates.
 
+use super::OrderState;
 use chrono::{Datelike, Months, NaiveDate};
 
 /// The rules of seed 004.
@@ -38,6 +39,15 @@ pub fn three_months_after(received: NaiveDate) -> NaiveDate {
     received
         .checked_add_months(Months::new(3))
         .expect("a date three months later exists")
+}
+
+/// An install order in this state is still waiting for the customer's keys:
+/// the "keys not received" rule and report look at these.
+pub fn keys_outstanding(state: OrderState) -> bool {
+    matches!(
+        state,
+        OrderState::Received | OrderState::Booked | OrderState::ReturnedToAssessor
+    )
 }
 
 /// The monthly period a date falls in, e.g. `2026-11`.

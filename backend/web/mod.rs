@@ -41,7 +41,14 @@ async fn serve_pwa(req: HttpRequest) -> HttpResponse {
         ));
     }
     let path = req.path().trim_start_matches('/');
-    let (name, file) = match Pwa::get(path).filter(|_| !path.is_empty()) {
+    // A folder's address serves its index (the desk lives at /desk/).
+    let path = if path.is_empty() || path.ends_with('/') {
+        format!("{path}index.html")
+    } else {
+        path.to_string()
+    };
+    let path = path.as_str();
+    let (name, file) = match Pwa::get(path) {
         Some(f) => (path, f),
         // Client-side routes fall back to the shell.
         None => match Pwa::get("index.html") {

@@ -220,7 +220,9 @@ async fn every_key_move_and_refusal(app: TestApp) {
     assert_eq!(denied.status, 403);
     let csv = app.get("/api/v1/keys.csv", &installer).await;
     let text = csv.body.as_str().unwrap();
-    assert!(text.starts_with("nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan\r\n"));
+    assert!(
+        text.starts_with("\u{feff}nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan\r\n")
+    );
     assert!(
         text.contains(&format!(
             "B-1;{};2;Nattskåp;9;ja;signed_out;",
@@ -821,7 +823,7 @@ async fn equipment_custody_from_stock_to_customer_and_back(app: TestApp) {
         .get("/api/v1/equipment/items.csv?state=at_customer", &installer)
         .await;
     let text = csv.body.as_str().unwrap();
-    assert!(text.starts_with("typ;leverantör;serienummer;läge;kundnummer\r\n"));
+    assert!(text.starts_with("\u{feff}typ;leverantör;serienummer;läge;kundnummer\r\n"));
     assert!(
         text.contains(&format!(
             "digital_lock;Phoniro;PH-3001;at_customer;{}",

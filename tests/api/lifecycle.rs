@@ -506,7 +506,9 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
         Some("text/csv; charset=utf-8")
     );
     let text = csv.body.as_str().unwrap();
-    assert!(text.starts_with("datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n"));
+    assert!(
+        text.starts_with("\u{feff}datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n")
+    );
     let line = format!(
         "{};start;{};safety_alarm;ja;",
         days_ago(3),

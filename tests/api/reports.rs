@@ -2,6 +2,7 @@
 
 use crate::helpers::TestApp;
 use crate::on_both_backends;
+use chrono::Timelike;
 use serde_json::{json, Value};
 
 on_both_backends!(reports_match_hand_built_data);
@@ -341,5 +342,579 @@ async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
             .await
             .status,
         422
+    );
+}
+
+/// Reads a CSV with a real CSV parser, as a spreadsheet would: the BOM says UTF-8, `;` separates.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let body = text
+        .strip_prefix('\u{feff}')
+        .expect("a BOM so Excel reads UTF-8");
+    csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .from_reader(body.as_bytes())
+        .records()
+        .map(|r| {
+            r.expect("a well-formed CSV record")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+async fn set_received(app: &TestApp, order_id: &str, day: &str) {
+    let (id, day) = (order_id.to_string(), day.to_string());
+    app.db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use larmkoll::db::schema::orders::dsl as o;
+            let at = day
+                .parse::<chrono::NaiveDate>()
+                .unwrap()
+                .and_hms_opt(9, 0, 0)
+                .unwrap();
+            Ok(diesel::update(o::orders.find(id))
+                .set(o::received_at.eq(at))
+                .execute(c)?)
+        })
+        .await
+        .unwrap();
+}
+
+on_both_backends!(keys_not_received_lists_orders_still_waiting_for_keys_a_month_on);
+
+async fn keys_not_received_lists_orders_still_waiting_for_keys_a_month_on(app: TestApp) {
+    let assessor = app.login("handlaggare").await;
+    let installer = app.login("installator").await;
+    let coordinator = app.login("koordinator").await;
+    let mut orders = Vec::new();
+    for n in ["K-100001", "K-100003", "K-100005"] {
+        let c = app
+            .get(&format!("/api/v1/customers?q={n}"), &assessor)
+            .await
+            .body["items"][0]
+            .clone();
+        let g = app
+            .post(
+                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
+                Some(&assessor),
+                json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
+            )
+            .await;
+        assert_eq!(g.status, 201, "{}", g.body);
+        orders.push(g.body["order"].clone());
+    }
+    let id = |i: usize| orders[i]["id"].as_str().unwrap().to_string();
+    // K-100001 waits since 15 January; K-100003's keys came in; K-100005 was ordered later.
+    set_received(&app, &id(0), "2026-01-15").await;
+    set_received(&app, &id(1), "2026-01-15").await;
+    set_received(&app, &id(2), "2026-01-31").await;
+    let booked = app
+        .post_if(
+            &format!("/api/v1/orders/{}/book", id(1)),
+            &installer,
+            1,
+            json!({"visit_date": "2026-01-20"}),
+        )
+        .await;
+    let keys = app
+        .post_if(
+            &format!("/api/v1/orders/{}/receive-keys", id(1)),
+            &installer,
+            booked.body["order"]["version"].as_i64().unwrap(),
+            json!({"key_numbers": ["R-1"], "count": 1, "cabinet": "Skåp 1", "hook": "1"}),
+        )
+        .await;
+    assert_eq!(keys.status, 200, "{}", keys.body);
+
+    let report = |as_of: &'static str, fmt: &'static str| {
+        let (app, token) = (&app, coordinator.clone());
+        async move {
+            app.get(
+                &format!("/api/v1/reports/keys-not-received?as_of={as_of}{fmt}"),
+                &token,
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        report("2026-02-14", "").await.body,
+        json!([]),
+        "not the day before"
+    );
+    let due = report("2026-02-15", "").await;
+    assert_eq!(due.status, 200, "{}", due.body);
+    let rows = due.body.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{}", due.body);
+    assert_eq!(
+        (
+            rows[0]["customer_number"].as_str(),
+            rows[0]["due"].as_str(),
+            rows[0]["state"].as_str(),
+            rows[0]["ordinary_assessor"].as_str()
+        ),
+        (
+            Some("K-100001"),
+            Some("2026-02-15"),
+            Some("received"),
+            Some("Hanna Handläggare")
+        )
+    );
+    // 31 January is due on the last day of February.
+    let numbers = |r: &Value| -> Vec<String> {
+        r.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["customer_number"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(numbers(&report("2026-02-27", "").await.body), ["K-100001"]);
+    assert_eq!(
+        numbers(&report("2026-02-28", "").await.body),
+        ["K-100001", "K-100005"]
+    );
+
+    let csv = report("2026-02-28", "&format=csv").await;
+    assert_eq!(
+        csv.header("content-type").as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
+    let table = read_csv(csv.body.as_str().unwrap());
+    assert_eq!(
+        table[0],
+        [
+            "kundnummer",
+            "område",
+            "insats",
+            "beställd",
+            "försenad från",
+            "läge",
+            "orsak",
+            "ordinarie handläggare"
+        ]
+    );
+    assert_eq!(table.len(), 3);
+    assert_eq!(
+        (
+            &table[1][0][..],
+            &table[1][2][..],
+            &table[1][4][..],
+            &table[1][7][..]
+        ),
+        (
+            "K-100001",
+            "Trygghetslarm",
+            "2026-02-15",
+            "Hanna Handläggare"
+        )
+    );
+    let billing = app.login("avgift").await;
+    assert_eq!(
+        app.get("/api/v1/reports/keys-not-received", &billing)
+            .await
+            .problem_code(),
+        "forbidden"
+    );
+}
+
+on_both_backends!(keys_out_too_long_name_the_holder_and_since_when);
+
+async fn keys_out_too_long_name_the_holder_and_since_when(app: TestApp) {
+    let installer = app.login("installator").await;
+    let care = app.login("hemtjanst").await;
+    let coordinator = app.login("koordinator").await;
+    let admin = app.login("admin").await;
+    let home = app.group_id(&admin, "Boo hemtjänst").await;
+    let c = app
+        .get("/api/v1/customers?q=K-100001", &coordinator)
+        .await
+        .body["items"][0]
+        .clone();
+    let cid = c["id"].as_str().unwrap();
+    let mut keys = Vec::new();
+    for number in ["Ö-1", "Ö-2", "Ö-3"] {
+        let k = app
+            .post(
+                "/api/v1/keys",
+                Some(&installer),
+                json!({"key_number": number, "customer_id": cid, "count": 1, "cabinet": "Skåp Å", "hook": "3"}),
+            )
+            .await;
+        assert_eq!(k.status, 201, "{}", k.body);
+        keys.push(k.body["key"].clone());
+    }
+    // Ö-1 and Ö-2 go out to the home-care group; only Ö-1 has been out longer than 16 hours.
+    for k in &keys[..2] {
+        let out = app
+            .post_if(
+                &format!("/api/v1/keys/{}/sign-out", k["id"].as_str().unwrap()),
+                &care,
+                k["version"].as_i64().unwrap(),
+                json!({"group_id": home}),
+            )
+            .await;
+        assert_eq!(out.status, 200, "{}", out.body);
+    }
+    let since = chrono::Utc::now().naive_utc() - chrono::Duration::hours(20);
+    let since = since.with_nanosecond(0).expect("a whole second");
+    let kid = keys[0]["id"].as_str().unwrap().to_string();
+    app.db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use larmkoll::db::schema::keys::dsl as k;
+            Ok(diesel::update(k::keys.find(kid))
+                .set(k::since.eq(since))
+                .execute(c)?)
+        })
+        .await
+        .unwrap();
+
+    let report = app.get("/api/v1/reports/keys-out", &coordinator).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let rows = report.body.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{}", report.body);
+    assert_eq!(
+        (
+            rows[0]["key_number"].as_str(),
+            rows[0]["customer_number"].as_str(),
+            rows[0]["holder"].as_str(),
+            rows[0]["hours_out"].as_i64(),
+            rows[0]["cabinet"].as_str(),
+        ),
+        (
+            Some("Ö-1"),
+            Some("K-100001"),
+            Some("Boo hemtjänst"),
+            Some(20),
+            Some("Skåp Å")
+        )
+    );
+    assert_eq!(
+        rows[0]["since"].as_str().unwrap(),
+        since
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    assert_eq!(
+        app.audit_count("report.keys_out", "ok", cid).await,
+        1,
+        "the read is logged against the customer"
+    );
+    let csv = app
+        .get("/api/v1/reports/keys-out?format=csv", &coordinator)
+        .await;
+    let table = read_csv(csv.body.as_str().unwrap());
+    assert_eq!(
+        table[0],
+        [
+            "nyckelnummer",
+            "kundnummer",
+            "område",
+            "skåp",
+            "krok",
+            "utlämnad till",
+            "sedan",
+            "timmar"
+        ]
+    );
+    assert_eq!(
+        table[1],
+        [
+            "Ö-1",
+            "K-100001",
+            "Boo",
+            "Skåp Å",
+            "3",
+            "Boo hemtjänst",
+            &since.format("%Y-%m-%d %H:%M").to_string(),
+            "20"
+        ]
+    );
+    // A coordinator in Sickla does not see Boo's keys.
+    let sickla = app.group_id(&admin, "Sickla larmgrupp").await;
+    app.create_user(&admin, "sickla.koord", "coordinator", &[&sickla])
+        .await;
+    let other = app.login_with("sickla.koord", "ett-langt-losenord").await;
+    assert_eq!(
+        app.get("/api/v1/reports/keys-out", &other).await.body,
+        json!([])
+    );
+}
+
+on_both_backends!(equipment_in_stock_and_out_per_model);
+
+async fn equipment_in_stock_and_out_per_model(app: TestApp) {
+    let assessor = app.login("handlaggare").await;
+    let installer = app.login("installator").await;
+    let coordinator = app.login("koordinator").await;
+    let before = app.get("/api/v1/reports/equipment", &coordinator).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    let model = |r: &Value, kind: &str| {
+        r["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind}: {r}"))
+            .clone()
+    };
+    let units = model(&before.body, "alarm_unit");
+    let stock = units["in_stock"].as_i64().unwrap();
+    assert_eq!(units["at_customer"], 0);
+    assert_eq!(before.body["items"], json!([]));
+
+    // Install TX-1038 and WB-2038 at K-100003, then end the decision: both are to collect.
+    let c = app
+        .get("/api/v1/customers?q=K-100003", &assessor)
+        .await
+        .body["items"][0]
+        .clone();
+    let cid = c["id"].as_str().unwrap();
+    let g = app
+        .post(
+            &format!("/api/v1/customers/{cid}/decisions"),
+            Some(&assessor),
+            json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
+        )
+        .await;
+    let oid = g.body["order"]["id"].as_str().unwrap();
+    let b = app
+        .post_if(
+            &format!("/api/v1/orders/{oid}/book"),
+            &installer,
+            1,
+            json!({"visit_date": "2026-01-20"}),
+        )
+        .await;
+    let i = app
+        .post_if(
+            &format!("/api/v1/orders/{oid}/install"),
+            &installer,
+            b.body["order"]["version"].as_i64().unwrap(),
+            json!({"installation_date": "2026-01-21", "serials": ["TX-1038", "WB-2038"]}),
+        )
+        .await;
+    assert_eq!(i.status, 200, "{}", i.body);
+    let at = app
+        .get(
+            "/api/v1/reports/equipment?item_state=at_customer",
+            &coordinator,
+        )
+        .await;
+    let units = model(&at.body, "alarm_unit");
+    assert_eq!(
+        (units["in_stock"].as_i64(), units["at_customer"].as_i64()),
+        (Some(stock - 1), Some(1))
+    );
+    let serials: Vec<(&str, &str, &str)> = at.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["serial"].as_str().unwrap(),
+                i["state"].as_str().unwrap(),
+                i["customer_number"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        serials,
+        [
+            ("WB-2038", "at_customer", "K-100003"),
+            ("TX-1038", "at_customer", "K-100003")
+        ]
+    );
+    assert_eq!(
+        app.get("/api/v1/reports/equipment", &coordinator)
+            .await
+            .body["items"],
+        json!([]),
+        "by default only what is to collect or missing"
+    );
+    let e = app
+        .post_if(
+            &format!("/api/v1/orders/{oid}/execute"),
+            &coordinator,
+            i.body["order"]["version"].as_i64().unwrap(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.status, 200, "{}", e.body);
+    let d = app
+        .get(&format!("/api/v1/customers/{cid}/decisions"), &assessor)
+        .await;
+    let ended = app
+        .post_if(
+            &format!(
+                "/api/v1/decisions/{}/end",
+                d.body[0]["id"].as_str().unwrap()
+            ),
+            &assessor,
+            1,
+            json!({"end_date": "2026-03-31"}),
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    let out = app.get("/api/v1/reports/equipment", &coordinator).await;
+    let units = model(&out.body, "alarm_unit");
+    assert_eq!(
+        (
+            units["in_stock"].as_i64(),
+            units["at_customer"].as_i64(),
+            units["to_collect"].as_i64(),
+            units["missing"].as_i64()
+        ),
+        (Some(stock - 1), Some(0), Some(1), Some(0))
+    );
+
+    let csv = app
+        .get("/api/v1/reports/equipment?format=csv", &coordinator)
+        .await;
+    let table = read_csv(csv.body.as_str().unwrap());
+    assert_eq!(
+        table[0],
+        [
+            "typ",
+            "leverantör",
+            "modell",
+            "i lager",
+            "hos kund",
+            "att hämta",
+            "hämtad",
+            "saknas",
+            "kasserad"
+        ]
+    );
+    let lock = table
+        .iter()
+        .find(|r| r[0] == "Låsvred")
+        .expect("the digital locks, in Swedish");
+    assert_eq!(lock[4], "0");
+    let unit = table.iter().find(|r| r[0] == "Larmenhet").unwrap();
+    assert_eq!(
+        (&unit[3][..], &unit[5][..]),
+        (&(stock - 1).to_string()[..], "1")
+    );
+    let items = app
+        .get(
+            "/api/v1/reports/equipment?format=csv&part=items",
+            &coordinator,
+        )
+        .await;
+    let table = read_csv(items.body.as_str().unwrap());
+    assert_eq!(table.len(), 3, "{table:?}");
+    assert_eq!(
+        (
+            &table[2][0][..],
+            &table[2][3][..],
+            &table[2][4][..],
+            &table[2][5][..]
+        ),
+        ("Larmenhet", "TX-1038", "att hämta", "K-100003")
+    );
+    assert_eq!(
+        app.get(
+            "/api/v1/reports/equipment?item_state=in_stock",
+            &coordinator
+        )
+        .await
+        .status,
+        422
+    );
+    assert_eq!(
+        app.get("/api/v1/reports/equipment?part=all", &coordinator)
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        app.get("/api/v1/reports/equipment", &assessor).await.status,
+        403
+    );
+}
+
+on_both_backends!(extension_checks_show_the_gap_or_overlap);
+
+async fn extension_checks_show_the_gap_or_overlap(app: TestApp) {
+    let assessor = app.login("handlaggare").await;
+    let coordinator = app.login("koordinator").await;
+    let c = app
+        .get("/api/v1/customers?q=K-100001", &assessor)
+        .await
+        .body["items"][0]
+        .clone();
+    let cid = c["id"].as_str().unwrap();
+    let first = app
+        .post(
+            &format!("/api/v1/customers/{cid}/decisions"),
+            Some(&assessor),
+            json!({"service": "safety_alarm", "valid_from": "2026-01-01", "valid_to": "2026-06-30"}),
+        )
+        .await;
+    let did = first.body["decision"]["id"].as_str().unwrap().to_string();
+    let ext = app
+        .post(
+            &format!("/api/v1/customers/{cid}/decisions"),
+            Some(&assessor),
+            json!({"service": "safety_alarm", "valid_from": "2026-07-01", "valid_to": "2026-12-31", "follows_id": did}),
+        )
+        .await;
+    assert_eq!(ext.status, 201, "{}", ext.body);
+    let report = app.get("/api/v1/reports/extensions", &coordinator).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let rows = report.body.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{}", report.body);
+    assert_eq!(
+        (
+            rows[0]["customer_number"].as_str(),
+            rows[0]["check"].as_str(),
+            rows[0]["previous"]["to"].as_str(),
+            rows[0]["next"]["from"].as_str(),
+            rows[0]["order_id"].as_str()
+        ),
+        (
+            Some("K-100001"),
+            Some("ok"),
+            Some("2026-06-30"),
+            Some("2026-07-01"),
+            ext.body["order"]["id"].as_str()
+        )
+    );
+    // The first decision is cut short to 27 June afterwards: 28–30 June are not covered.
+    app.db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use larmkoll::db::schema::decisions::dsl as d;
+            Ok(diesel::update(d::decisions.find(did))
+                .set(d::valid_to.eq(chrono::NaiveDate::from_ymd_opt(2026, 6, 27)))
+                .execute(c)?)
+        })
+        .await
+        .unwrap();
+    let gap = app.get("/api/v1/reports/extensions", &coordinator).await;
+    let row = &gap.body[0];
+    assert_eq!(
+        (
+            row["check"].as_str(),
+            row["first"].as_str(),
+            row["last"].as_str(),
+            row["days"].as_i64()
+        ),
+        (Some("gap"), Some("2026-06-28"), Some("2026-06-30"), Some(3))
+    );
+    let csv = app
+        .get("/api/v1/reports/extensions?format=csv", &coordinator)
+        .await;
+    let table = read_csv(csv.body.as_str().unwrap());
+    assert_eq!(
+        table[1][3..7],
+        ["2026-01-01", "2026-06-27", "2026-07-01", "2026-12-31"]
+    );
+    assert_eq!(
+        table[1][7],
+        "Glapp på 3 dag(ar): 2026-06-28 – 2026-06-30 täcks inte av något beslut."
     );
 }

@@ -1,0 +1,341 @@
+//! The reports' queries: one joined query per report instead of a query per
+//! row, so they stay fast over a whole municipality (see the benchmark).
+
+use super::schema::{
+    areas, customer_groups, customers, equipment_items, equipment_models, groups, keys, orders,
+    users,
+};
+use super::DbConn;
+use crate::auth::CustomerScope;
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+/// Restricts a query over `customers` to the caller's scope.
+macro_rules! scoped {
+    ($q:expr, $scope:expr) => {
+        match $scope {
+            CustomerScope::All => $q,
+            CustomerScope::Areas(a) => $q.filter(customers::area_id.eq_any(a.clone())),
+            CustomerScope::Groups(g) => $q.filter(
+                customers::id.eq_any(
+                    customer_groups::table
+                        .filter(customer_groups::group_id.eq_any(g.clone()))
+                        .select(customer_groups::customer_id),
+                ),
+            ),
+        }
+    };
+}
+
+/// An open install order with what the follow-up reports show about it.
+#[derive(Debug, Clone, Queryable)]
+pub struct StalledOrder {
+    pub order_id: String,
+    pub customer_id: String,
+    pub service: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub customer_number: String,
+    pub area: String,
+    pub ordinary_assessor: Option<String>,
+}
+
+/// The states an install order is still open in.
+pub const OPEN_INSTALL_STATES: [&str; 5] = [
+    "received",
+    "returned_to_assessor",
+    "booked",
+    "keys_received",
+    "installed",
+];
+
+/// Open install orders in `states` received before `received_before`, oldest
+/// first, of the customers in `scope`.
+pub fn stalled_install_orders(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    states: &[&str],
+    received_before: NaiveDateTime,
+) -> QueryResult<Vec<StalledOrder>> {
+    let q = orders::table
+        .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .left_join(users::table.on(customers::ordinary_assessor_id.eq(users::id.nullable())))
+        .filter(orders::kind.eq("install"))
+        .filter(orders::state.eq_any(states.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
+        .filter(orders::received_at.lt(received_before))
+        .select((
+            orders::id,
+            orders::customer_id,
+            orders::service,
+            orders::state,
+            orders::state_reason,
+            orders::received_at,
+            customers::customer_number,
+            areas::name,
+            users::display_name.nullable(),
+        ))
+        .into_boxed();
+    scoped!(q, scope)
+        .order((orders::received_at.asc(), orders::id.asc()))
+        .load(conn)
+}
+
+/// A key signed out for longer than allowed, with who holds it.
+#[derive(Debug, Clone, Queryable)]
+pub struct OverdueKey {
+    pub key_id: String,
+    pub key_number: String,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub area: String,
+    pub cabinet: String,
+    pub hook: String,
+    pub holder_group: Option<String>,
+    pub holder_user: Option<String>,
+    pub since: NaiveDateTime,
+}
+
+/// Keys signed out before `signed_out_before`, longest out first.
+pub fn overdue_keys(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    signed_out_before: NaiveDateTime,
+) -> QueryResult<Vec<OverdueKey>> {
+    let q = keys::table
+        .inner_join(customers::table.on(customers::id.eq(keys::customer_id)))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .left_join(groups::table.on(keys::holder_group_id.eq(groups::id.nullable())))
+        .left_join(users::table.on(keys::holder_user_id.eq(users::id.nullable())))
+        .filter(keys::custody.eq("signed_out"))
+        .filter(keys::since.lt(signed_out_before))
+        .select((
+            keys::id,
+            keys::key_number,
+            keys::customer_id,
+            customers::customer_number,
+            areas::name,
+            keys::cabinet,
+            keys::hook,
+            groups::name.nullable(),
+            users::display_name.nullable(),
+            keys::since,
+        ))
+        .into_boxed();
+    scoped!(q, scope)
+        .order((keys::since.asc(), keys::key_number.asc()))
+        .load(conn)
+}
+
+/// How many items of each model are in each state: (model id, state, count).
+pub fn equipment_counts(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
+    equipment_items::table
+        .group_by((equipment_items::model_id, equipment_items::state))
+        .select((
+            equipment_items::model_id,
+            equipment_items::state,
+            count_star(),
+        ))
+        .load(conn)
+}
+
+/// An item that is out of the store, with the customer it is at.
+#[derive(Debug, Clone, Queryable)]
+pub struct ItemOut {
+    pub kind: String,
+    pub supplier: String,
+    pub model: String,
+    pub serial: String,
+    pub state: String,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub area: String,
+    pub street: String,
+}
+
+/// Items in `states` at the customers of `scope`, by kind and serial.
+pub fn items_out(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    states: &[&str],
+    limit: i64,
+) -> QueryResult<Vec<ItemOut>> {
+    let mut q = equipment_items::table
+        .inner_join(equipment_models::table.on(equipment_models::id.eq(equipment_items::model_id)))
+        .inner_join(customers::table.on(equipment_items::customer_id.eq(customers::id.nullable())))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .select((
+            equipment_items::kind,
+            equipment_items::supplier,
+            equipment_models::model,
+            equipment_items::serial,
+            equipment_items::state,
+            customers::id,
+            customers::customer_number,
+            areas::name,
+            customers::street,
+        ))
+        .into_boxed();
+    // One state as `=`: with `= ANY(…)` PostgreSQL cannot read (state, kind, serial) in order
+    // and sorts every item at customers before the limit (0.9 s instead of 50 ms).
+    q = match states {
+        [one] => q.filter(equipment_items::state.eq(one.to_string())),
+        many => q.filter(
+            equipment_items::state.eq_any(many.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        ),
+    };
+    scoped!(q, scope)
+        .order((equipment_items::kind.asc(), equipment_items::serial.asc()))
+        .limit(limit)
+        .load(conn)
+}
+
+/// The first day of the calendar "one month" window that can contain orders
+/// due by `as_of`, with room for month-end clamping; callers filter exactly.
+pub fn received_before_for(due_on_or_before: NaiveDate, months: u32) -> NaiveDateTime {
+    let back = due_on_or_before
+        .checked_sub_months(chrono::Months::new(months))
+        .expect("a date months back");
+    // A month-end received date is due on the shorter month's last day: up to 3 days later.
+    (back + chrono::Duration::days(4))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+}
+
+/// One item to collect with the customer it is at.
+#[derive(Debug, Clone, Queryable)]
+pub struct ToCollect {
+    pub customer_id: String,
+    pub customer_number: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub phone: Option<String>,
+    pub area: String,
+    pub kind: String,
+    pub serial: String,
+}
+
+/// Items to collect at the customers of `scope`.
+pub fn to_collect(conn: &mut DbConn, scope: &CustomerScope) -> QueryResult<Vec<ToCollect>> {
+    let q = equipment_items::table
+        .inner_join(customers::table.on(equipment_items::customer_id.eq(customers::id.nullable())))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .filter(equipment_items::state.eq("to_collect"))
+        .select((
+            customers::id,
+            customers::customer_number,
+            customers::first_name,
+            customers::last_name,
+            customers::street,
+            customers::postal_code,
+            customers::city,
+            customers::phone,
+            areas::name,
+            equipment_items::kind,
+            equipment_items::serial,
+        ))
+        .into_boxed();
+    scoped!(q, scope)
+        .order((
+            equipment_items::customer_id,
+            equipment_items::kind,
+            equipment_items::serial,
+        ))
+        .load(conn)
+}
+
+/// The key numbers the organisation still holds for these customers, by customer.
+pub fn held_key_numbers(
+    conn: &mut DbConn,
+    customer_ids: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(1000) {
+        out.extend(
+            keys::table
+                .filter(keys::customer_id.eq_any(chunk))
+                .filter(keys::custody.ne("returned"))
+                .select((keys::customer_id, keys::key_number))
+                .order((keys::customer_id, keys::key_number))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// A booked visit with where to go.
+#[derive(Debug, Clone, Queryable)]
+pub struct Delivery {
+    pub visit_date: Option<NaiveDate>,
+    pub visit_at: Option<NaiveDateTime>,
+    pub installer: Option<String>,
+    pub kind: String,
+    pub service: String,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub phone: Option<String>,
+    pub key_position: Option<String>,
+    pub entry_notes: Option<String>,
+}
+
+/// Open orders with a visit booked from `from` to `to` (inclusive), at the customers of `scope`.
+pub fn deliveries(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<Delivery>> {
+    let q = orders::table
+        .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
+        .left_join(users::table.on(orders::assigned_installer_id.eq(users::id.nullable())))
+        .filter(orders::visit_date.ge(from).and(orders::visit_date.le(to)))
+        .filter(orders::state.ne_all(["executed", "ended", "declined", "cancelled"]))
+        .select((
+            orders::visit_date,
+            orders::visit_at,
+            users::display_name.nullable(),
+            orders::kind,
+            orders::service,
+            customers::id,
+            customers::customer_number,
+            customers::first_name,
+            customers::last_name,
+            customers::street,
+            customers::postal_code,
+            customers::city,
+            customers::phone,
+            customers::key_position,
+            customers::entry_notes,
+        ))
+        .into_boxed();
+    scoped!(q, scope)
+        .order((orders::visit_date, orders::visit_at, customers::street))
+        .load(conn)
+}
+
+/// Open extension orders (received, or back with the assessor), oldest first,
+/// of the customers in `scope`.
+pub fn open_extension_orders(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+) -> QueryResult<Vec<super::lifecycle::OrderRow>> {
+    let q = orders::table
+        .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
+        .filter(orders::kind.eq("extension"))
+        .filter(orders::state.eq_any(["received", "returned_to_assessor"]))
+        .select(super::lifecycle::OrderRow::as_select())
+        .into_boxed();
+    scoped!(q, scope)
+        .order((orders::received_at.asc(), orders::id.asc()))
+        .load(conn)
+}

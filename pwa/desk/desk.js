@@ -1,0 +1,517 @@
+// Larmkoll at the desk: the coordinators', assessors' and billing officers'
+// views over /api/v1, for a wide screen. Plain DOM, no framework, no inline
+// script or style (the CSP forbids them). The printable pick-up list
+// (hamtlista.html) uses the same file.
+"use strict";
+
+const state = {
+  token: sessionStorage.getItem("access_token"),
+  user: JSON.parse(sessionStorage.getItem("desk_user") || "null"),
+};
+
+const SERVICE = { safety_alarm: "Trygghetslarm", digital_lock: "Digitalt lås" };
+const ORDER_STATE = {
+  received: "Mottagen",
+  returned_to_assessor: "Åter hos handläggaren",
+  booked: "Bokad",
+  keys_received: "Nycklar mottagna",
+  installed: "Installerad",
+};
+const ITEM = { alarm_unit: "Larmenhet", alarm_button: "Larmknapp/klocka", digital_lock: "Låsvred", receipt_product: "Kvittensprodukt" };
+
+// Which views each role works in; the first is where it starts.
+const VIEWS = [
+  { id: "queue", label: "Att verkställa", roles: ["coordinator", "admin"], load: loadQueue },
+  { id: "extensions", label: "Förlängningar", roles: ["coordinator", "admin"], load: loadExtensions },
+  { id: "stalled", label: "Stoppade ärenden", roles: ["assessor", "coordinator", "admin"], load: loadStalled },
+  { id: "messages", label: "Meddelanden", roles: null, load: loadMessages },
+  { id: "billing", label: "Debitering", roles: ["billing", "admin"], load: loadBilling },
+  { id: "pickup", label: "Hämtlista", roles: ["coordinator", "installer", "admin"], load: null },
+];
+
+class ApiError extends Error {
+  constructor(message, status, code) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (options.body) headers["Content-Type"] = "application/json";
+  const res = await fetch(`/api/v1${path}`, { ...options, headers });
+  if (res.status === 401 && state.token) {
+    logout("Inloggningen har gått ut. Logga in igen.");
+  }
+  if (!res.ok) {
+    const problem = await res.json().catch(() => ({}));
+    throw new ApiError(problem.detail_sv || problem.detail || res.statusText, res.status, problem.code);
+  }
+  if (options.raw) return res;
+  return res.status === 204 ? null : res.json();
+}
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function cell(...children) {
+  return el("td", {}, ...children);
+}
+
+function say(text, isError = false) {
+  const status = document.getElementById("status");
+  status.textContent = text;
+  status.classList.toggle("error", isError);
+}
+
+function fill(tbodyId, emptyId, rows) {
+  const body = document.getElementById(tbodyId);
+  if (!emptyId && rows.length === 0) {
+    const columns = body.closest("table").querySelectorAll("thead th").length;
+    rows = [el("tr", {}, el("td", { colSpan: columns, className: "muted", textContent: "Inget att visa." }))];
+  }
+  body.replaceChildren(...rows);
+  if (emptyId) document.getElementById(emptyId).hidden = rows.length > 0;
+}
+
+const customerCache = new Map();
+async function customer(id) {
+  if (!customerCache.has(id)) customerCache.set(id, api(`/customers/${id}`).catch(() => null));
+  return customerCache.get(id);
+}
+
+function customerLabel(c, fallback) {
+  if (!c) return fallback ?? "–";
+  return `${c.customer_number} ${c.first_name} ${c.last_name}`;
+}
+
+async function downloadCsv(path, filename) {
+  try {
+    const res = await api(path, { raw: true, headers: { Accept: "text/csv" } });
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    say(`${filename} har laddats ner.`);
+  } catch (e) {
+    say(e.message, true);
+  }
+}
+
+// --- The coordinator's queue: installed, not executed ----------------------
+
+async function loadQueue() {
+  const page = await api("/orders?state=installed&kind=install&limit=200");
+  const rows = await Promise.all(page.items.map(async (order) => queueRow(order, await customer(order.customer_id))));
+  fill("queue-rows", "queue-empty", rows);
+}
+
+function queueRow(order, c) {
+  const label = customerLabel(c, order.customer_id);
+  const date = el("input", { type: "date", value: order.installation_date ?? "", readOnly: true, name: "start" });
+  date.setAttribute("aria-label", `Verkställ från (installationsdatum) för ${label}`);
+  const button = el("button", { type: "button", textContent: "Verkställ" });
+  button.setAttribute("aria-label", `Verkställ ${label} från ${order.installation_date}`);
+  button.dataset.orderId = order.id;
+  const row = el(
+    "tr",
+    {},
+    cell(label),
+    cell(c ? `${c.address.street}, ${c.address.city}` : "–"),
+    cell(SERVICE[order.service] ?? order.service),
+    cell(order.received_at.slice(0, 10)),
+    cell(order.installation_date ?? "–"),
+    cell(date),
+    cell(button),
+  );
+  // One key per order and attempt series: a retry after a lost answer is not a second execution.
+  const key = newKey();
+  button.addEventListener("click", () => execute(order, row, button, label, key));
+  return row;
+}
+
+async function execute(order, row, button, label, key) {
+  button.disabled = true;
+  try {
+    const res = await api(`/orders/${order.id}/execute`, {
+      method: "POST",
+      body: "{}",
+      headers: { "If-Match": `"${order.version}"`, "Idempotency-Key": key },
+    });
+    const started = res.execution?.start_date ?? order.installation_date;
+    say(`${label} är verkställd från ${started}. Debiteringen startar samma dag.`);
+    const next = row.nextElementSibling ?? row.previousElementSibling;
+    row.remove();
+    document.getElementById("queue-empty").hidden = document.getElementById("queue-rows").children.length > 0;
+    (next?.querySelector("button") ?? document.getElementById("h-queue")).focus();
+  } catch (e) {
+    button.disabled = false;
+    say(`Kunde inte verkställa ${label}: ${e.message}`, true);
+    if (e.status === 412 || e.status === 409) await loadQueue();
+  }
+}
+
+// --- Extension checks -------------------------------------------------------
+
+function period(p) {
+  return `${p.from} – ${p.to ?? "tills vidare"}`;
+}
+
+async function loadExtensions() {
+  const rows = await api("/reports/extensions");
+  fill("extension-rows", "extensions-empty", rows.map(extensionRow));
+}
+
+function extensionRow(r) {
+  const check = el("span", { className: `check ${r.check}`, textContent: r.note_sv });
+  const actions = el("div", { className: "actions" });
+  const row = el(
+    "tr",
+    {},
+    cell(`${r.customer_number} (${r.area})`),
+    cell(SERVICE[r.service] ?? r.service),
+    cell(period(r.previous)),
+    cell(period(r.next)),
+    cell(check),
+    cell(actions),
+  );
+  if (r.order_state !== "received") {
+    actions.append(el("span", { className: "muted", textContent: ORDER_STATE[r.order_state] ?? r.order_state }));
+  } else if (r.check === "ok") {
+    const button = el("button", { type: "button", textContent: "Verkställ" });
+    button.setAttribute("aria-label", `Verkställ förlängningen för ${r.customer_number}`);
+    const key = newKey();
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api(`/orders/${r.order_id}/execute`, {
+          method: "POST",
+          body: "{}",
+          headers: { "If-Match": `"${r.order_version}"`, "Idempotency-Key": key },
+        });
+        say(`Förlängningen för ${r.customer_number} är verkställd.`);
+        await loadExtensions();
+        document.getElementById("h-extensions").focus();
+      } catch (e) {
+        button.disabled = false;
+        say(e.message, true);
+      }
+    });
+    actions.append(button);
+  } else {
+    // A gap or an overlap goes back to the assessor with the days named.
+    const reason = el("input", { type: "text", name: "reason", value: r.note_sv });
+    reason.setAttribute("aria-label", `Orsak till att ${r.customer_number} skickas tillbaka`);
+    const back = el("button", { type: "button", className: "secondary", textContent: "Skicka tillbaka" });
+    const key = newKey();
+    back.addEventListener("click", async () => {
+      back.disabled = true;
+      try {
+        await api(`/orders/${r.order_id}/return-to-assessor`, {
+          method: "POST",
+          body: JSON.stringify({ reason: reason.value }),
+          headers: { "If-Match": `"${r.order_version}"`, "Idempotency-Key": key },
+        });
+        say(`Förlängningen för ${r.customer_number} är skickad tillbaka till handläggaren.`);
+        await loadExtensions();
+        document.getElementById("h-extensions").focus();
+      } catch (e) {
+        back.disabled = false;
+        say(e.message, true);
+      }
+    });
+    actions.append(reason, back);
+  }
+  return row;
+}
+
+// --- Stalled orders (assessor, alarm lead) ----------------------------------
+
+function stalledRow(r) {
+  return el(
+    "tr",
+    {},
+    cell(r.customer_number),
+    cell(r.area),
+    cell(r.received),
+    cell(ORDER_STATE[r.state] ?? r.state),
+    cell(r.reason ?? "–"),
+    cell(r.ordinary_assessor ?? "–"),
+  );
+}
+
+async function loadStalled() {
+  const [one, three, keys] = await Promise.all([
+    api("/reports/not-executed?months=1"),
+    api("/reports/not-executed?months=3"),
+    api("/reports/keys-not-received"),
+  ]);
+  fill("stalled-1", null, one.map(stalledRow));
+  fill("stalled-3", null, three.map(stalledRow));
+  fill(
+    "stalled-keys",
+    null,
+    keys.map((r) =>
+      el(
+        "tr",
+        {},
+        cell(r.customer_number),
+        cell(r.area),
+        cell(r.received),
+        cell(r.due),
+        cell(ORDER_STATE[r.state] ?? r.state),
+        cell(r.ordinary_assessor ?? "–"),
+      ),
+    ),
+  );
+}
+
+// --- Messages ---------------------------------------------------------------
+
+async function loadMessages() {
+  const page = await api("/messages?limit=100");
+  const items = page.items.map((m) => {
+    const when = new Date(m.created_at).toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
+    const li = el(
+      "li",
+      { className: m.read_at ? "read" : "unread" },
+      el("strong", { textContent: m.subject }),
+      el("span", { className: "muted", textContent: ` ${when}` }),
+      el("p", { textContent: m.body }),
+    );
+    if (!m.read_at) {
+      const read = el("button", { type: "button", className: "secondary small", textContent: "Markera som läst" });
+      read.addEventListener("click", async () => {
+        try {
+          await api(`/messages/${m.id}/read`, { method: "POST", headers: { "Idempotency-Key": newKey() } });
+          li.className = "read";
+          read.remove();
+          say("Meddelandet är markerat som läst.");
+        } catch (e) {
+          say(e.message, true);
+        }
+      });
+      li.append(read);
+    }
+    return li;
+  });
+  document.getElementById("message-list").replaceChildren(...items);
+  document.getElementById("messages-empty").hidden = items.length > 0;
+}
+
+// --- Billing ----------------------------------------------------------------
+
+function billingPeriod() {
+  const form = new FormData(document.getElementById("billing-period"));
+  return new URLSearchParams({ from: form.get("from"), to: form.get("to") });
+}
+
+async function loadBilling() {
+  const form = document.getElementById("billing-period");
+  if (!form.from.value) {
+    const now = new Date();
+    const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+    form.from.value = iso(new Date(now.getFullYear(), now.getMonth(), 1));
+    form.to.value = iso(new Date(now.getFullYear(), now.getMonth() + 1, 0));
+  }
+  const events = await api(`/billing/events?${billingPeriod()}`);
+  fill(
+    "billing-rows",
+    "billing-empty",
+    events.map((e) =>
+      el(
+        "tr",
+        { className: e.kind },
+        cell(e.date),
+        cell(e.kind === "start" ? "Start" : "Stopp"),
+        cell(e.customer_number),
+        cell(SERVICE[e.service] ?? e.service),
+        cell(e.own_invoice_line ? "Ja (annan kommun)" : "Nej"),
+      ),
+    ),
+  );
+}
+
+// --- The printable pick-up list ---------------------------------------------
+
+async function loadPickup() {
+  const rows = await api("/reports/to-collect");
+  const byArea = new Map();
+  for (const r of rows) {
+    if (!byArea.has(r.area)) byArea.set(r.area, []);
+    byArea.get(r.area).push(r);
+  }
+  const sections = [...byArea].map(([area, list]) =>
+    el(
+      "section",
+      { className: "area" },
+      el("h3", { textContent: `${area} (${list.length})` }),
+      el(
+        "table",
+        { className: "grid pickup" },
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ...["Adress", "Kund", "Telefon", "Att hämta", "Nycklar", "Hämtat"].map((h) => el("th", { scope: "col", textContent: h })),
+          ),
+        ),
+        el(
+          "tbody",
+          {},
+          ...list.map((r) =>
+            el(
+              "tr",
+              {},
+              cell(`${r.street}, ${r.postal_code} ${r.city}`),
+              cell(`${r.customer_number} ${r.name}`),
+              cell(r.phone ?? "–"),
+              cell(r.items.map((i) => {
+                const [kind, serial] = i.split(" ");
+                return `${ITEM[kind] ?? kind} ${serial}`;
+              }).join(", ")),
+              cell(r.key_numbers.length ? r.key_numbers.join(", ") : "–"),
+              el("td", { className: "tick" }, "☐"),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  document.getElementById("pickup").replaceChildren(
+    ...(sections.length ? sections : [el("p", { textContent: "Inget att hämta just nu." })]),
+  );
+  document.getElementById("printed-at").textContent = new Date().toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
+  document.getElementById("printed-by").textContent = state.user?.display_name ?? "";
+}
+
+// --- Shell: login, navigation -----------------------------------------------
+
+function viewsFor(user) {
+  return VIEWS.filter((v) => !v.roles || v.roles.includes(user.role));
+}
+
+async function show(id, { focus = false } = {}) {
+  const mine = viewsFor(state.user);
+  const view = mine.find((v) => v.id === id) ?? mine[0];
+  for (const v of VIEWS) document.getElementById(`view-${v.id}`).hidden = v !== view;
+  for (const b of document.querySelectorAll("#views button")) {
+    if (b.dataset.view === view.id) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+  if (location.hash !== `#${view.id}`) history.replaceState(null, "", `#${view.id}`);
+  if (focus) document.getElementById(`h-${view.id}`).focus();
+  if (view.load) {
+    try {
+      await view.load();
+    } catch (e) {
+      say(e.message, true);
+    }
+  }
+  document.body.dataset.ready = view.id;
+}
+
+function enterDesk() {
+  document.getElementById("login").hidden = true;
+  document.getElementById("logout").hidden = false;
+  document.getElementById("who").textContent = state.user.display_name;
+  const nav = document.getElementById("views");
+  nav.replaceChildren(
+    ...viewsFor(state.user).map((v) => {
+      const b = el("button", { type: "button", textContent: v.label, className: "tab" });
+      b.dataset.view = v.id;
+      b.addEventListener("click", () => show(v.id, { focus: true }));
+      return b;
+    }),
+  );
+  nav.hidden = false;
+  show(location.hash.slice(1));
+}
+
+function logout(message) {
+  state.token = null;
+  state.user = null;
+  sessionStorage.removeItem("access_token");
+  sessionStorage.removeItem("desk_user");
+  if (document.body.dataset.page !== "desk") {
+    location.href = "/desk/index.html";
+    return;
+  }
+  for (const v of VIEWS) document.getElementById(`view-${v.id}`).hidden = true;
+  document.getElementById("views").hidden = true;
+  document.getElementById("logout").hidden = true;
+  document.getElementById("who").textContent = "";
+  document.getElementById("login").hidden = false;
+  say(typeof message === "string" ? message : "");
+}
+
+function startDesk() {
+  document.getElementById("login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    const error = document.getElementById("login-error");
+    try {
+      const t = await api("/auth/login", {
+        method: "POST",
+        body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
+      });
+      state.token = t.access_token;
+      state.user = t.user;
+      sessionStorage.setItem("access_token", t.access_token);
+      sessionStorage.setItem("desk_user", JSON.stringify(t.user));
+      error.hidden = true;
+      enterDesk();
+    } catch (e) {
+      error.textContent = e.status === 401 ? "Fel användarnamn eller lösenord." : e.message;
+      error.hidden = false;
+    }
+  });
+  document.getElementById("logout").addEventListener("click", () => logout());
+  document.getElementById("billing-period").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    show("billing");
+  });
+  document.getElementById("billing-csv").addEventListener("click", () => {
+    const p = billingPeriod();
+    downloadCsv(`/billing/events.csv?${p}`, `debitering-${p.get("from")}-${p.get("to")}.csv`);
+  });
+  for (const b of document.querySelectorAll("[data-csv]")) {
+    b.addEventListener("click", () => downloadCsv(b.dataset.csv, b.dataset.file));
+  }
+  window.addEventListener("hashchange", () => state.user && show(location.hash.slice(1)));
+  if (state.token && state.user) enterDesk();
+}
+
+async function startPickup() {
+  document.getElementById("print").addEventListener("click", () => window.print());
+  if (!state.token) {
+    location.href = "/desk/index.html";
+    return;
+  }
+  try {
+    await loadPickup();
+  } catch (e) {
+    say(e.message, true);
+  }
+  document.body.dataset.ready = "pickup";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (document.body.dataset.page === "pickup") startPickup();
+  else startDesk();
+});

@@ -1,0 +1,179 @@
+// The desk in Debian's headless Chromium on a wide screen: a coordinator logs
+// in and executes an installed order by keyboard alone; the printable pick-up
+// list is rendered to PDF and the PDF's text holds the expected rows. No
+// console error, no CSP violation. The data is prepared through the API first
+// (the demo has no orders). Run by `cargo test` (tests/api/browser.rs), which
+// starts the server and passes its address in LARMKOLL_URL.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
+
+const base = process.env.LARMKOLL_URL;
+let browser;
+
+before(async () => {
+  assert.ok(base, "LARMKOLL_URL must name the server");
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--disable-dev-shm-usage",
+    ],
+  });
+});
+
+after(async () => browser?.close());
+
+async function call(token, method, path, body, headers = {}) {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: {
+      Accept: "application/json",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...(body ? { "Content-Type": "application/json" } : {}),
+      ...headers,
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const login = async (username) => (await call(null, "POST", "/auth/login", { username, password: "demo" })).access_token;
+
+async function step(token, order, event, body = {}) {
+  const res = await call(token, "POST", `/orders/${order.id}/${event}`, body, { "If-Match": `"${order.version}"` });
+  return res.order;
+}
+
+function day(offset) {
+  const d = new Date();
+  d.setUTCDate(d.getUTCDate() + offset);
+  return d.toISOString().slice(0, 10);
+}
+
+// Customers (the assessor's: Boo) with no decision yet, from the end of the list so the field tests' data stays apart.
+async function freshCustomers(assessor, n) {
+  const page = await call(assessor, "GET", "/customers?limit=200");
+  const found = [];
+  for (const c of page.items.reverse()) {
+    const decisions = await call(assessor, "GET", `/customers/${c.id}/decisions`);
+    if (decisions.length === 0) found.push(c);
+    if (found.length === n) return found;
+  }
+  throw new Error("not enough customers without decisions");
+}
+
+async function installed(tokens, customer, serials, keyNumber, installedOn) {
+  const granted = await call(tokens.assessor, "POST", `/customers/${customer.id}/decisions`, {
+    service: "safety_alarm",
+    valid_from: day(-20),
+  });
+  let order = await step(tokens.installer, granted.order, "book", { visit_date: installedOn });
+  order = await step(tokens.installer, order, "receive-keys", {
+    key_numbers: [keyNumber], count: 1, cabinet: "Skåp Ö", hook: "12",
+  });
+  order = await step(tokens.installer, order, "install", { installation_date: installedOn, serials });
+  assert.equal(order.state, "installed");
+  return { order, decision: granted.decision };
+}
+
+test("a coordinator executes by keyboard and prints the pick-up list to PDF", async () => {
+  const tokens = {
+    assessor: await login("handlaggare"),
+    installer: await login("installator"),
+    coordinator: await login("koordinator"),
+  };
+  const [toExecute, toCollect] = await freshCustomers(tokens.assessor, 2);
+  const stock = async (kind) =>
+    (await call(tokens.installer, "GET", `/equipment/items?state=in_stock&kind=${kind}&limit=1000`)).map((i) => i.serial).reverse();
+  const [units, buttons] = [await stock("alarm_unit"), await stock("alarm_button")];
+  const suffix = Date.now().toString(36).toUpperCase();
+  const installedOn = day(-3);
+  const a = await installed(tokens, toExecute, [units[0], buttons[0]], `DA-${suffix}`, installedOn);
+  // The second customer's alarm is installed, executed and ended: it is on the pick-up list.
+  const b = await installed(tokens, toCollect, [units[1], buttons[1]], `DB-${suffix}`, day(-10));
+  await step(tokens.coordinator, b.order, "execute");
+  await call(tokens.assessor, "POST", `/decisions/${b.decision.id}/end`, { end_date: day(-1) }, { "If-Match": `"${b.decision.version}"` });
+
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(msg.text());
+  });
+  page.on("pageerror", (err) => problems.push(String(err)));
+
+  // Log in with the keyboard only.
+  await page.goto(`${base}/desk/`);
+  assert.equal(await page.getAttribute("html", "lang"), "sv");
+  await page.locator("input[name=username]").focus();
+  await page.keyboard.type("koordinator");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("demo");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("body[data-ready=queue]");
+  assert.equal(await page.textContent("#who"), "Kalle Koordinator");
+
+  const button = page.locator(`button[data-order-id="${a.order.id}"]`);
+  const row = page.locator("#queue-rows tr", { has: button });
+  assert.match(await row.textContent(), new RegExp(toExecute.customer_number));
+  assert.equal(await row.locator("input[name=start]").inputValue(), installedOn, "the installation date is prefilled");
+
+  // Tab to this order's button and press Enter: no mouse.
+  let reached = false;
+  for (let i = 0; i < 300 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = await page.evaluate((id) => document.activeElement?.dataset?.orderId === id, a.order.id);
+  }
+  assert.ok(reached, "the execute button can be reached with Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => /är verkställd från/.test(document.getElementById("status").textContent));
+  assert.match(await page.textContent("#status"), new RegExp(`${toExecute.customer_number} .* är verkställd från ${installedOn}`));
+  assert.equal(await button.count(), 0, "the executed order leaves the queue");
+  assert.ok(await page.evaluate(() => document.activeElement !== document.body), "focus stays in the work, not lost");
+  const executed = await call(tokens.coordinator, "GET", `/orders/${a.order.id}`);
+  assert.equal((executed.order ?? executed).state, "executed");
+
+  // The printable pick-up list, in the same tab (the login lives in sessionStorage).
+  await page.goto(`${base}/desk/hamtlista.html`);
+  await page.waitForSelector("body[data-ready=pickup]");
+  const listed = page.locator("#pickup tr", { hasText: toCollect.customer_number });
+  assert.equal(await listed.count(), 1);
+  const line = await listed.textContent();
+  assert.match(line, new RegExp(`DB-${suffix}`), "the key number is on the list");
+  assert.match(line, new RegExp(units[1]));
+  assert.match(line, new RegExp(toCollect.address.street));
+  const all = await page.textContent("body");
+  assert.doesNotMatch(all, /\d{8}-?\d{4}|XXXX/, "no personnummer on the printed list");
+
+  await page.emulateMedia({ media: "print" });
+  assert.equal(await page.locator("header.bar").evaluate((h) => getComputedStyle(h).display), "none", "the print stylesheet hides the toolbar");
+  const pdf = await page.pdf({ preferCSSPageSize: true, printBackground: false });
+  assert.equal(pdf.subarray(0, 5).toString(), "%PDF-");
+  const file = join(tmpdir(), `larmkoll-hamtlista-${suffix}.pdf`);
+  await writeFile(file, pdf);
+
+  const doc = await getDocument({ data: new Uint8Array(pdf), useSystemFonts: false, verbosity: 0 }).promise;
+  let text = "";
+  for (let n = 1; n <= doc.numPages; n++) {
+    const content = await (await doc.getPage(n)).getTextContent();
+    text += content.items.map((i) => i.str).join(" ") + "\n";
+  }
+  const view = await page.viewportSize();
+  assert.ok(doc.numPages >= 1 && view.width === 1600);
+  for (const expected of ["Hämtlista – larm och lås att hämta", toCollect.customer_number, `DB-${suffix}`, units[1], "Larmenhet", "Boo"]) {
+    assert.ok(text.includes(expected), `the PDF (${file}) says ${expected}: ${text}`);
+  }
+  assert.ok(!text.includes("Skriv ut"), "buttons are not printed");
+  assert.doesNotMatch(text, /\d{8}-?\d{4}|XXXX/, "no personnummer in the PDF");
+
+  assert.deepEqual(problems, [], "console errors (a CSP violation shows here)");
+  await context.close();
+});
