@@ -337,6 +337,7 @@ async fn serve(
     println!();
     println!("  Larmkoll is running on {} ({})", base, target.describe());
     println!("  Field app:  {base}/");
+    println!("  Desk:       {base}/desk/");
     println!("  API docs:   {base}/docs/");
     println!("  OpenAPI:    {base}/api/v1/openapi.json");
     if demo {

@@ -16,7 +16,7 @@ pub mod users;
 
 use crate::error::AppError;
 use chrono::{DateTime, SubsecRound, Utc};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -230,7 +230,18 @@ impl Db {
             let _turn = writer
                 .as_ref()
                 .map(|w| w.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-            conn.transaction(|c| match work(c) {
+            // SQLite: take the write lock at BEGIN (IMMEDIATE). A deferred
+            // transaction that read first could not upgrade once another
+            // connection had written meanwhile (SQLITE_BUSY_SNAPSHOT, no
+            // waiting) — a 500 under concurrent requests.
+            let immediate = match conn {
+                DbConn::Sqlite(c) => {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+                    true
+                }
+                DbConn::Postgres(_) => false,
+            };
+            let result = conn.transaction(|c| match work(c) {
                 Ok(v) => {
                     if let Some(claim) = &claim {
                         idempotency::mark_committed(c, claim, now())?;
@@ -239,7 +250,16 @@ impl Db {
                 }
                 Err(e) if e.is_denial() => Ok(Err(e)),
                 Err(e) => Err(e),
-            })?
+            });
+            if immediate {
+                match &result {
+                    Ok(_) => <DbConn as Connection>::TransactionManager::commit_transaction(conn)?,
+                    Err(_) => {
+                        <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?
+                    }
+                }
+            }
+            result?
         })
         .await
     }
