@@ -563,8 +563,8 @@ async function submitAction(ev) {
   for (const item of items) await L.enqueue(item);
   form.reset();
   await renderOrder(order.id);
-  flash(items.length > 1 ? `${items.length} foton sparade på telefonen.` : "Sparat på telefonen.");
   await renderSync();
+  flash(items.length > 1 ? `${items.length} foton sparade på telefonen.` : "Sparat på telefonen.");
   navigator.serviceWorker?.ready.then((r) => r.sync?.register("outbox")).catch(() => {});
   sync();
 }
