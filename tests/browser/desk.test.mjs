@@ -9,54 +9,28 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
+import { base, launch, call as request, token, localDate } from "./lib.mjs";
 
-const base = process.env.LARMKOLL_URL;
 let browser;
-
-before(async () => {
-  assert.ok(base, "LARMKOLL_URL must name the server");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--disable-dev-shm-usage",
-    ],
-  });
-});
-
+before(async () => { browser = await launch(); });
 after(async () => browser?.close());
 
-async function call(token, method, path, body, headers = {}) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: {
-      Accept: "application/json",
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      ...(body ? { "Content-Type": "application/json" } : {}),
-      ...headers,
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+// The API for preparing data: any answer but a success fails the test.
+async function call(bearer, method, path, body, headers = {}) {
+  const res = await request(method, path, { token: bearer, body, headers });
+  assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
 }
 
-const login = async (username) => (await call(null, "POST", "/auth/login", { username, password: "demo" })).access_token;
+const login = (username) => token(username);
 
 async function step(token, order, event, body = {}) {
   const res = await call(token, "POST", `/orders/${order.id}/${event}`, body, { "If-Match": `"${order.version}"` });
   return res.order;
 }
 
-function day(offset) {
-  const d = new Date();
-  d.setUTCDate(d.getUTCDate() + offset);
-  return d.toISOString().slice(0, 10);
-}
+const day = localDate;
 
 // Customers (the assessor's: Boo) with no decision yet, from the end of the list so the field tests' data stays apart.
 async function freshCustomers(assessor, n) {
