@@ -80,16 +80,20 @@ impl TokenKeys {
             .expect("HS256 signing cannot fail with a valid key")
     }
 
-    /// Accepts only HS256 tokens we signed, for our audience, not expired.
+    /// Accepts only HS256 tokens we signed, for our audience, not expired,
+    /// not before their `nbf` and not issued in the future.
     pub fn verify(&self, token: &str) -> Option<Claims> {
+        const LEEWAY: u64 = 5;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .ok()
-            .map(|data| data.claims)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .ok()?
+            .claims;
+        (claims.iat <= chrono::Utc::now().timestamp() + LEEWAY as i64).then_some(claims)
     }
 }
 
