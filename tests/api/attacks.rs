@@ -143,7 +143,12 @@ async fn forged_altered_and_stale_tokens_are_refused() {
     for (what, token) in cases {
         let res = app.get("/api/v1/auth/me", &token).await;
         assert_eq!(res.status, 401, "{what}: {}", res.body);
-        assert_eq!(res.problem_code(), "unauthenticated", "{what}: {}", res.body);
+        assert_eq!(
+            res.problem_code(),
+            "unauthenticated",
+            "{what}: {}",
+            res.body
+        );
         // Nothing personal leaks to an unauthenticated caller either.
         let customers = app.get("/api/v1/customers", &token).await;
         assert_eq!(customers.status, 401, "{what}");
