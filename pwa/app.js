@@ -130,8 +130,9 @@ async function decide() {
       try {
         await L.accessToken();
         ui.unlocked = true;
-      } catch (e) {
-        if (!s.pin) return showLogin(e.message);
+      } catch {
+        // Not renewed now (no network, or the refresh was refused): the PIN
+        // unlocks the phone's copy; the sync bar asks for a login if needed.
       }
     }
   }
@@ -276,7 +277,8 @@ async function refreshData() {
     getJson("/orders?open=true&state=received&limit=200"),
   ]);
   const orders = [...visits.items, ...open.items];
-  for (const order of orders) await L.rebase(order);
+  const queued = (await L.summary()).items;
+  for (const order of orders) await L.rebase(order, queued);
   const customerIds = [...new Set(orders.map((o) => o.customer_id))];
   for (const id of customerIds) {
     const [card, keys, items, documents] = await Promise.all([
@@ -288,7 +290,7 @@ async function refreshData() {
     await L.kv.set(`customer:${id}`, { card, keys, items, documents });
   }
   const previous = (await L.kv.get("lists")) || { orders: [] };
-  const waitingOn = new Set((await L.summary()).items.map((i) => i.order_id));
+  const waitingOn = new Set(queued.map((i) => i.order_id));
   const keep = new Set([...orders.map((o) => o.id), ...previous.orders.filter((id) => waitingOn.has(id))]);
   for (const id of previous.orders) if (!keep.has(id)) await L.kv.delete(`order:${id}`);
   await L.kv.set("lists", { orders: [...keep], fetched_at: new Date().toISOString() });

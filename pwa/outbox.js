@@ -58,8 +58,9 @@
   }
 
   // The server's order, with the phone's own actions still waiting on top.
-  async function rebase(order) {
-    const waiting = (await mine()).filter((i) => i.status === "waiting" && i.order_id === order.id);
+  // `items` (the outbox as read once by a caller saving many orders) saves a read per order.
+  async function rebase(order, items = null) {
+    const waiting = (items || (await mine())).filter((i) => i.status === "waiting" && i.order_id === order.id);
     await L.kv.set(`order:${order.id}`, order);
     await applyLocally(order.id, waiting);
   }
@@ -186,13 +187,7 @@
       await noteSync({ last_sync: new Date().toISOString() });
       return "done";
     }
-    const text = await L.problemText(res);
-    let code = null;
-    try {
-      code = (await res.clone().json()).code;
-    } catch {
-      /* not problem+json */
-    }
+    const { code, text } = await L.problemOf(res);
     // The server carried this out but its answer was lost in a restart.
     if (res.status === 409 && code === "already_applied") {
       await L.outbox.delete(item.seq);

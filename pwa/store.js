@@ -170,16 +170,20 @@ self.Larmkoll = self.Larmkoll || {};
     });
   }
 
-  // The server's problem+json as one Swedish sentence for a person.
-  async function problemText(res) {
+  // The server's problem+json: its code, and one Swedish sentence for a person.
+  async function problemOf(res) {
     try {
       const p = await res.clone().json();
       const details = (p.errors || []).map((e) => e.detail_sv || e.detail).filter(Boolean);
-      return [p.detail_sv || p.detail || p.title, ...details].filter(Boolean).join(" ");
+      return { code: p.code ?? null, text: [p.detail_sv || p.detail || p.title, ...details].filter(Boolean).join(" ") };
     } catch {
-      return `Servern svarade ${res.status}.`;
+      return { code: null, text: `Servern svarade ${res.status}.` };
     }
   }
 
-  Object.assign(L, { kv, outbox, wipe, NeedLogin, sessionFrom, accessValid, accessToken, api, problemText });
+  async function problemText(res) {
+    return (await problemOf(res)).text;
+  }
+
+  Object.assign(L, { kv, outbox, wipe, NeedLogin, sessionFrom, accessValid, accessToken, api, problemOf, problemText });
 })(self.Larmkoll);
