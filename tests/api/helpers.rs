@@ -434,3 +434,27 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// A command-line tool the suite drives from outside the server: looked up in
+/// the test tool folders `.ci/run` fills (`tests/tools/.venv/bin` for PyPI
+/// tools, `tests/*/node_modules/.bin` for npm ones), then on `PATH`.
+/// Missing, it prints `SKIPPED` and answers `None`; with `REQUIRE_TOOLS=1`
+/// (set by CI) a missing tool fails the test instead.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut places = vec![root.join("tests/tools/.venv/bin")];
+    if let Ok(entries) = std::fs::read_dir(root.join("tests")) {
+        places.extend(entries.flatten().map(|e| e.path().join("node_modules/.bin")));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        places.extend(std::env::split_paths(&path));
+    }
+    if let Some(found) = places.into_iter().map(|p| p.join(name)).find(|p| p.is_file()) {
+        return Some(found);
+    }
+    if std::env::var("REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("REQUIRE_TOOLS=1 but `{name}` is missing; `bash .ci/run` installs the test tools");
+    }
+    eprintln!("SKIPPED: `{name}` is not installed (see tests/tools/requirements.txt)");
+    None
+}
