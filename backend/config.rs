@@ -31,6 +31,63 @@ pub struct Settings {
     pub followup_interval_minutes: u64,
     /// Days without an answer from the ordinary assessor before the alarm leads hear.
     pub escalation_days: i64,
+    /// Where document photos are kept.
+    pub document_store: DocumentStore,
+    /// An S3-compatible service's address (MinIO, Ceph, …); unset means AWS.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+}
+
+/// Where document files live: the data directory, or an S3-compatible bucket
+/// that several server instances share. Credentials come from the standard
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` variables, never from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentStore {
+    /// `documents/` in the data directory.
+    Local,
+    /// `s3://bucket[/prefix]`.
+    S3 { bucket: String, prefix: String },
+}
+
+impl std::str::FromStr for DocumentStore {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "local" {
+            return Ok(Self::Local);
+        }
+        let Some(rest) = s.strip_prefix("s3://") else {
+            return Err("expected `local` or `s3://bucket[/prefix]`".into());
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid_bucket {
+            return Err(format!(
+                "{bucket:?} is not a bucket name (3–63 lowercase letters, digits, '-' or '.')"
+            ));
+        }
+        if prefix.split('/').any(|p| p == "." || p == "..") || prefix.contains("//") {
+            return Err(format!("{prefix:?} is not a usable prefix"));
+        }
+        Ok(Self::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for DocumentStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local => f.write_str("local"),
+            Self::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -49,6 +106,9 @@ impl Default for Settings {
             document_retention_days: 5 * 365,
             followup_interval_minutes: 60,
             escalation_days: 14,
+            document_store: DocumentStore::Local,
+            s3_endpoint: None,
+            s3_region: None,
         }
     }
 }
@@ -69,6 +129,9 @@ struct FileSettings {
     document_retention_days: Option<i64>,
     followup_interval_minutes: Option<u64>,
     escalation_days: Option<i64>,
+    document_store: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -88,6 +151,10 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_DOCUMENT_RETENTION_DAYS weed documents this long after a case closed [default: 1825]
   LARMKOLL_FOLLOWUP_INTERVAL_MINUTES run the follow-up rules this often; 0 = off [default: 60]
   LARMKOLL_ESCALATION_DAYS      days without answer before the alarm leads hear [default: 14]
+  LARMKOLL_DOCUMENT_STORE       `local` (data dir) or s3://bucket[/prefix] [default: local]
+  LARMKOLL_S3_ENDPOINT          an S3-compatible service, e.g. https://minio.example:9000 [default: AWS]
+  LARMKOLL_S3_REGION            the bucket's region [default: AWS_REGION, else us-east-1]
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY  credentials for the S3 store
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -114,7 +181,8 @@ impl Settings {
                     anyhow::anyhow!("config file {}: [messages]: {e}", path.display())
                 })?;
             }
-            s.apply_file(file);
+            s.apply_file(file)
+                .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
         }
         fn parse<T: std::str::FromStr>(key: &str, value: String) -> anyhow::Result<T>
         where
@@ -160,13 +228,22 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_JSON_LIMIT_BYTES") {
             s.json_limit_bytes = parse("LARMKOLL_JSON_LIMIT_BYTES", v)?;
         }
+        if let Some(v) = env("LARMKOLL_DOCUMENT_STORE") {
+            s.document_store = parse("LARMKOLL_DOCUMENT_STORE", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_S3_ENDPOINT").filter(|v| !v.is_empty()) {
+            s.s3_endpoint = Some(v);
+        }
+        if let Some(v) = env("LARMKOLL_S3_REGION").filter(|v| !v.is_empty()) {
+            s.s3_region = Some(v);
+        }
         if s.db_pool_size == 0 || s.access_token_minutes <= 0 || s.refresh_token_days <= 0 {
             anyhow::bail!("pool size and token lifetimes must be positive");
         }
         Ok(s)
     }
 
-    fn apply_file(&mut self, f: FileSettings) {
+    fn apply_file(&mut self, f: FileSettings) -> anyhow::Result<()> {
         let FileSettings {
             listen,
             data_dir,
@@ -180,8 +257,18 @@ impl Settings {
             document_retention_days,
             followup_interval_minutes,
             escalation_days,
+            document_store,
+            s3_endpoint,
+            s3_region,
             messages: _,
         } = f;
+        if let Some(store) = document_store {
+            self.document_store = store
+                .parse()
+                .map_err(|e| anyhow::anyhow!("document_store = {store:?}: {e}"))?;
+        }
+        self.s3_endpoint = s3_endpoint.or(self.s3_endpoint.take());
+        self.s3_region = s3_region.or(self.s3_region.take());
         self.followup_interval_minutes =
             followup_interval_minutes.unwrap_or(self.followup_interval_minutes);
         self.escalation_days = escalation_days.unwrap_or(self.escalation_days);
@@ -196,6 +283,7 @@ impl Settings {
         self.access_token_minutes = access_token_minutes.unwrap_or(self.access_token_minutes);
         self.refresh_token_days = refresh_token_days.unwrap_or(self.refresh_token_days);
         self.json_limit_bytes = json_limit_bytes.unwrap_or(self.json_limit_bytes);
+        Ok(())
     }
 
     /// The database URL in force: the configured one, or the SQLite file in the data dir.
@@ -233,5 +321,36 @@ mod tests {
         assert!(Settings::load_from(Some(&file), |_| None).is_err());
         let err = Settings::load_from(None, |k| (k == "LARMKOLL_LISTEN").then(|| "nope".into()));
         assert!(err.unwrap_err().to_string().contains("LARMKOLL_LISTEN"));
+    }
+
+    #[test]
+    fn the_document_store_is_local_or_an_s3_bucket() {
+        assert_eq!("local".parse(), Ok(DocumentStore::Local));
+        let s3: DocumentStore = "s3://larmkoll-nacka/documents/".parse().unwrap();
+        assert_eq!(
+            s3,
+            DocumentStore::S3 {
+                bucket: "larmkoll-nacka".into(),
+                prefix: "documents".into()
+            }
+        );
+        assert_eq!(s3.to_string(), "s3://larmkoll-nacka/documents");
+        assert_eq!(
+            "s3://docs".parse::<DocumentStore>().unwrap().to_string(),
+            "s3://docs"
+        );
+        for bad in [
+            "",
+            "s3://",
+            "s3://UPPER",
+            "s3://ab",
+            "file:///tmp",
+            "s3://docs/../x",
+        ] {
+            assert!(bad.parse::<DocumentStore>().is_err(), "{bad}");
+        }
+        let env: HashMap<&str, &str> = [("LARMKOLL_DOCUMENT_STORE", "s3:/typo")].into();
+        let err = Settings::load_from(None, |k| env.get(k).map(|v| v.to_string())).unwrap_err();
+        assert!(err.to_string().contains("LARMKOLL_DOCUMENT_STORE"), "{err}");
     }
 }

@@ -41,9 +41,7 @@ impl AppState {
         settings: config::Settings,
         demo: bool,
     ) -> std::io::Result<Self> {
-        let store = Arc::new(media::storage::LocalStore::new(
-            settings.data_dir.join("documents"),
-        )?);
+        let store = media::storage::open(&settings)?;
         let slots = std::thread::available_parallelism()
             .map(|n| n.get().div_ceil(2))
             .unwrap_or(1);

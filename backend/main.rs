@@ -142,8 +142,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::WeedDocuments { apply } => {
-            let store =
-                larmkoll::media::storage::LocalStore::new(settings.data_dir.join("documents"))?;
+            let store = larmkoll::media::storage::open(&settings)?;
             let mut pooled = db.get()?;
             let conn: &mut larmkoll::db::DbConn = &mut pooled;
             let today = larmkoll::domain::calendar::today();
@@ -152,16 +151,15 @@ fn main() -> anyhow::Result<()> {
                 api::documents::weed(c, days, today, apply)
             })?;
             for key in &report.files {
-                larmkoll::media::storage::BlobStore::delete(&store, key)?;
+                store.delete(key)?;
             }
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::CheckDocuments => {
-            let store =
-                larmkoll::media::storage::LocalStore::new(settings.data_dir.join("documents"))?;
+            let store = larmkoll::media::storage::open(&settings)?;
             let mut conn = db.get()?;
-            let report = api::documents::check_storage(&mut conn, &store)?;
+            let report = api::documents::check_storage(&mut conn, store.as_ref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.missing_files.is_empty() {
                 std::process::exit(1);
@@ -340,6 +338,13 @@ async fn serve(
     println!("  Desk:       {base}/desk/");
     println!("  API docs:   {base}/docs/");
     println!("  OpenAPI:    {base}/api/v1/openapi.json");
+    match &state.settings.document_store {
+        larmkoll::config::DocumentStore::Local => println!(
+            "  Documents:  {}",
+            state.settings.data_dir.join("documents").display()
+        ),
+        s3 => println!("  Documents:  {s3}"),
+    }
     if demo {
         println!("  Demo logins (password: {}):", demo::DEMO_PASSWORD);
         println!(

@@ -1,6 +1,7 @@
 //! Photographed documents: the pipeline and the storage behind it.
 
 pub mod pipeline;
+pub mod s3;
 pub mod storage;
 
 use sha2::{Digest, Sha256};

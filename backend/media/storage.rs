@@ -1,9 +1,41 @@
 //! Where document files live, behind one trait: the local data directory by
-//! default. Writes are atomic: a temporary file, fsync, rename, fsync of the
-//! folder, so a crash never leaves a half-written file under a real name.
+//! default, or an S3-compatible bucket (`media::s3`). Writes are atomic: here a
+//! temporary file, fsync, rename, fsync of the folder, so a crash never leaves
+//! a half-written file under a real name.
 
+use crate::config::{DocumentStore, Settings};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The store the settings name, for the server and the command line alike.
+pub fn open(settings: &Settings) -> std::io::Result<Arc<dyn BlobStore>> {
+    Ok(match &settings.document_store {
+        DocumentStore::Local => Arc::new(LocalStore::new(settings.data_dir.join("documents"))?),
+        DocumentStore::S3 { bucket, prefix } => {
+            Arc::new(super::s3::S3Store::new(super::s3::S3Config {
+                bucket,
+                prefix,
+                endpoint: settings.s3_endpoint.as_deref(),
+                region: settings.s3_region.as_deref(),
+            })?)
+        }
+    })
+}
+
+/// A key is folders and a name (`originals/<sha256>`): nothing empty, no `.` or `..`.
+pub(crate) fn checked_key(key: &str) -> std::io::Result<&str> {
+    if key
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "bad storage key",
+        ));
+    }
+    Ok(key)
+}
 
 pub trait BlobStore: Send + Sync {
     /// Stores `bytes` under `key` (e.g. `originals/<sha256>`), atomically.
@@ -27,16 +59,7 @@ impl LocalStore {
     }
 
     fn path(&self, key: &str) -> std::io::Result<PathBuf> {
-        if key
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..")
-        {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "bad storage key",
-            ));
-        }
-        Ok(self.root.join(key))
+        Ok(self.root.join(checked_key(key)?))
     }
 }
 

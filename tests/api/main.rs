@@ -21,3 +21,4 @@ mod migrations;
 mod openapi;
 mod org;
 mod reports;
+mod s3;
