@@ -176,6 +176,19 @@ impl AppError {
         e
     }
 
+    /// The document store (a disk, or an S3 bucket over the network) failed:
+    /// a 503 the phone's outbox retries, with the cause logged, not shown.
+    pub fn storage_unavailable(cause: std::io::Error) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "The document storage cannot be reached right now. Try again in a moment; nothing was stored.",
+            "Dokumentlagringen går inte att nå just nu. Försök igen om en stund; inget har sparats.",
+        );
+        e.cause = Some(cause.into());
+        e
+    }
+
     /// A text column that should hold one of an enum's names but does not:
     /// the database and the code disagree, which is the server's fault.
     pub fn parse_stored<T: std::str::FromStr<Err = String>>(stored: &str) -> Result<T, AppError> {

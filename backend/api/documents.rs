@@ -264,7 +264,7 @@ pub async fn upload(
     })
     .await
     .map_err(|e| AppError::internal(anyhow::anyhow!("storage task failed: {e}")))?
-    .map_err(|e| AppError::internal(anyhow::anyhow!("storing the photo: {e}")))?;
+    .map_err(AppError::storage_unavailable)?;
 
     let row = documents::DocumentRow {
         id: id.clone(),
@@ -403,7 +403,7 @@ async fn serve_file(
     let bytes = web::block(move || store.get(&key))
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?
-        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?
+        .map_err(AppError::storage_unavailable)?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("document file missing")))?;
     let mut resp = HttpResponse::Ok();
     resp.insert_header((header::CONTENT_TYPE, content_type))
@@ -595,6 +595,9 @@ pub fn check_storage(
     let hashes: std::collections::HashSet<String> =
         documents::all_hashes(conn)?.into_iter().collect();
     let mut report = StorageCheck::default();
+    // Three listings, not a request per file: an object store answers a
+    // listing of thousands of keys in one round trip.
+    let mut stored = std::collections::HashSet::new();
     for prefix in ["originals", "display", "thumbs"] {
         for key in store.list(prefix)? {
             let name = key
@@ -603,8 +606,9 @@ pub fn check_storage(
                 .unwrap_or_default()
                 .trim_end_matches(".jpg");
             if !hashes.contains(name) {
-                report.orphan_files.push(key);
+                report.orphan_files.push(key.clone());
             }
+            stored.insert(key);
         }
     }
     for sha in &hashes {
@@ -613,11 +617,12 @@ pub fn check_storage(
             media::display_key(sha),
             media::thumb_key(sha),
         ] {
-            if !store.exists(&key)? {
+            if !stored.contains(&key) {
                 report.missing_files.push(key);
             }
         }
     }
+    report.missing_files.sort();
     Ok(report)
 }
 

@@ -139,7 +139,7 @@ async fn documents_in_an_s3_bucket(backend: Backend) {
     let Some(database) = TestDatabase::create(backend) else {
         return;
     };
-    let Some((_s3_server, endpoint)) = s3_server().await else {
+    let Some((s3_server, endpoint)) = s3_server().await else {
         return;
     };
     let url = (backend == Backend::Postgres).then_some(database.url.as_str());
@@ -296,6 +296,33 @@ async fn documents_in_an_s3_bucket(backend: Backend) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("s3://no-such-bucket"), "{stderr}");
     assert!(!stderr.contains("larmkoll-test-secret"), "{stderr}");
+
+    // The bucket goes away under a running server: the upload is refused with a
+    // 503 the phone retries, and no record without its files is left.
+    let port = free_port();
+    let (_server, _) = serve(cmd(), port);
+    let base = format!("http://127.0.0.1:{port}");
+    drop(s3_server);
+    let later = uuid::Uuid::new_v4().to_string();
+    let mut res = client
+        .put(format!(
+            "{base}/api/v1/documents/{later}?kind=key_receipt&customer_id={customer}&signed_by=Kunden&signed_at=2026-11-30"
+        ))
+        .insert_header(bearer.clone())
+        .insert_header(("Content-Type", "image/jpeg"))
+        .send_body(PORTRAIT)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let problem: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "storage_unavailable", "{problem}");
+    let res = client
+        .get(format!("{base}/api/v1/documents/{later}"))
+        .insert_header(bearer.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }
 
 #[actix_web::test]
