@@ -251,12 +251,17 @@ async function main(): Promise<void> {
       params: { path: { id: orderId }, header: { "If-Match": etag, "Idempotency-Key": idempotencyKey } },
       body: {},
     });
-  const executed = ok("execute", await execute());
+  const first = await execute();
+  const executed = ok("execute", first);
   check(executed.order.state === "executed", "executed");
   const retry = await execute();
   const replayed = ok("execute again", retry);
   check(retry.response.headers.get("Idempotent-Replayed") === "true", "the retry is a replay");
   check(replayed.order.version === executed.order.version, "executed once");
+  check(
+    etagOf("execute again", retry.response) === etagOf("execute", first.response),
+    "the replay carries the first answer's ETag",
+  );
 
   // Read back: state, history, and the receipt's original bytes.
   const final = ok("read back", await coordinator.GET("/api/v1/orders/{id}", { params: { path: { id: orderId } } }));

@@ -252,12 +252,14 @@ def main():
             order_id, client=coordinator, if_match=etag, idempotency_key=idempotency_key, body=EmptyBody()
         )
 
-    executed = ok("execute", run_execute())
+    first = run_execute()
+    executed = ok("execute", first)
     check(executed.order.state == OrderState.EXECUTED, "executed")
     retry = run_execute()
     replayed = ok("execute again", retry)
     check(retry.headers.get("idempotent-replayed") == "true", "the retry is a replay")
     check(replayed.order.version == executed.order.version, "executed once")
+    check(etag_of("execute again", retry) == etag_of("execute", first), "the replay carries the first answer's ETag")
 
     # Read back: state, history, and the receipt's original bytes.
     final = ok("read back", get_order.sync_detailed(order_id, client=coordinator))
