@@ -145,6 +145,7 @@ pub async fn idempotency(
         response_body: None,
         created_at: db::now(),
         committed_at: None,
+        etag: None,
     };
     let (s, k) = (scope.clone(), key.clone());
     let previous = state
@@ -200,6 +201,9 @@ pub async fn idempotency(
         if let Some(ct) = row.content_type {
             resp.insert_header((header::CONTENT_TYPE, ct));
         }
+        if let Some(etag) = row.etag {
+            resp.insert_header((header::ETAG, etag));
+        }
         resp.insert_header(("Idempotent-Replayed", "true"));
         let resp = resp.body(row.response_body.unwrap_or_default());
         return Ok(req.into_response(resp));
@@ -221,6 +225,11 @@ pub async fn idempotency(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let etag = res
+                .headers()
+                .get(header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let (http_req, http_res) = res.into_parts();
             let (http_res, res_body) = http_res.into_parts();
             let bytes: Bytes = body::to_bytes(res_body)
@@ -236,6 +245,7 @@ pub async fn idempotency(
                         &key,
                         i32::from(status.as_u16()),
                         content_type,
+                        etag,
                         stored,
                     )?)
                 })

@@ -147,6 +147,12 @@ fn check_existing(existing: &documents::DocumentRow, sha: &str) -> Result<(), Ap
     ))
 }
 
+// Binary in the spec, so client generators take a file or bytes for it.
+/// The photo's bytes (JPEG, PNG or WebP).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PhotoBytes(pub Vec<u8>);
+
 /// Uploads the photo of a signed document under a client-chosen id (installer,
 /// care staff, coordinator). The body is the JPEG, PNG or WebP itself. The same
 /// id and bytes again answer with the stored document (no duplicate); other
@@ -154,7 +160,10 @@ fn check_existing(existing: &documents::DocumentRow, sha: &str) -> Result<(), Ap
 /// body is read.
 #[utoipa::path(put, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id chosen by the client"), UploadQuery),
-    request_body(content = String, description = "The image bytes", content_type = "image/jpeg"),
+    request_body(
+        description = "The image bytes: JPEG, PNG or WebP as itself, or as `application/octet-stream` (the format is then read from the bytes)",
+        content(("image/jpeg"), ("image/png"), ("image/webp"), (inline(PhotoBytes) = "application/octet-stream")),
+    ),
     responses(
         (status = 201, description = "Stored", body = Document),
         (status = 200, description = "Already stored with these bytes", body = Document),
@@ -424,12 +433,12 @@ async fn serve_file(
 }
 
 macro_rules! variant {
-    ($fn:ident, $variant:literal, $path:literal, $doc:literal) => {
+    ($fn:ident, $variant:literal, $path:literal, $doc:literal, $($content:tt)+) => {
         #[doc = $doc]
         #[utoipa::path(get, path = $path, tag = "documents", security(("bearer" = [])),
             params(("id" = Uuid, Path, description = "Document id")),
             responses(
-                (status = 200, description = "The image", content_type = "image/jpeg", body = String),
+                (status = 200, description = "The image", content($($content)+)),
                 (status = 304, description = "Not modified (If-None-Match)"),
                 (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
             ))]
@@ -443,19 +452,24 @@ variant!(
     display,
     "display",
     "/api/v1/documents/{id}/display",
-    "The display copy: upright, at most 2048 px, no metadata."
+    "The display copy: upright, at most 2048 px, no metadata.",
+    (String = "image/jpeg")
 );
 variant!(
     thumbnail,
     "thumbnail",
     "/api/v1/documents/{id}/thumbnail",
-    "The thumbnail: upright, at most 320 px, no metadata."
+    "The thumbnail: upright, at most 320 px, no metadata.",
+    (String = "image/jpeg")
 );
 variant!(
     original,
     "original",
     "/api/v1/documents/{id}/original",
-    "The original bytes as received, the proof (with its EXIF); header `X-Content-SHA256`."
+    "The original bytes as received, the proof (with its EXIF); header `X-Content-SHA256`.",
+    (String = "image/jpeg"),
+    (String = "image/png"),
+    (String = "image/webp")
 );
 
 #[derive(Debug, Deserialize, ToSchema)]

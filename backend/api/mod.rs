@@ -215,6 +215,11 @@ impl Modify for SecurityAndErrors {
             .flatten()
             {
                 add_errors(op);
+                // `[{}]` (anonymous allowed) makes openapi-python-client demand a
+                // token for login; `[]` says plainly that none is needed.
+                if is_public(op) {
+                    op.security = Some(Vec::new());
+                }
             }
         }
     }
@@ -249,16 +254,20 @@ fn add_idempotency_key(op: &mut Operation) {
     });
 }
 
-fn add_errors(op: &mut Operation) {
-    let public = op.security.as_ref().is_some_and(|s| {
+/// Declared `security(())`: no token needed.
+fn is_public(op: &Operation) -> bool {
+    op.security.as_ref().is_some_and(|s| {
         s.iter().all(|r| {
             serde_json::to_value(r)
                 .map(|v| v == serde_json::json!({}))
                 .unwrap_or(false)
         })
-    });
+    })
+}
+
+fn add_errors(op: &mut Operation) {
     let mut sets: Vec<&[(&str, &str)]> = vec![COMMON];
-    if !public {
+    if !is_public(op) {
         sets.push(SECURED);
     }
     if op.request_body.is_some() {

@@ -18,6 +18,8 @@ pub struct IdempotencyRow {
     pub response_body: Option<Vec<u8>>,
     pub created_at: NaiveDateTime,
     pub committed_at: Option<NaiveDateTime>,
+    /// The first response's ETag, replayed with it.
+    pub etag: Option<String>,
 }
 
 /// The request a transaction runs for, when it carries an Idempotency-Key.
@@ -74,12 +76,14 @@ pub fn complete(
     key: &str,
     status: i32,
     content_type: Option<String>,
+    etag: Option<String>,
     body: Vec<u8>,
 ) -> QueryResult<()> {
     diesel::update(idempotency_keys::table.find((scope, key)))
         .set((
             idempotency_keys::status.eq(Some(status)),
             idempotency_keys::content_type.eq(content_type),
+            idempotency_keys::etag.eq(etag),
             idempotency_keys::response_body.eq(Some(body)),
         ))
         .execute(conn)

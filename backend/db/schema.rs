@@ -120,6 +120,7 @@ diesel::table! {
         response_body -> Nullable<Binary>,
         created_at -> Timestamp,
         committed_at -> Nullable<Timestamp>,
+        etag -> Nullable<Text>,
     }
 }
 

@@ -172,6 +172,7 @@ async fn an_action_that_committed_is_never_applied_twice(app: TestApp) {
         response_body: None,
         created_at: larmkoll::db::now() - chrono::Duration::minutes(5),
         committed_at: None,
+        etag: None,
     };
     app.db
         .run(move |c| Ok(larmkoll::db::idempotency::claim(c, &row)?))

@@ -7,6 +7,7 @@ mod attacks;
 mod auth;
 mod browser;
 mod cli;
+mod clients;
 mod crash;
 mod custody;
 mod customers;
