@@ -686,15 +686,13 @@ pub async fn get_item(
     let d = state
         .db
         .transaction(move |conn| {
-            let item = custody::find_item(conn, &id)?.ok_or_else(item_not_found)?;
+            let item = find_visible_item(conn, &user, &id, "equipment.read")?;
             if let Some(c) = &item.customer_id {
-                load_visible(conn, &user, c, "equipment.read").map_err(|e| {
-                    if e.code() == "customer_not_found" {
-                        item_not_found().denied()
-                    } else {
-                        e
-                    }
-                })?;
+                audit::record(
+                    conn,
+                    &user,
+                    audit::Entry::new("equipment.read", "equipment", Some(&item.id)).customer(c),
+                )?;
             }
             detail_of(conn, item)
         })
@@ -702,6 +700,27 @@ pub async fn get_item(
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.item.version))
         .json(d))
+}
+
+/// Loads an item; one at (or collected from) a customer the caller may not
+/// see answers 404 exactly like one that does not exist (the attempt is audited).
+fn find_visible_item(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    id: &str,
+    action: &str,
+) -> Result<custody::ItemRow, AppError> {
+    let item = custody::find_item(conn, id)?.ok_or_else(item_not_found)?;
+    if let Some(c) = &item.customer_id {
+        load_visible(conn, user, c, action).map_err(|e| {
+            if e.code() == "customer_not_found" {
+                item_not_found().denied()
+            } else {
+                e
+            }
+        })?;
+    }
+    Ok(item)
 }
 
 async fn act(
@@ -725,7 +744,7 @@ async fn act(
     let d = state
         .db
         .transaction(move |conn| {
-            let mut item = custody::find_item(conn, &id)?.ok_or_else(item_not_found)?;
+            let mut item = find_visible_item(conn, &user, &id, "equipment.move")?;
             if item.version != expected {
                 return Err(AppError::stale_version(item.version));
             }
@@ -862,12 +881,7 @@ pub async fn collect_item(
         user,
         id.into_inner(),
         &[Role::Coordinator, Role::Installer, Role::CareStaff],
-        move |conn, user, item| {
-            if let Some(c) = item.customer_id.clone() {
-                load_visible(conn, user, &c, "equipment.collect")?;
-            }
-            move_item(conn, user, item, ItemMove::Collect, None, None, note)
-        },
+        move |conn, user, item| move_item(conn, user, item, ItemMove::Collect, None, None, note),
     )
     .await
 }
