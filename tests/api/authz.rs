@@ -219,6 +219,8 @@ struct World<'a> {
     documents: Vec<String>,
     keys: Vec<String>,
     items: Vec<String>,
+    /// Per (role, scope): a message to the role about the scope's customer.
+    messages: HashMap<(String, Scope), String>,
     n: Cell<u32>,
     /// A target per (operation, scope) reused by the cells expected to be refused.
     cache: RefCell<HashMap<(String, Scope), Value>>,
@@ -863,19 +865,7 @@ impl<'a> World<'a> {
                 on(&id(&k)).if_match(&k["version"]).json(body).about(customer)
             }
 
-            "POST /api/v1/messages/{id}/read" => {
-                let inbox = self.app.get("/api/v1/messages?limit=200", &self.tokens[role]).await;
-                let inbox = self.ok(inbox, "inbox").await;
-                let m = inbox
-                    .as_array()
-                    .or_else(|| inbox["items"].as_array())
-                    .expect("inbox list")
-                    .iter()
-                    .find(|m| m["customer_id"] == customer["id"])
-                    .unwrap_or_else(|| panic!("{role} has no message about the {scope:?} customer"))
-                    .clone();
-                on(&id(&m))
-            }
+            "POST /api/v1/messages/{id}/read" => on(&self.messages[&(role.to_string(), scope)]),
 
             "GET /api/v1/orders" => at(&format!("{path}?customer_id={cid}")).listing(oid.clone()),
             "GET /api/v1/orders/{id}" | "GET /api/v1/orders/{id}/documents" => {
@@ -1041,6 +1031,7 @@ async fn setup(app: &TestApp) -> World<'_> {
         documents: Vec::new(),
         keys: Vec::new(),
         items: Vec::new(),
+        messages: HashMap::new(),
         n: Cell::new(0),
         cache: RefCell::new(HashMap::new()),
         sessions: RefCell::new(HashMap::new()),
@@ -1059,6 +1050,24 @@ async fn setup(app: &TestApp) -> World<'_> {
         w.keys.push(id(&key));
         let item = w.receipt_at(scope, false).await;
         w.items.push(id(&item));
+    }
+    // Each grant above sent the `ordered` message to every role.
+    for (role, _) in ROLES {
+        let inbox = app.get("/api/v1/messages?limit=200", &w.tokens[role]).await;
+        assert_eq!(inbox.status, 200, "{}", inbox.body);
+        let list = inbox
+            .body
+            .as_array()
+            .or_else(|| inbox.body["items"].as_array());
+        for scope in SCOPES {
+            let about = &w.customers[scope.index()]["id"];
+            let m = list
+                .expect("inbox list")
+                .iter()
+                .find(|m| &m["customer_id"] == about)
+                .unwrap_or_else(|| panic!("{role} has no message about the {scope:?} customer"));
+            w.messages.insert((role.to_string(), scope), id(m));
+        }
     }
     w
 }
