@@ -591,7 +591,7 @@ async fn query_items(
     let scope = user.scope();
     let (rows, numbers, visible) = state
         .db
-        .run(move |conn| {
+        .transaction(move |conn| {
             let rows = custody::list_items(conn, &filter)?;
             let ids: Vec<String> = rows.iter().filter_map(|i| i.customer_id.clone()).collect();
             let visible = customers::list(
@@ -606,6 +606,15 @@ async fn query_items(
             .filter(|c| ids.contains(&c.id))
             .map(|c| c.id)
             .collect::<Vec<_>>();
+            // Items listed at a customer's are a read of that customer's record.
+            audit::record_many(
+                conn,
+                &user,
+                rows.iter().filter_map(|i| {
+                    let c = i.customer_id.as_ref().filter(|c| visible.contains(c))?;
+                    Some(audit::Entry::new("equipment.list", "equipment", Some(&i.id)).customer(c))
+                }),
+            )?;
             Ok((rows, customers::numbers_of(conn, &ids)?, visible))
         })
         .await?;

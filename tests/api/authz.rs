@@ -787,7 +787,9 @@ impl<'a> World<'a> {
 
             "GET /api/v1/equipment/items" | "GET /api/v1/equipment/items.csv" => {
                 let listed = if path.ends_with(".csv") { number.clone() } else { cid.clone() };
-                at(&format!("{path}?customer_id={cid}")).listing(listed)
+                at(&format!("{path}?customer_id={cid}"))
+                    .listing(listed)
+                    .about(customer)
             }
             "GET /api/v1/equipment/items/{id}" => on(&self.items[s]).about(customer),
             "POST /api/v1/equipment/items/{id}/hand-out" => {
@@ -867,7 +869,9 @@ impl<'a> World<'a> {
 
             "POST /api/v1/messages/{id}/read" => on(&self.messages[&(role.to_string(), scope)]),
 
-            "GET /api/v1/orders" => at(&format!("{path}?customer_id={cid}")).listing(oid.clone()),
+            "GET /api/v1/orders" => at(&format!("{path}?customer_id={cid}"))
+                .listing(oid.clone())
+                .about(customer),
             "GET /api/v1/orders/{id}" | "GET /api/v1/orders/{id}/documents" => {
                 on(&oid).about(customer)
             }
