@@ -9,7 +9,8 @@
 //!
 //! `AUTHZ_MATRIX_OBSERVED=1` also writes what the server answered, in the
 //! table's layout, to `target/authz_matrix.<backend>.observed.tsv` (a
-//! starting point when the API grows; the table itself is reviewed by hand).
+//! starting point when the API grows; the table itself is reviewed by hand);
+//! `AUTHZ_TIMING=1` prints each operation's time.
 
 use crate::helpers::{Backend, Response, TestApp};
 use chrono::{Duration, NaiveDate};
