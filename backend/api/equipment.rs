@@ -591,7 +591,7 @@ async fn query_items(
     let scope = user.scope();
     let (rows, numbers, visible) = state
         .db
-        .run(move |conn| {
+        .transaction(move |conn| {
             let rows = custody::list_items(conn, &filter)?;
             let ids: Vec<String> = rows.iter().filter_map(|i| i.customer_id.clone()).collect();
             let visible = customers::list(
@@ -606,6 +606,15 @@ async fn query_items(
             .filter(|c| ids.contains(&c.id))
             .map(|c| c.id)
             .collect::<Vec<_>>();
+            // Items listed at a customer's are a read of that customer's record.
+            audit::record_many(
+                conn,
+                &user,
+                rows.iter().filter_map(|i| {
+                    let c = i.customer_id.as_ref().filter(|c| visible.contains(c))?;
+                    Some(audit::Entry::new("equipment.list", "equipment", Some(&i.id)).customer(c))
+                }),
+            )?;
             Ok((rows, customers::numbers_of(conn, &ids)?, visible))
         })
         .await?;
@@ -686,15 +695,13 @@ pub async fn get_item(
     let d = state
         .db
         .transaction(move |conn| {
-            let item = custody::find_item(conn, &id)?.ok_or_else(item_not_found)?;
+            let item = find_visible_item(conn, &user, &id, "equipment.read")?;
             if let Some(c) = &item.customer_id {
-                load_visible(conn, &user, c, "equipment.read").map_err(|e| {
-                    if e.code() == "customer_not_found" {
-                        item_not_found().denied()
-                    } else {
-                        e
-                    }
-                })?;
+                audit::record(
+                    conn,
+                    &user,
+                    audit::Entry::new("equipment.read", "equipment", Some(&item.id)).customer(c),
+                )?;
             }
             detail_of(conn, item)
         })
@@ -702,6 +709,27 @@ pub async fn get_item(
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.item.version))
         .json(d))
+}
+
+/// Loads an item; one at (or collected from) a customer the caller may not
+/// see answers 404 exactly like one that does not exist (the attempt is audited).
+fn find_visible_item(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    id: &str,
+    action: &str,
+) -> Result<custody::ItemRow, AppError> {
+    let item = custody::find_item(conn, id)?.ok_or_else(item_not_found)?;
+    if let Some(c) = &item.customer_id {
+        load_visible(conn, user, c, action).map_err(|e| {
+            if e.code() == "customer_not_found" {
+                item_not_found().denied()
+            } else {
+                e
+            }
+        })?;
+    }
+    Ok(item)
 }
 
 async fn act(
@@ -725,7 +753,7 @@ async fn act(
     let d = state
         .db
         .transaction(move |conn| {
-            let mut item = custody::find_item(conn, &id)?.ok_or_else(item_not_found)?;
+            let mut item = find_visible_item(conn, &user, &id, "equipment.move")?;
             if item.version != expected {
                 return Err(AppError::stale_version(item.version));
             }
@@ -862,12 +890,7 @@ pub async fn collect_item(
         user,
         id.into_inner(),
         &[Role::Coordinator, Role::Installer, Role::CareStaff],
-        move |conn, user, item| {
-            if let Some(c) = item.customer_id.clone() {
-                load_visible(conn, user, &c, "equipment.collect")?;
-            }
-            move_item(conn, user, item, ItemMove::Collect, None, None, note)
-        },
+        move |conn, user, item| move_item(conn, user, item, ItemMove::Collect, None, None, note),
     )
     .await
 }

@@ -313,12 +313,23 @@ pub async fn list_orders(
         limit: limit + 1,
     };
     let scope = user.scope();
-    let mut rows = state
+    let (rows, more) = state
         .db
-        .run(move |conn| Ok(lifecycle::list_orders(conn, &scope, &filter)?))
+        .transaction(move |conn| {
+            let mut rows = lifecycle::list_orders(conn, &scope, &filter)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            // Each order listed is a read of its customer's case, like `GET /orders/{id}`.
+            audit::record_many(
+                conn,
+                &user,
+                rows.iter().map(|o| {
+                    audit::Entry::new("order.list", "order", Some(&o.id)).customer(&o.customer_id)
+                }),
+            )?;
+            Ok((rows, more))
+        })
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
     let next_cursor = more
         .then(|| {
             rows.last()

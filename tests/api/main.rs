@@ -5,6 +5,7 @@ mod helpers;
 
 mod attacks;
 mod auth;
+mod authz;
 mod browser;
 mod cli;
 mod clients;
