@@ -50,6 +50,7 @@ pub struct AuditQuery {
     pub to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -166,6 +166,7 @@ pub struct CustomerQuery {
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -690,6 +691,7 @@ pub async fn update_customer(
 #[serde(deny_unknown_fields)]
 pub struct RevealQuery {
     /// Why you need the full number; kept in the audit log.
+    #[param(pattern = r"\S", max_length = 200)]
     pub reason: String,
 }
 
@@ -706,6 +708,7 @@ pub struct RevealedPersonnummer {
     responses(
         (status = 200, description = "The full number", body = RevealedPersonnummer),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason given, or one over 200 characters", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reveal_personnummer(
     state: web::Data<AppState>,

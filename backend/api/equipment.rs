@@ -561,6 +561,7 @@ pub struct ItemQuery {
     pub customer_id: Option<Uuid>,
     pub serial: Option<String>,
     /// 1–1000, default 200.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -215,6 +215,7 @@ impl Modify for SecurityAndErrors {
             .flatten()
             {
                 add_errors(op);
+                add_precondition_errors(op);
             }
         }
     }
@@ -239,14 +240,43 @@ fn add_idempotency_key(op: &mut Operation) {
             .build(),
     );
     op.responses.responses.entry("409".into()).or_insert_with(|| {
-        ResponseBuilder::new()
-            .description("The first request with this Idempotency-Key is still being handled; retry shortly.")
-            .content(
-                "application/problem+json",
-                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
-            )
-            .into()
+        problem_response("The first request with this Idempotency-Key is still being handled; retry shortly.")
     });
+    op.responses
+        .responses
+        .entry("422".into())
+        .or_insert_with(|| problem_response("This Idempotency-Key was already used for a different request."));
+}
+
+/// A write that takes `If-Match` answers 412 to a stale one and 428 without one.
+fn add_precondition_errors(op: &mut Operation) {
+    let takes_if_match = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.name == "If-Match" && p.parameter_in == ParameterIn::Header);
+    if !takes_if_match {
+        return;
+    }
+    for (status, description) in [
+        ("412", "Changed since you read it: `If-Match` is not the current version."),
+        ("428", "`If-Match` is missing."),
+    ] {
+        op.responses
+            .responses
+            .entry(status.into())
+            .or_insert_with(|| problem_response(description));
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .into()
 }
 
 fn add_errors(op: &mut Operation) {

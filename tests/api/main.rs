@@ -6,6 +6,7 @@ mod helpers;
 mod attacks;
 mod auth;
 mod browser;
+mod contract;
 mod cli;
 mod crash;
 mod custody;
