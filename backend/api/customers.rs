@@ -190,7 +190,8 @@ pub async fn list_customers(
         limit: limit + 1,
         ..Default::default()
     };
-    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let text = super::validation::query_text("q", q.q)?;
+    if let Some(text) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let upper = text.to_uppercase();
         if upper.starts_with("K-") {
             filter.customer_number = Some(upper);

@@ -586,7 +586,7 @@ async fn query_items(
         state: q.state.map(|s| s.as_str().into()),
         kind: q.kind.map(|k| k.as_str().into()),
         customer_id: q.customer_id.map(|u| u.to_string()),
-        serial: q.serial,
+        serial: super::validation::query_text("serial", q.serial)?,
         limit,
     };
     let scope = user.scope();

@@ -236,7 +236,7 @@ fn add_idempotency_key(op: &mut Operation) {
                 "Client-chosen id of this action (a UUID). Resending the same key and body replays the first \
                  successful response instead of acting twice; the same key with another body gets 422.",
             ))
-            .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(200))))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[!-~]{1,200}$"))))
             .build(),
     );
     op.responses.responses.entry("409".into()).or_insert_with(|| {
@@ -250,11 +250,19 @@ fn add_idempotency_key(op: &mut Operation) {
 
 /// A write that takes `If-Match` answers 412 to a stale one and 428 without one.
 fn add_precondition_errors(op: &mut Operation) {
-    let takes_if_match = op
-        .parameters
-        .iter()
-        .flatten()
-        .any(|p| p.name == "If-Match" && p.parameter_in == ParameterIn::Header);
+    let mut takes_if_match = false;
+    for p in op.parameters.iter_mut().flatten() {
+        if p.name == "If-Match" && p.parameter_in == ParameterIn::Header {
+            takes_if_match = true;
+            // The ETag as `concurrency::expected_version` reads it.
+            p.schema = Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r#"^(W/)?"[0-9]{1,9}"$"#))
+                    .into(),
+            );
+        }
+    }
     if !takes_if_match {
         return;
     }

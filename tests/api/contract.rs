@@ -32,6 +32,7 @@ fn start(data: &Path, log: &Path, database_url: Option<&str>, port: u16) -> Chil
         .env("LARMKOLL_ACCESS_TOKEN_MINUTES", "600")
         .env("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES", "0")
         .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap());
@@ -158,9 +159,9 @@ async fn fuzz_the_contract(backend: Backend) {
     server.wait().unwrap();
     if !failed.is_empty() {
         let log = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = log.lines().rev().filter(|l| l.contains("ERROR")).take(40).collect();
         panic!(
-            "schemathesis found contract violations on {backend:?}:\n{}\n--- server log (last lines) ---\n{}",
+            "schemathesis found contract violations on {backend:?}:\n{}\n--- server errors (last 40) ---\n{}",
             failed.join("\n"),
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
