@@ -52,7 +52,15 @@ mod tests {
         let req = TestRequest::default().to_http_request();
         assert_eq!(expected_version(&req).unwrap_err().status(), 428);
         // What the spec's pattern forbids is refused, not read as a version.
-        for bad in ["*", "7", "\"-7\"", "\"+7\"", "\"7", "\"\"", "\"1234567890\""] {
+        for bad in [
+            "*",
+            "7",
+            "\"-7\"",
+            "\"+7\"",
+            "\"7",
+            "\"\"",
+            "\"1234567890\"",
+        ] {
             let req = TestRequest::default()
                 .insert_header(("If-Match", bad))
                 .to_http_request();

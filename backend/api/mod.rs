@@ -245,7 +245,9 @@ fn add_idempotency_key(op: &mut Operation) {
     op.responses
         .responses
         .entry("422".into())
-        .or_insert_with(|| problem_response("This Idempotency-Key was already used for a different request."));
+        .or_insert_with(|| {
+            problem_response("This Idempotency-Key was already used for a different request.")
+        });
 }
 
 /// A write that takes `If-Match` answers 412 to a stale one and 428 without one.
@@ -267,7 +269,10 @@ fn add_precondition_errors(op: &mut Operation) {
         return;
     }
     for (status, description) in [
-        ("412", "Changed since you read it: `If-Match` is not the current version."),
+        (
+            "412",
+            "Changed since you read it: `If-Match` is not the current version.",
+        ),
         ("428", "`If-Match` is missing."),
     ] {
         op.responses
@@ -282,7 +287,9 @@ fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi
         .description(description)
         .content(
             "application/problem+json",
-            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
         )
         .into()
 }

@@ -102,10 +102,20 @@ mod tests {
         p.optional_text("door", Some("\0"), 10);
         let err = p.finish().unwrap_err();
         assert_eq!(err.status(), 422);
-        let codes: Vec<_> = err.to_problem().errors.into_iter().map(|e| e.code).collect();
+        let codes: Vec<_> = err
+            .to_problem()
+            .errors
+            .into_iter()
+            .map(|e| e.code)
+            .collect();
         assert_eq!(
             codes,
-            ["required", "too_long", "invalid_character", "invalid_character"]
+            [
+                "required",
+                "too_long",
+                "invalid_character",
+                "invalid_character"
+            ]
         );
     }
 }

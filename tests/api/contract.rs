@@ -5,11 +5,16 @@
 //! any request the document forbids that is not refused, and any operation that
 //! answers without a token fails the test, with Schemathesis's report.
 //!
-//! Two passes on one server: a field role first (installer: the 403 and 404
-//! paths), then the admin (every operation's own logic). CI runs a bounded,
-//! seeded pass; `SCHEMATHESIS_MAX_EXAMPLES` (default 5) and
-//! `SCHEMATHESIS_SEED` (a number, or `random`) make the long run:
-//! `SCHEMATHESIS_MAX_EXAMPLES=300 SCHEMATHESIS_SEED=random cargo test --test api contract -- --nocapture`.
+//! On SQLite two passes share one server: a field role first (installer: the
+//! 403 and 404 paths, decided in Rust before any backend-specific query), then
+//! the admin (every operation's own logic). PostgreSQL gets the admin pass,
+//! the one whose writes reach the database, within CI's time. CI runs a
+//! bounded, seeded pass; `SCHEMATHESIS_MAX_EXAMPLES` (default 5),
+//! `SCHEMATHESIS_SEED` (a number, or `random`) and `SCHEMATHESIS_ROLES`
+//! (`installator,admin` to run both on PostgreSQL too) make the long run:
+//! `SCHEMATHESIS_MAX_EXAMPLES=100 SCHEMATHESIS_SEED=random cargo test --test api contract -- --nocapture`.
+//! One worker: Schemathesis's threads trip a CPython 3.11 race in `ast`
+//! ("AST constructor recursion depth mismatch"), a tool error, not ours.
 
 use crate::helpers::{tool, Backend, TestApp, TestDatabase};
 use crate::on_both_backends;
@@ -61,7 +66,10 @@ async fn login(base: &str, username: &str) -> (String, String) {
     assert_eq!(res.status(), 200, "login as {username}");
     let body: serde_json::Value = res.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap().to_string();
-    (token.clone(), me(base, &token).await.expect("me after login"))
+    (
+        token.clone(),
+        me(base, &token).await.expect("me after login"),
+    )
 }
 
 /// The user's id while the token still works.
@@ -91,7 +99,7 @@ fn schemathesis(st: &Path, base: &str, token: &str, self_id: &str, work: &Path) 
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--checks", CHECKS])
         .args(["--max-examples", &examples])
-        .args(["--workers", "2", "--request-timeout", "30"])
+        .args(["--workers", "1", "--request-timeout", "30"])
         .args(["--generation-database", "none", "--no-color"])
         .env("SCHEMATHESIS_HOOKS", hooks)
         .env("LARMKOLL_FUZZ_SELF", self_id)
@@ -126,11 +134,15 @@ async fn fuzz_the_contract(backend: Backend) {
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start(data.path(), &log, url.as_deref(), port);
-    // Both log in before the fuzzer trips the login throttle for this address.
-    let users = [
-        ("installator", login(&base, "installator").await),
-        ("admin", login(&base, "admin").await),
-    ];
+    let roles = std::env::var("SCHEMATHESIS_ROLES").unwrap_or_else(|_| match backend {
+        Backend::Sqlite => "installator,admin".into(),
+        Backend::Postgres => "admin".into(),
+    });
+    // All log in before the fuzzer trips the login throttle for this address.
+    let mut users = Vec::new();
+    for username in roles.split(',') {
+        users.push((username, login(&base, username).await));
+    }
     let mut failed = Vec::new();
     for (username, (token, id)) in &users {
         let started = std::time::Instant::now();
@@ -159,7 +171,12 @@ async fn fuzz_the_contract(backend: Backend) {
     server.wait().unwrap();
     if !failed.is_empty() {
         let log = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().filter(|l| l.contains("ERROR")).take(40).collect();
+        let tail: Vec<&str> = log
+            .lines()
+            .rev()
+            .filter(|l| l.contains("ERROR"))
+            .take(40)
+            .collect();
         panic!(
             "schemathesis found contract violations on {backend:?}:\n{}\n--- server errors (last 40) ---\n{}",
             failed.join("\n"),
@@ -188,7 +205,11 @@ async fn a_method_the_document_does_not_list_gets_405_with_allow(app: TestApp) {
         for path in ["/healthz", "/readyz"] {
             let res = app.send(method, path, None, &[], None).await;
             assert_eq!(res.status, 405, "{method} {path}");
-            assert_eq!(res.header("allow").as_deref(), Some("GET"), "{method} {path}");
+            assert_eq!(
+                res.header("allow").as_deref(),
+                Some("GET"),
+                "{method} {path}"
+            );
         }
     }
 }
