@@ -213,3 +213,43 @@ async fn a_method_the_document_does_not_list_gets_405_with_allow(app: TestApp) {
         }
     }
 }
+
+on_both_backends!(text_with_a_nul_is_refused_not_a_server_error);
+
+async fn text_with_a_nul_is_refused_not_a_server_error(app: TestApp) {
+    // PostgreSQL cannot hold U+0000: a login with one in the username answered 500 there.
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({"username": "adm\u{0}in", "password": "demo"}),
+        )
+        .await;
+    assert_eq!(login.status, 401, "{}", login.body);
+    let admin = app.login("admin").await;
+    let area = app
+        .post(
+            "/api/v1/areas",
+            Some(&admin),
+            serde_json::json!({"name": "Bo\u{0}o"}),
+        )
+        .await;
+    assert_eq!(area.status, 422, "{}", area.body);
+    assert_eq!(area.body["errors"][0]["code"], "invalid_character");
+    for path in [
+        "/api/v1/customers?q=K%00",
+        "/api/v1/equipment/items?serial=TX%00",
+        "/api/v1/audit?action=customer%00",
+    ] {
+        let res = app.get(path, &admin).await;
+        assert_eq!(res.status, 400, "{path}: {}", res.body);
+        assert_eq!(res.problem_code(), "invalid_query_parameter", "{path}");
+    }
+    // A cursor is opaque, but one made up around a NUL is still refused as a cursor.
+    let cursor = "YQAfYg"; // base64url of "a\0\x1fb"
+    let res = app
+        .get(&format!("/api/v1/customers?cursor={cursor}"), &admin)
+        .await;
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert_eq!(res.problem_code(), "invalid_cursor");
+}
