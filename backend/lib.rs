@@ -86,8 +86,9 @@ pub fn build_app(
         )
         .app_data(aw::PathConfig::default().error_handler(api::path_error))
         .app_data(aw::QueryConfig::default().error_handler(api::query_error))
-        .route("/healthz", aw::get().to(api::health::healthz))
-        .route("/readyz", aw::get().to(api::health::readyz))
+        // Resources, not bare routes: another method gets 405, not the PWA's shell.
+        .service(aw::resource("/healthz").route(aw::get().to(api::health::healthz)))
+        .service(aw::resource("/readyz").route(aw::get().to(api::health::readyz)))
         .service(
             aw::scope("/api/v1")
                 .wrap(from_fn(http::idempotency))

@@ -50,6 +50,7 @@ pub struct AuditQuery {
     pub to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -81,7 +82,7 @@ pub async fn query_audit(
     let filter = audit::Filter {
         customer_id: q.customer_id.map(|u| u.to_string()),
         user_id: q.user_id.map(|u| u.to_string()),
-        action: q.action,
+        action: super::validation::query_text("action", q.action)?,
         from: q.from.map(|t| t.naive_utc()),
         to: q.to.map(|t| t.naive_utc()),
         before,

@@ -90,7 +90,8 @@ pub async fn login(
         username,
         password: given,
     } = body.into_inner();
-    let username = username.trim().to_lowercase();
+    // No username has U+0000 and PostgreSQL cannot even compare one: a failed login, audited as such.
+    let username = username.trim().replace('\0', "\u{fffd}").to_lowercase();
     let address = ctx.ip.clone().unwrap_or_default();
     if let Some(wait) = state.limiter.blocked_for(&username, &address) {
         return Ok(too_many_attempts(wait));

@@ -17,8 +17,14 @@ pub fn expected_version(req: &HttpRequest) -> Result<i32, AppError> {
         .to_str()
         .unwrap_or_default()
         .trim();
-    let inner = value.strip_prefix("W/").unwrap_or(value).trim_matches('"');
-    inner.parse().map_err(|_| {
+    // An entity tag as this API sends it: `"3"` (or weak, `W/"3"`), nothing looser.
+    let digits = value
+        .strip_prefix("W/")
+        .unwrap_or(value)
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|d| (1..=9).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    digits.and_then(|d| d.parse().ok()).ok_or_else(|| {
         AppError::new(
             StatusCode::BAD_REQUEST,
             "invalid_if_match",
@@ -45,12 +51,24 @@ mod tests {
         assert_eq!(expected_version(&req).unwrap(), 7);
         let req = TestRequest::default().to_http_request();
         assert_eq!(expected_version(&req).unwrap_err().status(), 428);
-        let req = TestRequest::default()
-            .insert_header(("If-Match", "*"))
-            .to_http_request();
-        assert_eq!(
-            expected_version(&req).unwrap_err().code(),
-            "invalid_if_match"
-        );
+        // What the spec's pattern forbids is refused, not read as a version.
+        for bad in [
+            "*",
+            "7",
+            "\"-7\"",
+            "\"+7\"",
+            "\"7",
+            "\"\"",
+            "\"1234567890\"",
+        ] {
+            let req = TestRequest::default()
+                .insert_header(("If-Match", bad))
+                .to_http_request();
+            assert_eq!(
+                expected_version(&req).unwrap_err().code(),
+                "invalid_if_match",
+                "{bad}"
+            );
+        }
     }
 }

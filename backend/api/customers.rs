@@ -166,6 +166,7 @@ pub struct CustomerQuery {
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -189,7 +190,8 @@ pub async fn list_customers(
         limit: limit + 1,
         ..Default::default()
     };
-    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let text = super::validation::query_text("q", q.q)?;
+    if let Some(text) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let upper = text.to_uppercase();
         if upper.starts_with("K-") {
             filter.customer_number = Some(upper);
@@ -690,6 +692,7 @@ pub async fn update_customer(
 #[serde(deny_unknown_fields)]
 pub struct RevealQuery {
     /// Why you need the full number; kept in the audit log.
+    #[param(pattern = r"\S", max_length = 200)]
     pub reason: String,
 }
 
@@ -706,6 +709,7 @@ pub struct RevealedPersonnummer {
     responses(
         (status = 200, description = "The full number", body = RevealedPersonnummer),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason given, or one over 200 characters", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reveal_personnummer(
     state: web::Data<AppState>,

@@ -561,6 +561,7 @@ pub struct ItemQuery {
     pub customer_id: Option<Uuid>,
     pub serial: Option<String>,
     /// 1–1000, default 200.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -585,7 +586,7 @@ async fn query_items(
         state: q.state.map(|s| s.as_str().into()),
         kind: q.kind.map(|k| k.as_str().into()),
         customer_id: q.customer_id.map(|u| u.to_string()),
-        serial: q.serial,
+        serial: super::validation::query_text("serial", q.serial)?,
         limit,
     };
     let scope = user.scope();

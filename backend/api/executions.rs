@@ -225,7 +225,10 @@ async fn load_events(
 /// Billing starts and stops with their dates, for a period (billing, admin).
 #[utoipa::path(get, path = "/api/v1/billing/events", tag = "billing", security(("bearer" = [])),
     params(PeriodQuery),
-    responses((status = 200, description = "Events in date order", body = Vec<BillingEvent>)))]
+    responses(
+        (status = 200, description = "Events in date order", body = Vec<BillingEvent>),
+        (status = 422, description = "The period ends before it starts", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn billing_events(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -240,7 +243,10 @@ pub async fn billing_events(
 /// The same as CSV (semicolon-separated, UTF-8), as the billing officers import it.
 #[utoipa::path(get, path = "/api/v1/billing/events.csv", tag = "billing", security(("bearer" = [])),
     params(PeriodQuery),
-    responses((status = 200, description = "CSV: datum;händelse;kundnummer;insats;egen_rad;verkställighet", content_type = "text/csv", body = String)))]
+    responses(
+        (status = 200, description = "CSV: datum;händelse;kundnummer;insats;egen_rad;verkställighet", content_type = "text/csv", body = String),
+        (status = 422, description = "The period ends before it starts", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn billing_csv(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -438,6 +438,7 @@ pub struct KeyQuery {
     #[serde(default)]
     pub unaccounted: bool,
     /// 1–1000, default 200.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -215,6 +215,7 @@ impl Modify for SecurityAndErrors {
             .flatten()
             {
                 add_errors(op);
+                add_precondition_errors(op);
                 // `[{}]` (anonymous allowed) makes openapi-python-client demand a
                 // token for login; `[]` says plainly that none is needed.
                 if is_public(op) {
@@ -240,18 +241,62 @@ fn add_idempotency_key(op: &mut Operation) {
                 "Client-chosen id of this action (a UUID). Resending the same key and body replays the first \
                  successful response instead of acting twice; the same key with another body gets 422.",
             ))
-            .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(200))))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[!-~]{1,200}$"))))
             .build(),
     );
     op.responses.responses.entry("409".into()).or_insert_with(|| {
-        ResponseBuilder::new()
-            .description("The first request with this Idempotency-Key is still being handled; retry shortly.")
-            .content(
-                "application/problem+json",
-                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
-            )
-            .into()
+        problem_response("The first request with this Idempotency-Key is still being handled; retry shortly.")
     });
+    op.responses
+        .responses
+        .entry("422".into())
+        .or_insert_with(|| {
+            problem_response("This Idempotency-Key was already used for a different request.")
+        });
+}
+
+/// A write that takes `If-Match` answers 412 to a stale one and 428 without one.
+fn add_precondition_errors(op: &mut Operation) {
+    let mut takes_if_match = false;
+    for p in op.parameters.iter_mut().flatten() {
+        if p.name == "If-Match" && p.parameter_in == ParameterIn::Header {
+            takes_if_match = true;
+            // The ETag as `concurrency::expected_version` reads it.
+            p.schema = Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r#"^(W/)?"[0-9]{1,9}"$"#))
+                    .into(),
+            );
+        }
+    }
+    if !takes_if_match {
+        return;
+    }
+    for (status, description) in [
+        (
+            "412",
+            "Changed since you read it: `If-Match` is not the current version.",
+        ),
+        ("428", "`If-Match` is missing."),
+    ] {
+        op.responses
+            .responses
+            .entry(status.into())
+            .or_insert_with(|| problem_response(description));
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .into()
 }
 
 /// Declared `security(())`: no token needed.

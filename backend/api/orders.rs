@@ -275,6 +275,7 @@ pub struct OrderQuery {
     pub open: bool,
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

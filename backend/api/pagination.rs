@@ -53,6 +53,9 @@ pub fn decode(cursor: &str, expected_parts: usize) -> Result<Vec<String>, AppErr
         .decode(cursor)
         .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    if text.contains('\0') {
+        return Err(bad());
+    }
     let parts: Vec<String> = text.split('\u{1f}').map(str::to_string).collect();
     if parts.len() != expected_parts {
         return Err(bad());
@@ -85,6 +88,10 @@ mod tests {
         assert_eq!(decode(&c, 2).unwrap(), vec!["åsa lind|lind åsa", "id-1"]);
         assert_eq!(decode("!!", 2).unwrap_err().code(), "invalid_cursor");
         assert_eq!(decode(&c, 3).unwrap_err().code(), "invalid_cursor");
+        assert_eq!(
+            decode(&encode(&["a\0", "id-1"]), 2).unwrap_err().code(),
+            "invalid_cursor"
+        );
         let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
             .unwrap()
             .and_hms_micro_opt(8, 1, 2, 345_678)

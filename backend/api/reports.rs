@@ -15,6 +15,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -74,10 +75,12 @@ fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>, filename: &str)
 #[serde(deny_unknown_fields)]
 pub struct NotExecutedQuery {
     /// 1 (the follow-up after a month) or 3 (the IVO basis). Default 1.
+    #[param(schema_with = months_param)]
     pub months: Option<u32>,
     /// Evaluate as of this day; default today.
     pub as_of: Option<NaiveDate>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = format_param)]
     pub format: Option<String>,
 }
 
@@ -91,6 +94,45 @@ pub struct NotExecutedRow {
     pub state: String,
     pub reason: Option<String>,
     pub ordinary_assessor: Option<String>,
+}
+
+/// The spec's `format`: exactly the values `wants_csv` takes.
+fn format_param() -> Object {
+    enum_param(
+        Type::String,
+        ["json", "csv"].map(serde_json::Value::from),
+        "`json` (default) or `csv`.",
+    )
+}
+
+/// The spec's `part` of the equipment report.
+fn part_param() -> Object {
+    enum_param(
+        Type::String,
+        ["summary", "items"].map(serde_json::Value::from),
+        "For CSV: `summary` (default, one row per model) or `items` (one row per item out).",
+    )
+}
+
+/// The spec's `months` of the not-executed report.
+fn months_param() -> Object {
+    enum_param(
+        Type::Integer,
+        [1, 3].map(serde_json::Value::from),
+        "1 (the follow-up after a month) or 3 (the IVO basis). Default 1.",
+    )
+}
+
+fn enum_param<const N: usize>(
+    kind: Type,
+    values: [serde_json::Value; N],
+    description: &str,
+) -> Object {
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .build()
 }
 
 fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
@@ -110,7 +152,7 @@ fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
 #[utoipa::path(get, path = "/api/v1/reports/not-executed", tag = "reports", security(("bearer" = [])),
     params(NotExecutedQuery),
     responses(
-        (status = 200, description = "Rows, oldest first (JSON, or CSV with format=csv)", body = Vec<NotExecutedRow>),
+        (status = 200, description = "Rows, oldest first (JSON, or CSV with format=csv)", content((Vec<NotExecutedRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad months or format", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn not_executed(
@@ -200,6 +242,7 @@ pub async fn not_executed(
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
     /// `json` (default) or `csv`.
+    #[param(schema_with = format_param)]
     pub format: Option<String>,
 }
 
@@ -222,7 +265,10 @@ pub struct ToCollectRow {
 /// sorted by address, with key numbers and no personnummer.
 #[utoipa::path(get, path = "/api/v1/reports/to-collect", tag = "reports", security(("bearer" = [])),
     params(FormatQuery),
-    responses((status = 200, description = "One row per customer (JSON, or CSV with format=csv)", body = Vec<ToCollectRow>)))]
+    responses(
+        (status = 200, description = "One row per customer (JSON, or CSV with format=csv)", content((Vec<ToCollectRow> = "application/json"), (String = "text/csv"))),
+        (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn to_collect(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -319,6 +365,7 @@ pub struct AuditFollowUpQuery {
     /// Last day (inclusive); default: the last of last month.
     pub to: Option<NaiveDate>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = format_param)]
     pub format: Option<String>,
 }
 
@@ -342,7 +389,7 @@ pub struct AuditFollowUpRow {
 #[utoipa::path(get, path = "/api/v1/reports/audit-follow-up", tag = "reports", security(("bearer" = [])),
     params(AuditFollowUpQuery),
     responses(
-        (status = 200, description = "One row per user or customer (JSON, or CSV with format=csv)", body = Vec<AuditFollowUpRow>),
+        (status = 200, description = "One row per user or customer (JSON, or CSV with format=csv)", content((Vec<AuditFollowUpRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Neither or both of customer_id and user_id", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn audit_follow_up(
@@ -484,6 +531,7 @@ pub struct DeliveryQuery {
     /// Last visit day (inclusive); default a week from `from`.
     pub to: Option<NaiveDate>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = format_param)]
     pub format: Option<String>,
 }
 
@@ -508,7 +556,10 @@ pub struct DeliveryRow {
 /// time, with address, phone, key position and entry notes.
 #[utoipa::path(get, path = "/api/v1/reports/deliveries", tag = "reports", security(("bearer" = [])),
     params(DeliveryQuery),
-    responses((status = 200, description = "Booked visits in order (JSON, or CSV with format=csv)", body = Vec<DeliveryRow>)))]
+    responses(
+        (status = 200, description = "Booked visits in order (JSON, or CSV with format=csv)", content((Vec<DeliveryRow> = "application/json"), (String = "text/csv"))),
+        (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn deliveries(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -606,6 +657,7 @@ pub struct AsOfQuery {
     /// Evaluate as of this day; default today.
     pub as_of: Option<NaiveDate>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = format_param)]
     pub format: Option<String>,
 }
 
@@ -629,7 +681,7 @@ pub struct KeysNotReceivedRow {
 #[utoipa::path(get, path = "/api/v1/reports/keys-not-received", tag = "reports", security(("bearer" = [])),
     params(AsOfQuery),
     responses(
-        (status = 200, description = "Rows, oldest order first (JSON, or CSV with format=csv)", body = Vec<KeysNotReceivedRow>),
+        (status = 200, description = "Rows, oldest order first (JSON, or CSV with format=csv)", content((Vec<KeysNotReceivedRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn keys_not_received(
@@ -734,7 +786,7 @@ pub struct KeyOutRow {
 #[utoipa::path(get, path = "/api/v1/reports/keys-out", tag = "reports", security(("bearer" = [])),
     params(FormatQuery),
     responses(
-        (status = 200, description = "Overdue keys, longest out first (JSON, or CSV with format=csv)", body = Vec<KeyOutRow>),
+        (status = 200, description = "Overdue keys, longest out first (JSON, or CSV with format=csv)", content((Vec<KeyOutRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn keys_out(
@@ -813,13 +865,16 @@ pub async fn keys_out(
 #[serde(deny_unknown_fields)]
 pub struct EquipmentReportQuery {
     /// `json` (default) or `csv`.
+    #[param(schema_with = format_param)]
     pub format: Option<String>,
     /// For CSV: `summary` (default, one row per model) or `items` (one row per item out).
+    #[param(schema_with = part_param)]
     pub part: Option<String>,
     /// List the items in this state: `to_collect`, `missing` or `at_customer`.
     /// Default: those to collect and those missing, the ones that need doing.
     pub item_state: Option<ItemState>,
     /// Items listed at most (1–100000, default 1000); the summary counts all.
+    #[param(minimum = 1, maximum = 100_000)]
     pub limit: Option<i64>,
 }
 
@@ -863,7 +918,7 @@ pub struct EquipmentReport {
 #[utoipa::path(get, path = "/api/v1/reports/equipment", tag = "reports", security(("bearer" = [])),
     params(EquipmentReportQuery),
     responses(
-        (status = 200, description = "Summary and items (JSON, or CSV with format=csv)", body = EquipmentReport),
+        (status = 200, description = "Summary and items (JSON, or CSV with format=csv)", content((EquipmentReport = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format, part or limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn equipment(
@@ -1076,7 +1131,7 @@ pub struct ExtensionCheckRow {
 #[utoipa::path(get, path = "/api/v1/reports/extensions", tag = "reports", security(("bearer" = [])),
     params(FormatQuery),
     responses(
-        (status = 200, description = "Open extension orders, oldest first (JSON, or CSV with format=csv)", body = Vec<ExtensionCheckRow>),
+        (status = 200, description = "Open extension orders, oldest first (JSON, or CSV with format=csv)", content((Vec<ExtensionCheckRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn extensions(

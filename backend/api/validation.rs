@@ -1,6 +1,7 @@
 //! Collects field problems so one response names all of them.
 
 use crate::error::{AppError, FieldError};
+use actix_web::http::StatusCode;
 
 #[derive(Default)]
 pub struct Problems(Vec<FieldError>);
@@ -21,8 +22,17 @@ impl Problems {
             self.add(field, "required", "must not be empty");
         } else if v.chars().count() > max {
             self.add(field, "too_long", format!("at most {max} characters"));
+        } else {
+            self.no_nul(field, v);
         }
         v.to_string()
+    }
+
+    /// PostgreSQL cannot store U+0000 in text, so no backend gets one.
+    fn no_nul(&mut self, field: &str, value: &str) {
+        if value.contains('\0') {
+            self.add(field, "invalid_character", "must not contain U+0000 (NUL)");
+        }
     }
 
     /// An optional text: trimmed; empty becomes None.
@@ -35,6 +45,8 @@ impl Problems {
         let v = value.map(str::trim).filter(|v| !v.is_empty())?;
         if v.chars().count() > max {
             self.add(field, "too_long", format!("at most {max} characters"));
+        } else {
+            self.no_nul(field, v);
         }
         Some(v.to_string())
     }
@@ -45,6 +57,19 @@ impl Problems {
         } else {
             Err(AppError::validation(self.0))
         }
+    }
+}
+
+/// A free-text query filter: U+0000 matches nothing and PostgreSQL refuses it.
+pub fn query_text(name: &str, value: Option<String>) -> Result<Option<String>, AppError> {
+    match value {
+        Some(v) if v.contains('\0') => Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_parameter",
+            format!("`{name}` must not contain U+0000 (NUL)."),
+            format!("`{name}` får inte innehålla U+0000 (NUL)."),
+        )),
+        v => Ok(v),
     }
 }
 
@@ -73,8 +98,24 @@ mod tests {
         p.text("street", "   ", 10);
         p.text("city", "Stockholmsstaden", 5);
         assert_eq!(p.optional_text("phone", Some("  "), 5), None);
+        p.text("note", "a\0b", 10);
+        p.optional_text("door", Some("\0"), 10);
         let err = p.finish().unwrap_err();
         assert_eq!(err.status(), 422);
-        assert_eq!(err.to_problem().errors.len(), 2);
+        let codes: Vec<_> = err
+            .to_problem()
+            .errors
+            .into_iter()
+            .map(|e| e.code)
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "required",
+                "too_long",
+                "invalid_character",
+                "invalid_character"
+            ]
+        );
     }
 }

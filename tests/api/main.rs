@@ -9,6 +9,7 @@ mod authz;
 mod browser;
 mod cli;
 mod clients;
+mod contract;
 mod crash;
 mod custody;
 mod customers;
