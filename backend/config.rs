@@ -31,6 +31,9 @@ pub struct Settings {
     pub followup_interval_minutes: u64,
     /// Days without an answer from the ordinary assessor before the alarm leads hear.
     pub escalation_days: i64,
+    /// An `Idempotency-Key` claim this old whose action never committed belonged
+    /// to a request that died (a crash): it is released so the retry can act.
+    pub idempotency_abandon_seconds: i64,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             document_retention_days: 5 * 365,
             followup_interval_minutes: 60,
             escalation_days: 14,
+            idempotency_abandon_seconds: 60,
         }
     }
 }
@@ -69,6 +73,7 @@ struct FileSettings {
     document_retention_days: Option<i64>,
     followup_interval_minutes: Option<u64>,
     escalation_days: Option<i64>,
+    idempotency_abandon_seconds: Option<i64>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -88,6 +93,8 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_DOCUMENT_RETENTION_DAYS weed documents this long after a case closed [default: 1825]
   LARMKOLL_FOLLOWUP_INTERVAL_MINUTES run the follow-up rules this often; 0 = off [default: 60]
   LARMKOLL_ESCALATION_DAYS      days without answer before the alarm leads hear [default: 14]
+  LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS a key claimed this long by a request that never
+                                committed (the server died) is freed for the retry [default: 60]
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -148,6 +155,9 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_ESCALATION_DAYS") {
             s.escalation_days = parse("LARMKOLL_ESCALATION_DAYS", v)?;
         }
+        if let Some(v) = env("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS") {
+            s.idempotency_abandon_seconds = parse("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS", v)?;
+        }
         if let Some(v) = env("LARMKOLL_DOCUMENT_RETENTION_DAYS") {
             s.document_retention_days = parse("LARMKOLL_DOCUMENT_RETENTION_DAYS", v)?;
         }
@@ -180,8 +190,11 @@ impl Settings {
             document_retention_days,
             followup_interval_minutes,
             escalation_days,
+            idempotency_abandon_seconds,
             messages: _,
         } = f;
+        self.idempotency_abandon_seconds =
+            idempotency_abandon_seconds.unwrap_or(self.idempotency_abandon_seconds);
         self.followup_interval_minutes =
             followup_interval_minutes.unwrap_or(self.followup_interval_minutes);
         self.escalation_days = escalation_days.unwrap_or(self.escalation_days);

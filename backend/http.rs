@@ -70,10 +70,6 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
 }
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-/// A claim older than this whose action never committed belonged to a request
-/// that died mid-way (a crash); it is released so the client's retry can proceed.
-/// One whose action committed is never released: the retry gets `already_applied`.
-const ABANDONED_AFTER_SECONDS: i64 = 60;
 
 fn idempotency_problem(status: StatusCode, code: &'static str, en: &str, sv: &str) -> Error {
     AppError::new(status, code, en, sv).into()
@@ -147,6 +143,10 @@ pub async fn idempotency(
         committed_at: None,
     };
     let (s, k) = (scope.clone(), key.clone());
+    // A claim older than this whose action never committed belonged to a request
+    // that died mid-way (a crash); it is released so the client's retry can proceed.
+    // One whose action committed is never released: the retry gets `already_applied`.
+    let abandoned_after = state.settings.idempotency_abandon_seconds;
     let previous = state
         .db
         .run(move |conn| {
@@ -158,7 +158,7 @@ pub async fn idempotency(
                     Some(row)
                         if row.status.is_none()
                             && (db::now() - row.created_at).num_seconds()
-                                > ABANDONED_AFTER_SECONDS =>
+                                > abandoned_after =>
                     {
                         idempotency::release(conn, &s, &k)?;
                     }
