@@ -155,10 +155,12 @@ pub async fn idempotency(
                     return Ok(None);
                 }
                 match idempotency::find(conn, &s, &k)? {
+                    // Only a claim whose action never committed may be abandoned;
+                    // a committed one answers `already_applied`, however old.
                     Some(row)
                         if row.status.is_none()
-                            && (db::now() - row.created_at).num_seconds()
-                                > abandoned_after =>
+                            && row.committed_at.is_none()
+                            && (db::now() - row.created_at).num_seconds() > abandoned_after =>
                     {
                         idempotency::release(conn, &s, &k)?;
                     }
@@ -166,7 +168,8 @@ pub async fn idempotency(
                     None => {}
                 }
             }
-            Ok(None)
+            // Another request took the key each time: it is in progress, never unclaimed.
+            Ok(Some(claim))
         })
         .await?;
 

@@ -156,10 +156,7 @@ impl Server {
     fn check_documents(&self) -> (Vec<String>, Vec<String>) {
         let out = self.command().arg("check-documents").output().unwrap();
         let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-            panic!(
-                "check-documents: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
+            panic!("check-documents: {}", String::from_utf8_lossy(&out.stderr))
         });
         let list = |k: &str| -> Vec<String> {
             report[k]
@@ -201,7 +198,10 @@ impl Reply {
             && body["status"] == self.status
             && body["detail"].as_str().is_some_and(|d| !d.is_empty())
             && body["detail_sv"].as_str().is_some_and(|d| !d.is_empty());
-        (body["code"].as_str().unwrap_or_default().to_string(), proper)
+        (
+            body["code"].as_str().unwrap_or_default().to_string(),
+            proper,
+        )
     }
 }
 
@@ -340,14 +340,20 @@ async fn prepare(api: &Api) -> Plan {
         .as_str()
         .unwrap()
         .to_string();
-    let customers = api.get("/api/v1/customers?limit=50", &installer).await.json();
+    let customers = api
+        .get("/api/v1/customers?limit=50", &installer)
+        .await
+        .json();
     let customers: Vec<String> = customers["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect();
-    assert!(customers.len() >= ORDERS, "the installer sees the Boo customers");
+    assert!(
+        customers.len() >= ORDERS,
+        "the installer sees the Boo customers"
+    );
     let today = larmkoll::domain::calendar::today();
     let from = today - chrono::Duration::days(30);
     let mut plan = Plan {
@@ -448,10 +454,7 @@ async fn prepare(api: &Api) -> Plan {
         let mut block = vec![
             contact(next(), "no_answer"),
             contact(next(), "call"),
-            transition(
-                "book",
-                json!({"visit_date": today, "visit_time": "09:30"}),
-            ),
+            transition("book", json!({"visit_date": today, "visit_time": "09:30"})),
             contact(next(), "visit_booked"),
             receipt,
             transition(
@@ -578,7 +581,9 @@ async fn verify(
         if have == want + 1 && cut_off {
             figures.interrupted_landed += 1;
         } else if have != want {
-            wrong.push(format!("{bucket}: {have} in the database, {want} acknowledged"));
+            wrong.push(format!(
+                "{bucket}: {have} in the database, {want} acknowledged"
+            ));
         }
     }
     assert!(wrong.is_empty(), "after a restart:\n{}", wrong.join("\n"));
@@ -594,7 +599,10 @@ async fn verify(
         assert!(original.body == sent[..], "document {id} is not whole");
         for (variant, edge) in [("display", 2048), ("thumbnail", 320)] {
             let copy = api
-                .get(&format!("/api/v1/documents/{id}/{variant}"), &plan.installer)
+                .get(
+                    &format!("/api/v1/documents/{id}/{variant}"),
+                    &plan.installer,
+                )
                 .await;
             assert_eq!(copy.status, 200, "{id} {variant}");
             let img = image::load_from_memory(&copy.body)
@@ -609,7 +617,9 @@ async fn verify(
         .map(|a| sha256_hex(&a.body));
     for orphan in &orphans {
         assert!(
-            interrupted.as_ref().is_some_and(|sha| orphan.contains(sha.as_str())),
+            interrupted
+                .as_ref()
+                .is_some_and(|sha| orphan.contains(sha.as_str())),
             "a file no record uses, not from the interrupted upload: {orphan}"
         );
     }
@@ -745,7 +755,10 @@ async fn kill_run(backend: Backend) {
                         match action.if_match {
                             Some(Entity::Order(n)) => {
                                 let o = api
-                                    .get(&format!("/api/v1/orders/{}", plan.orders[n]), &plan.installer)
+                                    .get(
+                                        &format!("/api/v1/orders/{}", plan.orders[n]),
+                                        &plan.installer,
+                                    )
                                     .await;
                                 plan.order_versions[n] =
                                     o.json()["order"]["version"].as_i64().unwrap();
@@ -867,4 +880,407 @@ async fn sigkill_during_outbox_replay_loses_and_duplicates_nothing_on_sqlite() {
 #[actix_web::test]
 async fn sigkill_during_outbox_replay_loses_and_duplicates_nothing_on_postgres() {
     kill_run(Backend::Postgres).await;
+}
+
+/// A PostgreSQL cluster of this test's own on a free port, run as the
+/// `postgres` OS user, so it can be stopped without touching the shared server.
+struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl Cluster {
+    /// None (SKIPPED) when the server binaries or root are missing, unless
+    /// `REQUIRE_POSTGRES=1`.
+    fn create() -> Option<Self> {
+        let skip = |why: String| {
+            if std::env::var("REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("REQUIRE_POSTGRES=1 but no private PostgreSQL cluster: {why}");
+            }
+            eprintln!("SKIPPED: no private PostgreSQL cluster for the restart test: {why}");
+            None
+        };
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
+            .unwrap_or_default();
+        versions.retain(|b| b.join("pg_ctl").is_file() && b.join("initdb").is_file());
+        versions.sort();
+        let Some(bin) = versions.pop() else {
+            return skip("no /usr/lib/postgresql/*/bin/pg_ctl".into());
+        };
+        let uid = Command::new("id").arg("-u").output().ok()?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return skip("runs as root to start the cluster as the postgres user".into());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("larmkoll-pg-")
+            .tempdir()
+            .unwrap();
+        let owned = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(dir.path())
+            .status();
+        if !owned.is_ok_and(|s| s.success()) {
+            return skip("no postgres OS user".into());
+        }
+        let cluster = Self {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        let init = cluster
+            .as_postgres("initdb")
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(cluster.data())
+            .output()
+            .unwrap();
+        if !init.status.success() {
+            return skip(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&init.stderr)
+            ));
+        }
+        cluster.start();
+        Some(cluster)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn as_postgres(&self, tool: &str) -> Command {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(self.bin.join(tool));
+        cmd
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let out = self
+            .as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("postgres.log"))
+            .args(["-w", "-t", "60"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        self.pg_ctl(&["start", "-o", &options]);
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast"]);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["stop", "-m", "immediate"])
+            .output();
+    }
+}
+
+/// One answer a client got, and how long it took.
+struct Seen {
+    status: Option<u16>,
+    code: String,
+    proper: bool,
+    took: Duration,
+    what: &'static str,
+}
+
+fn observe(result: &Result<Reply, String>, took: Duration, what: &'static str) -> Seen {
+    match result {
+        Ok(r) => {
+            let (code, proper) = r.problem();
+            Seen {
+                status: Some(r.status),
+                code,
+                proper,
+                took,
+                what,
+            }
+        }
+        Err(e) => Seen {
+            status: None,
+            code: e.clone(),
+            proper: false,
+            took,
+            what,
+        },
+    }
+}
+
+/// A field client: logs contacts on its order, each with its own
+/// `Idempotency-Key`, retried until acknowledged, and reads the order between.
+async fn field_client(
+    api: Api,
+    token: String,
+    order: String,
+    name: usize,
+    stop: std::rc::Rc<std::cell::Cell<bool>>,
+    seen: std::rc::Rc<std::cell::RefCell<Vec<Seen>>>,
+) -> Vec<String> {
+    let mut acked = Vec::new();
+    for n in 0.. {
+        if stop.get() {
+            break;
+        }
+        let note = format!("pg restart load {name}-{n}");
+        let key = uuid::Uuid::new_v4().to_string();
+        let body = json!({"kind": "call", "note": note})
+            .to_string()
+            .into_bytes();
+        for attempt in 0.. {
+            assert!(attempt < 600, "contact {note} never acknowledged");
+            let started = Instant::now();
+            let res = api
+                .send(
+                    "POST",
+                    &format!("/api/v1/orders/{order}/contacts"),
+                    Some(&token),
+                    vec![
+                        ("Content-Type", "application/json".into()),
+                        ("Idempotency-Key", key.clone()),
+                    ],
+                    Some(body.clone()),
+                )
+                .await;
+            let s = observe(&res, started.elapsed(), "contact");
+            let done = matches!(s.status, Some(201))
+                || (s.status == Some(409) && s.code == "already_applied");
+            seen.borrow_mut().push(s);
+            if done {
+                acked.push(note);
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        let started = Instant::now();
+        let res = api
+            .send(
+                "GET",
+                &format!("/api/v1/orders/{order}"),
+                Some(&token),
+                vec![],
+                None,
+            )
+            .await;
+        seen.borrow_mut()
+            .push(observe(&res, started.elapsed(), "order read"));
+    }
+    acked
+}
+
+#[actix_web::test]
+async fn postgres_restarted_under_load_the_server_reconnects_by_itself() {
+    let Some(cluster) = actix_web::rt::task::spawn_blocking(Cluster::create)
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let cluster = std::sync::Arc::new(cluster);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut server = Server::new(
+        &data,
+        &cluster.url(),
+        vec![("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS", "2".into())],
+    );
+    server.start();
+    let api = Api::new(server.base());
+    let assessor = api.login("handlaggare").await;
+    let installer = api.login("installator").await;
+    let customers = api
+        .get("/api/v1/customers?limit=4", &installer)
+        .await
+        .json();
+    let from = larmkoll::domain::calendar::today() - chrono::Duration::days(30);
+    let mut orders = Vec::new();
+    for c in customers["items"].as_array().unwrap() {
+        let granted = api
+            .post(
+                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
+                Some(&assessor),
+                json!({"service": "safety_alarm", "valid_from": from}),
+            )
+            .await;
+        assert_eq!(granted.status, 201);
+        orders.push(granted.json()["order"]["id"].as_str().unwrap().to_string());
+    }
+
+    let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let clients: Vec<_> = orders
+        .iter()
+        .enumerate()
+        .map(|(i, order)| {
+            actix_web::rt::spawn(field_client(
+                api.clone(),
+                installer.clone(),
+                order.clone(),
+                i,
+                stop.clone(),
+                seen.clone(),
+            ))
+        })
+        .collect();
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    let before_outage = seen.borrow().len();
+
+    let c = cluster.clone();
+    actix_web::rt::task::spawn_blocking(move || c.stop())
+        .await
+        .unwrap();
+    let down = Instant::now();
+    // While it is down: alive, not ready, and calls fail at once with a 503.
+    let mut probes = Vec::new();
+    while down.elapsed() < Duration::from_secs(6) {
+        for (what, path) in [
+            ("healthz", "/healthz".to_string()),
+            ("readyz", "/readyz".to_string()),
+            ("order read", format!("/api/v1/orders/{}", orders[0])),
+        ] {
+            let started = Instant::now();
+            let res = api.send("GET", &path, Some(&installer), vec![], None).await;
+            probes.push(observe(&res, started.elapsed(), what));
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+    }
+    let during_outage = seen.borrow().len() - before_outage;
+
+    let c = cluster.clone();
+    actix_web::rt::task::spawn_blocking(move || c.start())
+        .await
+        .unwrap();
+    let up = Instant::now();
+    let recovered = loop {
+        let res = api.send("GET", "/readyz", None, vec![], None).await;
+        if res.as_ref().is_ok_and(|r| r.status == 200) {
+            break up.elapsed();
+        }
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "not ready 30 s after PostgreSQL came back"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    let back = api
+        .get(&format!("/api/v1/orders/{}", orders[0]), &installer)
+        .await;
+    assert_eq!(back.status, 200, "an API call after the recovery");
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    stop.set(true);
+    let mut acked = Vec::new();
+    for c in clients {
+        acked.extend(c.await.unwrap());
+    }
+    server.assert_alive();
+
+    let mut wrong = Vec::new();
+    for s in seen.borrow().iter().chain(&probes) {
+        let fine = match (s.what, s.status) {
+            ("healthz", Some(200)) => s.took < Duration::from_secs(1),
+            ("healthz", _) => false,
+            ("readyz", Some(503)) | (_, Some(503)) => s.proper && s.code == "database_unavailable",
+            (_, Some(409)) => {
+                ["already_applied", "idempotency_in_progress"].contains(&s.code.as_str())
+            }
+            (_, Some(status)) => (200..300).contains(&status),
+            (_, None) => false,
+        };
+        if !fine {
+            wrong.push(format!(
+                "{} {:?} {} ({:?})",
+                s.what, s.status, s.code, s.took
+            ));
+        }
+    }
+    let readyz: Vec<&Seen> = probes.iter().filter(|s| s.what == "readyz").collect();
+    let slowest = |what: &str| {
+        probes
+            .iter()
+            .filter(|s| s.what == what)
+            .map(|s| s.took)
+            .max()
+            .unwrap_or_default()
+    };
+    eprintln!(
+        "PostgreSQL restart: {} client answers before the stop, {} during the outage; \
+         /readyz answered 503 {} times (slowest {:?}), API reads 503 (slowest {:?}), /healthz slowest {:?}; \
+         ready again {:?} after PostgreSQL started; {} contacts acknowledged",
+        before_outage,
+        during_outage,
+        readyz.iter().filter(|s| s.status == Some(503)).count(),
+        slowest("readyz"),
+        slowest("order read"),
+        slowest("healthz"),
+        recovered,
+        acked.len(),
+    );
+    assert!(
+        wrong.is_empty(),
+        "answers that were not clean:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        readyz.iter().all(|s| s.status == Some(503)),
+        "/readyz must say not ready while the database is down"
+    );
+    let limit = Duration::from_secs(3);
+    assert!(
+        slowest("readyz") < limit && slowest("order read") < limit,
+        "while the database is down, answers come within {limit:?}"
+    );
+
+    // No acknowledged write lost, none twice.
+    let db = Db::connect(DatabaseTarget::from_url(&cluster.url()).unwrap(), 1).unwrap();
+    let notes: Vec<Option<String>> = schema::order_contacts::table
+        .select(schema::order_contacts::note)
+        .load(&mut *db.get().unwrap())
+        .unwrap();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for n in notes.into_iter().flatten() {
+        if n.starts_with("pg restart load") {
+            *counts.entry(n).or_insert(0) += 1;
+        }
+    }
+    for note in &acked {
+        assert_eq!(counts.get(note), Some(&1), "{note}");
+    }
+    assert_eq!(counts.len(), acked.len(), "nothing unacknowledged landed");
+    server.kill();
 }
