@@ -370,6 +370,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_database_is_reported_at_once() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let target = DatabaseTarget::from_url(&format!("postgres://u@127.0.0.1:{port}/x")).unwrap();
+        let started = Instant::now();
+        assert!(Db::connect(target, 2).is_err());
+        assert!(
+            started.elapsed() < CHECKOUT_WAIT / 2,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn description_hides_the_password() {
         let t = DatabaseTarget::from_url("postgres://app:s3cret@db.local:5432/larmkoll").unwrap();
         assert!(!t.describe().contains("s3cret"));

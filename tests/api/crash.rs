@@ -32,15 +32,9 @@ fn start(data: &std::path::Path, database_url: Option<&str>, port: u16) -> Child
     child
 }
 
-/// A distinct, valid JPEG per upload: a comment segment after the start marker.
+/// A distinct, valid JPEG per upload.
 fn photo(n: usize) -> Vec<u8> {
-    let comment = format!("upload {n}");
-    let mut out = PORTRAIT[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xFE]);
-    out.extend_from_slice(&((comment.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(comment.as_bytes());
-    out.extend_from_slice(&PORTRAIT[2..]);
-    out
+    crate::helpers::distinct_jpeg(PORTRAIT, &format!("upload {n}"))
 }
 
 async fn login(base: &str) -> String {

@@ -8,9 +8,10 @@
 //! clean 503, and the server recovers by itself.
 //!
 //! `FAULT_KILLS` kills per database (default 3; the README's long run uses 20),
-//! `FAULT_SEED` repeats a run (the seed is printed).
+//! `FAULT_SEED` repeats a run (the seed is printed), `FAULT_ORDERS` sets the
+//! queue's length (50 actions per order; default 20, so 1,000 actions).
 
-use crate::helpers::{Backend, TestDatabase};
+use crate::helpers::{distinct_jpeg, free_port, Backend, TestDatabase};
 use awc::http::header::HeaderMap;
 use diesel::prelude::*;
 use futures_util::future::{select, Either};
@@ -27,8 +28,6 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_larmkoll");
 const RECEIPT_PHOTO: &[u8] = include_bytes!("../fixtures/nyckelkvittens-photo.jpg");
 const AGREEMENT_PHOTO: &[u8] = include_bytes!("../fixtures/portrait-orientation-6-gps.jpg");
-/// Orders (and keys) the installer works through; 50 actions each.
-const ORDERS: usize = 20;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -37,27 +36,8 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// A distinct, valid JPEG: a comment segment after the start marker.
-fn photo(base: &[u8], n: usize) -> Vec<u8> {
-    let comment = format!("fault run photo {n}");
-    let mut out = base[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xFE]);
-    out.extend_from_slice(&((comment.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(comment.as_bytes());
-    out.extend_from_slice(&base[2..]);
-    out
 }
 
 /// The binary as its own process on a fixed port, data dir and database, so it
@@ -350,9 +330,10 @@ async fn prepare(api: &Api) -> Plan {
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect();
+    let orders = env_number("FAULT_ORDERS", 20) as usize;
     assert!(
-        customers.len() >= ORDERS,
-        "the installer sees the Boo customers"
+        customers.len() >= orders,
+        "the installer sees {orders} customers"
     );
     let today = larmkoll::domain::calendar::today();
     let from = today - chrono::Duration::days(30);
@@ -365,7 +346,7 @@ async fn prepare(api: &Api) -> Plan {
         queue: vec![],
         photos: HashMap::new(),
     };
-    for (i, customer) in customers.iter().take(ORDERS).enumerate() {
+    for (i, customer) in customers.iter().take(orders).enumerate() {
         let granted = api
             .post(
                 &format!("/api/v1/customers/{customer}/decisions"),
@@ -409,7 +390,7 @@ async fn prepare(api: &Api) -> Plan {
         if_match,
         bucket,
     };
-    for (i, customer) in customers.iter().take(ORDERS).enumerate() {
+    for (i, customer) in customers.iter().take(orders).enumerate() {
         let order = plan.orders[i].clone();
         let key = plan.keys[i].clone();
         let contact = |n: usize, kind: &str| {
@@ -433,7 +414,7 @@ async fn prepare(api: &Api) -> Plan {
         };
         let mut photo_action = |n: usize, kind: &str, base: &[u8]| {
             let id = uuid::Uuid::new_v4().to_string();
-            let bytes = photo(base, n);
+            let bytes = distinct_jpeg(base, &format!("fault run photo {n}"));
             plan.photos.insert(id.clone(), bytes.clone());
             Action {
                 kind: Kind::Photo,
@@ -845,7 +826,8 @@ async fn kill_run(backend: Backend) {
         "fault run ({backend:?}) seed {seed}: {} actions acknowledged ({} contacts, {} transitions, {} key moves, {} photos) in {:.1} s; \
          {} kills ({} during a request, {} of them photo uploads; {} between requests); \
          retries: {} connection errors, {} 5xx, {} in progress; {} already_applied, {} replayed answers, {} photos resent and answered 200; \
-         {} cut-off actions had landed; {} orphan files seen after kills, none at the end; restart {:?} ms",
+         {} cut-off actions had landed; {} orphan files seen after kills, none at the end; restart {:?} ms; \
+         typical answer (moving average) {:.0} ms (contact), {:.0} ms (transition), {:.0} ms (key move), {:.0} ms (photo)",
         acked.values().sum::<usize>(),
         kinds(Kind::Contact),
         kinds(Kind::Transition),
@@ -865,6 +847,10 @@ async fn kill_run(backend: Backend) {
         figures.interrupted_landed,
         figures.orphans_seen,
         figures.restart_ms,
+        latency_ms[&Kind::Contact],
+        latency_ms[&Kind::Transition],
+        latency_ms[&Kind::KeyMove],
+        latency_ms[&Kind::Photo],
     );
     assert_eq!(
         figures.kills_during_request + figures.kills_between_requests,
