@@ -36,6 +36,9 @@ pub struct Settings {
     /// An S3-compatible service's address (MinIO, Ceph, …); unset means AWS.
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,
+    /// An `Idempotency-Key` claim this old whose action never committed belonged
+    /// to a request that died (a crash): it is released so the retry can act.
+    pub idempotency_abandon_seconds: i64,
 }
 
 /// Where document files live: the data directory, or an S3-compatible bucket
@@ -109,6 +112,7 @@ impl Default for Settings {
             document_store: DocumentStore::Local,
             s3_endpoint: None,
             s3_region: None,
+            idempotency_abandon_seconds: 60,
         }
     }
 }
@@ -132,6 +136,7 @@ struct FileSettings {
     document_store: Option<String>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
+    idempotency_abandon_seconds: Option<i64>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -155,6 +160,8 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_S3_ENDPOINT          an S3-compatible service, e.g. https://minio.example:9000 [default: AWS]
   LARMKOLL_S3_REGION            the bucket's region [default: AWS_REGION, else us-east-1]
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY  credentials for the S3 store
+  LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS a key claimed this long by a request that never
+                                committed (the server died) is freed for the retry [default: 60]
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -216,6 +223,9 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_ESCALATION_DAYS") {
             s.escalation_days = parse("LARMKOLL_ESCALATION_DAYS", v)?;
         }
+        if let Some(v) = env("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS") {
+            s.idempotency_abandon_seconds = parse("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS", v)?;
+        }
         if let Some(v) = env("LARMKOLL_DOCUMENT_RETENTION_DAYS") {
             s.document_retention_days = parse("LARMKOLL_DOCUMENT_RETENTION_DAYS", v)?;
         }
@@ -260,6 +270,7 @@ impl Settings {
             document_store,
             s3_endpoint,
             s3_region,
+            idempotency_abandon_seconds,
             messages: _,
         } = f;
         if let Some(store) = document_store {
@@ -269,6 +280,8 @@ impl Settings {
         }
         self.s3_endpoint = s3_endpoint.or(self.s3_endpoint.take());
         self.s3_region = s3_region.or(self.s3_region.take());
+        self.idempotency_abandon_seconds =
+            idempotency_abandon_seconds.unwrap_or(self.idempotency_abandon_seconds);
         self.followup_interval_minutes =
             followup_interval_minutes.unwrap_or(self.followup_interval_minutes);
         self.escalation_days = escalation_days.unwrap_or(self.escalation_days);

@@ -274,9 +274,11 @@ impl From<diesel::result::Error> for AppError {
                 "Another change to the same record happened at the same time. Try again.",
                 "En annan ändring av samma post skedde samtidigt. Försök igen.",
             ),
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                Self::database_unavailable(e)
-            }
+            // The server went away: mid-query, or before the rollback could be sent.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::database_unavailable(e),
             other => Self::internal(other),
         }
     }
@@ -327,5 +329,12 @@ mod tests {
         );
         assert_eq!(AppError::from(unique).status(), 409);
         assert_eq!(AppError::from(Error::RollbackTransaction).status(), 500);
+        for lost in [
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            let e = Error::DatabaseError(lost, Box::new(String::from("no connection")));
+            assert_eq!(AppError::from(e).status(), 503);
+        }
     }
 }

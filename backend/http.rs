@@ -70,10 +70,6 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
 }
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-/// A claim older than this whose action never committed belonged to a request
-/// that died mid-way (a crash); it is released so the client's retry can proceed.
-/// One whose action committed is never released: the retry gets `already_applied`.
-const ABANDONED_AFTER_SECONDS: i64 = 60;
 
 fn idempotency_problem(status: StatusCode, code: &'static str, en: &str, sv: &str) -> Error {
     AppError::new(status, code, en, sv).into()
@@ -148,6 +144,10 @@ pub async fn idempotency(
         etag: None,
     };
     let (s, k) = (scope.clone(), key.clone());
+    // A claim older than this whose action never committed belonged to a request
+    // that died mid-way (a crash); it is released so the client's retry can proceed.
+    // One whose action committed is never released: the retry gets `already_applied`.
+    let abandoned_after = state.settings.idempotency_abandon_seconds;
     let previous = state
         .db
         .run(move |conn| {
@@ -156,10 +156,12 @@ pub async fn idempotency(
                     return Ok(None);
                 }
                 match idempotency::find(conn, &s, &k)? {
+                    // Only a claim whose action never committed may be abandoned;
+                    // a committed one answers `already_applied`, however old.
                     Some(row)
                         if row.status.is_none()
-                            && (db::now() - row.created_at).num_seconds()
-                                > ABANDONED_AFTER_SECONDS =>
+                            && row.committed_at.is_none()
+                            && (db::now() - row.created_at).num_seconds() > abandoned_after =>
                     {
                         idempotency::release(conn, &s, &k)?;
                     }
@@ -167,7 +169,8 @@ pub async fn idempotency(
                     None => {}
                 }
             }
-            Ok(None)
+            // Another request took the key each time: it is in progress, never unclaimed.
+            Ok(Some(claim))
         })
         .await?;
 

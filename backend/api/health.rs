@@ -27,7 +27,10 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 /// The database answers; a load balancer sends traffic only when this is 200.
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()),
-    responses((status = 200, description = "Ready", body = Health)))]
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The database does not answer", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::AppError> {
     state
         .db

@@ -21,8 +21,15 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a request waits for a pooled connection when the pool is busy.
+const CHECKOUT_WAIT: Duration = Duration::from_secs(10);
+/// The wait is taken in slices; between them a failed connection attempt ends it
+/// (503 at once while the database is down, not after ten seconds).
+const CHECKOUT_SLICE: Duration = Duration::from_millis(250);
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -103,13 +110,12 @@ impl DatabaseTarget {
 
 pub struct ConnectionManager {
     target: DatabaseTarget,
+    /// The last attempt to connect failed: the database is down or unreachable.
+    unreachable: Arc<AtomicBool>,
 }
 
-impl ManageConnection for ConnectionManager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConn, r2d2::Error> {
         match &self.target {
             DatabaseTarget::Postgres(url) => {
                 let mut conn =
@@ -134,14 +140,27 @@ impl ManageConnection for ConnectionManager {
             }
         }
     }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        let conn = self.open();
+        self.unreachable.store(conn.is_err(), Ordering::Relaxed);
+        conn
+    }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
         conn.batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection whose transaction could not be rolled back (the server
+    /// went away mid-transaction) is dropped, not handed to the next request.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -154,6 +173,7 @@ pub struct Db {
     /// transaction never starts as a reader and then fails to upgrade (which
     /// SQLite reports as "database is locked" without waiting).
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    unreachable: Arc<AtomicBool>,
 }
 
 impl Db {
@@ -161,16 +181,43 @@ impl Db {
         let backend = target.backend_name();
         let sqlite_writer =
             matches!(target, DatabaseTarget::Sqlite(_)).then(|| Arc::new(Mutex::new(())));
+        let unreachable = Arc::new(AtomicBool::new(false));
         let pool = Pool::builder()
             .max_size(pool_size)
-            .connection_timeout(Duration::from_secs(10))
+            // r2d2 retries a failed connection with a back-off of at most half
+            // this: the server is back within about a second of its database.
+            .connection_timeout(Duration::from_secs(2))
             .test_on_check_out(true)
-            .build(ConnectionManager { target })?;
-        Ok(Self {
+            .build_unchecked(ConnectionManager {
+                target,
+                unreachable: unreachable.clone(),
+            });
+        let db = Self {
             pool,
             backend,
             sqlite_writer,
-        })
+            unreachable,
+        };
+        // A wrong URL or an unreachable database stops the start, as before.
+        drop(db.get()?);
+        Ok(db)
+    }
+
+    /// A pooled connection: waits up to `CHECKOUT_WAIT` for a busy pool, but
+    /// gives up as soon as connecting fails.
+    fn checkout(
+        pool: &Pool<ConnectionManager>,
+        unreachable: &AtomicBool,
+    ) -> Result<r2d2::PooledConnection<ConnectionManager>, r2d2::PoolError> {
+        let deadline = Instant::now() + CHECKOUT_WAIT;
+        loop {
+            match pool.get_timeout(CHECKOUT_SLICE) {
+                Err(e) if !unreachable.load(Ordering::Relaxed) && Instant::now() < deadline => {
+                    drop(e)
+                }
+                result => return result,
+            }
+        }
     }
 
     pub fn backend(&self) -> &'static str {
@@ -179,7 +226,7 @@ impl Db {
 
     /// Applies every pending migration; returns the versions applied.
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.get()?;
         let applied = match &mut *conn {
             DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
             DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
@@ -190,7 +237,7 @@ impl Db {
 
     /// Reverts every migration (used by the migration round-trip test).
     pub fn revert_all(&self) -> anyhow::Result<()> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.get()?;
         match &mut *conn {
             DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
             DbConn::Postgres(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
@@ -205,11 +252,12 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, unreachable) = (self.pool.clone(), self.unreachable.clone());
         let span = tracing::Span::current();
         actix_web::web::block(move || {
             let _entered = span.enter();
-            let mut conn = pool.get().map_err(AppError::database_unavailable)?;
+            let mut conn =
+                Self::checkout(&pool, &unreachable).map_err(AppError::database_unavailable)?;
             work(&mut conn)
         })
         .await
@@ -266,7 +314,7 @@ impl Db {
 
     /// For the command line and start-up, outside actix.
     pub fn get(&self) -> anyhow::Result<r2d2::PooledConnection<ConnectionManager>> {
-        Ok(self.pool.get()?)
+        Ok(Self::checkout(&self.pool, &self.unreachable)?)
     }
 }
 
@@ -319,6 +367,23 @@ mod tests {
         assert!(DatabaseTarget::from_url("sqlite:///no/such/folder/x.db")
             .unwrap_err()
             .contains("does not exist"));
+    }
+
+    #[test]
+    fn an_unreachable_database_is_reported_at_once() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let target = DatabaseTarget::from_url(&format!("postgres://u@127.0.0.1:{port}/x")).unwrap();
+        let started = Instant::now();
+        assert!(Db::connect(target, 2).is_err());
+        assert!(
+            started.elapsed() < CHECKOUT_WAIT / 2,
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `larmkoll` binary itself: what a newcomer and an operator run.
 
-use crate::helpers::{Backend, TestDatabase};
+use crate::helpers::{free_port, Backend, TestDatabase};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,14 +14,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts `larmkoll serve --demo` and returns it with what it printed up to the

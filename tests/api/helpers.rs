@@ -34,6 +34,25 @@ pub fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A distinct, valid JPEG made from `base`: a comment segment after the start marker.
+pub fn distinct_jpeg(base: &[u8], comment: &str) -> Vec<u8> {
+    let mut out = base[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    out.extend_from_slice(&((comment.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(comment.as_bytes());
+    out.extend_from_slice(&base[2..]);
+    out
+}
+
 /// A database that exists for one test only.
 pub struct TestDatabase {
     pub url: String,

@@ -152,6 +152,23 @@ async fn an_action_that_committed_is_never_applied_twice(app: TestApp) {
         (409, "already_applied")
     );
     assert_eq!(count().await, before, "not applied twice");
+    // Also when the retry comes long after the crash (a phone offline for an
+    // hour): a committed claim is never taken for an abandoned one.
+    let (scope, k) = (me.clone(), "crash-1".to_string());
+    app.db
+        .run(move |c| {
+            Ok(diesel::update(ik::idempotency_keys.find((scope, k)))
+                .set(ik::created_at.eq(larmkoll::db::now() - chrono::Duration::hours(1)))
+                .execute(c)?)
+        })
+        .await
+        .unwrap();
+    let late = send("crash-1", body("19121212-1212")).await;
+    assert_eq!(
+        (late.status, late.problem_code().as_str()),
+        (409, "already_applied")
+    );
+    assert_eq!(count().await, before, "not applied twice an hour later");
 
     // A claim left by a request that died before committing anything.
     let abandoned_body = body("201701012393");

@@ -15,6 +15,7 @@ mod custody;
 mod customers;
 mod documents;
 mod errors;
+mod faults;
 mod followup;
 mod health;
 mod idempotency;
