@@ -155,6 +155,8 @@ pub struct ListFilter {
     pub personnummer: Option<String>,
     /// Keyset cursor: rows after (search_name, id).
     pub after: Option<(String, String)>,
+    /// Only these customers.
+    pub ids: Option<Vec<String>>,
     pub limit: i64,
 }
 
@@ -203,6 +205,9 @@ pub fn list(
     }
     if let Some(p) = &f.personnummer {
         q = q.filter(customers::personnummer.eq(p.clone()));
+    }
+    if let Some(ids) = &f.ids {
+        q = q.filter(customers::id.eq_any(ids.clone()));
     }
     if let Some((name, id)) = &f.after {
         q = q.filter(

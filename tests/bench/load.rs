@@ -5,6 +5,7 @@
 //!
 //! Run: `cargo bench --bench load`. Settings (environment):
 //! - `LOAD_SCALE` (1) — the data as a share of 250,000 customers / 1,000,000 orders;
+//!   `LOAD_SQLITE_SCALE` (`LOAD_SCALE`) the same for SQLite alone;
 //! - `LOAD_BACKENDS` (`sqlite,postgres`), `LOAD_CONNECTIONS` (8),
 //!   `LOAD_SECONDS` (10) and `LOAD_REQUESTS` (20,000) per scenario;
 //! - `LOAD_REUSE=1` keeps a database generated at the same scale by an earlier run;
@@ -398,6 +399,26 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
         phone_orders.len()
     );
     assert!(!visits.is_empty() && !bookable.is_empty() && !phone_orders.is_empty());
+    // The admin sees every customer's equipment, also beyond the 65,535th
+    // (the list once checked visibility against the first 65,535 only).
+    let admin = login(&c, &base, "admin").await;
+    let mut seen = 0;
+    for v in visits.iter().step_by((visits.len() / 20).max(1)) {
+        let items = |token: Rc<str>| {
+            let url = format!("{base}/api/v1/equipment/items?customer_id={}", v.customer_id);
+            let c = &c;
+            async move {
+                let (_, list) = call(c.get(url).insert_header(bearer(&token)), None, &[200])
+                    .await
+                    .unwrap();
+                list.as_array().map(Vec::len).unwrap_or(0)
+            }
+        };
+        let (theirs, admins) = (items(v.token.clone()).await, items(admin.clone()).await);
+        assert_eq!(admins, theirs, "the admin sees the installer's customer's items");
+        seen += theirs;
+    }
+    assert!(seen > 0, "the visited customers have equipment");
     let tokens: Vec<Rc<str>> = installers.iter().map(|(_, t)| t.clone()).collect();
     let (n, reqs, secs) = (s.connections, s.requests, s.seconds);
     let mut out = Vec::new();
@@ -629,14 +650,18 @@ fn main() {
     let backends = std::env::var("LOAD_BACKENDS").unwrap_or("sqlite,postgres".into());
     let mut results = Vec::new();
     for backend in backends.split(',').map(str::trim) {
+        let scale = match backend {
+            "sqlite" => Scale::times(env_or("LOAD_SQLITE_SCALE", env_or("LOAD_SCALE", 1.0))),
+            _ => scale,
+        };
         let url = prepare(backend, scale);
         let server = Server::start(&url);
         let rows = actix_web::rt::System::new().block_on(measure(server.base.clone(), settings()));
         drop(server);
-        results.push((backend.to_string(), rows));
+        results.push((backend.to_string(), scale, rows));
     }
     let connections = settings().connections;
-    for (backend, rows) in &results {
-        table(backend, scale, connections, rows);
+    for (backend, scale, rows) in &results {
+        table(backend, *scale, connections, rows);
     }
 }

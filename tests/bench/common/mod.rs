@@ -261,7 +261,7 @@ INSERT INTO customers (id, customer_number, personnummer, birth_date, first_name
     entry_notes, other_municipality, consent_digital_lock, consent_staff_unlock, version,
     created_at, updated_at)
 SELECT uid('cust' || n.i), 'B-' || printf('%06d', n.i),
-       strftime('%Y%m%d', n.bd) || (980 + n.i % 20) || luhn(strftime('%y%m%d', n.bd) || (980 + n.i % 20)),
+       strftime('%Y%m%d', n.bd) || (980 + n.i % 20) || luhn(substr(strftime('%Y%m%d', n.bd), 3) || (980 + n.i % 20)),
        n.bd, f.f, l.l, l.ll || ' ' || f.fl || '|' || f.fl || ' ' || l.ll,
        s.s || ' ' || (1 + n.i % 97), '13' || printf('%03d', n.i % 1000), 'Nacka',
        '08-' || printf('%07d', n.i % 10000000), an.id,
