@@ -593,8 +593,7 @@ async fn query_items(
         .db
         .run(move |conn| {
             let rows = custody::list_items(conn, &filter)?;
-            let mut ids: Vec<String> =
-                rows.iter().filter_map(|i| i.customer_id.clone()).collect();
+            let mut ids: Vec<String> = rows.iter().filter_map(|i| i.customer_id.clone()).collect();
             ids.sort();
             ids.dedup();
             // Only the listed items' customers: reading every visible customer

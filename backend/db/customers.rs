@@ -172,10 +172,12 @@ pub fn list(
         CustomerScope::All => {}
         CustomerScope::Areas(areas) => q = q.filter(customers::area_id.eq_any(areas.clone())),
         CustomerScope::Groups(groups) => {
-            let served = customer_groups::table
-                .filter(customer_groups::group_id.eq_any(groups.clone()))
-                .select(customer_groups::customer_id);
-            q = q.filter(customers::id.eq_any(served));
+            // EXISTS, not IN: SQLite would first list every customer the groups serve.
+            q = q.filter(diesel::dsl::exists(
+                customer_groups::table
+                    .filter(customer_groups::customer_id.eq(customers::id))
+                    .filter(customer_groups::group_id.eq_any(groups.clone())),
+            ));
         }
     }
     if let Some(area) = &f.area_id {

@@ -151,7 +151,10 @@ impl Server {
             .env("LARMKOLL_DATA_DIR", data.path())
             .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
             .env("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES", "0")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or("info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -369,9 +372,7 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
     }
     let today = chrono::Utc::now().date_naive();
     let (from, to) = (today, today + chrono::Duration::days(14));
-    let areas = [
-        "boo", "sickla", "3", "4", "5", "6", "7", "8", "9", "10",
-    ];
+    let areas = ["boo", "sickla", "3", "4", "5", "6", "7", "8", "9", "10"];
     let mut installers = Vec::new();
     for area in areas {
         for k in 1..=5 {
@@ -379,8 +380,7 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
         }
     }
     // What the phones hold: their visits, and the orders still to book.
-    let visits_path =
-        format!("/api/v1/orders?mine=true&visit_from={from}&visit_to={to}&limit=200");
+    let visits_path = format!("/api/v1/orders?mine=true&visit_from={from}&visit_to={to}&limit=200");
     let mut visits = Vec::new();
     for (_, token) in &installers {
         visits.extend(all_orders(&c, &base, &visits_path, token, 200).await);
@@ -405,7 +405,10 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
     let mut seen = 0;
     for v in visits.iter().step_by((visits.len() / 20).max(1)) {
         let items = |token: Rc<str>| {
-            let url = format!("{base}/api/v1/equipment/items?customer_id={}", v.customer_id);
+            let url = format!(
+                "{base}/api/v1/equipment/items?customer_id={}",
+                v.customer_id
+            );
             let c = &c;
             async move {
                 let (_, list) = call(c.get(url).insert_header(bearer(&token)), None, &[200])
@@ -415,7 +418,10 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
             }
         };
         let (theirs, admins) = (items(v.token.clone()).await, items(admin.clone()).await);
-        assert_eq!(admins, theirs, "the admin sees the installer's customer's items");
+        assert_eq!(
+            admins, theirs,
+            "the admin sees the installer's customer's items"
+        );
         seen += theirs;
     }
     assert!(seen > 0, "the visited customers have equipment");
