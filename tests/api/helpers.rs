@@ -444,20 +444,12 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut places = vec![root.join("tests/tools/.venv/bin")];
     if let Ok(entries) = std::fs::read_dir(root.join("tests")) {
-        places.extend(
-            entries
-                .flatten()
-                .map(|e| e.path().join("node_modules/.bin")),
-        );
+        places.extend(entries.flatten().map(|e| e.path().join("node_modules/.bin")));
     }
     if let Some(path) = std::env::var_os("PATH") {
         places.extend(std::env::split_paths(&path));
     }
-    if let Some(found) = places
-        .into_iter()
-        .map(|p| p.join(name))
-        .find(|p| p.is_file())
-    {
+    if let Some(found) = places.into_iter().map(|p| p.join(name)).find(|p| p.is_file()) {
         return Some(found);
     }
     if std::env::var("REQUIRE_TOOLS").as_deref() == Ok("1") {
