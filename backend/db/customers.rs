@@ -155,6 +155,8 @@ pub struct ListFilter {
     pub personnummer: Option<String>,
     /// Keyset cursor: rows after (search_name, id).
     pub after: Option<(String, String)>,
+    /// Only these customers.
+    pub ids: Option<Vec<String>>,
     pub limit: i64,
 }
 
@@ -170,10 +172,12 @@ pub fn list(
         CustomerScope::All => {}
         CustomerScope::Areas(areas) => q = q.filter(customers::area_id.eq_any(areas.clone())),
         CustomerScope::Groups(groups) => {
-            let served = customer_groups::table
-                .filter(customer_groups::group_id.eq_any(groups.clone()))
-                .select(customer_groups::customer_id);
-            q = q.filter(customers::id.eq_any(served));
+            // EXISTS, not IN: SQLite would first list every customer the groups serve.
+            q = q.filter(diesel::dsl::exists(
+                customer_groups::table
+                    .filter(customer_groups::customer_id.eq(customers::id))
+                    .filter(customer_groups::group_id.eq_any(groups.clone())),
+            ));
         }
     }
     if let Some(area) = &f.area_id {
@@ -203,6 +207,9 @@ pub fn list(
     }
     if let Some(p) = &f.personnummer {
         q = q.filter(customers::personnummer.eq(p.clone()));
+    }
+    if let Some(ids) = &f.ids {
+        q = q.filter(customers::id.eq_any(ids.clone()));
     }
     if let Some((name, id)) = &f.after {
         q = q.filter(

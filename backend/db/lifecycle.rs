@@ -223,10 +223,12 @@ pub fn list_orders(
             q = q.filter(orders::customer_id.eq_any(visible));
         }
         CustomerScope::Groups(groups) => {
-            let visible = customer_groups::table
-                .filter(customer_groups::group_id.eq_any(groups.clone()))
-                .select(customer_groups::customer_id);
-            q = q.filter(orders::customer_id.eq_any(visible));
+            // EXISTS, not IN: SQLite would first list every customer the groups serve.
+            q = q.filter(diesel::dsl::exists(
+                customer_groups::table
+                    .filter(customer_groups::customer_id.eq(orders::customer_id))
+                    .filter(customer_groups::group_id.eq_any(groups.clone())),
+            ));
         }
     }
     if let Some(v) = &f.state {

@@ -14,166 +14,23 @@ use actix_web::{web, HttpServer};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use larmkoll::config::Settings;
 use larmkoll::db::{DatabaseTarget, Db};
-use larmkoll::{auth, build_app, demo, AppState};
+use larmkoll::{auth, build_app, AppState};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-const CUSTOMERS: i64 = 250_000;
-const ORDERS: i64 = 1_000_000;
+mod common;
+
+use common::{count, Scale};
+
 const RUNS: usize = 7;
-
-/// Everything but the demo organisation, made by PostgreSQL itself.
-const GENERATE: &str = r#"
-CREATE FUNCTION pg_temp.luhn(nine text) RETURNS int LANGUAGE sql IMMUTABLE AS $$
-  SELECT (10 - sum(CASE WHEN i % 2 = 1
-                        THEN (substr(nine, i, 1)::int * 2) / 10 + (substr(nine, i, 1)::int * 2) % 10
-                        ELSE substr(nine, i, 1)::int END) % 10) % 10
-  FROM generate_series(1, 9) i
-$$;
-
--- Eight more areas beside the demo's Boo and Sickla, each with its four groups.
-INSERT INTO areas (id, name, created_at)
-SELECT md5('area' || a)::uuid::text, 'Område ' || a, now() FROM generate_series(3, 10) a;
-INSERT INTO groups (id, area_id, name, kind, created_at)
-SELECT md5('group' || a.id || k)::uuid::text, a.id, a.name || ' ' || k, k, now()
-FROM areas a, unnest(ARRAY['home_care', 'alarm_team', 'night_patrol', 'reception_team']) k
-WHERE a.name LIKE 'Område %';
-
-CREATE TEMP TABLE area_no AS
-SELECT id, (row_number() OVER (ORDER BY name) - 1)::int AS n FROM areas;
-
--- Customers: born 1948–1982 (after the demo's), birth numbers 980–999 (the test series), valid check digit.
-INSERT INTO customers (id, customer_number, personnummer, birth_date, first_name, last_name,
-    search_name, street, postal_code, city, phone, area_id, ordinary_assessor_id, key_position,
-    entry_notes, other_municipality, consent_digital_lock, consent_staff_unlock, version,
-    created_at, updated_at)
-SELECT md5('cust' || i)::uuid::text,
-       'B-' || lpad(i::text, 6, '0'),
-       to_char(bd, 'YYYYMMDD') || (980 + i % 20) || pg_temp.luhn(to_char(bd, 'YYMMDD') || (980 + i % 20)),
-       bd, f, l, lower(l || ' ' || f || '|' || f || ' ' || l),
-       (ARRAY['Storgatan', 'Åvägen', 'Björkstigen', 'Ekbacken', 'Sjövägen', 'Tallvägen'])[1 + i % 6] || ' ' || (1 + i % 97),
-       '13' || lpad((i % 1000)::text, 3, '0'), 'Nacka', '08-' || lpad((i % 10000000)::text, 7, '0'),
-       (SELECT id FROM area_no WHERE n = (((i::bigint * 2654435761) % 4294967296) * 10 / 4294967296)::int),
-       (SELECT id FROM users WHERE username = 'handlaggare'),
-       'Skåp ' || (i % 40) || ' krok ' || (i % 60), NULL, i % 50 = 0, i % 3 = 0, i % 3 = 0, 1,
-       now(), now()
-FROM generate_series(1, {customers}) i,
-     LATERAL (SELECT date '1948-01-01' + (i / 20) AS bd,
-                     (ARRAY['Astrid', 'Birger', 'Dagny', 'Einar', 'Gunnel', 'Harald', 'Ingrid', 'Åke', 'Märta', 'Östen'])[1 + i % 10] AS f,
-                     (ARRAY['Andersson', 'Björk', 'Carlsson', 'Dahl', 'Ek', 'Fors', 'Gran', 'Holm', 'Ödman', 'Ågren', 'Lind', 'Nyström'])[1 + (i / 10) % 12] AS l) x;
-
-INSERT INTO customer_groups (customer_id, group_id)
-SELECT c.id, g.id FROM customers c JOIN groups g ON g.area_id = c.area_id
-WHERE c.customer_number LIKE 'B-%'
-  AND g.kind IN ('alarm_team', 'night_patrol', 'home_care');
-
--- Four orders per customer, each from its own decision. 98 % are closed; the
--- open 2 % are mostly younger than a month, some stalled for up to half a year.
-CREATE TEMP TABLE gen_orders AS
-SELECT j, md5('cust' || (1 + j::bigint * {customers} / {orders}))::uuid::text AS customer_id,
-       CASE WHEN k < 7 THEN 'install' WHEN k < 9 THEN 'uninstall' ELSE 'extension' END AS kind,
-       CASE WHEN j % 7 = 0 THEN 'digital_lock' ELSE 'safety_alarm' END AS service,
-       -- Knuth's multiplicative hash: spread, and not tied to j % 10 as the kind is.
-       (((j::bigint * 2654435761) % 4294967296) * 1000 / 4294967296)::int AS r
-FROM generate_series(0, {orders} - 1) j,
-     LATERAL (SELECT (((j::bigint * 2246822519) % 4294967296) * 10 / 4294967296)::int AS k) h;
-
-INSERT INTO decisions (id, customer_id, service, valid_from, valid_to, follows_id, decided_by,
-    ended_on, version, created_at, updated_at)
-SELECT md5('dec' || j)::uuid::text, customer_id, service, current_date - (j % 1800)::int, NULL, NULL,
-       (SELECT id FROM users WHERE username = 'handlaggare'), NULL, 1, now(), now()
-FROM gen_orders;
-
-INSERT INTO orders (id, customer_id, decision_id, kind, service, state, team_group_id,
-    assigned_installer_id, visit_at, visit_date, installation_date, end_date, serials,
-    state_reason, supplier, supplier_reference, supplier_ordered_on, lock_receipt,
-    lock_receipt_collected_on, received_at, version, created_at, updated_at)
-SELECT md5('order' || j)::uuid::text, customer_id, md5('dec' || j)::uuid::text, kind, service, st,
-       NULL, (SELECT id FROM users WHERE username = 'installator'),
-       NULL,
-       CASE WHEN st IN ('booked', 'keys_received') THEN current_date + (j % 30)::int END,
-       CASE WHEN st IN ('installed', 'executed') THEN (recv + interval '7 days')::date END,
-       NULL, NULL,
-       CASE WHEN st = 'returned_to_assessor' THEN 'Fel adress på beställningen' END,
-       NULL, NULL, NULL, NULL, NULL, recv, 2, recv, recv
-FROM (
-  SELECT j, customer_id, kind, service,
-         CASE WHEN kind = 'install' AND r < 20 THEN
-                CASE WHEN r < 6 THEN 'received' WHEN r < 11 THEN 'booked' WHEN r < 14 THEN 'keys_received'
-                     WHEN r < 19 THEN 'installed' ELSE 'returned_to_assessor' END
-              WHEN kind = 'uninstall' THEN CASE WHEN r < 950 THEN 'ended' ELSE 'cancelled' END
-              WHEN r < 950 THEN 'executed' WHEN r < 980 THEN 'cancelled' ELSE 'declined' END AS st,
-         CASE WHEN kind = 'install' AND r < 20
-              THEN now() - make_interval(days => CASE WHEN (j * 31) % 1000 < 800 THEN j % 30 ELSE 30 + j % 170 END)
-              ELSE now() - make_interval(days => 30 + (j % 1800)::int) END AS recv
-  FROM gen_orders
-) o;
-
--- Keys of four customers in five; 1 % of them signed out for three days.
-INSERT INTO keys (id, key_number, customer_id, key_count, cabinet, hook, night_cabinet, custody,
-    holder_group_id, holder_user_id, since, version, created_at, updated_at)
-SELECT md5('key' || c.i)::uuid::text, 'N-' || c.i, c.id, 1, 'Skåp ' || (c.i % 40), (c.i % 60)::text,
-       c.i % 9 = 0, k.custody,
-       CASE WHEN k.custody = 'signed_out' THEN (SELECT g.id FROM groups g WHERE g.area_id = c.area_id AND g.kind = 'night_patrol') END,
-       NULL,
-       CASE WHEN c.i % 1000 >= 990 THEN now() - interval '3 days' ELSE now() - interval '2 hours' END,
-       1, now(), now()
-FROM (SELECT id, area_id, substr(customer_number, 3)::int AS i FROM customers WHERE customer_number LIKE 'B-%') c,
-     LATERAL (SELECT CASE WHEN c.i % 1000 < 900 THEN 'in_cabinet' WHEN c.i % 1000 < 950 THEN 'returned'
-                          ELSE 'signed_out' END AS custody) k
-WHERE c.i % 5 <> 0;
-
--- An alarm unit and a button at four customers in five; 1 in 500 to collect, 1 in 5000 missing.
-INSERT INTO equipment_items (id, model_id, kind, supplier, serial, state, customer_id,
-    linked_customer_id, version, created_at, updated_at)
-SELECT md5('item' || m.kind || c.i)::uuid::text, m.id, m.kind, m.supplier,
-       CASE WHEN m.kind = 'alarm_unit' THEN 'GX-' ELSE 'GB-' END || c.i,
-       CASE WHEN c.i % 500 = 1 THEN 'to_collect' WHEN c.i % 5000 = 3 THEN 'missing' ELSE 'at_customer' END,
-       c.id, NULL, 1, now(), now()
-FROM (SELECT id, substr(customer_number, 3)::int AS i FROM customers WHERE customer_number LIKE 'B-%') c,
-     (SELECT DISTINCT ON (kind) id, kind, supplier FROM equipment_models
-      WHERE kind IN ('alarm_unit', 'alarm_button') ORDER BY kind, model) m
-WHERE c.i % 5 <> 0;
--- Stock on the shelf.
-INSERT INTO equipment_items (id, model_id, kind, supplier, serial, state, customer_id,
-    linked_customer_id, version, created_at, updated_at)
-SELECT md5('stock' || m.kind || s)::uuid::text, m.id, m.kind, m.supplier, 'S' || left(m.kind, 1) || '-' || s,
-       CASE WHEN s % 10 = 0 THEN 'scrapped' ELSE 'in_stock' END, NULL, NULL, 1, now(), now()
-FROM generate_series(1, 5000) s,
-     (SELECT DISTINCT ON (kind) id, kind, supplier FROM equipment_models ORDER BY kind, model) m;
-
-"#;
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-fn bench_url() -> String {
-    let admin = admin_url();
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    format!("{base}/larmkoll_bench")
-}
-
-fn count(conn: &mut PgConnection, sql: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(sql)
-        .get_result::<N>(conn)
-        .map(|r| r.n)
-        .unwrap_or(0)
-}
 
 /// Creates (or keeps, with BENCH_REUSE=1) the generated database; returns its URL.
 fn prepare() -> String {
-    let url = bench_url();
+    let url = common::pg_url("larmkoll_bench");
     let reuse = std::env::var("BENCH_REUSE").as_deref() == Ok("1");
     if reuse {
         if let Ok(mut c) = PgConnection::establish(&url) {
-            if count(&mut c, "SELECT count(*) AS n FROM orders") >= ORDERS {
+            if count(&mut c, "SELECT count(*) AS n FROM orders") >= Scale::FULL.orders {
                 eprintln!("reusing larmkoll_bench");
                 let db = Db::connect(DatabaseTarget::from_url(&url).unwrap(), 2).unwrap();
                 for m in db.migrate().expect("migrate") {
@@ -183,36 +40,7 @@ fn prepare() -> String {
             }
         }
     }
-    let mut admin = PgConnection::establish(&admin_url()).expect("PostgreSQL answers");
-    diesel::sql_query("DROP DATABASE IF EXISTS larmkoll_bench WITH (FORCE)")
-        .execute(&mut admin)
-        .unwrap();
-    diesel::sql_query("CREATE DATABASE larmkoll_bench")
-        .execute(&mut admin)
-        .unwrap();
-    let db = Db::connect(DatabaseTarget::from_url(&url).unwrap(), 2).unwrap();
-    db.migrate().expect("migrate");
-    demo::load_if_empty(&db).expect("demo organisation");
-    let started = Instant::now();
-    let mut conn = PgConnection::establish(&url).unwrap();
-    use diesel::connection::SimpleConnection;
-    conn.batch_execute(
-        &GENERATE
-            .replace("{customers}", &CUSTOMERS.to_string())
-            .replace("{orders}", &ORDERS.to_string()),
-    )
-    .expect("generate");
-    // A database in use has its visibility map set: index-only scans work as they would there.
-    conn.batch_execute("VACUUM ANALYZE").expect("vacuum");
-    eprintln!(
-        "generated {} customers, {} orders, {} keys, {} items in {:.0} s",
-        count(&mut conn, "SELECT count(*) AS n FROM customers"),
-        count(&mut conn, "SELECT count(*) AS n FROM orders"),
-        count(&mut conn, "SELECT count(*) AS n FROM keys"),
-        count(&mut conn, "SELECT count(*) AS n FROM equipment_items"),
-        started.elapsed().as_secs_f64()
-    );
-    url
+    common::generate_postgres("larmkoll_bench", Scale::FULL)
 }
 
 /// The reports' main queries, written out as the API sends them, for EXPLAIN.
