@@ -188,19 +188,20 @@ impl Db {
             // this: the server is back within about a second of its database.
             .connection_timeout(Duration::from_secs(2))
             .test_on_check_out(true)
-            .build_unchecked(ConnectionManager {
+            // `build` waits for the pool's first connections: a wrong URL or an
+            // unreachable database stops the start, and no connection attempt is
+            // still running on r2d2's threads when a short command exits (libpq
+            // torn down under a connecting thread crashed the process).
+            .build(ConnectionManager {
                 target,
                 unreachable: unreachable.clone(),
-            });
-        let db = Self {
+            })?;
+        Ok(Self {
             pool,
             backend,
             sqlite_writer,
             unreachable,
-        };
-        // A wrong URL or an unreachable database stops the start, as before.
-        drop(db.get()?);
-        Ok(db)
+        })
     }
 
     /// A pooled connection: waits up to `CHECKOUT_WAIT` for a busy pool, but
