@@ -1,9 +1,7 @@
 //! The `larmkoll` binary itself: what a newcomer and an operator run.
 
-use crate::helpers::{free_port, Backend, TestDatabase};
-use std::io::{BufRead, BufReader};
+use crate::helpers::{free_port, read_banner, Backend, TestDatabase};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_larmkoll");
 
@@ -35,26 +33,12 @@ fn serve_demo(
         cmd.env("DATABASE_URL", url);
     }
     let mut child = cmd.spawn().expect("start larmkoll");
-    let stdout = child.stdout.take().unwrap();
+    let banner = read_banner(&mut child);
     let server = Server(child);
-    let mut printed = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut lines = BufReader::new(stdout).lines();
-    while Instant::now() < deadline {
-        match lines.next() {
-            Some(Ok(line)) => {
-                printed.push_str(&line);
-                printed.push('\n');
-                if line.contains("Stop with Ctrl+C") {
-                    // Keep reading, so the server never writes into a closed pipe.
-                    std::thread::spawn(move || lines.for_each(drop));
-                    return (server, printed);
-                }
-            }
-            _ => break,
-        }
+    match banner {
+        Some(lines) => (server, lines.iter().map(|l| format!("{l}\n")).collect()),
+        None => panic!("server did not start"),
     }
-    panic!("server did not start; it printed:\n{printed}");
 }
 
 async fn login_works(port: u16) {

@@ -5,9 +5,8 @@
 //! routine (`tests/clients/`) against the real binary, `larmkoll serve --demo`,
 //! on a fresh database; the test then checks through the API that it happened.
 
-use crate::helpers::{tool, Backend, TestDatabase};
+use crate::helpers::{read_banner, tool, Backend, TestDatabase};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -147,13 +146,10 @@ fn serve(database: &TestDatabase, backend: Backend) -> Server {
         cmd.env("DATABASE_URL", &database.url);
     }
     let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let started = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.contains("Stop with Ctrl+C"));
-    assert!(started, "the server did not start");
-    std::thread::spawn(move || lines.for_each(drop));
+    assert!(
+        read_banner(&mut child).is_some(),
+        "the server did not start"
+    );
     Server {
         child,
         base: format!("http://127.0.0.1:{port}"),

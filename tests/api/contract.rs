@@ -16,9 +16,8 @@
 //! One worker: Schemathesis's threads trip a CPython 3.11 race in `ast`
 //! ("AST constructor recursion depth mismatch"), a tool error, not ours.
 
-use crate::helpers::{tool, Backend, TestApp, TestDatabase};
+use crate::helpers::{read_banner, tool, Backend, TestApp, TestDatabase};
 use crate::on_both_backends;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -45,13 +44,10 @@ fn start(data: &Path, log: &Path, database_url: Option<&str>, port: u16) -> Chil
         cmd.env("DATABASE_URL", url);
     }
     let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("Stop with Ctrl+C") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+    assert!(
+        read_banner(&mut child).is_some(),
+        "the server did not start"
+    );
     child
 }
 

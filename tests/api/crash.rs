@@ -1,8 +1,7 @@
 //! The server killed (SIGKILL) in the middle of photo uploads: after a restart
 //! every document is complete or absent, and the start-up check agrees.
 
-use crate::helpers::{Backend, TestDatabase};
-use std::io::{BufRead, BufReader};
+use crate::helpers::{read_banner, Backend, TestDatabase};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -22,13 +21,10 @@ fn start(data: &std::path::Path, database_url: Option<&str>, port: u16) -> Child
         cmd.env("DATABASE_URL", url);
     }
     let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("Stop with Ctrl+C") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+    assert!(
+        read_banner(&mut child).is_some(),
+        "the server did not start"
+    );
     child
 }
 

@@ -11,7 +11,7 @@
 //! `FAULT_SEED` repeats a run (the seed is printed), `FAULT_ORDERS` sets the
 //! queue's length (50 actions per order; default 20, so 1,000 actions).
 
-use crate::helpers::{distinct_jpeg, free_port, Backend, TestDatabase};
+use crate::helpers::{distinct_jpeg, free_port, read_banner, Backend, TestDatabase};
 use awc::http::header::HeaderMap;
 use diesel::prelude::*;
 use futures_util::future::{select, Either};
@@ -20,7 +20,6 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,12 +94,7 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let up = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|l| l.contains("Stop with Ctrl+C"));
-        if !up {
+        if read_banner(&mut child).is_none() {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
@@ -108,7 +102,6 @@ impl Server {
                 std::fs::read_to_string(&self.log).unwrap_or_default()
             );
         }
-        std::thread::spawn(move || lines.for_each(drop));
         self.child = Some(child);
         started.elapsed()
     }

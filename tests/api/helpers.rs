@@ -485,3 +485,23 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     eprintln!("SKIPPED: `{name}` is not installed (see tests/tools/requirements.txt)");
     None
 }
+
+/// Reads a `larmkoll serve` child's standard output up to the banner's last
+/// line, then keeps draining it on a thread (so the server never writes into
+/// a closed pipe). The banner's lines, or `None` if the output ended first
+/// (the server did not start).
+pub fn read_banner(child: &mut std::process::Child) -> Option<Vec<String>> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut banner = Vec::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        let last = line.contains("Stop with Ctrl+C");
+        banner.push(line);
+        if last {
+            std::thread::spawn(move || lines.for_each(drop));
+            return Some(banner);
+        }
+    }
+    None
+}

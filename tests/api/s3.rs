@@ -3,11 +3,10 @@
 //! (moto's, from `tests/tools/requirements.txt`), read back both through the
 //! API and straight from the bucket, and checked by `check-documents`.
 
-use crate::helpers::{tool, Backend, TestDatabase};
+use crate::helpers::{free_port, read_banner, tool, Backend, TestDatabase};
 use futures_util::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -23,14 +22,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An S3 server of our own on a free loopback port, with an empty bucket.
@@ -78,17 +69,7 @@ fn serve(mut cmd: Command, port: u16) -> (Killed, Vec<String>) {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut banner = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.contains("Stop with Ctrl+C");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+    let banner = read_banner(&mut child).expect("the server did not start");
     (Killed(child), banner)
 }
 
