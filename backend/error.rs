@@ -155,38 +155,41 @@ impl AppError {
     }
 
     pub fn database_unavailable(cause: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(
+        Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
             "The database cannot be reached right now. Try again in a moment; nothing was changed.",
             "Databasen går inte att nå just nu. Försök igen om en stund; inget har ändrats.",
-        );
-        e.cause = Some(cause.into());
-        e
+        )
+        .caused_by(cause)
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(
+        Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "Something went wrong on the server. It has been logged; try again, and tell support if it persists.",
             "Något gick fel i servern. Det är loggat; försök igen och kontakta support om det fortsätter.",
-        );
-        e.cause = Some(cause.into());
-        e
+        )
+        .caused_by(cause)
     }
 
     /// The document store (a disk, or an S3 bucket over the network) failed:
     /// a 503 the phone's outbox retries, with the cause logged, not shown.
     pub fn storage_unavailable(cause: std::io::Error) -> Self {
-        let mut e = Self::new(
+        Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_unavailable",
             "The document storage cannot be reached right now. Try again in a moment; nothing was stored.",
             "Dokumentlagringen går inte att nå just nu. Försök igen om en stund; inget har sparats.",
-        );
-        e.cause = Some(cause.into());
-        e
+        )
+        .caused_by(cause)
+    }
+
+    /// The cause is logged with the request, never shown to the client.
+    fn caused_by(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(cause.into());
+        self
     }
 
     /// A text column that should hold one of an enum's names but does not:

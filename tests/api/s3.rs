@@ -104,6 +104,22 @@ async fn object(endpoint: &str, key: &str) -> Vec<u8> {
     got.bytes().await.unwrap().to_vec()
 }
 
+/// The portrait photo uploaded as a JPEG to a document URL: status and body.
+async fn put_portrait(
+    client: &awc::Client,
+    url: &str,
+    bearer: &(&str, String),
+) -> (u16, serde_json::Value) {
+    let mut res = client
+        .put(url)
+        .insert_header(bearer.clone())
+        .insert_header(("Content-Type", "image/jpeg"))
+        .send_body(PORTRAIT)
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
 fn check_documents(cmd: Command) -> (bool, serde_json::Value) {
     let mut cmd = cmd;
     let out = cmd.arg("check-documents").output().unwrap();
@@ -166,15 +182,8 @@ async fn documents_in_an_s3_bucket(backend: Backend) {
     let upload = format!(
         "{base}/api/v1/documents/{id}?kind=key_receipt&customer_id={customer}&signed_by=Kunden&signed_at=2026-11-30"
     );
-    let mut res = client
-        .put(&upload)
-        .insert_header(bearer.clone())
-        .insert_header(("Content-Type", "image/jpeg"))
-        .send_body(PORTRAIT)
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let doc: serde_json::Value = res.json().await.unwrap();
+    let (status, doc) = put_portrait(&client, &upload, &bearer).await;
+    assert_eq!(status, 201);
     let sha = doc["sha256"].as_str().unwrap().to_string();
     assert_eq!(sha, larmkoll::media::sha256_hex(PORTRAIT));
     let expected_keys = vec![
@@ -194,14 +203,8 @@ async fn documents_in_an_s3_bucket(backend: Backend) {
     );
 
     // A resend of the same photo is answered from the bucket, not stored twice.
-    let res = client
-        .put(&upload)
-        .insert_header(bearer.clone())
-        .insert_header(("Content-Type", "image/jpeg"))
-        .send_body(PORTRAIT)
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (status, _) = put_portrait(&client, &upload, &bearer).await;
+    assert_eq!(status, 200);
     assert_eq!(bucket_keys(&endpoint).await.len(), 3);
 
     // Served back from the bucket: the original byte for byte, the display copy upright.
@@ -285,17 +288,11 @@ async fn documents_in_an_s3_bucket(backend: Backend) {
     let base = format!("http://127.0.0.1:{port}");
     drop(s3_server);
     let later = uuid::Uuid::new_v4().to_string();
-    let mut res = client
-        .put(format!(
-            "{base}/api/v1/documents/{later}?kind=key_receipt&customer_id={customer}&signed_by=Kunden&signed_at=2026-11-30"
-        ))
-        .insert_header(bearer.clone())
-        .insert_header(("Content-Type", "image/jpeg"))
-        .send_body(PORTRAIT)
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 503);
-    let problem: serde_json::Value = res.json().await.unwrap();
+    let upload_later = format!(
+        "{base}/api/v1/documents/{later}?kind=key_receipt&customer_id={customer}&signed_by=Kunden&signed_at=2026-11-30"
+    );
+    let (status, problem) = put_portrait(&client, &upload_later, &bearer).await;
+    assert_eq!(status, 503);
     assert_eq!(problem["code"], "storage_unavailable", "{problem}");
     let res = client
         .get(format!("{base}/api/v1/documents/{later}"))
