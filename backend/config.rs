@@ -25,6 +25,9 @@ pub struct Settings {
     pub key_sign_out_hours: i64,
     /// Largest photo upload, in bytes.
     pub document_limit_bytes: usize,
+    /// Photos processed at once, at most (each also waits for its memory);
+    /// 0: half the cores.
+    pub photo_workers: usize,
     /// Documents are weeded this many days after the customer's case closed.
     pub document_retention_days: i64,
     /// How often the server runs the follow-up rules; 0 turns the scheduler off.
@@ -39,6 +42,10 @@ pub struct Settings {
     /// An `Idempotency-Key` claim this old whose action never committed belonged
     /// to a request that died (a crash): it is released so the retry can act.
     pub idempotency_abandon_seconds: i64,
+    /// A request body with no byte for this long is cut (408).
+    pub body_idle_seconds: u64,
+    /// A request body not all in within this long is cut (408).
+    pub body_total_seconds: u64,
 }
 
 /// Where document files live: the data directory, or an S3-compatible bucket
@@ -106,6 +113,7 @@ impl Default for Settings {
             message_rules: MessageRules::default(),
             key_sign_out_hours: 16,
             document_limit_bytes: 15 * 1024 * 1024,
+            photo_workers: 0,
             document_retention_days: 5 * 365,
             followup_interval_minutes: 60,
             escalation_days: 14,
@@ -113,6 +121,8 @@ impl Default for Settings {
             s3_endpoint: None,
             s3_region: None,
             idempotency_abandon_seconds: 60,
+            body_idle_seconds: 15,
+            body_total_seconds: 300,
         }
     }
 }
@@ -130,6 +140,7 @@ struct FileSettings {
     json_limit_bytes: Option<usize>,
     key_sign_out_hours: Option<i64>,
     document_limit_bytes: Option<usize>,
+    photo_workers: Option<usize>,
     document_retention_days: Option<i64>,
     followup_interval_minutes: Option<u64>,
     escalation_days: Option<i64>,
@@ -137,6 +148,8 @@ struct FileSettings {
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
     idempotency_abandon_seconds: Option<i64>,
+    body_idle_seconds: Option<u64>,
+    body_total_seconds: Option<u64>,
     /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
     messages: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -153,6 +166,8 @@ Configuration (environment variables override the TOML file, which overrides def
   LARMKOLL_JSON_LIMIT_BYTES     largest JSON request body      [default: 262144]
   LARMKOLL_KEY_SIGN_OUT_HOURS   a key out longer is overdue    [default: 16]
   LARMKOLL_DOCUMENT_LIMIT_BYTES largest photo upload           [default: 15728640]
+  LARMKOLL_PHOTO_WORKERS        photos processed at once, within a 512 MB memory budget
+                                [default: 0 = half the cores]
   LARMKOLL_DOCUMENT_RETENTION_DAYS weed documents this long after a case closed [default: 1825]
   LARMKOLL_FOLLOWUP_INTERVAL_MINUTES run the follow-up rules this often; 0 = off [default: 60]
   LARMKOLL_ESCALATION_DAYS      days without answer before the alarm leads hear [default: 14]
@@ -162,6 +177,8 @@ Configuration (environment variables override the TOML file, which overrides def
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY  credentials for the S3 store
   LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS a key claimed this long by a request that never
                                 committed (the server died) is freed for the retry [default: 60]
+  LARMKOLL_BODY_IDLE_SECONDS    cut a request body silent this long (408) [default: 15]
+  LARMKOLL_BODY_TOTAL_SECONDS   cut a request body not in within this long (408) [default: 300]
   RUST_LOG                      log filter                     [default: info]
 The TOML file may also hold [messages]: topic = [recipients] to change who is told
 what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
@@ -226,11 +243,20 @@ impl Settings {
         if let Some(v) = env("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS") {
             s.idempotency_abandon_seconds = parse("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS", v)?;
         }
+        if let Some(v) = env("LARMKOLL_BODY_IDLE_SECONDS") {
+            s.body_idle_seconds = parse("LARMKOLL_BODY_IDLE_SECONDS", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_BODY_TOTAL_SECONDS") {
+            s.body_total_seconds = parse("LARMKOLL_BODY_TOTAL_SECONDS", v)?;
+        }
         if let Some(v) = env("LARMKOLL_DOCUMENT_RETENTION_DAYS") {
             s.document_retention_days = parse("LARMKOLL_DOCUMENT_RETENTION_DAYS", v)?;
         }
         if let Some(v) = env("LARMKOLL_DOCUMENT_LIMIT_BYTES") {
             s.document_limit_bytes = parse("LARMKOLL_DOCUMENT_LIMIT_BYTES", v)?;
+        }
+        if let Some(v) = env("LARMKOLL_PHOTO_WORKERS") {
+            s.photo_workers = parse("LARMKOLL_PHOTO_WORKERS", v)?;
         }
         if let Some(v) = env("LARMKOLL_KEY_SIGN_OUT_HOURS") {
             s.key_sign_out_hours = parse("LARMKOLL_KEY_SIGN_OUT_HOURS", v)?;
@@ -250,6 +276,11 @@ impl Settings {
         if s.db_pool_size == 0 || s.access_token_minutes <= 0 || s.refresh_token_days <= 0 {
             anyhow::bail!("pool size and token lifetimes must be positive");
         }
+        if s.body_idle_seconds == 0 || s.body_total_seconds < s.body_idle_seconds {
+            anyhow::bail!(
+                "body timeouts: LARMKOLL_BODY_IDLE_SECONDS must be positive and at most LARMKOLL_BODY_TOTAL_SECONDS"
+            );
+        }
         Ok(s)
     }
 
@@ -264,6 +295,7 @@ impl Settings {
             json_limit_bytes,
             key_sign_out_hours,
             document_limit_bytes,
+            photo_workers,
             document_retention_days,
             followup_interval_minutes,
             escalation_days,
@@ -271,8 +303,12 @@ impl Settings {
             s3_endpoint,
             s3_region,
             idempotency_abandon_seconds,
+            body_idle_seconds,
+            body_total_seconds,
             messages: _,
         } = f;
+        self.body_idle_seconds = body_idle_seconds.unwrap_or(self.body_idle_seconds);
+        self.body_total_seconds = body_total_seconds.unwrap_or(self.body_total_seconds);
         if let Some(store) = document_store {
             self.document_store = store
                 .parse()
@@ -288,6 +324,7 @@ impl Settings {
         self.document_retention_days =
             document_retention_days.unwrap_or(self.document_retention_days);
         self.document_limit_bytes = document_limit_bytes.unwrap_or(self.document_limit_bytes);
+        self.photo_workers = photo_workers.unwrap_or(self.photo_workers);
         self.key_sign_out_hours = key_sign_out_hours.unwrap_or(self.key_sign_out_hours);
         self.listen = listen.unwrap_or(self.listen);
         self.data_dir = data_dir.unwrap_or_else(|| self.data_dir.clone());
@@ -297,6 +334,14 @@ impl Settings {
         self.refresh_token_days = refresh_token_days.unwrap_or(self.refresh_token_days);
         self.json_limit_bytes = json_limit_bytes.unwrap_or(self.json_limit_bytes);
         Ok(())
+    }
+
+    /// How long a request body may take.
+    pub fn body_timeouts(&self) -> crate::http::body_timeout::BodyTimeouts {
+        crate::http::body_timeout::BodyTimeouts {
+            idle: std::time::Duration::from_secs(self.body_idle_seconds),
+            total: std::time::Duration::from_secs(self.body_total_seconds),
+        }
     }
 
     /// The database URL in force: the configured one, or the SQLite file in the data dir.
@@ -311,7 +356,63 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{BTreeSet, HashMap};
+
+    /// The variables named in a text: `LARMKOLL_…`, `DATABASE_URL`.
+    fn variables(text: &str) -> BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .filter(|w| w.starts_with("LARMKOLL_") || *w == "DATABASE_URL")
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Issue 13, item 6: the loader, `--help`, the TOML file and the README's
+    /// configuration table name the same settings, so none can drift.
+    #[test]
+    fn help_toml_and_readme_name_every_setting_the_loader_reads() {
+        let read = std::cell::RefCell::new(BTreeSet::new());
+        Settings::load_from(None, |key| {
+            read.borrow_mut().insert(key.to_string());
+            None
+        })
+        .unwrap();
+        let read = read.into_inner();
+        // Read by the command line, not the settings loader.
+        let outside = ["LARMKOLL_CONFIG"];
+        let help: BTreeSet<String> = variables(ENV_HELP)
+            .into_iter()
+            .filter(|v| !outside.contains(&v.as_str()))
+            .collect();
+        assert_eq!(help, read, "--help (ENV_HELP) and the loader differ");
+
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README has a Configuration section");
+        let table: BTreeSet<String> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| variables(l.split('|').nth(1).unwrap_or_default()))
+            .filter(|v| !outside.contains(&v.as_str()))
+            .collect();
+        assert_eq!(
+            table, read,
+            "the README's configuration table and the loader differ"
+        );
+
+        for variable in read.iter().filter(|v| v.starts_with("LARMKOLL_")) {
+            let key = variable["LARMKOLL_".len()..].to_lowercase();
+            // A known key with a wrong type is a type error, an unknown key another.
+            let err = toml::from_str::<FileSettings>(&format!("{key} = [[]]"))
+                .expect_err("no setting is a list of lists");
+            assert!(
+                !err.to_string().contains("unknown field"),
+                "the TOML file does not take `{key}` ({variable}): {err}"
+            );
+        }
+    }
 
     #[test]
     fn env_overrides_file_which_overrides_defaults() {

@@ -85,6 +85,11 @@ const USERS: &[DemoUser] = &[
     ),
 ];
 
+/// The demo users' usernames, in the order the banner lists them.
+pub fn usernames() -> impl Iterator<Item = &'static str> {
+    USERS.iter().map(|user| user.0)
+}
+
 const AREAS: &[(&str, &str)] = &[("Boo", "Saltsjö-Boo"), ("Sickla", "Nacka")];
 
 const FIRST: &[&str] = &[

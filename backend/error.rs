@@ -35,12 +35,131 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// One field's problem, in English and in Swedish.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "field": "first_name",
+    "code": "too_long",
+    "detail": "at most 100 characters",
+    "detail_sv": "högst 100 tecken"
+}))]
 pub struct FieldError {
     /// JSON pointer-ish path of the field, e.g. `personnummer` or `address.city`.
     pub field: String,
+    /// Stable machine-readable code of the problem, e.g. `required` or `too_long`.
     pub code: String,
+    /// What is wrong with the field and what to do, in English.
     pub detail: String,
+    /// The same in Swedish, for the person filling in the form.
+    pub detail_sv: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        detail: impl Into<String>,
+        detail_sv: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            detail: detail.into(),
+            detail_sv: detail_sv.into(),
+        }
+    }
+}
+
+/// The word a person knows a request field by, in Swedish: `address.postal_code`
+/// is "postnummer", `contacts[0].phone` is "telefon". A field without a
+/// word of its own is named as it is spelt.
+pub fn field_sv(field: &str) -> String {
+    let leaf = field.rsplit('.').next().unwrap_or(field);
+    let leaf = leaf.split('[').next().unwrap_or(leaf);
+    let word = match leaf {
+        "personnummer" => "personnummer",
+        "first_name" => "förnamn",
+        "last_name" => "efternamn",
+        "name" => "namn",
+        "display_name" => "visningsnamn",
+        "username" => "användarnamn",
+        "password" => "lösenord",
+        "address" => "adress",
+        "street" => "gatuadress",
+        "postal_code" => "postnummer",
+        "city" => "ort",
+        "phone" => "telefonnummer",
+        "door" => "dörr",
+        "entry_notes" => "anvisningar för att komma in",
+        "area_id" | "area" => "område",
+        "group_id" | "group_ids" | "holder_group_id" | "team_group_id" | "recipient_group_id" => {
+            "grupp"
+        }
+        "kind" => "typ",
+        "role" => "roll",
+        "service" => "tjänst",
+        "customer_id" | "customer" => "brukare",
+        "order_id" | "order" => "beställning",
+        "installer_id" | "installer" | "assigned_installer_id" => "installatör",
+        "ordinary_assessor_id" => "ordinarie handläggare",
+        "alarm_lead" => "larmansvarig",
+        "valid_from" | "start_date" | "from" => "startdatum",
+        "valid_to" | "end_date" | "to" => "slutdatum",
+        "installation_date" => "installationsdatum",
+        "visit_date" => "besöksdatum",
+        "visit_time" | "visit_from" | "visit_to" => "besökstid",
+        "ordered_on" => "beställningsdatum",
+        "collected_on" | "lock_receipt_collected_on" => "hämtdatum",
+        "signed_at" => "signeringsdatum",
+        "signed_by" => "undertecknare",
+        "key_number" | "key_numbers" => "nyckelnummer",
+        "key_position" => "nyckelplats",
+        "cabinet" | "night_cabinet" => "nyckelskåp",
+        "hook" => "krok",
+        "count" => "antal",
+        "serial" | "serials" => "serienummer",
+        "model" | "model_id" => "modell",
+        "supplier" => "leverantör",
+        "supplier_order" => "leverantörsorder",
+        "item_state" | "state" => "status",
+        "items" => "utrustning",
+        "note" | "reason" | "state_reason" => "kommentar",
+        "reference" => "referens",
+        "receipt_document_id" => "kvittensdokument",
+        "body" => "innehåll",
+        "format" => "format",
+        "months" => "antal månader",
+        "part" => "del",
+        "user_id" | "holder_user_id" | "recipient_user_id" => "användare",
+        "consent" | "consent_digital_lock" | "consent_staff_unlock" => "samtycke",
+        "digital_lock" => "digitalt lås",
+        "staff_unlock" => "upplåsning av personal",
+        "other_municipality" => "annan kommun",
+        "own_invoice_line" => "egen fakturarad",
+        "birth_date" => "födelsedatum",
+        "coordination_number" => "samordningsnummer",
+        "contacts" => "kontaktpersoner",
+        "refresh_token" => "förnyelsetoken",
+        "active" => "aktiv",
+        "date" => "datum",
+        "version" => "version",
+        "mapping" => "kolumnmappning",
+        "header_row" => "rubrikrad",
+        "subject" => "ämne",
+        "topic" => "ämne",
+        "decision" | "decision_id" => "beslut",
+        _ => return format!("fältet {field}"),
+    };
+    word.to_string()
+}
+
+/// "a, b och c".
+fn list_sv(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} och {last}", init.join(", ")),
+    }
 }
 
 pub struct AppError {
@@ -95,12 +214,35 @@ impl AppError {
         self.status
     }
 
+    /// 422 naming every field that is wrong, in words a person can act on.
     pub fn validation(errors: Vec<FieldError>) -> Self {
+        let en: Vec<String> = errors
+            .iter()
+            .map(|e| format!("`{}` ({})", e.field, e.detail))
+            .collect();
+        let sv: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{} ({})", field_sv(&e.field), e.detail_sv))
+            .collect();
+        let (detail, detail_sv) = match errors.len() {
+            0 => (
+                "Some fields are invalid. Correct them and send again.".to_string(),
+                "Några fält är fel ifyllda. Rätta dem och skicka igen.".to_string(),
+            ),
+            1 => (
+                format!("A field is invalid: {}. Correct it and send again; nothing was changed.", en[0]),
+                format!("Ett fält är fel ifyllt: {}. Rätta det och skicka igen; inget har ändrats.", sv[0]),
+            ),
+            _ => (
+                format!("Some fields are invalid: {}. Correct them and send again; nothing was changed.", en.join(", ")),
+                format!("Några fält är fel ifyllda: {}. Rätta dem och skicka igen; inget har ändrats.", list_sv(&sv)),
+            ),
+        };
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
-            "Some fields are invalid; see `errors` for each one.",
-            "Några fält är felaktiga; se `errors` för vart och ett.",
+            detail,
+            detail_sv,
         )
         .with_field_errors(errors)
     }
@@ -109,8 +251,8 @@ impl AppError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            "Log in first: send a valid access token as `Authorization: Bearer …`.",
-            "Logga in först: skicka en giltig åtkomsttoken som `Authorization: Bearer …`.",
+            "You are not logged in, or your session has ended: log in again (send a valid access token as `Authorization: Bearer …`).",
+            "Du är inte inloggad, eller så har inloggningen upphört. Logga in igen.",
         )
     }
 

@@ -3,7 +3,6 @@
 //! period: the `followups` row is the claim, so several server instances on one
 //! PostgreSQL database still send one message.
 
-use crate::api::decisions::service_sv;
 use crate::auth::CustomerScope;
 use crate::db::{self, customers, lifecycle, messages, org, users, DbConn};
 use crate::domain::followup::{
@@ -140,7 +139,7 @@ pub fn run(
         let groups = org::find_groups(conn, &group_ids)?;
         let service: Service = AppError::parse_stored(&order.service)?;
         let state: OrderState = AppError::parse_stored(&order.state)?;
-        let (number, svc) = (customer.customer_number.clone(), service_sv(service));
+        let (number, svc) = (customer.customer_number.clone(), service.sv());
         if today >= three_months_after(received) {
             three_months.push((order.clone(), number.clone()));
         }

@@ -1,5 +1,7 @@
 //! Cross-cutting HTTP: request logging without personal data, request ids,
-//! security headers, and `Idempotency-Key` replay.
+//! security headers, `Idempotency-Key` replay, and cutting stalled bodies.
+
+pub mod body_timeout;
 
 use crate::db::{self, idempotency};
 use crate::error::AppError;
@@ -112,12 +114,18 @@ pub async fn idempotency(
     };
     let scope = claims.sub;
 
+    // The import takes a spreadsheet, not JSON: its own limit applies.
+    let limit = if req.path() == crate::api::import::PATH {
+        crate::api::import::MAX_BYTES
+    } else {
+        state.settings.json_limit_bytes
+    };
     let mut payload = req.take_payload();
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
-        if body.len() + chunk.len() > state.settings.json_limit_bytes {
-            return Err(crate::api::payload_too_large().into());
+        if body.len() + chunk.len() > limit {
+            return Err(crate::api::payload_too_large(Some(limit)).into());
         }
         body.extend_from_slice(&chunk);
     }
@@ -298,7 +306,7 @@ pub async fn problem_fallback(
             "This endpoint does not take that HTTP method; the `Allow` header lists the ones it does.",
             "Denna adress tar inte emot den HTTP-metoden; rubriken `Allow` visar vilka som gäller.",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => crate::api::payload_too_large(),
+        StatusCode::PAYLOAD_TOO_LARGE => crate::api::payload_too_large(None),
         s if s.is_server_error() => AppError::internal(anyhow::anyhow!("error response without problem body: {s}")),
         s => AppError::new(
             s,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod followup;
 pub mod http;
 pub mod media;
+pub mod sheet;
 pub mod web;
 
 use actix_web::body::MessageBody;
@@ -32,6 +33,11 @@ pub struct AppState {
     pub store: Arc<dyn media::storage::BlobStore>,
     /// How many photos are processed at once, so uploads cannot starve the API.
     pub media_slots: Arc<tokio::sync::Semaphore>,
+    /// The photos' memory budget in MiB: each photo is admitted by what its
+    /// header says it needs, so photos at once never need more together.
+    pub media_memory: Arc<tokio::sync::Semaphore>,
+    /// Uploads between writing their files and committing their record.
+    pub uploads_in_flight: Arc<media::InFlight>,
 }
 
 impl AppState {
@@ -42,9 +48,12 @@ impl AppState {
         demo: bool,
     ) -> std::io::Result<Self> {
         let store = media::storage::open(&settings)?;
-        let slots = std::thread::available_parallelism()
-            .map(|n| n.get().div_ceil(2))
-            .unwrap_or(1);
+        let slots = match settings.photo_workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get().div_ceil(2))
+                .unwrap_or(1),
+            n => n,
+        };
         Ok(Self {
             db,
             keys,
@@ -58,6 +67,10 @@ impl AppState {
             demo,
             store,
             media_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            media_memory: Arc::new(tokio::sync::Semaphore::new(
+                (media::pipeline::MEMORY_BUDGET / media::pipeline::MIB) as usize,
+            )),
+            uploads_in_flight: Arc::default(),
         })
     }
 }
@@ -75,7 +88,6 @@ pub fn build_app(
     >,
 > {
     let json_limit = state.settings.json_limit_bytes;
-    let document_limit = state.settings.document_limit_bytes;
     App::new()
         .app_data(state)
         .app_data(
@@ -92,11 +104,12 @@ pub fn build_app(
         .service(
             aw::scope("/api/v1")
                 .wrap(from_fn(http::idempotency))
-                .configure(|c| api::configure(c, document_limit))
+                .configure(api::configure)
                 .default_service(aw::to(api::route_not_found)),
         )
         .configure(web::configure)
         .wrap(from_fn(http::problem_fallback))
+        .wrap(from_fn(http::body_timeout::cut_stalled_bodies))
         .wrap(http::security_headers())
         .wrap(from_fn(http::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::<http::QuietRootSpan>::new())

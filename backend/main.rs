@@ -45,7 +45,7 @@ enum Command {
     },
     /// Compare document files with the database: files without a record (an
     /// interrupted upload) and records without files. Prints JSON; exits 1 on
-    /// records without files.
+    /// records without files, 2 on files without a record only, 0 when all agree.
     CheckDocuments,
     /// Apply the retention rule: delete the documents of customers whose case
     /// closed more than LARMKOLL_DOCUMENT_RETENTION_DAYS ago. Dry run unless --apply.
@@ -78,6 +78,10 @@ fn main() -> anyhow::Result<()> {
         print!("{}", api::openapi_json());
         return Ok(());
     }
+    // The database, its journal, the originals and the signing key hold
+    // personal data: whatever the caller's umask, nothing the server creates
+    // is readable by another local account (files 0600, folders 0700).
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -161,10 +165,10 @@ fn main() -> anyhow::Result<()> {
             let mut conn = db.get()?;
             let report = api::documents::check_storage(&mut conn, store.as_ref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
-            if !report.missing_files.is_empty() {
-                std::process::exit(1);
+            match report.exit_code() {
+                0 => Ok(()),
+                code => std::process::exit(code),
             }
-            Ok(())
         }
         Command::ImportKeys {
             file,
@@ -183,7 +187,7 @@ fn import_keys(db: &Db, file: &std::path::Path, username: &str, apply: bool) -> 
     let user = larmkoll::auth::CurrentUser::load_by_username(&mut conn, username)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .ok_or_else(|| anyhow::anyhow!("no active user '{username}'"))?;
-    if !matches!(user.role, Role::Admin | Role::Coordinator) {
+    if !larmkoll::auth::allows(user.role, larmkoll::auth::Action::ImportKeyRegister) {
         anyhow::bail!(
             "{username} is a {}; only an admin or a coordinator imports the key register",
             user.role
@@ -210,7 +214,11 @@ fn import_keys(db: &Db, file: &std::path::Path, username: &str, apply: bool) -> 
             what,
             r.key_number.as_deref().unwrap_or("-"),
             r.customer_number.as_deref().unwrap_or("-"),
-            r.problems.join("; ")
+            r.problems
+                .iter()
+                .map(|p| p.detail.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         );
     }
     println!(
@@ -230,14 +238,26 @@ fn import_keys(db: &Db, file: &std::path::Path, username: &str, apply: bool) -> 
     Ok(())
 }
 
-/// The default data directory is created on first start; a configured one must
-/// exist, so a typo cannot start an empty system somewhere else.
+/// The default data directory is created on first start (0700); a configured
+/// one must exist, so a typo cannot start an empty system somewhere else.
 fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if settings.data_dir.is_dir() {
+        let mode = std::fs::metadata(&settings.data_dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                data_dir = %settings.data_dir.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the data directory is open to other local accounts; `chmod 700` it"
+            );
+        }
         return Ok(());
     }
     if settings.data_dir == Settings::default().data_dir {
-        std::fs::create_dir_all(&settings.data_dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&settings.data_dir)?;
         return Ok(());
     }
     anyhow::bail!(
@@ -347,9 +367,7 @@ async fn serve(
     }
     if demo {
         println!("  Demo logins (password: {}):", demo::DEMO_PASSWORD);
-        println!(
-            "    admin, handlaggare, koordinator, installator, hemtjanst, avgift, larmcentral"
-        );
+        println!("    {}", demo::usernames().collect::<Vec<_>>().join(", "));
     }
     println!("  Stop with Ctrl+C.");
     println!();

@@ -1,7 +1,7 @@
 //! Reading the audit log: "who opened this customer's record, and why".
 
 use super::pagination::{self, Page};
-use crate::auth::{CurrentUser, Permission};
+use crate::auth::{Action, CurrentUser};
 use crate::db::audit;
 use crate::error::{AppError, Problem};
 use crate::AppState;
@@ -43,11 +43,13 @@ pub struct AuditQuery {
     pub customer_id: Option<Uuid>,
     /// Everything this user did.
     pub user_id: Option<Uuid>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub action: Option<String>,
     /// From this instant (inclusive).
     pub from: Option<DateTime<Utc>>,
     /// Up to this instant (exclusive).
     pub to: Option<DateTime<Utc>>,
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -68,7 +70,7 @@ pub async fn query_audit(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
-        Permission::ReadAuditLog,
+        Action::ReadAuditLog,
         "read the audit log",
         "läsa granskningsloggen",
     )?;

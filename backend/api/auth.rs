@@ -1,5 +1,6 @@
 //! Login, token refresh and logout.
 
+use super::json::Json;
 use crate::auth::{jwt, password, CurrentUser, RequestContext};
 use crate::db::{self, audit, tokens, users, DbConn};
 use crate::domain::{GroupKind, Role};
@@ -84,7 +85,7 @@ fn invalid_credentials() -> AppError {
 pub async fn login(
     state: web::Data<AppState>,
     ctx: RequestContext,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
     let LoginRequest {
         username,
@@ -195,12 +196,13 @@ fn issue_pair(
 ) -> Result<TokenPair, AppError> {
     let refresh = jwt::new_refresh_token();
     let now = db::now();
+    let family_id = family.unwrap_or_else(db::new_id);
     tokens::insert(
         conn,
         &tokens::RefreshTokenRow {
             id: db::new_id(),
             user_id: user_id.to_string(),
-            family_id: family.unwrap_or_else(db::new_id),
+            family_id: family_id.clone(),
             token_hash: jwt::hash_refresh_token(&refresh),
             created_at: now,
             expires_at: now + Duration::days(state.settings.refresh_token_days),
@@ -208,9 +210,12 @@ fn issue_pair(
             revoked_at: None,
         },
     )?;
-    let access = state
-        .keys
-        .issue(user_id, token_version, state.settings.access_token_minutes);
+    let access = state.keys.issue(
+        user_id,
+        token_version,
+        &family_id,
+        state.settings.access_token_minutes,
+    );
     Ok(TokenPair { access, refresh })
 }
 
@@ -266,7 +271,7 @@ fn invalid_refresh() -> AppError {
 pub async fn refresh(
     state: web::Data<AppState>,
     ctx: RequestContext,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, AppError> {
     let hash = jwt::hash_refresh_token(body.refresh_token.trim());
     let st = state.clone();
@@ -315,7 +320,8 @@ pub async fn refresh(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
-    /// The refresh token of this session; its family is revoked.
+    /// The refresh token of this session. Optional: the access token already names its
+    /// session, which ends either way (its access tokens stop working at their next request).
     pub refresh_token: Option<String>,
     /// End every session of this user, on every device.
     #[serde(default)]
@@ -329,7 +335,7 @@ pub struct LogoutRequest {
 pub async fn logout(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<LogoutRequest>,
+    body: Json<LogoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     let LogoutRequest {
         refresh_token,
@@ -341,12 +347,15 @@ pub async fn logout(
             let now = db::now();
             if all_sessions {
                 cut_sessions(conn, &user.id)?;
-            } else if let Some(t) = refresh_token {
-                if let Some(token) = tokens::find_by_hash(conn, &jwt::hash_refresh_token(t.trim()))?
-                {
-                    if token.user_id == user.id {
-                        tokens::revoke_family(conn, &token.family_id, now)?;
-                    }
+            } else {
+                // The session the access token names ends, and the one the refresh token names (normally the same).
+                let named = match refresh_token {
+                    Some(t) => tokens::find_by_hash(conn, &jwt::hash_refresh_token(t.trim()))?
+                        .map(|t| t.family_id),
+                    None => None,
+                };
+                for family in user.session_id.iter().chain(named.iter()) {
+                    tokens::revoke_family_of_user(conn, family, &user.id, now)?;
                 }
             }
             audit::record(

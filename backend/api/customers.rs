@@ -2,12 +2,14 @@
 //! access-checked through `auth::permissions` and written to the audit log.
 
 use super::concurrency::{etag, expected_version};
+use super::json::Json;
 use super::org::unknown_reference;
 use super::pagination::{self, Page};
 use super::validation::{nullable, Problems};
-use crate::auth::{CurrentUser, Permission};
+use crate::auth::permissions::{stored_role_may_hold, Duty};
+use crate::auth::{Action, CurrentUser};
 use crate::db::{self, audit, customers, org, users, DbConn};
-use crate::domain::{Personnummer, Role};
+use crate::domain::Personnummer;
 use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
@@ -38,10 +40,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[schema(example = "Storgatan 1")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub street: String,
     #[schema(example = "132 30")]
+    #[schema(
+        min_length = 5,
+        max_length = 10,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[0-9][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*){5}$"
+    )]
     pub postal_code: String,
     #[schema(example = "Saltsjö-Boo")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub city: String,
 }
 
@@ -157,6 +174,7 @@ fn private(mut resp: HttpResponse) -> HttpResponse {
 pub struct CustomerQuery {
     /// Free text: a name (part of first or last name), a customer number
     /// (`K-100001`) or a personnummer in any common form (exact match).
+    #[param(pattern = r"^[^\u0000]*$")]
     pub q: Option<String>,
     pub area_id: Option<Uuid>,
     /// Customers served by this group.
@@ -164,6 +182,7 @@ pub struct CustomerQuery {
     pub ordinary_assessor_id: Option<Uuid>,
     pub other_municipality: Option<bool>,
     /// `next_cursor` from the previous page.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -264,17 +283,39 @@ pub async fn list_customers(
     "consent_staff_unlock": true
 }))]
 pub struct NewCustomer {
-    /// 10 or 12 digits, with or without separator; samordningsnummer accepted.
+    /// 10 or 12 digits (`YYMMDD-NNNC` or `YYYYMMDD-NNNC`; the separator `-` may be
+    /// left out, `+` in the 10-digit form marks someone 100 or older; whitespace is
+    /// ignored). The digits must name a real day, not later than today (day + 60 for
+    /// a samordningsnummer), and the last one must be the Luhn check digit of the
+    /// ten digits from `YY`. Otherwise 422 `invalid`.
     pub personnummer: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub first_name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub last_name: String,
     pub address: Address,
+    #[schema(max_length = 40, pattern = r"^[^\u0000]*$")]
     pub phone: Option<String>,
+    /// Id of an existing area (`GET /api/v1/areas`; otherwise 422 `unknown`),
+    /// and one of your own areas (those of your groups, `GET /api/v1/auth/me`)
+    /// unless you are an admin (otherwise 422 `outside_scope`).
     pub area_id: Uuid,
+    /// Ids of existing groups (`GET /api/v1/groups`; otherwise 422 `unknown`).
     #[serde(default)]
     pub group_ids: Vec<Uuid>,
+    /// An active user with the role `assessor` (otherwise 422 `not_an_assessor`).
     pub ordinary_assessor_id: Option<Uuid>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub key_position: Option<String>,
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     pub entry_notes: Option<String>,
     #[serde(default)]
     pub other_municipality: bool,
@@ -294,19 +335,15 @@ pub struct NewCustomer {
 pub async fn create_customer(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewCustomer>,
+    body: Json<NewCustomer>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(
-        Permission::CreateCustomer,
-        "create customers",
-        "skapa brukare",
-    )?;
+    user.require(Action::CreateCustomer, "create customers", "skapa brukare")?;
     let new = body.into_inner();
     let mut p = Problems::default();
     let pnr = match Personnummer::parse(&new.personnummer, crate::domain::calendar::today()) {
         Ok(pnr) => Some(pnr),
         Err(e) => {
-            p.add("personnummer", "invalid", e.to_string());
+            p.add("personnummer", "invalid", e.to_string(), e.sv());
             None
         }
     };
@@ -322,6 +359,7 @@ pub async fn create_customer(
             "area_id",
             "outside_scope",
             "you may only create customers in your own areas",
+            "du får bara lägga upp brukare i dina egna områden",
         );
     }
     p.finish()?;
@@ -399,6 +437,7 @@ fn address(p: &mut Problems, a: &Address) -> Address {
             "address.postal_code",
             "invalid",
             "a Swedish postal code has five digits, e.g. 132 30",
+            "ett postnummer har fem siffror, till exempel 132 30",
         );
     }
     let city = p.text("address.city", &a.city, 100);
@@ -427,14 +466,15 @@ fn check_references(
         return Err(unknown_reference("group_ids", "group", "gruppen"));
     }
     if let Some(id) = assessor_id {
-        let ok =
-            users::find(conn, id)?.is_some_and(|u| u.active && u.role == Role::Assessor.as_str());
+        let ok = users::find(conn, id)?
+            .is_some_and(|u| u.active && stored_role_may_hold(&u.role, Duty::OrdinaryAssessor));
         if !ok {
             let mut p = Problems::default();
             p.add(
                 "ordinary_assessor_id",
                 "not_an_assessor",
                 "must be an active user with the role assessor",
+                "ska vara en aktiv användare med rollen handläggare",
             );
             p.finish()?;
         }
@@ -528,27 +568,44 @@ pub async fn get_customer(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"key_position": "Skåp 1, krok 7", "entry_notes": null}))]
 pub struct CustomerUpdate {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub first_name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub last_name: Option<String>,
     pub address: Option<Address>,
     /// `null` clears.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<String>)]
+    #[schema(max_length = 40, pattern = r"^[^\u0000]*$")]
     pub phone: Option<Option<String>>,
+    /// Id of an existing area (`GET /api/v1/areas`; otherwise 422 `unknown`),
+    /// and one of your own areas (those of your groups, `GET /api/v1/auth/me`)
+    /// unless you are an admin (otherwise 422 `outside_scope`).
     pub area_id: Option<Uuid>,
-    /// Replaces the serving groups.
+    /// Replaces the serving groups: ids of existing groups (`GET /api/v1/groups`;
+    /// otherwise 422 `unknown`).
     pub group_ids: Option<Vec<Uuid>>,
-    /// `null` clears.
+    /// An active user with the role `assessor` (otherwise 422 `not_an_assessor`); `null` clears.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<Uuid>)]
     pub ordinary_assessor_id: Option<Option<Uuid>>,
     /// `null` clears.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<String>)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub key_position: Option<Option<String>>,
     /// `null` clears.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<String>)]
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     pub entry_notes: Option<Option<String>>,
     pub other_municipality: Option<bool>,
     pub consent_digital_lock: Option<bool>,
@@ -572,13 +629,9 @@ pub async fn update_customer(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<CustomerUpdate>,
+    body: Json<CustomerUpdate>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(
-        Permission::UpdateCustomer,
-        "change customers",
-        "ändra brukare",
-    )?;
+    user.require(Action::UpdateCustomer, "change customers", "ändra brukare")?;
     let expected = expected_version(&req)?;
     let id = id.into_inner().to_string();
     let u = body.into_inner();
@@ -600,6 +653,7 @@ pub async fn update_customer(
                 "area_id",
                 "outside_scope",
                 "you may only move customers to your own areas",
+                "du får bara flytta brukare till dina egna områden",
             );
         }
     }
@@ -718,7 +772,7 @@ pub async fn reveal_personnummer(
     query: web::Query<RevealQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
-        Permission::RevealPersonnummer,
+        Action::RevealPersonnummer,
         "see full personnummer",
         "se hela personnummer",
     )?;

@@ -3,13 +3,14 @@
 
 use super::concurrency::{etag, expected_version};
 use super::customers::{load_visible, read_of_customer};
+use super::json::Json;
 use super::notify::{self, About};
 use super::orders::{new_order, order_dto, Order};
 use super::validation::Problems;
-use crate::auth::CurrentUser;
+use crate::auth::{Action, CurrentUser};
 use crate::db::{self, audit, lifecycle, DbConn};
 use crate::domain::messages::{self, Topic};
-use crate::domain::{OrderKind, Period, PeriodError, Role, Service};
+use crate::domain::{OrderKind, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::StatusCode;
@@ -43,13 +44,6 @@ pub struct Decision {
     pub ended_on: Option<NaiveDate>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
-}
-
-pub fn service_sv(s: Service) -> &'static str {
-    match s {
-        Service::SafetyAlarm => "Trygghetslarm",
-        Service::DigitalLock => "Digitalt lås",
-    }
 }
 
 fn decision_dto(d: lifecycle::DecisionRow) -> Result<Decision, AppError> {
@@ -135,15 +129,13 @@ pub async fn grant(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<NewDecision>,
+    body: Json<NewDecision>,
 ) -> Result<HttpResponse, AppError> {
-    if user.role != Role::Assessor {
-        return Err(AppError::forbidden("grant decisions", "fatta beslut"));
-    }
+    user.require(Action::GrantDecision, "grant decisions", "fatta beslut")?;
     let new = body.into_inner();
     let period = Period::new(new.valid_from, new.valid_to).map_err(|e| {
         let mut p = Problems::default();
-        p.add("valid_to", "before_valid_from", e.to_string());
+        p.add("valid_to", "before_valid_from", e.to_string(), e.sv());
         p.finish().unwrap_err()
     })?;
     let customer_id = id.into_inner().to_string();
@@ -199,7 +191,7 @@ pub async fn grant(
             lifecycle::insert_order(conn, &order)?;
             audit::record(conn, &user, audit::Entry::new("decision.create", "decision", Some(&decision.id)).customer(&customer_id))?;
             if kind == OrderKind::Install {
-                let text = messages::ordered(&customer.customer_number, service_sv(new.service), period.from);
+                let text = messages::ordered(&customer.customer_number, new.service.sv(), period.from);
                 let about = About { customer: &customer, customer_groups: &groups, order_id: Some(&order.id), sender_id: Some(&user.id) };
                 notify::send(conn, &rules, Topic::Ordered, &about, text)?;
             }
@@ -336,11 +328,9 @@ pub async fn end_decision(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<EndDecision>,
+    body: Json<EndDecision>,
 ) -> Result<HttpResponse, AppError> {
-    if user.role != Role::Assessor {
-        return Err(AppError::forbidden("end decisions", "avsluta beslut"));
-    }
+    user.require(Action::EndDecision, "end decisions", "avsluta beslut")?;
     let expected = expected_version(&req)?;
     let decision_id = id.into_inner().to_string();
     let end_date = body.end_date;
@@ -375,6 +365,7 @@ pub async fn end_decision(
                     "end_date",
                     "before_valid_from",
                     format!("must be on or after {}", d.valid_from),
+                    format!("ska vara samma dag som eller efter {}", d.valid_from),
                 );
                 p.finish()?;
             }
@@ -389,7 +380,20 @@ pub async fn end_decision(
             for mut o in lifecycle::open_orders_of_decision(conn, &d.id)? {
                 let from = o.state.clone();
                 let v = o.version;
-                o.state = crate::domain::OrderState::Cancelled.as_str().to_string();
+                // Through the state machine, like every other transition.
+                let kind: crate::domain::OrderKind = AppError::parse_stored(&o.kind)?;
+                let state: crate::domain::OrderState = AppError::parse_stored(&from)?;
+                let Some(next) = crate::domain::order::next_state(
+                    kind,
+                    state,
+                    crate::domain::OrderEvent::Cancel,
+                ) else {
+                    return Err(AppError::internal(anyhow::anyhow!(
+                        "open order {} in {from} cannot be cancelled",
+                        o.id
+                    )));
+                };
+                o.state = next.as_str().to_string();
                 o.state_reason = Some("Beslutet avslutat".into());
                 o.version += 1;
                 o.updated_at = db::now();
@@ -448,7 +452,7 @@ pub async fn end_decision(
                     &about,
                     messages::cancelled(
                         &customer.customer_number,
-                        service_sv(service),
+                        service.sv(),
                         "beslutet avslutat",
                     ),
                 )?;

@@ -3,14 +3,15 @@
 
 use super::concurrency::{etag, expected_version};
 use super::customers::load_visible;
+use super::json::Json;
 use super::validation::Problems;
-use crate::auth::CurrentUser;
+use crate::auth::{Action, CurrentUser};
 use crate::db::{self, audit, custody, customers, DbConn};
 use crate::domain::custody::{closest, item_move, EquipmentKind, ItemMove, ItemState};
-use crate::domain::{Role, Service};
+use crate::domain::Service;
 use crate::error::{AppError, Problem};
 use crate::AppState;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -224,12 +225,17 @@ fn find_serial(conn: &mut DbConn, serial: &str, field: &str) -> Result<custody::
                 "no item with serial {serial}; closest known: {}",
                 closest.join(", ")
             ),
+            format!(
+                "det finns ingen utrustning med serienummer {serial}; närmast liknande: {}",
+                closest.join(", ")
+            ),
         );
     } else {
         p.add(
             field,
             "ambiguous_serial",
             format!("serial {serial} belongs to several suppliers' items; register them apart"),
+            format!("serienummer {serial} finns hos flera leverantörers utrustning; registrera dem var för sig"),
         );
     }
     Err(p.finish().unwrap_err())
@@ -262,6 +268,7 @@ pub(crate) fn install_serials(
                     "{serial} is a {} and does not belong to this order",
                     kind.as_str()
                 ),
+                format!("{serial} är fel sorts utrustning och hör inte till den här beställningen"),
             );
             p.finish()?;
         }
@@ -374,6 +381,7 @@ pub(crate) fn collect(
                     &field,
                     "not_at_customer",
                     format!("{serial} is not registered at this customer"),
+                    format!("{serial} är inte registrerad hos den här brukaren"),
                 );
                 p.finish()?;
             }
@@ -381,14 +389,6 @@ pub(crate) fn collect(
         }
     }
     Ok(())
-}
-
-fn require(user: &CurrentUser, roles: &[Role], en: &str, sv: &str) -> Result<(), AppError> {
-    if roles.contains(&user.role) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(en, sv))
-    }
 }
 
 /// The catalogue.
@@ -418,7 +418,17 @@ pub async fn list_models(
 #[schema(example = json!({"kind": "digital_lock", "supplier": "Phoniro", "model": "Phoniro Lock 3"}))]
 pub struct NewModel {
     pub kind: EquipmentKind,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub supplier: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub model: String,
 }
 
@@ -432,11 +442,10 @@ pub struct NewModel {
 pub async fn create_model(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewModel>,
+    body: Json<NewModel>,
 ) -> Result<HttpResponse, AppError> {
-    require(
-        &user,
-        &[Role::Admin],
+    user.require(
+        Action::CreateEquipmentModel,
         "manage the equipment catalogue",
         "hantera utrustningskatalogen",
     )?;
@@ -475,7 +484,14 @@ pub async fn create_model(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"model_id": "…", "serial": "TX-4471-0098"}))]
 pub struct NewItem {
+    /// Id of an existing equipment model (`GET /api/v1/equipment/models`;
+    /// otherwise 422 `unknown`).
     pub model_id: Uuid,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub serial: String,
 }
 
@@ -489,11 +505,10 @@ pub struct NewItem {
 pub async fn create_item(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewItem>,
+    body: Json<NewItem>,
 ) -> Result<HttpResponse, AppError> {
-    require(
-        &user,
-        &[Role::Admin, Role::Coordinator],
+    user.require(
+        Action::CreateEquipmentItem,
         "register equipment",
         "registrera utrustning",
     )?;
@@ -559,6 +574,7 @@ pub struct ItemQuery {
     pub state: Option<ItemState>,
     pub kind: Option<EquipmentKind>,
     pub customer_id: Option<Uuid>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub serial: Option<String>,
     /// 1–1000, default 200.
     #[param(minimum = 1, maximum = 1000)]
@@ -570,17 +586,7 @@ async fn query_items(
     user: CurrentUser,
     q: ItemQuery,
 ) -> Result<Vec<Item>, AppError> {
-    require(
-        &user,
-        &[
-            Role::Admin,
-            Role::Coordinator,
-            Role::Installer,
-            Role::Billing,
-        ],
-        "list equipment",
-        "lista utrustning",
-    )?;
+    user.require(Action::ListEquipment, "list equipment", "lista utrustning")?;
     let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
     let filter = custody::ItemFilter {
         state: q.state.map(|s| s.as_str().into()),
@@ -660,24 +666,20 @@ pub async fn export_items(
     q: web::Query<ItemQuery>,
 ) -> Result<HttpResponse, AppError> {
     let items = query_items(&state, user, q.into_inner()).await?;
-    let mut csv = String::from("\u{feff}typ;leverantör;serienummer;läge;kundnummer\r\n");
-    for i in items {
-        csv.push_str(&format!(
-            "{};{};{};{};{}\r\n",
-            i.kind.as_str(),
+    let rows = items.into_iter().map(|i| {
+        vec![
+            i.kind.sv().to_string(),
             i.supplier,
             i.serial,
-            i.state.as_str(),
-            i.customer_number.unwrap_or_default()
-        ));
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"utrustning.csv\"",
-        ))
-        .body(csv))
+            i.state.sv().to_string(),
+            i.customer_number.unwrap_or_default(),
+        ]
+    });
+    super::export::csv_response(
+        "utrustning.csv",
+        &["typ", "leverantör", "serienummer", "läge", "kundnummer"],
+        rows,
+    )
 }
 
 fn item_not_found() -> AppError {
@@ -742,14 +744,13 @@ async fn act(
     req: &HttpRequest,
     user: CurrentUser,
     id: Uuid,
-    roles: &'static [Role],
+    action: Action,
     work: impl FnOnce(&mut DbConn, &CurrentUser, &mut custody::ItemRow) -> Result<(), AppError>
         + Send
         + 'static,
 ) -> Result<HttpResponse, AppError> {
-    require(
-        &user,
-        roles,
+    user.require(
+        action,
         "do this with equipment",
         "göra detta med utrustning",
     )?;
@@ -798,10 +799,10 @@ pub async fn hand_out(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<CustomerRef>,
+    body: Json<CustomerRef>,
 ) -> Result<HttpResponse, AppError> {
     let customer_id = body.customer_id.to_string();
-    act(&state, &req, user, id.into_inner(), &[Role::CareStaff, Role::Installer, Role::Coordinator], move |conn, user, item| {
+    act(&state, &req, user, id.into_inner(), Action::HandOutReceiptProduct, move |conn, user, item| {
         let (customer, _) = load_visible(conn, user, &customer_id, "equipment.hand_out")?;
         if item.kind != EquipmentKind::ReceiptProduct.as_str() {
             return Err(AppError::new(StatusCode::CONFLICT, "not_a_receipt_product", "Only receipt products are handed out this way; alarms and locks go with their order.", "Bara kvittensprodukter lämnas ut så; larm och lås går via sin beställning."));
@@ -828,7 +829,7 @@ pub async fn restock(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<ItemNote>,
+    body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {
     let note = body.into_inner().note;
     act(
@@ -836,7 +837,7 @@ pub async fn restock(
         &req,
         user,
         id.into_inner(),
-        &[Role::Admin, Role::Coordinator, Role::Installer],
+        Action::RestockEquipment,
         move |conn, user, item| move_item(conn, user, item, ItemMove::Restock, None, None, note),
     )
     .await
@@ -856,7 +857,7 @@ pub async fn scrap(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<ItemNote>,
+    body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {
     let note = body.into_inner().note;
     act(
@@ -864,7 +865,7 @@ pub async fn scrap(
         &req,
         user,
         id.into_inner(),
-        &[Role::Admin, Role::Coordinator],
+        Action::ScrapEquipment,
         move |conn, user, item| move_item(conn, user, item, ItemMove::Scrap, None, None, note),
     )
     .await
@@ -886,7 +887,7 @@ pub async fn collect_item(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<ItemNote>,
+    body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {
     let note = body.into_inner().note;
     act(
@@ -894,7 +895,7 @@ pub async fn collect_item(
         &req,
         user,
         id.into_inner(),
-        &[Role::Coordinator, Role::Installer, Role::CareStaff],
+        Action::CollectEquipment,
         move |conn, user, item| move_item(conn, user, item, ItemMove::Collect, None, None, note),
     )
     .await
@@ -915,7 +916,7 @@ pub async fn link(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<CustomerRef>,
+    body: Json<CustomerRef>,
 ) -> Result<HttpResponse, AppError> {
     let customer_id = body.customer_id.to_string();
     act(
@@ -923,7 +924,7 @@ pub async fn link(
         &req,
         user,
         id.into_inner(),
-        &[Role::Admin],
+        Action::LinkLock,
         move |conn, user, item| {
             load_visible(conn, user, &customer_id, "equipment.link")?;
             if item.kind != EquipmentKind::DigitalLock.as_str()
@@ -971,7 +972,7 @@ pub async fn unlink(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<ItemNote>,
+    body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {
     let note = body.into_inner().note;
     act(
@@ -979,7 +980,7 @@ pub async fn unlink(
         &req,
         user,
         id.into_inner(),
-        &[Role::Admin],
+        Action::UnlinkLock,
         move |conn, user, item| {
             if item.linked_customer_id.is_none() {
                 return Err(AppError::new(

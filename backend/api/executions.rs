@@ -2,10 +2,11 @@
 //! billing events with their CSV export for the billing officers.
 
 use super::customers::{load_visible, read_of_customer};
+use super::json::Json;
 use super::validation::Problems;
-use crate::auth::CurrentUser;
+use crate::auth::{Action, CurrentUser};
 use crate::db::{self, audit, customers, lifecycle};
-use crate::domain::{Role, Service};
+use crate::domain::Service;
 use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
@@ -101,14 +102,13 @@ pub async fn start_night_visibility(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<NightVisibility>,
+    body: Json<NightVisibility>,
 ) -> Result<HttpResponse, AppError> {
-    if user.role != Role::Coordinator {
-        return Err(AppError::forbidden(
-            "start executions",
-            "starta verkställigheter",
-        ));
-    }
+    user.require(
+        Action::StartNightVisibility,
+        "start executions",
+        "starta verkställigheter",
+    )?;
     let id = id.into_inner().to_string();
     let start = body.start_date;
     let row = state
@@ -154,7 +154,7 @@ pub async fn start_night_visibility(
 pub struct PeriodQuery {
     /// First day (inclusive).
     pub from: NaiveDate,
-    /// Last day (inclusive).
+    /// Last day (inclusive); not before `from`.
     pub to: NaiveDate,
 }
 
@@ -179,15 +179,19 @@ async fn load_events(
     q: PeriodQuery,
     action: &'static str,
 ) -> Result<Vec<BillingEvent>, AppError> {
-    if !matches!(user.role, Role::Billing | Role::Admin) {
-        return Err(AppError::forbidden(
-            "read billing events",
-            "läsa debiteringshändelser",
-        ));
-    }
+    user.require(
+        Action::ReadBilling,
+        "read billing events",
+        "läsa debiteringshändelser",
+    )?;
     if q.to < q.from {
         let mut p = Problems::default();
-        p.add("to", "before_from", "the period ends before it starts");
+        p.add(
+            "to",
+            "before_from",
+            "the period ends before it starts",
+            "perioden slutar innan den börjar",
+        );
         p.finish()?;
     }
     let rows = state
@@ -254,26 +258,26 @@ pub async fn billing_csv(
 ) -> Result<HttpResponse, AppError> {
     let (from, to) = (q.from, q.to);
     let events = load_events(&state, user, q.into_inner(), "billing.export").await?;
-    let mut csv =
-        String::from("\u{feff}datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n");
-    for e in events {
-        let kind = if e.kind == "start" { "start" } else { "stopp" };
-        csv.push_str(&format!(
-            "{};{};{};{};{};{}\r\n",
-            e.date,
-            kind,
+    let rows = events.into_iter().map(|e| {
+        vec![
+            e.date.to_string(),
+            if e.kind == "start" { "start" } else { "stopp" }.to_string(),
             e.customer_number,
-            e.service.as_str(),
-            if e.own_invoice_line { "ja" } else { "nej" },
-            e.execution_id
-        ));
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"debitering-{from}-{to}.csv\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(csv))
+            e.service.sv().to_string(),
+            if e.own_invoice_line { "ja" } else { "nej" }.to_string(),
+            e.execution_id,
+        ]
+    });
+    super::export::csv_response(
+        &format!("debitering-{from}-{to}.csv"),
+        &[
+            "datum",
+            "händelse",
+            "kundnummer",
+            "insats",
+            "egen_rad",
+            "verkställighet",
+        ],
+        rows,
+    )
 }

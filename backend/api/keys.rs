@@ -3,11 +3,11 @@
 
 use super::concurrency::{etag, expected_version};
 use super::customers::load_visible;
+use super::json::Json;
 use super::validation::Problems;
-use crate::auth::CurrentUser;
+use crate::auth::{Action, CurrentUser};
 use crate::db::{self, audit, custody, customers, DbConn};
-use crate::domain::custody::{key_move, KeyCustody, KeyMove};
-use crate::domain::Role;
+use crate::domain::custody::{key_move, KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPosition};
 use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
@@ -36,14 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn may_handle_keys(user: &CurrentUser) -> Result<(), AppError> {
-    if matches!(
-        user.role,
-        Role::Installer | Role::CareStaff | Role::Coordinator | Role::Admin
-    ) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden("move keys", "flytta nycklar"))
-    }
+    user.require(Action::HandleKeys, "move keys", "flytta nycklar")
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -185,6 +178,7 @@ pub(crate) fn move_key(
     k: &mut custody::KeyRow,
     change: KeyChange<'_>,
 ) -> Result<(), AppError> {
+    check_receipt(conn, &k.customer_id, change.receipt_document_id.as_deref())?;
     let from: KeyCustody = AppError::parse_stored(&k.custody)?;
     let Some(to) = key_move(from, change.mv) else {
         let (en, sv) = whereabouts(conn, k)?;
@@ -244,41 +238,68 @@ pub(crate) fn move_key(
     Ok(())
 }
 
+/// A receipt named for a key's move must be a document of the key's customer
+/// (whom the caller may see, or the key would not be found): one that does not
+/// exist and another customer's get the same answer.
+fn check_receipt(
+    conn: &mut DbConn,
+    customer_id: &str,
+    document_id: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(id) = document_id else {
+        return Ok(());
+    };
+    match crate::db::documents::find(conn, id)? {
+        Some(d) if d.customer_id == customer_id => Ok(()),
+        _ => Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The receipt document is not a document of this key's customer. Upload the photo of the signed receipt first and name its id; nothing was changed.",
+            "Kvittensdokumentet är inget dokument för nyckelns kund. Ladda upp fotot av den signerade kvittensen först och ange dess id; inget har ändrats.",
+        )
+        .with_field_errors(vec![crate::error::FieldError {
+            field: "receipt_document_id".into(),
+            code: "unknown".into(),
+            detail: "no such document of this customer".into(),
+            detail_sv: "det finns inget sådant dokument för brukaren".into(),
+        }])),
+    }
+}
+
 /// Registers a key received from the customer, hung in the cabinet.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn register_key(
     conn: &mut DbConn,
     user: &CurrentUser,
     customer_id: &str,
-    key_number: &str,
-    count: i32,
-    cabinet: &str,
-    hook: &str,
-    night_cabinet: bool,
+    key_number: &KeyNumber,
+    count: KeyCount,
+    position: &KeyPosition,
     order_id: Option<&str>,
     receipt_document_id: Option<String>,
 ) -> Result<custody::KeyRow, AppError> {
+    check_receipt(conn, customer_id, receipt_document_id.as_deref())?;
     if let Some(existing) = custody::find_key_by_number(conn, key_number)? {
         let same = existing.customer_id == customer_id;
         return Err(AppError::new(
             StatusCode::CONFLICT,
             "key_number_taken",
             format!(
-                "Key number {key_number} is already in the register{}. Key numbers are unique in the organisation.",
+                "Key number {key_number} is already in the register{}. Key numbers are unique in the organisation (compared without regard to case, spaces or dashes).",
                 if same { " for this customer" } else { " for another customer" }
             ),
-            format!("Nyckelnummer {key_number} finns redan i registret{}.", if same { " för denna kund" } else { " för en annan kund" }),
+            format!("Nyckelnummer {key_number} finns redan i registret{}. Nyckelnummer är unika i organisationen (oavsett stora och små bokstäver, mellanslag och bindestreck).", if same { " för denna kund" } else { " för en annan kund" }),
         ));
     }
     let now = db::now();
     let row = custody::KeyRow {
         id: db::new_id(),
-        key_number: key_number.to_string(),
+        key_number: key_number.as_str().to_string(),
         customer_id: customer_id.to_string(),
-        key_count: count,
-        cabinet: cabinet.to_string(),
-        hook: hook.to_string(),
-        night_cabinet,
+        key_count: count.get(),
+        cabinet: position.cabinet.clone(),
+        hook: position.hook.clone(),
+        night_cabinet: position.night_cabinet,
         custody: KeyCustody::InCabinet.as_str().to_string(),
         holder_group_id: None,
         holder_user_id: None,
@@ -363,14 +384,32 @@ fn detail_of(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"key_number": "B-1042", "customer_id": "…", "count": 2, "cabinet": "Skåp 2", "hook": "14"}))]
 pub struct NewKey {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\-\u2010-\u2015\u2212\uFE63\uFF0D]*[0-9A-Za-zÅÄÖÆØÜÉåäöæøüé/.](?:[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\-\u2010-\u2015\u2212\uFE63\uFF0D]*[0-9A-Za-zÅÄÖÆØÜÉåäöæøüé/.])*[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\-\u2010-\u2015\u2212\uFE63\uFF0D]*[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub key_number: String,
+    /// A customer you may see (otherwise 404).
     pub customer_id: Uuid,
+    #[schema(minimum = 1, maximum = 20)]
     pub count: i32,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub cabinet: String,
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub hook: String,
     #[serde(default)]
     pub night_cabinet: bool,
-    /// The signed nyckelkvittens, once photographed.
+    /// The signed nyckelkvittens, once photographed: the id of a document of this
+    /// customer (otherwise 422 `unknown`).
     pub receipt_document_id: Option<Uuid>,
 }
 
@@ -379,23 +418,21 @@ pub struct NewKey {
     request_body = NewKey,
     responses(
         (status = 201, description = "In the cabinet", body = KeyDetail),
+        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key number is taken", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn receive_key(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewKey>,
+    body: Json<NewKey>,
 ) -> Result<HttpResponse, AppError> {
     may_handle_keys(&user)?;
     let b = body.into_inner();
     let mut p = Problems::default();
-    let number = p.text("key_number", &b.key_number, 50);
-    let cabinet = p.text("cabinet", &b.cabinet, 100);
-    let hook = p.text("hook", &b.hook, 20);
-    if !(1..=20).contains(&b.count) {
-        p.add("count", "out_of_range", "between 1 and 20");
-    }
-    p.finish()?;
+    let number = p.key(KeyNumber::parse(&b.key_number), None);
+    let count = p.key(KeyCount::new(b.count), None);
+    let position = p.key_position(KeyPosition::parse(&b.cabinet, &b.hook, b.night_cabinet));
+    let ((number, count), position) = p.finish_with(number.zip(count).zip(position))?;
     let hours = state.settings.key_sign_out_hours;
     let d = state
         .db
@@ -407,10 +444,8 @@ pub async fn receive_key(
                 &user,
                 &customer_id,
                 &number,
-                b.count,
-                &cabinet,
-                &hook,
-                b.night_cabinet,
+                count,
+                &position,
                 None,
                 b.receipt_document_id.map(|u| u.to_string()),
             )?;
@@ -534,29 +569,32 @@ pub async fn export_keys(
     q: web::Query<KeyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let keys = query_keys(&state, user, q.into_inner()).await?;
-    let mut csv =
-        String::from("\u{feff}nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan\r\n");
-    for k in keys {
-        csv.push_str(&format!(
-            "{};{};{};{};{};{};{};{}\r\n",
+    let rows = keys.into_iter().map(|k| {
+        vec![
             k.key_number,
             k.customer_number,
-            k.count,
+            k.count.to_string(),
             k.cabinet,
             k.hook,
-            if k.night_cabinet { "ja" } else { "nej" },
-            k.custody.as_str(),
-            k.since.format("%Y-%m-%d %H:%M")
-        ));
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"nyckelregister.csv\"",
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(csv))
+            if k.night_cabinet { "ja" } else { "nej" }.to_string(),
+            k.custody.sv().to_string(),
+            k.since.format("%Y-%m-%d %H:%M").to_string(),
+        ]
+    });
+    super::export::csv_response(
+        "nyckelregister.csv",
+        &[
+            "nyckelnummer",
+            "kundnummer",
+            "antal",
+            "skåp",
+            "krok",
+            "nattskåp",
+            "var",
+            "sedan",
+        ],
+        rows,
+    )
 }
 
 /// Where is this customer's key right now.
@@ -672,10 +710,12 @@ fn simple(mv: KeyMove) -> KeyChange<'static> {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"group_id": "…"}))]
 pub struct SignOut {
-    /// To a group (e.g. the night patrol)…
+    /// To a group (e.g. the night patrol; an existing group, `GET /api/v1/groups`)…
     pub group_id: Option<Uuid>,
-    /// …or to a person. Exactly one.
+    /// …or to a person (an existing user). Exactly one; a group or user that does
+    /// not exist is 422 `unknown`.
     pub user_id: Option<Uuid>,
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     pub note: Option<String>,
 }
 
@@ -694,12 +734,17 @@ pub async fn sign_out(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<SignOut>,
+    body: Json<SignOut>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.into_inner();
     let mut p = Problems::default();
     if b.group_id.is_some() == b.user_id.is_some() {
-        p.add("group_id", "exactly_one", "name either a group or a person");
+        p.add(
+            "group_id",
+            "exactly_one",
+            "name either a group or a person",
+            "ange antingen en grupp eller en person",
+        );
     }
     let note = p.optional_text("note", b.note.as_deref(), 500);
     p.finish()?;
@@ -725,8 +770,20 @@ pub async fn sign_out(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
-    /// Hang it somewhere else than before (all three together).
+    /// Hang it somewhere else than before: `cabinet` and `hook` together, or
+    /// neither (one without the other is 422 `incomplete`); `night_cabinet` with them.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub cabinet: Option<String>,
+    /// With `cabinet`.
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub hook: Option<String>,
     pub night_cabinet: Option<bool>,
 }
@@ -746,19 +803,22 @@ pub async fn sign_in(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<SignIn>,
+    body: Json<SignIn>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.into_inner();
     let mut p = Problems::default();
     let position = match (&b.cabinet, &b.hook) {
-        (Some(c), Some(h)) => Some((
-            p.text("cabinet", c, 100),
-            p.text("hook", h, 20),
-            b.night_cabinet.unwrap_or(false),
-        )),
+        (Some(c), Some(h)) => p
+            .key_position(KeyPosition::parse(c, h, b.night_cabinet.unwrap_or(false)))
+            .map(|k| (k.cabinet, k.hook, k.night_cabinet)),
         (None, None) => None,
         _ => {
-            p.add("hook", "incomplete", "give cabinet and hook together");
+            p.add(
+                "hook",
+                "incomplete",
+                "give cabinet and hook together",
+                "ange skåp och krok tillsammans",
+            );
             None
         }
     };
@@ -775,7 +835,8 @@ pub async fn sign_in(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnKey {
-    /// The signed receipt for the returned key, once photographed.
+    /// The signed receipt for the returned key, once photographed: the id of a
+    /// document of this customer (otherwise 422 `unknown`).
     pub receipt_document_id: Option<Uuid>,
 }
 
@@ -794,7 +855,7 @@ pub async fn return_to_customer(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<ReturnKey>,
+    body: Json<ReturnKey>,
 ) -> Result<HttpResponse, AppError> {
     let doc = body.receipt_document_id.map(|u| u.to_string());
     do_move(&state, &req, user, id.into_inner(), move |_, _| {
@@ -810,6 +871,11 @@ pub async fn return_to_customer(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"note": "Ej återlämnad efter nattpasset"}))]
 pub struct ReportLost {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub note: String,
 }
 
@@ -828,7 +894,7 @@ pub async fn report_lost(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<ReportLost>,
+    body: Json<ReportLost>,
 ) -> Result<HttpResponse, AppError> {
     let mut p = Problems::default();
     let note = p.text("note", &body.note, 500);
@@ -857,7 +923,7 @@ pub async fn receive_again(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<ReturnKey>,
+    body: Json<ReturnKey>,
 ) -> Result<HttpResponse, AppError> {
     let doc = body.receipt_document_id.map(|u| u.to_string());
     do_move(&state, &req, user, id.into_inner(), move |_, _| {

@@ -9,8 +9,10 @@ pub mod decisions;
 pub mod documents;
 pub mod equipment;
 pub mod executions;
+pub mod export;
 pub mod health;
 pub mod import;
+pub mod json;
 pub mod keys;
 pub mod messages;
 pub mod notify;
@@ -152,7 +154,7 @@ pub struct ApiDoc;
 struct SecurityAndErrors;
 
 const COMMON: &[(&str, &str)] = &[
-    ("400", "Malformed request: bad JSON, header or parameter."),
+    ("400", "Malformed request: a body that is not JSON at all (`malformed_json`), a bad header or parameter."),
     ("500", "Unexpected server error; logged with a request id."),
     ("503", "The database is unreachable; nothing was changed."),
 ];
@@ -165,7 +167,7 @@ const WITH_BODY: &[(&str, &str)] = &[
     ("415", "The body must be `application/json`."),
     (
         "422",
-        "The body is well-formed but some fields are invalid; see `errors`.",
+        "The body is valid JSON but a value is wrong: `invalid_body` (a wrong type, an unknown value or field) or `validation_failed`; `errors` names each field, in English and Swedish.",
     ),
 ];
 
@@ -335,7 +337,7 @@ pub fn openapi_json() -> String {
     json
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, document_limit: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(serve_openapi))
         .configure(auth::routes)
         .configure(org::routes)
@@ -349,7 +351,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, document_limit: usize) {
         .configure(equipment::routes)
         .configure(import::routes)
         .configure(reports::routes)
-        .configure(|c| documents::routes(c, document_limit));
+        .configure(documents::routes);
 }
 
 async fn serve_openapi() -> actix_web::HttpResponse {
@@ -367,20 +369,24 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
             "Send the body as JSON with `Content-Type: application/json`.",
             "Skicka kroppen som JSON med `Content-Type: application/json`.",
         ),
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            payload_too_large()
-        }
+        JsonPayloadError::Overflow { limit } => payload_too_large(Some(*limit)),
+        JsonPayloadError::OverflowKnownLength { limit, .. } => payload_too_large(Some(*limit)),
+        // Only `web::Json` gets here with a shape error; `json::Json` tells those itself.
         JsonPayloadError::Deserialize(de) if de.is_data() => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             format!("The JSON does not match the expected shape: {de}."),
-            format!("JSON-innehållet har inte rätt form: {de}."),
+            "Uppgifterna har inte den form som väntas här. Rätta dem och skicka igen; inget har ändrats.",
         ),
         JsonPayloadError::Deserialize(de) => AppError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
             format!("The body is not valid JSON: {de}."),
-            format!("Kroppen är inte giltig JSON: {de}."),
+            format!(
+                "Innehållet går inte att läsa: det är trasigt eller avbrutet (felet finns på rad {}, tecken {}). Skicka igen; inget har ändrats.",
+                de.line(),
+                de.column()
+            ),
         ),
         _ => AppError::new(
             StatusCode::BAD_REQUEST,
@@ -392,13 +398,43 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
     e.into()
 }
 
-pub fn payload_too_large() -> AppError {
+/// 413, naming the limit when it is known.
+pub fn payload_too_large(limit: Option<usize>) -> AppError {
+    let Some(limit) = limit else {
+        return AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is larger than this endpoint accepts. Send less at a time.",
+            "Innehållet är större än vad som tas emot här. Skicka mindre åt gången.",
+        );
+    };
     AppError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        "The request body is larger than this endpoint accepts.",
-        "Begärans innehåll är större än vad som tas emot här.",
+        format!(
+            "The request body is larger than the {} ({limit} bytes) this endpoint accepts. Send less at a time.",
+            size_text(limit, '.')
+        ),
+        format!(
+            "Innehållet är större än de {} ({limit} byte) som tas emot här. Skicka mindre åt gången.",
+            size_text(limit, ',')
+        ),
     )
+}
+
+/// A byte count as a person reads it: `256 kB`, `5 MB`, `1,5 MB`.
+fn size_text(bytes: usize, decimal: char) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    if bytes < MIB {
+        return format!("{} kB", bytes.div_ceil(KIB));
+    }
+    let text = if bytes.is_multiple_of(MIB) {
+        format!("{}", bytes / MIB)
+    } else {
+        format!("{:.1}", bytes as f64 / MIB as f64)
+    };
+    format!("{} MB", text.replace('.', &decimal.to_string()))
 }
 
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
@@ -406,7 +442,8 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
         StatusCode::BAD_REQUEST,
         "invalid_path_parameter",
         format!("A value in the URL path is not valid: {err}. Ids are UUIDs."),
-        format!("Ett värde i URL:ens sökväg är ogiltigt: {err}. Id:n är UUID:er."),
+        "Ett värde i adressen är ogiltigt. Id:n skrivs som UUID, till exempel \
+         3f2a6c1e-8b0d-4e5f-9a7b-1c2d3e4f5a6b; kontrollera adressen och försök igen.",
     )
     .into()
 }
@@ -416,7 +453,8 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
         StatusCode::BAD_REQUEST,
         "invalid_query_parameter",
         format!("A query parameter is not valid: {err}."),
-        format!("En frågeparameter är ogiltig: {err}."),
+        "En parameter efter ? i adressen har ett ogiltigt värde. Kontrollera den och \
+         försök igen; inget har ändrats.",
     )
     .into()
 }

@@ -4,12 +4,14 @@
 
 use super::concurrency::{etag, expected_version};
 use super::customers::load_visible;
-use super::decisions::service_sv;
+use super::json::Json;
 use super::notify::{self, About};
 use super::pagination::{self, Page};
 use super::validation::Problems;
-use crate::auth::CurrentUser;
+use crate::auth::permissions::{roles_allowed, stored_role_may_hold, Duty};
+use crate::auth::{allows, Action, CurrentUser};
 use crate::db::{self, audit, customers, lifecycle, DbConn};
+use crate::domain::custody::{KeyCount, KeyNumber, KeyPosition};
 use crate::domain::messages::{self, Text, Topic};
 use crate::domain::order::{allowed_events_for, next_state};
 use crate::domain::{GroupKind, OrderEvent, OrderKind, OrderState, Service};
@@ -92,6 +94,7 @@ pub struct SupplierOrder {
     #[schema(example = "Tunstall")]
     pub supplier: String,
     pub reference: Option<String>,
+    /// Not later than today.
     pub ordered_on: NaiveDate,
 }
 
@@ -273,6 +276,7 @@ pub struct OrderQuery {
     /// Only orders not yet executed, ended, declined or cancelled.
     #[serde(default)]
     pub open: bool,
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -466,6 +470,7 @@ pub async fn get_order(
 #[schema(example = json!({"kind": "no_answer", "note": "Ringde 09:10, inget svar"}))]
 pub struct NewContact {
     pub kind: ContactKind,
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     pub note: Option<String>,
 }
 
@@ -481,17 +486,13 @@ pub async fn log_contact(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<NewContact>,
+    body: Json<NewContact>,
 ) -> Result<HttpResponse, AppError> {
-    if !matches!(
-        user.role,
-        crate::domain::Role::Installer | crate::domain::Role::Coordinator
-    ) {
-        return Err(AppError::forbidden(
-            "log contacts on orders",
-            "logga kontakter på beställningar",
-        ));
-    }
+    user.require(
+        Action::LogOrderContact,
+        "log contacts on orders",
+        "logga kontakter på beställningar",
+    )?;
     let mut p = Problems::default();
     let note = p.optional_text("note", body.note.as_deref(), 2000);
     p.finish()?;
@@ -537,11 +538,9 @@ enum Effect {
         installer: Option<String>,
     },
     Keys {
-        numbers: Vec<String>,
-        count: i32,
-        cabinet: String,
-        hook: String,
-        night_cabinet: bool,
+        numbers: Vec<KeyNumber>,
+        count: KeyCount,
+        position: KeyPosition,
         receipt_document_id: Option<String>,
     },
     Install {
@@ -593,7 +592,7 @@ fn apply(
 ) -> Result<Applied, AppError> {
     let service: Service = AppError::parse_stored(&order.service)?;
     let number = ctx.customer.customer_number.clone();
-    let svc = service_sv(service);
+    let svc = service.sv();
     let kind: OrderKind = AppError::parse_stored(&order.kind)?;
     Ok(match effect {
         Effect::Reason(reason) => {
@@ -624,13 +623,14 @@ fn apply(
         } => {
             let installer = installer.unwrap_or_else(|| ctx.user.id.clone());
             let ok = db::users::find(conn, &installer)?
-                .is_some_and(|u| u.active && u.role == crate::domain::Role::Installer.as_str());
+                .is_some_and(|u| u.active && stored_role_may_hold(&u.role, Duty::BookedInstaller));
             if !ok {
                 let mut p = Problems::default();
                 p.add(
                     "installer_id",
                     "not_an_installer",
                     "must be an active user with the role installer",
+                    "ska vara en aktiv användare med rollen installatör",
                 );
                 p.finish()?;
             }
@@ -658,9 +658,7 @@ fn apply(
         Effect::Keys {
             numbers,
             count,
-            cabinet,
-            hook,
-            night_cabinet,
+            position: at,
             receipt_document_id,
         } => {
             for n in &numbers {
@@ -670,17 +668,19 @@ fn apply(
                     &order.customer_id,
                     n,
                     count,
-                    &cabinet,
-                    &hook,
-                    night_cabinet,
+                    &at,
                     Some(&order.id),
                     receipt_document_id.clone(),
                 )?;
             }
+            let numbers: Vec<&str> = numbers.iter().map(KeyNumber::as_str).collect();
+            let count = count.get();
             // The key position is what the night patrol looks up; keep it on the customer card.
             let position = format!(
-                "{cabinet}, krok {hook}{}",
-                if night_cabinet { " (nattskåp)" } else { "" }
+                "{}, krok {}{}",
+                at.cabinet,
+                at.hook,
+                if at.night_cabinet { " (nattskåp)" } else { "" }
             );
             ctx.customer.key_position = Some(position.clone());
             ctx.customer.version += 1;
@@ -938,8 +938,11 @@ async fn transition(
         .db
         .transaction(move |conn| {
             let (mut order, mut customer, groups) = load_visible_order(conn, &user, &id, &action)?;
-            if !event.allowed_for(user.role) {
-                let roles: Vec<&str> = event.allowed_roles().iter().map(|r| r.as_str()).collect();
+            if !allows(user.role, Action::Order(event)) {
+                let roles: Vec<&str> = roles_allowed(Action::Order(event))
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect();
                 return Err(AppError::new(
                     StatusCode::FORBIDDEN,
                     "forbidden",
@@ -1034,6 +1037,11 @@ async fn transition(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Fel insats angiven i beställningen"}))]
 pub struct ReasonBody {
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub reason: String,
 }
 
@@ -1062,7 +1070,7 @@ macro_rules! transition_doc {
             req: HttpRequest,
             user: CurrentUser,
             id: web::Path<Uuid>,
-            body: web::Json<$body>,
+            body: Json<$body>,
         ) -> Result<HttpResponse, AppError> {
             let effect = effect_of(body.into_inner())?;
             transition(&state, &req, user, id.into_inner(), $event, effect).await
@@ -1087,6 +1095,7 @@ impl IntoEffect for ReasonBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     pub note: Option<String>,
 }
 
@@ -1123,6 +1132,7 @@ impl IntoEffect for BookBody {
                         "visit_time",
                         "invalid",
                         "a time of day as HH:MM, e.g. 09:30",
+                        "ett klockslag som TT:MM, till exempel 09:30",
                     );
                     None
                 }
@@ -1137,54 +1147,123 @@ impl IntoEffect for BookBody {
     }
 }
 
+/// A key number as written on the tag: the rules of `key_number` on
+/// `POST /api/v1/keys` (letters, digits, `/` and `.`, grouped by spaces or dashes).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct KeyNumberText(pub String);
+
+impl utoipa::PartialSchema for KeyNumberText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_item(
+            50,
+            r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\-\u2010-\u2015\u2212\uFE63\uFF0D]*[0-9A-Za-zÅÄÖÆØÜÉåäöæøüé/.](?:[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\-\u2010-\u2015\u2212\uFE63\uFF0D]*[0-9A-Za-zÅÄÖÆØÜÉåäöæøüé/.])*[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\-\u2010-\u2015\u2212\uFE63\uFF0D]*[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+            "A key number as on the tag.",
+        )
+    }
+}
+impl utoipa::ToSchema for KeyNumberText {}
+
+/// A serial number: not blank, at most 100 characters.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct SerialText(pub String);
+
+impl utoipa::PartialSchema for SerialText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_item(
+            100,
+            r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$",
+            "A serial number, not blank.",
+        )
+    }
+}
+impl utoipa::ToSchema for SerialText {}
+
+/// A string item of a list, with what the server refuses stated.
+fn text_item(
+    max: usize,
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"key_numbers": ["B-1042"], "count": 2, "cabinet": "Skåp 2", "hook": "14"}))]
 pub struct ReceiveKeysBody {
     /// The numbers on the key tags (nyckelnummer); each goes into the key register.
-    pub key_numbers: Vec<String>,
+    #[schema(inline, min_items = 1)]
+    pub key_numbers: Vec<KeyNumberText>,
     /// How many physical keys each number stands for.
+    #[schema(minimum = 1, maximum = 20)]
     pub count: i32,
     /// Where they hang; becomes the customer's key position.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub cabinet: String,
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub hook: String,
     /// In the separate night cabinet.
     #[serde(default)]
     pub night_cabinet: bool,
-    /// The signed nyckelkvittens, once photographed.
+    /// The signed nyckelkvittens, once photographed: the id of a document of this
+    /// customer (otherwise 422 `unknown`).
     pub receipt_document_id: Option<Uuid>,
 }
 
 impl IntoEffect for ReceiveKeysBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        let numbers: Vec<String> = self
-            .key_numbers
-            .iter()
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty())
-            .collect();
-        if numbers.is_empty() {
-            p.add("key_numbers", "required", "at least one key number");
+        let mut numbers: Vec<KeyNumber> = Vec::new();
+        for (i, KeyNumberText(n)) in self.key_numbers.iter().enumerate() {
+            if let Some(n) = p.key(KeyNumber::parse(n), Some(&format!("key_numbers[{i}]"))) {
+                if numbers.contains(&n) {
+                    p.add(
+                        &format!("key_numbers[{i}]"),
+                        "duplicate",
+                        format!("{n} is already in the list (key numbers are compared without regard to case, spaces or dashes); give each key number once"),
+                        format!("{n} finns redan i listan (stora och små bokstäver, mellanslag och bindestreck räknas inte); ange varje nyckelnummer en gång"),
+                    );
+                } else {
+                    numbers.push(n);
+                }
+            }
         }
-        if !(1..=20).contains(&self.count) {
-            p.add("count", "out_of_range", "between 1 and 20");
+        if self.key_numbers.is_empty() {
+            p.add(
+                "key_numbers",
+                "required",
+                "at least one key number",
+                "ange minst ett nyckelnummer",
+            );
         }
-        let cabinet = p.text("cabinet", &self.cabinet, 100);
-        let hook = p.text("hook", &self.hook, 20);
-        let mut unique = numbers.clone();
-        unique.sort();
-        unique.dedup();
-        if unique.len() != numbers.len() {
-            p.add("key_numbers", "duplicate", "each key number once");
-        }
-        p.finish()?;
+        let count = p.key(KeyCount::new(self.count), None);
+        let position = p.key_position(KeyPosition::parse(
+            &self.cabinet,
+            &self.hook,
+            self.night_cabinet,
+        ));
+        let (count, position) = p.finish_with(count.zip(position))?;
         Ok(Effect::Keys {
             numbers,
-            count: self.count,
-            cabinet,
-            hook,
-            night_cabinet: self.night_cabinet,
+            count,
+            position,
             receipt_document_id: self.receipt_document_id.map(|u| u.to_string()),
         })
     }
@@ -1194,10 +1273,11 @@ impl IntoEffect for ReceiveKeysBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"installation_date": "2026-11-24", "serials": ["TX-4471-0098", "WB-22-31877"]}))]
 pub struct InstallBody {
-    /// The day it was installed. Execution and billing start on this date.
+    /// The day it was installed, not later than today. Execution and billing start on this date.
     pub installation_date: NaiveDate,
-    /// Serial numbers of the equipment left at the customer's.
-    pub serials: Vec<String>,
+    /// Serial numbers of the equipment left at the customer's, each not blank.
+    #[schema(inline, min_items = 1)]
+    pub serials: Vec<SerialText>,
     /// For a digital lock: the fitter left the lock receipt (låskvittens) at the customer's.
     #[serde(default)]
     pub lock_receipt_left: bool,
@@ -1211,19 +1291,33 @@ impl IntoEffect for InstallBody {
                 "installation_date",
                 "in_future",
                 "cannot be later than today",
+                "kan inte vara senare än i dag",
             );
         }
-        let serials: Vec<String> = self
-            .serials
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        if serials.is_empty() {
+        let mut serials: Vec<String> = Vec::new();
+        for (i, SerialText(s)) in self.serials.iter().enumerate() {
+            match s.trim() {
+                "" => p.add(
+                    &format!("serials[{i}]"),
+                    "required",
+                    "the serial number is missing; fill it in",
+                    "serienumret saknas; fyll i det",
+                ),
+                s if s.chars().count() > 100 => p.add(
+                    &format!("serials[{i}]"),
+                    "too_long",
+                    "at most 100 characters",
+                    "högst 100 tecken",
+                ),
+                s => serials.push(s.to_string()),
+            }
+        }
+        if self.serials.is_empty() {
             p.add(
                 "serials",
                 "required",
                 "name the serial number of at least one unit",
+                "ange serienumret för minst en enhet",
             );
         }
         p.finish()?;
@@ -1257,10 +1351,11 @@ impl IntoEffect for EndBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"collected_on": "2027-01-08", "items": ["TX-4471-0098"], "missing": ["WB-22-31877"]}))]
+#[schema(example = json!({"collected_on": "2026-11-25", "items": ["TX-4471-0098"], "missing": ["WB-22-31877"]}))]
 pub struct CollectBody {
+    /// Not later than today.
     pub collected_on: NaiveDate,
-    /// Serials brought back.
+    /// Serials brought back. `items` and `missing` may not both be empty.
     pub items: Vec<String>,
     /// Serials that could not be found.
     #[serde(default)]
@@ -1271,13 +1366,19 @@ impl IntoEffect for CollectBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
         if self.collected_on > crate::domain::calendar::today() {
-            p.add("collected_on", "in_future", "cannot be later than today");
+            p.add(
+                "collected_on",
+                "in_future",
+                "cannot be later than today",
+                "kan inte vara senare än i dag",
+            );
         }
         if self.items.is_empty() && self.missing.is_empty() {
             p.add(
                 "items",
                 "required",
                 "list what was collected, or what is missing",
+                "ange vad som hämtades eller vad som saknas",
             );
         }
         p.finish()?;
@@ -1305,6 +1406,7 @@ pub enum KeyOutcome {
 #[schema(example = json!({"outcome": "returned"}))]
 pub struct ReturnKeysBody {
     pub outcome: KeyOutcome,
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     pub note: Option<String>,
 }
 
@@ -1324,8 +1426,14 @@ impl IntoEffect for ReturnKeysBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"supplier": "Tunstall", "reference": "WO-88812", "ordered_on": "2026-11-20"}))]
 pub struct SupplierOrderBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub supplier: String,
     /// The supplier's order number.
+    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub reference: Option<String>,
     pub ordered_on: NaiveDate,
 }
@@ -1336,7 +1444,12 @@ impl IntoEffect for SupplierOrderBody {
         let supplier = p.text("supplier", &self.supplier, 100);
         let reference = p.optional_text("reference", self.reference.as_deref(), 100);
         if self.ordered_on > crate::domain::calendar::today() {
-            p.add("ordered_on", "in_future", "cannot be later than today");
+            p.add(
+                "ordered_on",
+                "in_future",
+                "cannot be later than today",
+                "kan inte vara senare än i dag",
+            );
         }
         p.finish()?;
         Ok(Effect::Supplier {
@@ -1351,6 +1464,7 @@ impl IntoEffect for SupplierOrderBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"collected_on": "2026-11-25"}))]
 pub struct LockReceiptBody {
+    /// Not later than today.
     pub collected_on: NaiveDate,
 }
 
@@ -1358,7 +1472,12 @@ impl IntoEffect for LockReceiptBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
         if self.collected_on > crate::domain::calendar::today() {
-            p.add("collected_on", "in_future", "cannot be later than today");
+            p.add(
+                "collected_on",
+                "in_future",
+                "cannot be later than today",
+                "kan inte vara senare än i dag",
+            );
         }
         p.finish()?;
         Ok(Effect::LockReceipt {

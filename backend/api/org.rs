@@ -1,9 +1,11 @@
 //! The organisation: areas, groups, users and memberships. Admin writes;
 //! every signed-in user may list areas and groups.
 
+use super::json::Json;
 use super::validation::Problems;
 use crate::api::concurrency::{etag, expected_version};
-use crate::auth::{password, CurrentUser, Permission};
+use crate::auth::permissions::{may_hold, stored_role_may_hold, Duty};
+use crate::auth::{password, Action, CurrentUser};
 use crate::db::{self, audit, org, users};
 use crate::domain::{GroupKind, Role};
 use crate::error::{AppError, Problem};
@@ -49,7 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
     user.require(
-        Permission::ManageOrganisation,
+        Action::ManageOrganisation,
         "manage the organisation",
         "administrera organisationen",
     )
@@ -66,6 +68,11 @@ pub struct Area {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Saltsjöbaden"}))]
 pub struct NewArea {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub name: String,
 }
 
@@ -97,7 +104,7 @@ pub async fn list_areas(
 pub async fn create_area(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewArea>,
+    body: Json<NewArea>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let mut p = Problems::default();
@@ -155,7 +162,13 @@ pub struct Group {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"area_id": "3f0c…", "name": "Boo nattpatrull", "kind": "night_patrol"}))]
 pub struct NewGroup {
+    /// Id of an existing area (`GET /api/v1/areas`; otherwise 422 `unknown`).
     pub area_id: Uuid,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub name: String,
     pub kind: GroupKind,
 }
@@ -207,7 +220,7 @@ pub async fn list_groups(
 pub async fn create_group(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewGroup>,
+    body: Json<NewGroup>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let mut p = Problems::default();
@@ -241,7 +254,12 @@ pub async fn create_group(
 
 pub fn unknown_reference(field: &str, en: &str, sv: &str) -> AppError {
     let mut p = Problems::default();
-    p.add(field, "unknown", format!("no such {en} / {sv} finns inte"));
+    p.add(
+        field,
+        "unknown",
+        format!("no such {en}"),
+        format!("{sv} finns inte"),
+    );
     p.finish().unwrap_err()
 }
 
@@ -305,13 +323,25 @@ pub async fn list_users(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "anna.lind", "display_name": "Anna Lind", "password": "byt-mig-snart-42", "role": "installer", "alarm_lead": false, "group_ids": []}))]
 pub struct NewUser {
+    /// Letters a–z (either case; stored in lower case), digits, `.`, `_` and `-`.
+    #[schema(
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9._-]{1,64}[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub username: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub display_name: String,
     /// At least 10 characters.
+    #[schema(min_length = 10)]
     pub password: String,
     pub role: Role,
+    /// Only for an assessor (`role` `assessor`; otherwise 422 `invalid`).
     #[serde(default)]
     pub alarm_lead: bool,
+    /// Ids of existing groups (`GET /api/v1/groups`; otherwise 422 `unknown`).
     #[serde(default)]
     pub group_ids: Vec<Uuid>,
 }
@@ -332,17 +362,19 @@ pub fn create_user_in_tx(
             "username",
             "invalid",
             "letters a–z, digits, '.', '_' and '-' only",
+            "bara bokstäverna a–z, siffror, '.', '_' och '-'",
         );
     }
     let display_name = p.text("display_name", &new.display_name, 100);
     if let Err(why) = password::check_strength(&new.password) {
-        p.add("password", "too_weak", why);
+        p.add("password", "too_weak", why.en, why.sv);
     }
-    if new.alarm_lead && new.role != Role::Assessor {
+    if new.alarm_lead && !may_hold(new.role, Duty::AlarmLead) {
         p.add(
             "alarm_lead",
             "invalid",
             "only an assessor can be alarm lead (larmansvarig)",
+            "bara en handläggare kan vara larmansvarig",
         );
     }
     p.finish()?;
@@ -399,7 +431,7 @@ pub fn create_user_in_tx(
 pub async fn create_user(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewUser>,
+    body: Json<NewUser>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let created = state
@@ -454,8 +486,15 @@ pub async fn get_user(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"active": false}))]
 pub struct UserUpdate {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     pub display_name: Option<String>,
     pub role: Option<Role>,
+    /// Only an assessor is alarm lead: with the role sent (or else the user's),
+    /// an alarm lead (this flag, or else the user's) who is not `assessor` is 422 `invalid`.
     pub alarm_lead: Option<bool>,
     /// A deactivated user cannot log in and their tokens stop working.
     pub active: Option<bool>,
@@ -478,7 +517,7 @@ pub async fn update_user(
     req: HttpRequest,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<UserUpdate>,
+    body: Json<UserUpdate>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let expected = expected_version(&req)?;
@@ -502,12 +541,14 @@ pub async fn update_user(
             }
             let new_role = role.map(|r| r.as_str().to_string());
             let lead = alarm_lead.unwrap_or(current.alarm_lead);
-            if lead && new_role.as_deref().unwrap_or(&current.role) != Role::Assessor.as_str() {
+            let holder = new_role.as_deref().unwrap_or(&current.role);
+            if lead && !stored_role_may_hold(holder, Duty::AlarmLead) {
                 let mut p = Problems::default();
                 p.add(
                     "alarm_lead",
                     "invalid",
                     "only an assessor can be alarm lead (larmansvarig)",
+                    "bara en handläggare kan vara larmansvarig",
                 );
                 p.finish()?;
             }
@@ -547,6 +588,7 @@ pub async fn update_user(
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     /// At least 10 characters.
+    #[schema(min_length = 10)]
     pub password: String,
 }
 
@@ -562,12 +604,12 @@ pub async fn set_password(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<Uuid>,
-    body: web::Json<NewPassword>,
+    body: Json<NewPassword>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let mut p = Problems::default();
     if let Err(why) = password::check_strength(&body.password) {
-        p.add("password", "too_weak", why);
+        p.add("password", "too_weak", why.en, why.sv);
     }
     p.finish()?;
     let id = id.into_inner().to_string();

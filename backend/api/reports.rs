@@ -2,16 +2,14 @@
 //! Every report is filtered to the customers the caller may see, and none shows
 //! a personnummer.
 
-use super::decisions::service_sv;
 use super::validation::Problems;
-use crate::auth::CurrentUser;
+use crate::auth::{Action, CurrentUser};
 use crate::db::{audit, custody, customers, lifecycle, org, reports};
 use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::domain::followup::{keys_outstanding, one_month_after, three_months_after};
-use crate::domain::{OrderState, Period, PeriodError, Role, Service};
+use crate::domain::{OrderState, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
 use crate::AppState;
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,43 +30,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn may_read_reports(user: &CurrentUser) -> Result<(), AppError> {
-    if matches!(
-        user.role,
-        Role::Admin | Role::Assessor | Role::Coordinator | Role::Installer
-    ) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "read these reports",
-            "läsa dessa rapporter",
-        ))
-    }
+    user.require(
+        Action::ReadDeskReports,
+        "read these reports",
+        "läsa dessa rapporter",
+    )
 }
 
-/// Semicolon-separated, CRLF, quotes where needed: what Excel in Sweden opens.
-fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>, filename: &str) -> HttpResponse {
-    let cell = |c: &str| {
-        if c.contains([';', '"', '\n', '\r']) {
-            format!("\"{}\"", c.replace('"', "\"\""))
-        } else {
-            c.to_string()
-        }
-    };
-    let mut out = String::from('\u{feff}'); // BOM: Excel then reads UTF-8, so å, ä, ö stay intact
-    out.push_str(&header.join(";"));
-    out.push_str("\r\n");
-    for r in rows {
-        out.push_str(&r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(";"));
-        out.push_str("\r\n");
-    }
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(out)
+/// Semicolon-separated, CRLF, quoted and formula-safe: what Excel in Sweden opens.
+fn csv(
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+    filename: &str,
+) -> Result<HttpResponse, AppError> {
+    super::export::csv_response(filename, header, rows)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -114,6 +89,15 @@ fn part_param() -> Object {
     )
 }
 
+/// The item states the equipment report lists.
+fn listed_item_state_param() -> Object {
+    enum_param(
+        Type::String,
+        ["to_collect", "missing", "at_customer"].map(serde_json::Value::from),
+        "List the items in this state. Default: those to collect and those missing.",
+    )
+}
+
 /// The spec's `months` of the not-executed report.
 fn months_param() -> Object {
     enum_param(
@@ -141,7 +125,7 @@ fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
         Some("csv") => Ok(true),
         Some(_) => {
             let mut p = Problems::default();
-            p.add("format", "invalid", "json or csv");
+            p.add("format", "invalid", "json or csv", "json eller csv");
             Err(p.finish().unwrap_err())
         }
     }
@@ -166,7 +150,7 @@ pub async fn not_executed(
     let as_csv = wants_csv(&q.format)?;
     if months != 1 && months != 3 {
         let mut p = Problems::default();
-        p.add("months", "invalid", "1 or 3");
+        p.add("months", "invalid", "1 or 3", "1 eller 3");
         p.finish()?;
     }
     let as_of = q.as_of.unwrap_or_else(crate::domain::calendar::today);
@@ -177,7 +161,10 @@ pub async fn not_executed(
             let found = reports::stalled_install_orders(
                 conn,
                 &scope,
-                &reports::OPEN_INSTALL_STATES,
+                &OrderState::open_install_states()
+                    .into_iter()
+                    .map(OrderState::as_str)
+                    .collect::<Vec<_>>(),
                 reports::received_before_for(as_of, months),
             )?;
             let rows = found
@@ -211,7 +198,7 @@ pub async fn not_executed(
         })
         .await?;
     if as_csv {
-        return Ok(csv(
+        return csv(
             &[
                 "kundnummer",
                 "område",
@@ -233,7 +220,7 @@ pub async fn not_executed(
                 ]
             }),
             &format!("ej-verkstallda-{months}-man.csv"),
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -322,7 +309,7 @@ pub async fn to_collect(
         })
         .await?;
     if as_csv {
-        return Ok(csv(
+        return csv(
             &[
                 "område",
                 "adress",
@@ -348,7 +335,7 @@ pub async fn to_collect(
                 ]
             }),
             "att-hamta.csv",
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -398,7 +385,7 @@ pub async fn audit_follow_up(
     q: web::Query<AuditFollowUpQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
-        crate::auth::Permission::ReadAuditLog,
+        crate::auth::Action::ReadAuditLog,
         "read the audit log",
         "läsa granskningsloggen",
     )?;
@@ -410,6 +397,7 @@ pub async fn audit_follow_up(
             "customer_id",
             "exactly_one",
             "give either customer_id or user_id",
+            "ange antingen en brukare eller en användare, inte båda",
         );
         p.finish()?;
     }
@@ -494,7 +482,7 @@ pub async fn audit_follow_up(
         })
         .await?;
     if as_csv {
-        return Ok(csv(
+        return csv(
             &[
                 if by_customer {
                     "användare"
@@ -518,7 +506,7 @@ pub async fn audit_follow_up(
                 ]
             }),
             "logguppfoljning.csv",
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -612,7 +600,7 @@ pub async fn deliveries(
         })
         .await?;
     if as_csv {
-        return Ok(csv(
+        return csv(
             &[
                 "datum",
                 "tid",
@@ -646,7 +634,7 @@ pub async fn deliveries(
                 ]
             }),
             "leveranslista.csv",
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -692,11 +680,12 @@ pub async fn keys_not_received(
     may_read_reports(&user)?;
     let q = q.into_inner();
     let as_csv = wants_csv(&q.format)?;
-    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let as_of = q.as_of.unwrap_or_else(crate::domain::calendar::today);
     let scope = user.scope();
-    let waiting: Vec<&'static str> = reports::OPEN_INSTALL_STATES
+    let waiting: Vec<&'static str> = OrderState::open_install_states()
         .into_iter()
-        .filter(|s| s.parse::<OrderState>().is_ok_and(keys_outstanding))
+        .filter(|s| keys_outstanding(*s))
+        .map(OrderState::as_str)
         .collect();
     let rows = state
         .db
@@ -735,7 +724,7 @@ pub async fn keys_not_received(
         })
         .await?;
     if as_csv {
-        return Ok(csv(
+        return csv(
             &[
                 "kundnummer",
                 "område",
@@ -750,7 +739,7 @@ pub async fn keys_not_received(
                 vec![
                     r.customer_number,
                     r.area,
-                    service_sv(r.service).to_string(),
+                    r.service.sv().to_string(),
                     r.received.to_string(),
                     r.due.to_string(),
                     r.state,
@@ -759,7 +748,7 @@ pub async fn keys_not_received(
                 ]
             }),
             "nycklar-ej-inkomna.csv",
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -832,7 +821,7 @@ pub async fn keys_out(
         })
         .await?;
     if as_csv {
-        return Ok(csv(
+        return csv(
             &[
                 "nyckelnummer",
                 "kundnummer",
@@ -856,7 +845,7 @@ pub async fn keys_out(
                 ]
             }),
             "nycklar-ute.csv",
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -872,6 +861,7 @@ pub struct EquipmentReportQuery {
     pub part: Option<String>,
     /// List the items in this state: `to_collect`, `missing` or `at_customer`.
     /// Default: those to collect and those missing, the ones that need doing.
+    #[param(schema_with = listed_item_state_param)]
     pub item_state: Option<ItemState>,
     /// Items listed at most (1–100000, default 1000); the summary counts all.
     #[param(minimum = 1, maximum = 100_000)]
@@ -926,15 +916,11 @@ pub async fn equipment(
     user: CurrentUser,
     q: web::Query<EquipmentReportQuery>,
 ) -> Result<HttpResponse, AppError> {
-    if !matches!(
-        user.role,
-        Role::Admin | Role::Coordinator | Role::Installer | Role::Billing
-    ) {
-        return Err(AppError::forbidden(
-            "read the equipment report",
-            "läsa utrustningsrapporten",
-        ));
-    }
+    user.require(
+        Action::ReadEquipmentReport,
+        "read the equipment report",
+        "läsa utrustningsrapporten",
+    )?;
     let q = q.into_inner();
     let as_csv = wants_csv(&q.format)?;
     let items_csv = match q.part.as_deref() {
@@ -942,7 +928,12 @@ pub async fn equipment(
         Some("items") => true,
         Some(_) => {
             let mut p = Problems::default();
-            p.add("part", "invalid", "summary or items");
+            p.add(
+                "part",
+                "invalid",
+                "summary or items",
+                "summary (sammanställning) eller items (utrustning)",
+            );
             return Err(p.finish().unwrap_err());
         }
     };
@@ -958,6 +949,7 @@ pub async fn equipment(
                 "item_state",
                 "invalid",
                 "to_collect, missing or at_customer",
+                "to_collect (att hämta), missing (saknas) eller at_customer (hos brukaren)",
             );
             return Err(p.finish().unwrap_err());
         }
@@ -1023,7 +1015,7 @@ pub async fn equipment(
         })
         .await?;
     if as_csv && items_csv {
-        return Ok(csv(
+        return csv(
             &[
                 "typ",
                 "leverantör",
@@ -1035,20 +1027,20 @@ pub async fn equipment(
             ],
             report.items.into_iter().map(|i| {
                 vec![
-                    kind_sv(i.kind).to_string(),
+                    i.kind.sv().to_string(),
                     i.supplier,
                     i.model,
                     i.serial,
-                    item_state_sv(i.state).to_string(),
+                    i.state.sv().to_string(),
                     i.customer_number,
                     i.area,
                 ]
             }),
             "utrustning-ute.csv",
-        ));
+        );
     }
     if as_csv {
-        return Ok(csv(
+        return csv(
             &[
                 "typ",
                 "leverantör",
@@ -1062,7 +1054,7 @@ pub async fn equipment(
             ],
             report.summary.into_iter().map(|r| {
                 vec![
-                    kind_sv(r.kind).to_string(),
+                    r.kind.sv().to_string(),
                     r.supplier,
                     r.model,
                     r.in_stock.to_string(),
@@ -1074,29 +1066,9 @@ pub async fn equipment(
                 ]
             }),
             "utrustning.csv",
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(report))
-}
-
-fn kind_sv(k: EquipmentKind) -> &'static str {
-    match k {
-        EquipmentKind::AlarmUnit => "Larmenhet",
-        EquipmentKind::AlarmButton => "Larmknapp/klocka",
-        EquipmentKind::DigitalLock => "Låsvred",
-        EquipmentKind::ReceiptProduct => "Kvittensprodukt",
-    }
-}
-
-fn item_state_sv(s: ItemState) -> &'static str {
-    match s {
-        ItemState::InStock => "i lager",
-        ItemState::AtCustomer => "hos kund",
-        ItemState::ToCollect => "att hämta",
-        ItemState::Collected => "hämtad",
-        ItemState::Missing => "saknas",
-        ItemState::Scrapped => "kasserad",
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1210,7 +1182,7 @@ pub async fn extensions(
             d.map(|d| d.to_string())
                 .unwrap_or_else(|| "tills vidare".into())
         };
-        return Ok(csv(
+        return csv(
             &[
                 "kundnummer",
                 "område",
@@ -1225,7 +1197,7 @@ pub async fn extensions(
                 vec![
                     r.customer_number,
                     r.area,
-                    service_sv(r.service).to_string(),
+                    r.service.sv().to_string(),
                     r.previous.from.to_string(),
                     date(r.previous.to),
                     r.next.from.to_string(),
@@ -1234,7 +1206,7 @@ pub async fn extensions(
                 ]
             }),
             "forlangningar.csv",
-        ));
+        );
     }
     Ok(HttpResponse::Ok().json(rows))
 }

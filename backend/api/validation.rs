@@ -1,5 +1,6 @@
 //! Collects field problems so one response names all of them.
 
+use crate::domain::custody::KeyFieldError;
 use crate::error::{AppError, FieldError};
 use actix_web::http::StatusCode;
 
@@ -7,21 +8,29 @@ use actix_web::http::StatusCode;
 pub struct Problems(Vec<FieldError>);
 
 impl Problems {
-    pub fn add(&mut self, field: &str, code: &str, detail: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            code: code.into(),
-            detail: detail.into(),
-        });
+    /// A field's problem, in English and in Swedish.
+    pub fn add(
+        &mut self,
+        field: &str,
+        code: &str,
+        detail: impl Into<String>,
+        detail_sv: impl Into<String>,
+    ) {
+        self.0.push(FieldError::new(field, code, detail, detail_sv));
     }
 
     /// A required text: trimmed, non-empty, at most `max` characters.
     pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
         let v = value.trim();
         if v.is_empty() {
-            self.add(field, "required", "must not be empty");
+            self.add(field, "required", "must not be empty", "får inte vara tomt");
         } else if v.chars().count() > max {
-            self.add(field, "too_long", format!("at most {max} characters"));
+            self.add(
+                field,
+                "too_long",
+                format!("at most {max} characters"),
+                format!("högst {max} tecken"),
+            );
         } else {
             self.no_nul(field, v);
         }
@@ -31,7 +40,12 @@ impl Problems {
     /// PostgreSQL cannot store U+0000 in text, so no backend gets one.
     fn no_nul(&mut self, field: &str, value: &str) {
         if value.contains('\0') {
-            self.add(field, "invalid_character", "must not contain U+0000 (NUL)");
+            self.add(
+                field,
+                "invalid_character",
+                "must not contain U+0000 (NUL)",
+                "innehåller ett otillåtet osynligt tecken; ta bort det",
+            );
         }
     }
 
@@ -44,11 +58,48 @@ impl Problems {
     ) -> Option<String> {
         let v = value.map(str::trim).filter(|v| !v.is_empty())?;
         if v.chars().count() > max {
-            self.add(field, "too_long", format!("at most {max} characters"));
+            self.add(
+                field,
+                "too_long",
+                format!("at most {max} characters"),
+                format!("högst {max} tecken"),
+            );
         } else {
             self.no_nul(field, v);
         }
         Some(v.to_string())
+    }
+
+    /// A parsed key field, or its problem recorded under `field` (default: its own name).
+    pub fn key<T>(&mut self, parsed: Result<T, KeyFieldError>, field: Option<&str>) -> Option<T> {
+        parsed
+            .map_err(|e| {
+                self.add(
+                    field.unwrap_or(e.field.name()),
+                    e.code(),
+                    e.detail(),
+                    e.detail_sv(),
+                )
+            })
+            .ok()
+    }
+
+    /// A parsed key position, or each of its fields' problems recorded.
+    pub fn key_position<T>(&mut self, parsed: Result<T, Vec<KeyFieldError>>) -> Option<T> {
+        parsed
+            .map_err(|errs| {
+                for e in errs {
+                    self.add(e.field.name(), e.code(), e.detail(), e.detail_sv());
+                }
+            })
+            .ok()
+    }
+
+    /// The values parsed from the fields, when none of them had a problem.
+    pub fn finish_with<T>(self, parsed: Option<T>) -> Result<T, AppError> {
+        self.finish()?;
+        // Every parser that answers None records a problem, so this is Some.
+        parsed.ok_or_else(|| AppError::validation(Vec::new()))
     }
 
     pub fn finish(self) -> Result<(), AppError> {

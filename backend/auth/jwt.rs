@@ -16,6 +16,9 @@ pub struct Claims {
     pub sub: String,
     /// The user's token version when issued; bumping it cuts every session.
     pub tv: i32,
+    /// The session (refresh-token family) it belongs to: logout ends it at the next request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -66,11 +69,18 @@ impl TokenKeys {
         Ok(Self::from_secret(&secret))
     }
 
-    pub fn issue(&self, user_id: &str, token_version: i32, lifetime_minutes: i64) -> String {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        token_version: i32,
+        session_id: &str,
+        lifetime_minutes: i64,
+    ) -> String {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_string(),
             tv: token_version,
+            sid: Some(session_id.to_string()),
             iat: now,
             exp: now + lifetime_minutes * 60,
             iss: ISSUER.into(),
@@ -116,16 +126,17 @@ mod tests {
     #[test]
     fn a_token_verifies_with_its_key_only() {
         let keys = TokenKeys::from_secret(&[7u8; 32]);
-        let token = keys.issue("u1", 3, 15);
+        let token = keys.issue("u1", 3, "s1", 15);
         let claims = keys.verify(&token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.tv), ("u1", 3));
+        assert_eq!(claims.sid.as_deref(), Some("s1"));
         assert!(TokenKeys::from_secret(&[8u8; 32]).verify(&token).is_none());
     }
 
     #[test]
     fn expired_and_unsigned_tokens_are_refused() {
         let keys = TokenKeys::from_secret(&[7u8; 32]);
-        assert!(keys.verify(&keys.issue("u1", 0, -5)).is_none());
+        assert!(keys.verify(&keys.issue("u1", 0, "s1", -5)).is_none());
         // alg=none: header {"alg":"none","typ":"JWT"} with a valid payload and no signature.
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let payload = engine.encode(
@@ -145,7 +156,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = TokenKeys::load_or_create(dir.path()).unwrap();
         let b = TokenKeys::load_or_create(dir.path()).unwrap();
-        assert!(b.verify(&a.issue("u", 0, 1)).is_some());
+        assert!(b.verify(&a.issue("u", 0, "s", 1)).is_some());
     }
 
     #[test]

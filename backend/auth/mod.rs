@@ -12,7 +12,7 @@ use actix_web::{http::header, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 pub use crate::domain::Role;
-pub use permissions::{allows, customer_scope, CustomerScope, Permission};
+pub use permissions::{allows, customer_scope, Action, CustomerScope};
 
 /// Where a request came from, for the audit log.
 #[derive(Debug, Clone, Default)]
@@ -57,17 +57,14 @@ pub struct CurrentUser {
     pub role: Role,
     pub alarm_lead: bool,
     pub groups: Vec<Membership>,
+    /// The login session the access token belongs to (none for the command line).
+    pub session_id: Option<String>,
     pub ctx: RequestContext,
 }
 
 impl CurrentUser {
-    pub fn require(
-        &self,
-        permission: Permission,
-        what_en: &str,
-        what_sv: &str,
-    ) -> Result<(), AppError> {
-        if allows(self.role, permission) {
+    pub fn require(&self, action: Action, what_en: &str, what_sv: &str) -> Result<(), AppError> {
+        if allows(self.role, action) {
             Ok(())
         } else {
             Err(AppError::forbidden(what_en, what_sv))
@@ -97,6 +94,7 @@ impl CurrentUser {
             role,
             alarm_lead: user.alarm_lead,
             groups,
+            session_id: None,
             ctx: RequestContext {
                 ip: None,
                 request_id: Some("cli".into()),
@@ -126,10 +124,16 @@ impl FromRequest for CurrentUser {
             let claims = token
                 .and_then(|t| state.keys.verify(&t))
                 .ok_or_else(AppError::unauthenticated)?;
-            let user_id = claims.sub.clone();
+            let (user_id, sid) = (claims.sub.clone(), claims.sid.clone());
             let loaded = state
                 .db
-                .run(move |conn| crate::db::users::load_session(conn, &user_id))
+                .run(move |conn| {
+                    let open = match &sid {
+                        Some(sid) => crate::db::tokens::session_is_open(conn, sid)?,
+                        None => true,
+                    };
+                    Ok(crate::db::users::load_session(conn, &user_id)?.filter(|_| open))
+                })
                 .await?;
             match loaded {
                 Some((user, groups)) if user.active && user.token_version == claims.tv => {
@@ -140,6 +144,7 @@ impl FromRequest for CurrentUser {
                         role,
                         alarm_lead: user.alarm_lead,
                         groups,
+                        session_id: claims.sid,
                         ctx,
                     })
                 }

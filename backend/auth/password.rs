@@ -36,9 +36,19 @@ pub fn verify_against_nobody(password: &str) {
 
 /// Refuses passwords a person could guess; `demo` passes only in demo mode,
 /// where it is created by the demo loader, never through this check.
-pub fn check_strength(password: &str) -> Result<(), &'static str> {
+/// Why a password is too weak, in English and in Swedish.
+#[derive(Debug, Clone, Copy)]
+pub struct Weakness {
+    pub en: &'static str,
+    pub sv: &'static str,
+}
+
+pub fn check_strength(password: &str) -> Result<(), Weakness> {
     if password.chars().count() < MIN_LENGTH {
-        return Err("at least 10 characters");
+        return Err(Weakness {
+            en: "at least 10 characters",
+            sv: "minst 10 tecken",
+        });
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::schema::{
 };
 use super::DbConn;
 use crate::auth::CustomerScope;
+use crate::domain::custody::KeyNumber;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -99,9 +100,10 @@ pub fn find_key(conn: &mut DbConn, id: &str) -> QueryResult<Option<KeyRow>> {
         .optional()
 }
 
-pub fn find_key_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<KeyRow>> {
+/// Key numbers are stored in their canonical form, so equality finds the key.
+pub fn find_key_by_number(conn: &mut DbConn, number: &KeyNumber) -> QueryResult<Option<KeyRow>> {
     keys::table
-        .filter(keys::key_number.eq(number))
+        .filter(keys::key_number.eq(number.as_str()))
         .select(KeyRow::as_select())
         .first(conn)
         .optional()
@@ -112,6 +114,21 @@ pub fn update_key_if_version(conn: &mut DbConn, row: &KeyRow, expected: i32) -> 
         .set(row)
         .execute(conn)
         .map(|n| n == 1)
+}
+
+/// The keys among `numbers` that are in the register already.
+pub fn keys_by_numbers(conn: &mut DbConn, numbers: &[&str]) -> QueryResult<Vec<KeyRow>> {
+    let mut found = Vec::new();
+    // Bounded batches: SQLite allows 32766 bound parameters, PostgreSQL 65535.
+    for batch in numbers.chunks(1000) {
+        found.extend(
+            keys::table
+                .filter(keys::key_number.eq_any(batch))
+                .select(KeyRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(found)
 }
 
 pub fn keys_of_customer(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<KeyRow>> {
@@ -247,6 +264,20 @@ pub fn items_by_serial(conn: &mut DbConn, serial: &str) -> QueryResult<Vec<ItemR
         .filter(equipment_items::serial.eq(serial))
         .select(ItemRow::as_select())
         .load(conn)
+}
+
+/// The items with any of these serials.
+pub fn items_by_serials(conn: &mut DbConn, serials: &[&str]) -> QueryResult<Vec<ItemRow>> {
+    let mut found = Vec::new();
+    for batch in serials.chunks(1000) {
+        found.extend(
+            equipment_items::table
+                .filter(equipment_items::serial.eq_any(batch))
+                .select(ItemRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(found)
 }
 
 /// Every serial, for suggesting the closest to a mistyped one.

@@ -151,6 +151,8 @@ pub struct ListFilter {
     /// Lower-cased name fragment.
     pub name: Option<String>,
     pub customer_number: Option<String>,
+    /// Any of these customer numbers (the key-register import's batch lookup).
+    pub customer_numbers: Option<Vec<String>>,
     /// Canonical personnummer: exact match only.
     pub personnummer: Option<String>,
     /// Keyset cursor: rows after (search_name, id).
@@ -204,6 +206,9 @@ pub fn list(
     }
     if let Some(number) = &f.customer_number {
         q = q.filter(customers::customer_number.eq(number.clone()));
+    }
+    if let Some(ns) = &f.customer_numbers {
+        q = q.filter(customers::customer_number.eq_any(ns.clone()));
     }
     if let Some(p) = &f.personnummer {
         q = q.filter(customers::personnummer.eq(p.clone()));

@@ -7,6 +7,7 @@ use super::schema::{
 };
 use super::DbConn;
 use crate::auth::CustomerScope;
+use crate::domain::OrderState;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -188,7 +189,7 @@ pub fn update_order_if_version(
 pub fn open_orders_of_decision(conn: &mut DbConn, decision_id: &str) -> QueryResult<Vec<OrderRow>> {
     orders::table
         .filter(orders::decision_id.eq(decision_id))
-        .filter(orders::state.ne_all(["executed", "ended", "declined", "cancelled"]))
+        .filter(orders::state.ne_all(OrderState::final_names()))
         .select(OrderRow::as_select())
         .load(conn)
 }
@@ -259,7 +260,7 @@ pub fn list_orders(
         q = q.filter(orders::visit_date.le(v));
     }
     if f.open_only {
-        q = q.filter(orders::state.ne_all(["executed", "ended", "declined", "cancelled"]));
+        q = q.filter(orders::state.ne_all(OrderState::final_names()));
     }
     if let Some((at, id)) = &f.after {
         q = q.filter(

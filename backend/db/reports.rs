@@ -7,6 +7,7 @@ use super::schema::{
 };
 use super::DbConn;
 use crate::auth::CustomerScope;
+use crate::domain::OrderState;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -41,15 +42,6 @@ pub struct StalledOrder {
     pub area: String,
     pub ordinary_assessor: Option<String>,
 }
-
-/// The states an install order is still open in.
-pub const OPEN_INSTALL_STATES: [&str; 5] = [
-    "received",
-    "returned_to_assessor",
-    "booked",
-    "keys_received",
-    "installed",
-];
 
 /// Open install orders in `states` received before `received_before`, oldest
 /// first, of the customers in `scope`.
@@ -299,7 +291,7 @@ pub fn deliveries(
         .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
         .left_join(users::table.on(orders::assigned_installer_id.eq(users::id.nullable())))
         .filter(orders::visit_date.ge(from).and(orders::visit_date.le(to)))
-        .filter(orders::state.ne_all(["executed", "ended", "declined", "cancelled"]))
+        .filter(orders::state.ne_all(OrderState::final_names()))
         .select((
             orders::visit_date,
             orders::visit_at,

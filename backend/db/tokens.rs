@@ -60,6 +60,37 @@ pub fn revoke_family(conn: &mut DbConn, family_id: &str, at: NaiveDateTime) -> Q
     .execute(conn)
 }
 
+/// Revokes a family only if it is this user's (a token of someone else's session changes nothing).
+pub fn revoke_family_of_user(
+    conn: &mut DbConn,
+    family_id: &str,
+    user_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table.filter(
+            refresh_tokens::family_id
+                .eq(family_id)
+                .and(refresh_tokens::user_id.eq(user_id))
+                .and(refresh_tokens::revoked_at.is_null()),
+        ),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(at)))
+    .execute(conn)
+}
+
+/// A session is open while its family holds a token nobody revoked.
+pub fn session_is_open(conn: &mut DbConn, family_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        refresh_tokens::table.filter(
+            refresh_tokens::family_id
+                .eq(family_id)
+                .and(refresh_tokens::revoked_at.is_null()),
+        ),
+    ))
+    .get_result(conn)
+}
+
 pub fn revoke_all_of_user(
     conn: &mut DbConn,
     user_id: &str,

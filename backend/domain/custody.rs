@@ -43,6 +43,266 @@ pub fn key_move(from: KeyCustody, mv: KeyMove) -> Option<KeyCustody> {
     }
 }
 
+/// A key number (nyckelnummer) in its one canonical form, so the same tag
+/// can never be two keys. Normalisation: trim; upper-case (`xn-1001` is
+/// `XN-1001`); every run of spaces and dashes (`-`, `–`, `—`, `−`, no-break
+/// space, …) becomes one `-`, none at either end (`XN 1001`, `xn – 1001` and
+/// `XN-1001` are one key). `XN1001` stays apart from `XN-1001`: dropping
+/// separators would make `1-23` and `12-3` one key. Letters, digits, `-`,
+/// `/` and `.` only; at most 50 characters; no control characters (U+0000,
+/// line breaks, tabs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyNumber(String);
+
+pub const KEY_NUMBER_MAX: usize = 50;
+pub const CABINET_MAX: usize = 100;
+pub const HOOK_MAX: usize = 20;
+pub const KEY_COUNT_MAX: i32 = 20;
+
+/// Which key field a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyField {
+    KeyNumber,
+    Cabinet,
+    Hook,
+    Count,
+}
+
+impl KeyField {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyField::KeyNumber => "key_number",
+            KeyField::Cabinet => "cabinet",
+            KeyField::Hook => "hook",
+            KeyField::Count => "count",
+        }
+    }
+
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            KeyField::KeyNumber => ("the key number", "nyckelnumret"),
+            KeyField::Cabinet => ("the cabinet", "skåpet"),
+            KeyField::Hook => ("the hook", "kroken"),
+            KeyField::Count => ("the number of keys", "antalet nycklar"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFieldProblem {
+    Required,
+    TooLong {
+        max: usize,
+        found: usize,
+    },
+    /// U+0000, a line break, a tab or another control character.
+    ControlCharacter,
+    /// A character a key number may not have.
+    InvalidCharacter(char),
+    OutOfRange {
+        min: i32,
+        max: i32,
+    },
+}
+
+/// A key field that does not parse, with what to do about it in both languages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFieldError {
+    pub field: KeyField,
+    pub problem: KeyFieldProblem,
+}
+
+impl KeyFieldError {
+    fn new(field: KeyField, problem: KeyFieldProblem) -> Self {
+        Self { field, problem }
+    }
+
+    /// A stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self.problem {
+            KeyFieldProblem::Required => "required",
+            KeyFieldProblem::TooLong { .. } => "too_long",
+            KeyFieldProblem::ControlCharacter | KeyFieldProblem::InvalidCharacter(_) => {
+                "invalid_character"
+            }
+            KeyFieldProblem::OutOfRange { .. } => "out_of_range",
+        }
+    }
+
+    pub fn detail(&self) -> String {
+        let (what, _) = self.field.words();
+        match &self.problem {
+            KeyFieldProblem::Required => format!("{what} is missing; fill it in"),
+            KeyFieldProblem::TooLong { max, found } => {
+                format!("{what} has {found} characters; shorten it to at most {max}")
+            }
+            KeyFieldProblem::ControlCharacter => format!(
+                "{what} contains a line break, tab or other control character (such as U+0000); remove it"
+            ),
+            KeyFieldProblem::InvalidCharacter(c) => format!(
+                "{what} contains '{c}'; use only letters, digits, '-', '/' and '.'"
+            ),
+            KeyFieldProblem::OutOfRange { min, max } => {
+                format!("{what} must be a whole number from {min} to {max}")
+            }
+        }
+    }
+
+    pub fn detail_sv(&self) -> String {
+        let (_, what) = self.field.words();
+        match &self.problem {
+            KeyFieldProblem::Required => format!("{what} saknas; fyll i det"),
+            KeyFieldProblem::TooLong { max, found } => {
+                format!("{what} har {found} tecken; korta det till högst {max}")
+            }
+            KeyFieldProblem::ControlCharacter => format!(
+                "{what} innehåller en radbrytning, tabb eller annat styrtecken (som U+0000); ta bort det"
+            ),
+            KeyFieldProblem::InvalidCharacter(c) => format!(
+                "{what} innehåller '{c}'; använd bara bokstäver, siffror, '-', '/' och '.'"
+            ),
+            KeyFieldProblem::OutOfRange { min, max } => {
+                format!("{what} ska vara ett heltal från {min} till {max}")
+            }
+        }
+    }
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe63}' | '\u{ff0d}'
+        )
+}
+
+/// Trimmed, with no control characters, within `max` characters.
+fn plain_text(field: KeyField, input: &str, max: usize) -> Result<String, KeyFieldError> {
+    let v = input.trim();
+    if v.is_empty() {
+        return Err(KeyFieldError::new(field, KeyFieldProblem::Required));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(KeyFieldError::new(field, KeyFieldProblem::ControlCharacter));
+    }
+    let found = v.chars().count();
+    if found > max {
+        return Err(KeyFieldError::new(
+            field,
+            KeyFieldProblem::TooLong { max, found },
+        ));
+    }
+    Ok(v.to_string())
+}
+
+impl KeyNumber {
+    pub fn parse(input: &str) -> Result<Self, KeyFieldError> {
+        let field = KeyField::KeyNumber;
+        let trimmed = input.trim();
+        if trimmed.chars().any(char::is_control) {
+            return Err(KeyFieldError::new(field, KeyFieldProblem::ControlCharacter));
+        }
+        let mut out = String::with_capacity(trimmed.len());
+        let mut pending_separator = false;
+        for c in trimmed.chars() {
+            if is_separator(c) {
+                pending_separator = !out.is_empty();
+                continue;
+            }
+            if !(c.is_alphanumeric() || c == '/' || c == '.') {
+                return Err(KeyFieldError::new(
+                    field,
+                    KeyFieldProblem::InvalidCharacter(c),
+                ));
+            }
+            if pending_separator {
+                out.push('-');
+                pending_separator = false;
+            }
+            out.extend(c.to_uppercase());
+        }
+        if out.is_empty() {
+            return Err(KeyFieldError::new(field, KeyFieldProblem::Required));
+        }
+        let found = out.chars().count();
+        if found > KEY_NUMBER_MAX {
+            return Err(KeyFieldError::new(
+                field,
+                KeyFieldProblem::TooLong {
+                    max: KEY_NUMBER_MAX,
+                    found,
+                },
+            ));
+        }
+        Ok(Self(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for KeyNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a key hangs: cabinet and hook, trimmed, inner spaces collapsed, no
+/// control characters, at most 100 and 20 characters; case kept (`Skåp Ö`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPosition {
+    pub cabinet: String,
+    pub hook: String,
+    pub night_cabinet: bool,
+}
+
+impl KeyPosition {
+    /// Both fields' problems, so one answer names all of them.
+    pub fn parse(
+        cabinet: &str,
+        hook: &str,
+        night_cabinet: bool,
+    ) -> Result<Self, Vec<KeyFieldError>> {
+        let collapse = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        match (
+            plain_text(KeyField::Cabinet, cabinet, CABINET_MAX).map(collapse),
+            plain_text(KeyField::Hook, hook, HOOK_MAX).map(collapse),
+        ) {
+            (Ok(cabinet), Ok(hook)) => Ok(Self {
+                cabinet,
+                hook,
+                night_cabinet,
+            }),
+            (c, h) => Err([c.err(), h.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// How many physical keys a key number stands for: 1 to 20.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCount(i32);
+
+impl KeyCount {
+    pub fn new(n: i32) -> Result<Self, KeyFieldError> {
+        if (1..=KEY_COUNT_MAX).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(KeyFieldError::new(
+                KeyField::Count,
+                KeyFieldProblem::OutOfRange {
+                    min: 1,
+                    max: KEY_COUNT_MAX,
+                },
+            ))
+        }
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
 /// Where an item of equipment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +372,42 @@ impl EquipmentKind {
             EquipmentKind::DigitalLock | EquipmentKind::ReceiptProduct => {
                 super::Service::DigitalLock
             }
+        }
+    }
+}
+
+// The words a person reads (CSV columns, printed lists); the API's values stay English.
+impl KeyCustody {
+    pub fn sv(self) -> &'static str {
+        match self {
+            KeyCustody::InCabinet => "i skåpet",
+            KeyCustody::SignedOut => "utkvitterad",
+            KeyCustody::Returned => "återlämnad till kunden",
+            KeyCustody::Lost => "borttappad",
+        }
+    }
+}
+
+impl ItemState {
+    pub fn sv(self) -> &'static str {
+        match self {
+            ItemState::InStock => "i lager",
+            ItemState::AtCustomer => "hos kund",
+            ItemState::ToCollect => "att hämta",
+            ItemState::Collected => "hämtad",
+            ItemState::Missing => "saknas",
+            ItemState::Scrapped => "kasserad",
+        }
+    }
+}
+
+impl EquipmentKind {
+    pub fn sv(self) -> &'static str {
+        match self {
+            EquipmentKind::AlarmUnit => "Larmenhet",
+            EquipmentKind::AlarmButton => "Larmknapp/klocka",
+            EquipmentKind::DigitalLock => "Låsvred",
+            EquipmentKind::ReceiptProduct => "Kvittensprodukt",
         }
     }
 }
@@ -267,5 +563,71 @@ mod tests {
             serde_json::to_value(ItemState::ToCollect).unwrap(),
             ItemState::ToCollect.as_str()
         );
+    }
+
+    #[test]
+    fn key_numbers_have_one_canonical_form() {
+        for same in [
+            "XN-1001",
+            "xn-1001",
+            " Xn-1001 ",
+            "XN 1001",
+            "xn – 1001",
+            "XN\u{a0}1001",
+            "XN--1001",
+            "-XN-1001-",
+        ] {
+            assert_eq!(
+                KeyNumber::parse(same).unwrap().as_str(),
+                "XN-1001",
+                "{same:?}"
+            );
+        }
+        assert_eq!(KeyNumber::parse("xn1001").unwrap().as_str(), "XN1001");
+        assert_eq!(KeyNumber::parse("b/12.3").unwrap().as_str(), "B/12.3");
+        assert_eq!(KeyNumber::parse("nyckel å").unwrap().as_str(), "NYCKEL-Å");
+    }
+
+    #[test]
+    fn key_numbers_that_cannot_be_a_tag_are_refused() {
+        let problem = |s: &str| KeyNumber::parse(s).unwrap_err().problem;
+        assert_eq!(problem("   "), KeyFieldProblem::Required);
+        assert_eq!(problem(" - "), KeyFieldProblem::Required);
+        assert_eq!(problem("B\0-1"), KeyFieldProblem::ControlCharacter);
+        assert_eq!(problem("B\n1"), KeyFieldProblem::ControlCharacter);
+        assert_eq!(problem("B\t1"), KeyFieldProblem::ControlCharacter);
+        assert_eq!(
+            problem("B-1 (reserv)"),
+            KeyFieldProblem::InvalidCharacter('(')
+        );
+        assert_eq!(
+            problem(&"7".repeat(5000)),
+            KeyFieldProblem::TooLong {
+                max: 50,
+                found: 5000
+            }
+        );
+        let e = KeyNumber::parse("B\u{0}1").unwrap_err();
+        assert_eq!(e.code(), "invalid_character");
+        assert!(e.detail().contains("remove it") && e.detail_sv().contains("ta bort"));
+    }
+
+    #[test]
+    fn key_positions_are_tidied_and_bounded() {
+        let p = KeyPosition::parse("  Skåp   Ö ", " 14 ", true).unwrap();
+        assert_eq!(
+            (p.cabinet.as_str(), p.hook.as_str(), p.night_cabinet),
+            ("Skåp Ö", "14", true)
+        );
+        let errs = KeyPosition::parse(&"x".repeat(4000), "1\n2", false).unwrap_err();
+        assert_eq!(
+            errs.iter().map(|e| (e.field, e.code())).collect::<Vec<_>>(),
+            [
+                (KeyField::Cabinet, "too_long"),
+                (KeyField::Hook, "invalid_character")
+            ]
+        );
+        assert_eq!(KeyCount::new(0).unwrap_err().code(), "out_of_range");
+        assert_eq!(KeyCount::new(20).unwrap().get(), 20);
     }
 }

@@ -1,7 +1,6 @@
 //! The order state machines of the lifecycle (domain.md, "The lifecycle"):
 //! one pure function of (kind, state, event), and who may cause each event.
 
-use super::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -87,11 +86,30 @@ impl OrderState {
         OrderState::Cancelled,
     ];
 
+    /// The states an order ends in: nothing more happens to it. Every
+    /// "open order" in the system is one not in these.
+    pub const FINAL: [OrderState; 4] = [
+        OrderState::Executed,
+        OrderState::Ended,
+        OrderState::Declined,
+        OrderState::Cancelled,
+    ];
+
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            OrderState::Executed | OrderState::Ended | OrderState::Declined | OrderState::Cancelled
-        )
+        Self::FINAL.contains(&self)
+    }
+
+    /// The final states as stored, for queries that want open orders.
+    pub fn final_names() -> [&'static str; 4] {
+        Self::FINAL.map(Self::as_str)
+    }
+
+    /// The states an install order is still open in, in lifecycle order.
+    pub fn open_install_states() -> Vec<OrderState> {
+        reachable_states(OrderKind::Install)
+            .into_iter()
+            .filter(|s| !s.is_final())
+            .collect()
     }
 }
 
@@ -129,28 +147,6 @@ impl OrderEvent {
             OrderEvent::OrderFromSupplier => "order-from-supplier",
             OrderEvent::CollectLockReceipt => "collect-lock-receipt",
         }
-    }
-
-    /// Who may cause this event (domain.md, "Who uses it").
-    pub fn allowed_roles(self) -> &'static [Role] {
-        use Role::*;
-        match self {
-            OrderEvent::ReturnToAssessor => &[Installer, Coordinator],
-            OrderEvent::Resubmit | OrderEvent::Cancel => &[Assessor],
-            OrderEvent::Book
-            | OrderEvent::ReceiveKeys
-            | OrderEvent::Install
-            | OrderEvent::CollectEquipment
-            | OrderEvent::ReturnKeys => &[Installer],
-            OrderEvent::Execute | OrderEvent::End => &[Coordinator],
-            OrderEvent::Decline => &[Installer, Coordinator],
-            OrderEvent::OrderFromSupplier => &[Coordinator],
-            OrderEvent::CollectLockReceipt => &[CareStaff, Installer],
-        }
-    }
-
-    pub fn allowed_for(self, role: Role) -> bool {
-        self.allowed_roles().contains(&role)
     }
 }
 
@@ -389,21 +385,6 @@ mod tests {
     }
 
     #[test]
-    fn only_the_roles_of_the_domain_cause_each_event() {
-        assert!(E::Execute.allowed_for(Role::Coordinator));
-        assert!(!E::Execute.allowed_for(Role::Installer));
-        assert!(E::Install.allowed_for(Role::Installer));
-        assert!(!E::Install.allowed_for(Role::Admin));
-        assert!(E::Cancel.allowed_for(Role::Assessor));
-        for e in E::ALL {
-            assert!(
-                !e.allowed_for(Role::Billing) && !e.allowed_for(Role::AlarmCenter),
-                "{e:?}"
-            );
-        }
-    }
-
-    #[test]
     fn lock_only_events_are_offered_only_for_locks() {
         let alarm = allowed_events_for(K::Install, Service::SafetyAlarm, S::Received);
         assert!(!alarm.contains(&E::OrderFromSupplier));
@@ -463,6 +444,15 @@ text_enum!(OrderEvent {
 });
 
 // The words a person reads in Swedish messages (the API's values stay English).
+impl Service {
+    pub fn sv(self) -> &'static str {
+        match self {
+            Service::SafetyAlarm => "Trygghetslarm",
+            Service::DigitalLock => "Digitalt lås",
+        }
+    }
+}
+
 impl OrderKind {
     pub fn sv(self) -> &'static str {
         match self {
@@ -514,6 +504,34 @@ impl OrderEvent {
 #[cfg(test)]
 mod text_tests {
     use super::*;
+
+    #[test]
+    fn open_means_not_final_and_every_open_order_can_be_cancelled() {
+        assert_eq!(
+            OrderState::open_install_states(),
+            [
+                OrderState::Received,
+                OrderState::ReturnedToAssessor,
+                OrderState::Booked,
+                OrderState::KeysReceived,
+                OrderState::Installed,
+            ]
+        );
+        assert_eq!(
+            OrderState::final_names(),
+            ["executed", "ended", "declined", "cancelled"]
+        );
+        // Ending a decision cancels its open orders through the state machine.
+        for kind in OrderKind::ALL {
+            for state in reachable_states(kind).into_iter().filter(|s| !s.is_final()) {
+                assert_eq!(
+                    next_state(kind, state, OrderEvent::Cancel),
+                    Some(OrderState::Cancelled),
+                    "{kind:?} in {state:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn text_forms_match_serde() {

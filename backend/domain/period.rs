@@ -33,6 +33,27 @@ pub enum PeriodError {
     },
 }
 
+impl PeriodError {
+    /// The same, in Swedish.
+    pub fn sv(&self) -> String {
+        match self {
+            Self::EndsBeforeStart { from, to } => {
+                format!("perioden slutar ({to}) innan den börjar ({from})")
+            }
+            Self::PreviousOpenEnded => {
+                "det förra beslutet gäller tills vidare, så varje förlängning överlappar det"
+                    .to_string()
+            }
+            Self::Gap { first, last, days } => format!(
+                "ett glapp på {days} dag(ar): {first} till {last} täcks inte av något av besluten"
+            ),
+            Self::Overlap { first, last, days } => format!(
+                "en överlappning på {days} dag(ar): {first} till {last} täcks av båda besluten"
+            ),
+        }
+    }
+}
+
 impl Period {
     pub fn new(from: NaiveDate, to: Option<NaiveDate>) -> Result<Self, PeriodError> {
         match to {

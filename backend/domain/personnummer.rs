@@ -20,6 +20,19 @@ pub enum PersonnummerError {
     Future,
 }
 
+impl PersonnummerError {
+    /// The same, in Swedish.
+    pub fn sv(&self) -> String {
+        match self {
+            Self::Format => "ett personnummer har 10 eller 12 siffror, gärna med '-' eller '+' före de fyra sista",
+            Self::Date => "datumdelen är inget verkligt datum",
+            Self::CheckDigit => "kontrollsiffran stämmer inte; kontrollera numret",
+            Self::Future => "födelsedatumet ligger i framtiden",
+        }
+        .to_string()
+    }
+}
+
 impl Personnummer {
     /// Parses the common written forms: `YYMMDD-NNNC`, `YYMMDD+NNNC` (100 years or
     /// older), `YYMMDDNNNC`, `YYYYMMDD-NNNC` and `YYYYMMDDNNNC`. The century of a

@@ -7,6 +7,7 @@ on_both_backends!(
     wrong_username_and_wrong_password_look_the_same_and_are_throttled,
     admin_cuts_every_session_of_a_user,
     deactivated_user_is_locked_out_at_once,
+    logout_ends_the_access_token_at_its_next_request,
 );
 
 async fn login_refresh_rotation_and_reuse_detection(app: TestApp) {
@@ -259,4 +260,70 @@ async fn demo_password_is_refused_outside_demo_mode() {
         (res.status, res.problem_code().as_str()),
         (401, "invalid_credentials")
     );
+}
+
+async fn logout_ends_the_access_token_at_its_next_request(app: TestApp) {
+    let session = |username: &'static str| {
+        let app = &app;
+        async move {
+            let login = app
+                .post(
+                    "/api/v1/auth/login",
+                    None,
+                    json!({"username": username, "password": "demo"}),
+                )
+                .await;
+            assert_eq!(login.status, 200, "{}", login.body);
+            (
+                login.body["access_token"].as_str().unwrap().to_string(),
+                login.body["refresh_token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (phone, phone_refresh) = session("installator").await;
+    let (desk, desk_refresh) = session("installator").await;
+    let (other, _) = session("koordinator").await;
+
+    // Someone else's refresh token ends nothing of the installer's.
+    let stray = app
+        .post(
+            "/api/v1/auth/logout",
+            Some(&other),
+            json!({"refresh_token": desk_refresh}),
+        )
+        .await;
+    assert_eq!(stray.status, 204);
+    assert_eq!(app.get("/api/v1/auth/me", &desk).await.status, 200);
+    assert_eq!(app.get("/api/v1/auth/me", &other).await.status, 401);
+
+    // Logging out on the phone, even without its refresh token, ends the phone's session at once.
+    assert_eq!(app.get("/api/v1/auth/me", &phone).await.status, 200);
+    let out = app
+        .post("/api/v1/auth/logout", Some(&phone), json!({}))
+        .await;
+    assert_eq!(out.status, 204);
+    let after = app.get("/api/v1/auth/me", &phone).await;
+    assert_eq!(
+        (after.status, after.problem_code().as_str()),
+        (401, "unauthenticated")
+    );
+    assert!(
+        after.body["detail_sv"]
+            .as_str()
+            .unwrap()
+            .contains("Logga in"),
+        "{}",
+        after.body
+    );
+    let refreshed = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": phone_refresh}),
+        )
+        .await;
+    assert_eq!(refreshed.status, 401);
+
+    // The desk's session is another one and goes on.
+    assert_eq!(app.get("/api/v1/auth/me", &desk).await.status, 200);
 }

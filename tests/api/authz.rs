@@ -21,6 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const TABLE: &str = include_str!("authz_matrix.tsv");
 const PNG: &[u8] = include_bytes!("../fixtures/nyckelkvittens.png");
+/// The shared documents are this phone photo, with EXIF and a GPS position.
+const GPS_PHOTO: &[u8] = include_bytes!("../fixtures/portrait-orientation-6-gps.jpg");
 const FX_PASSWORD: &str = "ett-langt-losenord";
 
 /// The roles and the demo user acting in each.
@@ -81,6 +83,15 @@ struct Req {
     /// The id that makes the target hidden from an out-of-scope caller: a
     /// refusal must answer exactly as if this id did not exist.
     hidden: Option<String>,
+    /// What an allowed answer's body must be: a photo copy without metadata,
+    /// or the original byte for byte.
+    photo: Option<Photo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Photo {
+    WithoutMetadata,
+    Original,
 }
 
 impl Req {
@@ -95,6 +106,7 @@ impl Req {
             customer: None,
             listed: None,
             hidden: None,
+            photo: None,
         }
     }
 
@@ -540,8 +552,8 @@ impl<'a> World<'a> {
                 "PUT",
                 &upload_path(&doc, customer, self.today),
                 Some(&self.fx_installer),
-                &[("Content-Type", "image/png")],
-                Some(PNG.to_vec()),
+                &[("Content-Type", "image/jpeg")],
+                Some(GPS_PHOTO.to_vec()),
             )
             .await;
         self.ok(res, "document").await;
@@ -560,6 +572,11 @@ impl<'a> World<'a> {
         )
         .await
     }
+}
+
+fn gps_photo_sha() -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(GPS_PHOTO))
 }
 
 fn upload_path(doc: &str, customer: &Value, today: NaiveDate) -> String {
@@ -764,10 +781,17 @@ impl<'a> World<'a> {
                     .about(&f["customer"])
             }
 
-            "GET /api/v1/documents/{id}"
-            | "GET /api/v1/documents/{id}/display"
-            | "GET /api/v1/documents/{id}/original"
-            | "GET /api/v1/documents/{id}/thumbnail" => on(&self.documents[s]).about(customer),
+            "GET /api/v1/documents/{id}" => on(&self.documents[s]).about(customer),
+            "GET /api/v1/documents/{id}/display" | "GET /api/v1/documents/{id}/thumbnail" => {
+                let mut r = on(&self.documents[s]).about(customer);
+                r.photo = Some(Photo::WithoutMetadata);
+                r
+            }
+            "GET /api/v1/documents/{id}/original" => {
+                let mut r = on(&self.documents[s]).about(customer);
+                r.photo = Some(Photo::Original);
+                r
+            }
             "PUT /api/v1/documents/{id}" => {
                 let doc = uuid::Uuid::new_v4().to_string();
                 let mut r = Req::new(method, upload_path(&doc, customer, today)).about(customer);
@@ -1134,6 +1158,22 @@ async fn run_cell(
     }
     let cell = cell_of(&res, &req);
     let mut problems = Vec::new();
+    if res.status == 200 {
+        // Binary bodies come back as lossy text; EXIF's marker survives that.
+        let body = res.body.as_str().unwrap_or_default();
+        let exif = body.contains("Exif");
+        match req.photo {
+            Some(Photo::WithoutMetadata) if exif => {
+                problems.push("a served copy carries the original's EXIF (GPS)".into())
+            }
+            Some(Photo::Original)
+                if !exif || res.header("x-content-sha256").as_deref() != Some(&gps_photo_sha()) =>
+            {
+                problems.push("the original is not the photo as sent, with its EXIF".into())
+            }
+            _ => {}
+        }
+    }
     if res.status >= 400
         && (res.header("content-type").as_deref() != Some("application/problem+json")
             || res.body["detail_sv"].as_str().is_none_or(str::is_empty))

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_larmkoll");
 
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -16,7 +16,7 @@ impl Drop for Server {
 
 /// Starts `larmkoll serve --demo` and returns it with what it printed up to the
 /// "Stop with Ctrl+C." line.
-fn serve_demo(
+pub(crate) fn serve_demo(
     database_url: Option<&str>,
     data_dir: &std::path::Path,
     port: u16,
@@ -48,15 +48,7 @@ async fn login_works(port: u16) {
     assert_eq!(health.status(), 200);
     let body: serde_json::Value = health.json().await.unwrap();
     assert_eq!(body["status"], "ok");
-    for user in [
-        "admin",
-        "handlaggare",
-        "koordinator",
-        "installator",
-        "hemtjanst",
-        "avgift",
-        "larmcentral",
-    ] {
+    for user in larmkoll::demo::usernames() {
         let res = client
             .post(format!("{base}/api/v1/auth/login"))
             .send_json(&serde_json::json!({"username": user, "password": "demo"}))
@@ -244,4 +236,98 @@ fn import_keys_reports_row_by_row_and_refuses_a_wrong_sheet() {
         text.contains("row 2") && text.contains("no customer K-100001"),
         "{text}"
     );
+}
+
+/// Issue 20, item 6: the database, its journal, the originals and the signing
+/// key are personal data. Started under the common umask 022, the server
+/// still creates its data directory 0700 and every file 0600.
+#[actix_web::test]
+async fn files_at_rest_are_the_servers_own_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let mut child = Command::new("sh")
+        .args(["-c", "umask 022 && exec \"$0\" serve --demo", BIN])
+        .current_dir(work.path())
+        .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .env_remove("LARMKOLL_DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start larmkoll");
+    let banner = read_banner(&mut child);
+    let _server = Server(child);
+    assert!(banner.is_some(), "server did not start");
+
+    // One photo, so there are originals and folders under documents/.
+    let base = format!("http://127.0.0.1:{port}");
+    let client = awc::Client::default();
+    let mut res = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .send_json(&serde_json::json!({"username": "installator", "password": "demo"}))
+        .await
+        .unwrap();
+    let token: serde_json::Value = res.json().await.unwrap();
+    let auth = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let mut res = client
+        .get(format!("{base}/api/v1/customers?limit=1"))
+        .insert_header(("Authorization", auth.clone()))
+        .send()
+        .await
+        .unwrap();
+    let page: serde_json::Value = res.json().await.unwrap();
+    let customer = page["items"][0]["id"].as_str().unwrap();
+    let photo = crate::helpers::distinct_jpeg(
+        include_bytes!("../fixtures/portrait-orientation-6-gps.jpg"),
+        "umask",
+    );
+    let res = client
+        .put(format!(
+            "{base}/api/v1/documents/{}?kind=key_receipt&customer_id={customer}&signed_by=Kunden&signed_at=2026-01-01",
+            uuid::Uuid::new_v4()
+        ))
+        .insert_header(("Authorization", auth))
+        .insert_header(("Content-Type", "image/jpeg"))
+        .send_body(photo)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let data = work.path().join("data");
+    let mut seen = Vec::new();
+    let mut stack = vec![data.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let name = path
+            .strip_prefix(work.path())
+            .unwrap()
+            .display()
+            .to_string();
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{name} is {mode:o}");
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else {
+            assert_eq!(mode, 0o600, "{name} is {mode:o}");
+        }
+        seen.push(name);
+    }
+    for expected in [
+        "larmkoll.db",
+        "larmkoll.db-wal",
+        "jwt-signing.key",
+        "documents",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == &format!("data/{expected}")),
+            "data/{expected} not found among {seen:?}"
+        );
+    }
+    let originals = seen.iter().filter(|s| s.contains("original")).count();
+    assert!(originals >= 1, "no original among {seen:?}");
 }

@@ -2,12 +2,15 @@
 //! sends every operation generated requests, valid and invalid, as a logged-in
 //! user, against the real `larmkoll serve --demo` binary. Any 5xx, any response
 //! whose status, content type, headers or body the document does not describe,
-//! any request the document forbids that is not refused, and any operation that
+//! any request the document forbids that is not refused, any request it allows
+//! that is refused for its form (only 404, 409 and 412 may answer one: the state
+//! of the data, see tests/tools/schemathesis.toml), and any operation that
 //! answers without a token fails the test, with Schemathesis's report.
 //!
-//! On SQLite two passes share one server: a field role first (installer: the
-//! 403 and 404 paths, decided in Rust before any backend-specific query), then
-//! the admin (every operation's own logic). PostgreSQL gets the admin pass,
+//! On SQLite three passes share one server: the coordinator (the office role
+//! with a scope of its own areas), a field role (installer: the 403 and 404
+//! paths, decided in Rust before any backend-specific query), then the admin
+//! (every operation's own logic). PostgreSQL gets the admin pass,
 //! the one whose writes reach the database, within CI's time. CI runs a
 //! bounded, seeded pass; `SCHEMATHESIS_MAX_EXAMPLES` (default 5),
 //! `SCHEMATHESIS_SEED` (a number, or `random`) and `SCHEMATHESIS_ROLES`
@@ -23,8 +26,8 @@ use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_larmkoll");
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
-response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth,\
-unsupported_method";
+response_headers_conformance,response_schema_conformance,negative_data_rejection,\
+positive_data_acceptance,ignored_auth,unsupported_method";
 const DEFAULT_SEED: &str = "20261202";
 
 fn start(data: &Path, log: &Path, database_url: Option<&str>, port: u16) -> Child {
@@ -86,19 +89,29 @@ async fn me(base: &str, token: &str) -> Option<String> {
 fn schemathesis(st: &Path, base: &str, token: &str, self_id: &str, work: &Path) -> (bool, String) {
     let examples = std::env::var("SCHEMATHESIS_MAX_EXAMPLES").unwrap_or_else(|_| "5".into());
     let seed = std::env::var("SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());
-    let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/schemathesis_hooks.py");
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools");
+    let hooks = tools.join("schemathesis_hooks.py");
     let mut cmd = Command::new(st);
     cmd.current_dir(work)
+        .arg("--config-file")
+        .arg(tools.join("schemathesis.toml"))
         .arg("run")
         .arg(format!("{base}/api/v1/openapi.json"))
         .args(["--url", base])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--checks", CHECKS])
+        // Every logout ends the caller's own session: the rest of the run
+        // would see only 401s (tests/api/auth.rs covers logout).
+        .args(["--exclude-path", "/api/v1/auth/logout"])
         .args(["--max-examples", &examples])
         .args(["--workers", "1", "--request-timeout", "30"])
         .args(["--generation-database", "none", "--no-color"])
         .env("SCHEMATHESIS_HOOKS", hooks)
         .env("LARMKOLL_FUZZ_SELF", self_id)
+        // The hooks read what exists (areas, groups, models …) as this user,
+        // so that positive cases name real records.
+        .env("LARMKOLL_FUZZ_BASE", base)
+        .env("LARMKOLL_FUZZ_TOKEN", token)
         .env("NO_COLOR", "1");
     if seed != "random" {
         cmd.args(["--seed", &seed]);
@@ -131,7 +144,7 @@ async fn fuzz_the_contract(backend: Backend) {
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start(data.path(), &log, url.as_deref(), port);
     let roles = std::env::var("SCHEMATHESIS_ROLES").unwrap_or_else(|_| match backend {
-        Backend::Sqlite => "installator,admin".into(),
+        Backend::Sqlite => "koordinator,installator,admin".into(),
         Backend::Postgres => "admin".into(),
     });
     // All log in before the fuzzer trips the login throttle for this address.

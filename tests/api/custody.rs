@@ -225,7 +225,7 @@ async fn every_key_move_and_refusal(app: TestApp) {
     );
     assert!(
         text.contains(&format!(
-            "B-1;{};2;Nattskåp;9;ja;signed_out;",
+            "B-1;{};2;Nattskåp;9;ja;utkvitterad;",
             customer["customer_number"].as_str().unwrap()
         )),
         "{text}"
@@ -826,7 +826,7 @@ async fn equipment_custody_from_stock_to_customer_and_back(app: TestApp) {
     assert!(text.starts_with("\u{feff}typ;leverantör;serienummer;läge;kundnummer\r\n"));
     assert!(
         text.contains(&format!(
-            "digital_lock;Phoniro;PH-3001;at_customer;{}",
+            "Låsvred;Phoniro;PH-3001;hos kund;{}",
             with_consent["customer_number"].as_str().unwrap()
         )),
         "{text}"

@@ -223,7 +223,7 @@ async fn photos_come_out_upright_without_gps_and_bad_files_leave_nothing(app: Te
     let clash = put(&app, &installer, &id, &customer, "image/png", PNG.to_vec()).await;
     assert_eq!(
         (clash.status, clash.problem_code().as_str()),
-        (409, "document_id_taken")
+        (409, "document_id_conflict")
     );
 
     // PNG and WebP work too; a better photo supersedes the first.

@@ -152,6 +152,24 @@ impl Response {
             .is_some_and(|d| !d.is_empty()));
         self.body["code"].as_str().unwrap_or_default().to_string()
     }
+
+    /// A refusal as a person meets it: the status, the problem's `code`, and
+    /// an English and a Swedish detail that each say (at least) the given words.
+    pub fn assert_problem(&self, status: u16, code: &str, en: &str, sv: &str) {
+        assert_eq!(
+            (self.status, self.problem_code().as_str()),
+            (status, code),
+            "{}",
+            self.body
+        );
+        let detail = self.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(en), "detail lacks {en:?}: {detail}");
+        let detail_sv = self.body["detail_sv"].as_str().unwrap_or_default();
+        assert!(
+            detail_sv.contains(sv),
+            "detail_sv lacks {sv:?}: {detail_sv}"
+        );
+    }
 }
 
 impl TestApp {
@@ -504,4 +522,120 @@ pub fn read_banner(child: &mut std::process::Child) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// Reads one of our CSV exports with a real CSV parser, as a spreadsheet would:
+/// the BOM says UTF-8, `;` separates, quotes per RFC 4180.
+pub fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let body = text
+        .strip_prefix('\u{feff}')
+        .expect("a BOM so Excel reads UTF-8");
+    csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .from_reader(body.as_bytes())
+        .records()
+        .map(|r| {
+            r.expect("a well-formed CSV record")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// A minimal .xlsx as Excel would write it: the package parts a workbook
+/// needs, with these parts (name, content) added or replacing them.
+pub fn xlsx_with(parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let base: [(&str, &str); 4] = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+        ),
+        (
+            "xl/workbook.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Blad1" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+        ),
+    ];
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(false);
+    for (name, content) in base {
+        if !parts.iter().any(|(n, _)| *n == name) {
+            zip.start_file(name, options).expect("zip part");
+            zip.write_all(content.as_bytes()).expect("zip write");
+        }
+    }
+    for (name, content) in parts {
+        zip.start_file(*name, options).expect("zip part");
+        zip.write_all(content).expect("zip write");
+    }
+    zip.finish().expect("zip finish").into_inner()
+}
+
+/// A worksheet part with these rows of inline text cells, from row 1.
+pub fn sheet_xml(rows: &[Vec<&str>]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+    );
+    for (r, cells) in rows.iter().enumerate() {
+        xml.push_str(&format!("<row r=\"{}\">", r + 1));
+        for (c, v) in cells.iter().enumerate() {
+            let col = (b'A' + c as u8) as char;
+            xml.push_str(&format!(
+                "<c r=\"{col}{}\" t=\"inlineStr\"><is><t>{}</t></is></c>",
+                r + 1,
+                esc(v)
+            ));
+        }
+        xml.push_str("</row>");
+    }
+    xml.push_str("</sheetData></worksheet>");
+    xml
+}
+
+/// An .xlsx whose first sheet has these rows.
+pub fn xlsx_rows(rows: &[Vec<&str>]) -> Vec<u8> {
+    xlsx_with(&[("xl/worksheets/sheet1.xml", sheet_xml(rows).into_bytes())])
+}
+
+impl TestApp {
+    /// POSTs a file to the key-register import; `query` is what follows `?`.
+    pub async fn import_sheet(&self, token: &str, query: &str, body: &[u8]) -> Response {
+        self.send(
+            "POST",
+            &format!("/api/v1/import/key-register?{query}"),
+            Some(token),
+            &[("Content-Type", "application/octet-stream")],
+            Some(body.to_vec()),
+        )
+        .await
+    }
+
+    /// How many keys the register holds, counted in the database.
+    pub async fn key_count(&self) -> i64 {
+        use diesel::dsl::count_star;
+        use diesel::{QueryDsl, RunQueryDsl};
+        use larmkoll::db::schema::keys;
+        self.db
+            .run(|conn| Ok(keys::table.select(count_star()).first::<i64>(conn)?))
+            .await
+            .expect("count keys")
+    }
 }

@@ -510,7 +510,7 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
         text.starts_with("\u{feff}datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n")
     );
     let line = format!(
-        "{};start;{};safety_alarm;ja;",
+        "{};start;{};Trygghetslarm;ja;",
         days_ago(3),
         other["customer_number"].as_str().unwrap()
     );

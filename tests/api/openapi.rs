@@ -124,3 +124,34 @@ async fn every_documented_operation_is_served() {
         }
     }
 }
+
+#[test]
+fn every_write_that_takes_if_match_documents_412_and_428() {
+    // A generated client should know that a missing `If-Match` is refused
+    // (428) and a stale one too (412), wherever the header is taken.
+    let spec: Value = serde_json::from_str(&larmkoll::api::openapi_json()).unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(params) = op["parameters"].as_array() else {
+                continue;
+            };
+            let Some(if_match) = params
+                .iter()
+                .find(|p| p["in"] == "header" && p["name"].as_str() == Some("If-Match"))
+            else {
+                continue;
+            };
+            checked += 1;
+            let label = format!("{} {path}", method.to_uppercase());
+            assert_eq!(if_match["required"], true, "{label}: If-Match is required");
+            for status in ["412", "428"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{label} takes If-Match but does not document {status}"
+                );
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} operations take If-Match");
+}

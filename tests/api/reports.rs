@@ -1,37 +1,11 @@
 //! Reports checked against hand-built data; the CSV read back as a spreadsheet would.
 
-use crate::helpers::TestApp;
+use crate::helpers::{read_csv, TestApp};
 use crate::on_both_backends;
 use chrono::Timelike;
 use serde_json::{json, Value};
 
 on_both_backends!(reports_match_hand_built_data);
-
-/// Reads our CSV the way a spreadsheet does: UTF-8 with BOM, `;`, CRLF, quotes.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    assert!(text.starts_with('\u{feff}'), "a BOM so Excel reads UTF-8");
-    text.trim_start_matches('\u{feff}')
-        .split("\r\n")
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            let (mut cells, mut cur, mut quoted) = (Vec::new(), String::new(), false);
-            let mut chars = line.chars().peekable();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' if quoted && chars.peek() == Some(&'"') => {
-                        cur.push('"');
-                        chars.next();
-                    }
-                    '"' => quoted = !quoted,
-                    ';' if !quoted => cells.push(std::mem::take(&mut cur)),
-                    c => cur.push(c),
-                }
-            }
-            cells.push(cur);
-            cells
-        })
-        .collect()
-}
 
 async fn reports_match_hand_built_data(app: TestApp) {
     let assessor = app.login("handlaggare").await;
@@ -121,7 +95,7 @@ async fn reports_match_hand_built_data(app: TestApp) {
         csv.header("content-type").as_deref(),
         Some("text/csv; charset=utf-8")
     );
-    let table = parse_csv(csv.body.as_str().unwrap());
+    let table = read_csv(csv.body.as_str().unwrap());
     assert_eq!(
         table[0],
         [
@@ -215,7 +189,7 @@ async fn reports_match_hand_built_data(app: TestApp) {
         .get("/api/v1/reports/to-collect?format=csv", &installer)
         .await;
     let text = csv.body.as_str().unwrap();
-    let table = parse_csv(text);
+    let table = read_csv(text);
     assert_eq!(table[1][4], "K-100003");
     assert!(
         !text.contains("XXXX")
@@ -315,7 +289,7 @@ async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
             &admin,
         )
         .await;
-    let table = parse_csv(mine.body.as_str().unwrap());
+    let table = read_csv(mine.body.as_str().unwrap());
     assert_eq!(
         table[0],
         [
@@ -343,25 +317,6 @@ async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
             .status,
         422
     );
-}
-
-/// Reads a CSV with a real CSV parser, as a spreadsheet would: the BOM says UTF-8, `;` separates.
-fn read_csv(text: &str) -> Vec<Vec<String>> {
-    let body = text
-        .strip_prefix('\u{feff}')
-        .expect("a BOM so Excel reads UTF-8");
-    csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(false)
-        .from_reader(body.as_bytes())
-        .records()
-        .map(|r| {
-            r.expect("a well-formed CSV record")
-                .iter()
-                .map(str::to_string)
-                .collect()
-        })
-        .collect()
 }
 
 async fn set_received(app: &TestApp, order_id: &str, day: &str) {

@@ -195,7 +195,8 @@ async function main(): Promise<void> {
         signed_at: day,
       },
     },
-    body: photo,
+    // The spec says binary text (minLength 1); the walk sends the raw bytes.
+    body: photo as unknown as string,
     bodySerializer: (bytes: unknown) => bytes,
     headers: { "Content-Type": "image/png" },
   };
