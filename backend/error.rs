@@ -296,6 +296,30 @@ impl AppError {
         )
     }
 
+    /// 413, naming the limit when it is known.
+    pub fn payload_too_large(limit: Option<usize>) -> Self {
+        let Some(limit) = limit else {
+            return Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is larger than this endpoint accepts. Send less at a time.",
+                "Innehållet är större än vad som tas emot här. Skicka mindre åt gången.",
+            );
+        };
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "The request body is larger than the {} ({limit} bytes) this endpoint accepts. Send less at a time.",
+                size_text(limit, '.')
+            ),
+            format!(
+                "Innehållet är större än de {} ({limit} byte) som tas emot här. Skicka mindre åt gången.",
+                size_text(limit, ',')
+            ),
+        )
+    }
+
     pub fn database_unavailable(cause: impl Into<anyhow::Error>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -425,6 +449,30 @@ impl From<diesel::result::Error> for AppError {
                 _,
             ) => Self::database_unavailable(e),
             other => Self::internal(other),
+        }
+    }
+}
+
+/// A byte count as a person reads it: `256 kB`, `5 MB`, `1,5 MB`.
+fn size_text(bytes: usize, decimal: char) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    if bytes < MIB {
+        return format!("{} kB", bytes.div_ceil(KIB));
+    }
+    let text = if bytes.is_multiple_of(MIB) {
+        format!("{}", bytes / MIB)
+    } else {
+        format!("{:.1}", bytes as f64 / MIB as f64)
+    };
+    format!("{} MB", text.replace('.', &decimal.to_string()))
+}
+
+impl From<crate::db::DbError> for AppError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Unavailable(e) => Self::database_unavailable(e),
+            crate::db::DbError::Query(e) => e.into(),
         }
     }
 }

@@ -5,7 +5,7 @@ pub mod body_timeout;
 
 use crate::db::{self, idempotency};
 use crate::error::AppError;
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
@@ -80,6 +80,10 @@ fn idempotency_problem(status: StatusCode, code: &'static str, en: &str, sv: &st
 /// `Idempotency-Key` on POST: the first response (2xx) is stored and replayed
 /// for the same key and body; the same key with another body is refused.
 /// Keys are scoped per user. Auth endpoints are exempt: tokens are never stored.
+/// The one operation whose body is a spreadsheet, not JSON: the idempotency
+/// middleware reads it up to the sheet's own limit (`api::import` routes it).
+pub const SPREADSHEET_UPLOAD_PATH: &str = "/api/v1/import/key-register";
+
 pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<BoxBody>,
@@ -115,8 +119,8 @@ pub async fn idempotency(
     let scope = claims.sub;
 
     // The import takes a spreadsheet, not JSON: its own limit applies.
-    let limit = if req.path() == crate::api::import::PATH {
-        crate::api::import::MAX_BYTES
+    let limit = if req.path() == SPREADSHEET_UPLOAD_PATH {
+        crate::sheet::MAX_BODY_BYTES
     } else {
         state.settings.json_limit_bytes
     };
@@ -125,7 +129,7 @@ pub async fn idempotency(
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
         if body.len() + chunk.len() > limit {
-            return Err(crate::api::payload_too_large(Some(limit)).into());
+            return Err(AppError::payload_too_large(Some(limit)).into());
         }
         body.extend_from_slice(&chunk);
     }
@@ -306,7 +310,7 @@ pub async fn problem_fallback(
             "This endpoint does not take that HTTP method; the `Allow` header lists the ones it does.",
             "Denna adress tar inte emot den HTTP-metoden; rubriken `Allow` visar vilka som gäller.",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => crate::api::payload_too_large(None),
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::payload_too_large(None),
         s if s.is_server_error() => AppError::internal(anyhow::anyhow!("error response without problem body: {s}")),
         s => AppError::new(
             s,

@@ -2,6 +2,7 @@
 //! assessor's decision to the day the equipment comes back.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -12,68 +13,14 @@ pub mod followup;
 pub mod http;
 pub mod media;
 pub mod sheet;
+pub mod state;
 pub mod web;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web as aw, App};
-use std::sync::Arc;
-use std::time::Duration;
-
-/// Everything a request handler may need.
-pub struct AppState {
-    pub db: db::Db,
-    pub keys: auth::jwt::TokenKeys,
-    pub settings: config::Settings,
-    pub limiter: Arc<auth::rate_limit::LoginLimiter>,
-    /// Demo mode: the demo users' password `demo` is accepted only then.
-    pub demo: bool,
-    /// Where document photos are kept.
-    pub store: Arc<dyn media::storage::BlobStore>,
-    /// How many photos are processed at once, so uploads cannot starve the API.
-    pub media_slots: Arc<tokio::sync::Semaphore>,
-    /// The photos' memory budget in MiB: each photo is admitted by what its
-    /// header says it needs, so photos at once never need more together.
-    pub media_memory: Arc<tokio::sync::Semaphore>,
-    /// Uploads between writing their files and committing their record.
-    pub uploads_in_flight: Arc<media::InFlight>,
-}
-
-impl AppState {
-    pub fn new(
-        db: db::Db,
-        keys: auth::jwt::TokenKeys,
-        settings: config::Settings,
-        demo: bool,
-    ) -> std::io::Result<Self> {
-        let store = media::storage::open(&settings)?;
-        let slots = match settings.photo_workers {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get().div_ceil(2))
-                .unwrap_or(1),
-            n => n,
-        };
-        Ok(Self {
-            db,
-            keys,
-            settings,
-            // 5 failures per account, 30 per address, within 15 minutes.
-            limiter: Arc::new(auth::rate_limit::LoginLimiter::new(
-                Duration::from_secs(15 * 60),
-                5,
-                30,
-            )),
-            demo,
-            store,
-            media_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
-            media_memory: Arc::new(tokio::sync::Semaphore::new(
-                (media::pipeline::MEMORY_BUDGET / media::pipeline::MIB) as usize,
-            )),
-            uploads_in_flight: Arc::default(),
-        })
-    }
-}
+use state::AppState;
 
 /// The whole application, used by `serve` and by the tests alike.
 pub fn build_app(

@@ -5,7 +5,8 @@ use clap::{Parser, Subcommand};
 use larmkoll::config::{Settings, ENV_HELP};
 use larmkoll::db::{DatabaseTarget, Db};
 use larmkoll::domain::Role;
-use larmkoll::{api, auth, build_app, demo, AppState};
+use larmkoll::state::AppState;
+use larmkoll::{api, auth, build_app, demo};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
@@ -146,7 +147,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::WeedDocuments { apply } => {
-            let store = larmkoll::media::storage::open(&settings)?;
+            let store = larmkoll::media::open_store(&settings)?;
             let mut pooled = db.get()?;
             let conn: &mut larmkoll::db::DbConn = &mut pooled;
             let today = larmkoll::domain::calendar::today();
@@ -161,7 +162,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckDocuments => {
-            let store = larmkoll::media::storage::open(&settings)?;
+            let store = larmkoll::media::open_store(&settings)?;
             let mut conn = db.get()?;
             let report = api::documents::check_storage(&mut conn, store.as_ref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
@@ -184,7 +185,7 @@ fn import_keys(db: &Db, file: &std::path::Path, username: &str, apply: bool) -> 
     let bytes =
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let mut conn = db.get()?;
-    let user = larmkoll::auth::CurrentUser::load_by_username(&mut conn, username)
+    let user = larmkoll::auth::Actor::load_by_username(&mut conn, username)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .ok_or_else(|| anyhow::anyhow!("no active user '{username}'"))?;
     if !larmkoll::auth::allows(user.role, larmkoll::auth::Action::ImportKeyRegister) {

@@ -1,10 +1,10 @@
 //! Reading the audit log: "who opened this customer's record, and why".
 
 use super::pagination::{self, Page};
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::audit;
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ pub struct AuditQuery {
     ))]
 pub async fn query_audit(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(

@@ -1,11 +1,11 @@
 //! Login, token refresh and logout.
 
 use super::json::Json;
-use crate::auth::{jwt, password, CurrentUser, RequestContext};
+use crate::auth::{jwt, password, Actor, RequestContext};
 use crate::db::{self, audit, tokens, users, DbConn};
 use crate::domain::{GroupKind, Role};
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Duration;
@@ -334,7 +334,7 @@ pub struct LogoutRequest {
     responses((status = 204, description = "Logged out")))]
 pub async fn logout(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<LogoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     let LogoutRequest {
@@ -393,7 +393,7 @@ pub fn cut_sessions(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
 /// Who am I: role, alarm-lead flag and groups.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = Me)))]
-pub async fn me(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn me(state: web::Data<AppState>, user: Actor) -> Result<HttpResponse, AppError> {
     let me = state
         .db
         .run(move |conn| {

@@ -7,11 +7,11 @@ use super::org::unknown_reference;
 use super::pagination::{self, Page};
 use super::validation::{nullable, Problems};
 use crate::auth::permissions::{stored_role_may_hold, Duty};
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::{self, audit, customers, org, users, DbConn};
 use crate::domain::Personnummer;
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -196,7 +196,7 @@ pub struct CustomerQuery {
     responses((status = 200, description = "One page of customers", body = Page<Customer>)))]
 pub async fn list_customers(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     query: web::Query<CustomerQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
@@ -334,7 +334,7 @@ pub struct NewCustomer {
     ))]
 pub async fn create_customer(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<NewCustomer>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::CreateCustomer, "create customers", "skapa brukare")?;
@@ -486,7 +486,7 @@ fn check_references(
 /// answers 404 (never 403: that would confirm the customer exists).
 pub(crate) fn load_visible(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     id: &str,
     action: &str,
 ) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
@@ -509,7 +509,7 @@ pub(crate) fn load_visible(
 /// executions…), recording the read in the audit log as `action`.
 pub(crate) async fn read_of_customer<T, F>(
     state: &AppState,
-    user: CurrentUser,
+    user: Actor,
     customer_id: String,
     action: &'static str,
     load: F,
@@ -541,7 +541,7 @@ where
     ))]
 pub async fn get_customer(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();
@@ -627,7 +627,7 @@ pub struct CustomerUpdate {
 pub async fn update_customer(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<CustomerUpdate>,
 ) -> Result<HttpResponse, AppError> {
@@ -767,7 +767,7 @@ pub struct RevealedPersonnummer {
     ))]
 pub async fn reveal_personnummer(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     query: web::Query<RevealQuery>,
 ) -> Result<HttpResponse, AppError> {

@@ -7,12 +7,12 @@ use super::json::Json;
 use super::notify::{self, About};
 use super::orders::{new_order, order_dto, Order};
 use super::validation::Problems;
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::{self, audit, lifecycle, DbConn};
 use crate::domain::messages::{self, Topic};
 use crate::domain::{OrderKind, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -70,7 +70,7 @@ fn decision_dto(d: lifecycle::DecisionRow) -> Result<Decision, AppError> {
     ))]
 pub async fn list_decisions(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let rows = read_of_customer(
@@ -127,7 +127,7 @@ fn rule(code: &'static str, en: String, sv: String) -> AppError {
     ))]
 pub async fn grant(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<NewDecision>,
 ) -> Result<HttpResponse, AppError> {
@@ -326,7 +326,7 @@ pub struct Ended {
 pub async fn end_decision(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<EndDecision>,
 ) -> Result<HttpResponse, AppError> {

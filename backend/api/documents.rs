@@ -5,11 +5,11 @@ use super::concurrency::etag;
 use super::customers::load_visible;
 use super::json::Json;
 use super::validation::Problems;
-use crate::auth::{allows, Action, CurrentUser};
+use crate::auth::{allows, Action, Actor};
 use crate::db::{self, audit, documents, lifecycle, DbConn};
 use crate::error::{AppError, Problem};
 use crate::media::{self, pipeline};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -326,7 +326,7 @@ impl utoipa::ToSchema for PhotoBytes {}
 pub async fn upload(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     query: web::Query<UploadQuery>,
     payload: web::Payload,
@@ -561,7 +561,7 @@ fn upload_in_progress() -> AppError {
 /// Loads a document whose customer the caller may see; audited.
 fn load(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     id: &str,
     action: &str,
 ) -> Result<documents::DocumentRow, AppError> {
@@ -590,7 +590,7 @@ fn load(
     ))]
 pub async fn get_document(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();
@@ -606,7 +606,7 @@ pub async fn get_document(
 async fn serve_file(
     state: &AppState,
     req: &HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: Uuid,
     variant: &'static str,
 ) -> Result<HttpResponse, AppError> {
@@ -681,7 +681,7 @@ macro_rules! variant {
                 (status = 403, description = $forbidden, body = Problem, content_type = "application/problem+json"),
                 (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
             ))]
-        pub async fn $fn(state: web::Data<AppState>, req: HttpRequest, user: CurrentUser, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
+        pub async fn $fn(state: web::Data<AppState>, req: HttpRequest, user: Actor, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
             serve_file(&state, &req, user, id.into_inner(), $variant).await
         }
     };
@@ -733,7 +733,7 @@ pub struct Supersede {
     ))]
 pub async fn supersede(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<Supersede>,
 ) -> Result<HttpResponse, AppError> {
@@ -781,7 +781,7 @@ pub async fn supersede(
     ))]
 pub async fn customer_documents(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let rows = super::customers::read_of_customer(
@@ -804,7 +804,7 @@ pub async fn customer_documents(
     ))]
 pub async fn order_documents(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();

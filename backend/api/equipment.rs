@@ -5,12 +5,12 @@ use super::concurrency::{etag, expected_version};
 use super::customers::load_visible;
 use super::json::Json;
 use super::validation::Problems;
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::{self, audit, custody, customers, DbConn};
 use crate::domain::custody::{closest, item_move, EquipmentKind, ItemMove, ItemState};
 use crate::domain::Service;
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -127,7 +127,7 @@ fn detail_of(conn: &mut DbConn, item: custody::ItemRow) -> Result<ItemDetail, Ap
 
 fn record(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     item: &custody::ItemRow,
     from: &str,
     order_id: Option<&str>,
@@ -160,7 +160,7 @@ fn record(
 /// Moves an item if its state allows; otherwise 409 saying where it is.
 pub(crate) fn move_item(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     item: &mut custody::ItemRow,
     mv: ItemMove,
     customer_id: Option<String>,
@@ -244,7 +244,7 @@ fn find_serial(conn: &mut DbConn, serial: &str, field: &str) -> Result<custody::
 /// The installer names the serials left at the customer's (order `install`).
 pub(crate) fn install_serials(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     customer: &customers::CustomerRow,
     order_id: &str,
     service: Service,
@@ -327,7 +327,7 @@ pub(crate) fn install_serials(
 /// The service ended: the customer's items of it are to be collected.
 pub(crate) fn mark_to_collect(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     customer_id: &str,
     service: Service,
     order_id: &str,
@@ -362,7 +362,7 @@ pub(crate) fn mark_to_collect(
 /// The uninstall's collected step: what came back, what is missing.
 pub(crate) fn collect(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     customer_id: &str,
     order_id: &str,
     items: &[String],
@@ -396,7 +396,7 @@ pub(crate) fn collect(
     responses((status = 200, description = "Models", body = Vec<Model>)))]
 pub async fn list_models(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    _user: Actor,
 ) -> Result<HttpResponse, AppError> {
     let rows = state.db.run(|conn| Ok(custody::list_models(conn)?)).await?;
     let list = rows
@@ -441,7 +441,7 @@ pub struct NewModel {
     ))]
 pub async fn create_model(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<NewModel>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
@@ -504,7 +504,7 @@ pub struct NewItem {
     ))]
 pub async fn create_item(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<NewItem>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
@@ -531,7 +531,7 @@ pub async fn create_item(
 /// Registers one item in stock; shared with the import.
 pub(crate) fn new_item(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     model_id: &str,
     serial: &str,
 ) -> Result<custody::ItemRow, AppError> {
@@ -581,11 +581,7 @@ pub struct ItemQuery {
     pub limit: Option<i64>,
 }
 
-async fn query_items(
-    state: &AppState,
-    user: CurrentUser,
-    q: ItemQuery,
-) -> Result<Vec<Item>, AppError> {
+async fn query_items(state: &AppState, user: Actor, q: ItemQuery) -> Result<Vec<Item>, AppError> {
     user.require(Action::ListEquipment, "list equipment", "lista utrustning")?;
     let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
     let filter = custody::ItemFilter {
@@ -650,7 +646,7 @@ async fn query_items(
     responses((status = 200, description = "Items", body = Vec<Item>)))]
 pub async fn list_items(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<ItemQuery>,
 ) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(query_items(&state, user, q.into_inner()).await?))
@@ -662,7 +658,7 @@ pub async fn list_items(
     responses((status = 200, description = "CSV: typ;leverantör;serienummer;läge;kundnummer", content_type = "text/csv", body = String)))]
 pub async fn export_items(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<ItemQuery>,
 ) -> Result<HttpResponse, AppError> {
     let items = query_items(&state, user, q.into_inner()).await?;
@@ -695,7 +691,7 @@ fn item_not_found() -> AppError {
     ))]
 pub async fn get_item(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();
@@ -722,7 +718,7 @@ pub async fn get_item(
 /// see answers 404 exactly like one that does not exist (the attempt is audited).
 fn find_visible_item(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     id: &str,
     action: &str,
 ) -> Result<custody::ItemRow, AppError> {
@@ -742,10 +738,10 @@ fn find_visible_item(
 async fn act(
     state: &AppState,
     req: &HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: Uuid,
     action: Action,
-    work: impl FnOnce(&mut DbConn, &CurrentUser, &mut custody::ItemRow) -> Result<(), AppError>
+    work: impl FnOnce(&mut DbConn, &Actor, &mut custody::ItemRow) -> Result<(), AppError>
         + Send
         + 'static,
 ) -> Result<HttpResponse, AppError> {
@@ -797,7 +793,7 @@ pub struct ItemNote {
 pub async fn hand_out(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<CustomerRef>,
 ) -> Result<HttpResponse, AppError> {
@@ -827,7 +823,7 @@ pub async fn hand_out(
 pub async fn restock(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {
@@ -855,7 +851,7 @@ pub async fn restock(
 pub async fn scrap(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {
@@ -885,7 +881,7 @@ pub async fn scrap(
 pub async fn collect_item(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {
@@ -914,7 +910,7 @@ pub async fn collect_item(
 pub async fn link(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<CustomerRef>,
 ) -> Result<HttpResponse, AppError> {
@@ -970,7 +966,7 @@ pub async fn link(
 pub async fn unlink(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<ItemNote>,
 ) -> Result<HttpResponse, AppError> {

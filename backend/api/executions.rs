@@ -4,11 +4,11 @@
 use super::customers::{load_visible, read_of_customer};
 use super::json::Json;
 use super::validation::Problems;
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::{self, audit, customers, lifecycle};
 use crate::domain::Service;
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -63,7 +63,7 @@ fn execution_dto(e: lifecycle::ExecutionRow) -> Result<Execution, AppError> {
     ))]
 pub async fn list_executions(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let rows = read_of_customer(
@@ -100,7 +100,7 @@ pub struct NightVisibility {
     ))]
 pub async fn start_night_visibility(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<NightVisibility>,
 ) -> Result<HttpResponse, AppError> {
@@ -175,7 +175,7 @@ pub struct BillingEvent {
 
 async fn load_events(
     state: &AppState,
-    user: CurrentUser,
+    user: Actor,
     q: PeriodQuery,
     action: &'static str,
 ) -> Result<Vec<BillingEvent>, AppError> {
@@ -235,7 +235,7 @@ async fn load_events(
     ))]
 pub async fn billing_events(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     let events = load_events(&state, user, q.into_inner(), "billing.list").await?;
@@ -253,7 +253,7 @@ pub async fn billing_events(
     ))]
 pub async fn billing_csv(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (from, to) = (q.from, q.to);

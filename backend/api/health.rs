@@ -1,6 +1,6 @@
 //! Liveness and readiness, outside /api/v1 for load balancers.
 
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde::Serialize;

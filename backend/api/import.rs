@@ -3,12 +3,12 @@
 //! row what would be created and what is wrong, with reads only; applying is
 //! all or nothing, in one write transaction of at most `MAX_APPLY_ROWS` keys.
 
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::{custody, customers, DbConn};
 use crate::domain::custody::{closest, ItemMove, ItemState, KeyCount, KeyNumber, KeyPosition};
 use crate::error::{AppError, FieldError, Problem};
 use crate::sheet::{self, column_index, column_letters, SheetError};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,6 @@ pub const MAX_BYTES: usize = sheet::MAX_BODY_BYTES;
 /// The most keys one apply writes: a bigger register goes in several files, so
 /// the one SQLite writer is never held for long (a dry run takes no lock).
 pub const MAX_APPLY_ROWS: usize = 2_000;
-pub const PATH: &str = "/api/v1/import/key-register";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -644,7 +643,7 @@ type Planned = (Row, customers::CustomerRow, Option<custody::ItemRow>);
 /// Checks every row against the register (and the other rows), with reads only.
 fn check(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     parsed: &Parsed,
 ) -> Result<(Vec<RowReport>, Vec<Planned>), AppError> {
     let scope = user.scope();
@@ -827,21 +826,13 @@ fn report_of(parsed: &Parsed, rows: Vec<RowReport>, plan: &[Planned], apply: boo
 }
 
 /// The dry run: reads only, outside any transaction, so no writer waits for it.
-pub fn dry_run(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    parsed: &Parsed,
-) -> Result<ImportReport, AppError> {
+pub fn dry_run(conn: &mut DbConn, user: &Actor, parsed: &Parsed) -> Result<ImportReport, AppError> {
     let (rows, plan) = check(conn, user, parsed)?;
     Ok(report_of(parsed, rows, &plan, false))
 }
 
 /// Checks again and writes every row, in the caller's transaction, or nothing.
-pub fn apply(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    parsed: &Parsed,
-) -> Result<ImportReport, AppError> {
+pub fn apply(conn: &mut DbConn, user: &Actor, parsed: &Parsed) -> Result<ImportReport, AppError> {
     let (rows, plan) = check(conn, user, parsed)?;
     let mut report = report_of(parsed, rows, &plan, true);
     if report.errors > 0 {
@@ -917,7 +908,7 @@ pub fn apply(
 /// in the caller's transaction.
 pub fn run(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     bytes: &[u8],
     apply_it: bool,
 ) -> Result<ImportReport, AppError> {
@@ -1019,7 +1010,7 @@ pub(crate) fn file_bytes(
     ))]
 pub async fn import_key_register(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     query: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {

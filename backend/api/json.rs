@@ -10,7 +10,7 @@
 //! after is a shape problem (422).
 
 use crate::error::{field_sv, AppError, FieldError};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};

@@ -5,11 +5,11 @@ use super::concurrency::{etag, expected_version};
 use super::customers::load_visible;
 use super::json::Json;
 use super::validation::Problems;
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::{self, audit, custody, customers, DbConn};
 use crate::domain::custody::{key_move, KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPosition};
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
@@ -35,7 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/customers/{id}/keys").route(web::get().to(customer_keys)));
 }
 
-fn may_handle_keys(user: &CurrentUser) -> Result<(), AppError> {
+fn may_handle_keys(user: &Actor) -> Result<(), AppError> {
     user.require(Action::HandleKeys, "move keys", "flytta nycklar")
 }
 
@@ -174,7 +174,7 @@ pub(crate) struct KeyChange<'a> {
 /// saying where the register thinks it is. Records the move.
 pub(crate) fn move_key(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     k: &mut custody::KeyRow,
     change: KeyChange<'_>,
 ) -> Result<(), AppError> {
@@ -270,7 +270,7 @@ fn check_receipt(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn register_key(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     customer_id: &str,
     key_number: &KeyNumber,
     count: KeyCount,
@@ -339,7 +339,7 @@ fn key_not_found() -> AppError {
 
 fn load_visible_key(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     id: &str,
     action: &str,
 ) -> Result<(custody::KeyRow, String), AppError> {
@@ -423,7 +423,7 @@ pub struct NewKey {
     ))]
 pub async fn receive_key(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<NewKey>,
 ) -> Result<HttpResponse, AppError> {
     may_handle_keys(&user)?;
@@ -477,11 +477,7 @@ pub struct KeyQuery {
     pub limit: Option<i64>,
 }
 
-async fn query_keys(
-    state: &AppState,
-    user: CurrentUser,
-    q: KeyQuery,
-) -> Result<Vec<Key>, AppError> {
+async fn query_keys(state: &AppState, user: Actor, q: KeyQuery) -> Result<Vec<Key>, AppError> {
     let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
     let hours = state.settings.key_sign_out_hours;
     let overdue_before = db::now() - Duration::hours(hours);
@@ -550,7 +546,7 @@ async fn query_keys(
     responses((status = 200, description = "Keys, by key number", body = Vec<Key>)))]
 pub async fn list_keys(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<KeyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let keys = query_keys(&state, user, q.into_inner()).await?;
@@ -565,7 +561,7 @@ pub async fn list_keys(
     responses((status = 200, description = "CSV: nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan", content_type = "text/csv", body = String)))]
 pub async fn export_keys(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<KeyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let keys = query_keys(&state, user, q.into_inner()).await?;
@@ -606,7 +602,7 @@ pub async fn export_keys(
     ))]
 pub async fn customer_keys(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let hours = state.settings.key_sign_out_hours;
@@ -642,7 +638,7 @@ pub async fn customer_keys(
     ))]
 pub async fn get_key(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let hours = state.settings.key_sign_out_hours;
@@ -667,11 +663,9 @@ pub async fn get_key(
 async fn do_move(
     state: &AppState,
     req: &HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: Uuid,
-    build: impl FnOnce(&mut DbConn, &CurrentUser) -> Result<KeyChange<'static>, AppError>
-        + Send
-        + 'static,
+    build: impl FnOnce(&mut DbConn, &Actor) -> Result<KeyChange<'static>, AppError> + Send + 'static,
 ) -> Result<HttpResponse, AppError> {
     may_handle_keys(&user)?;
     let expected = expected_version(req)?;
@@ -732,7 +726,7 @@ pub struct SignOut {
 pub async fn sign_out(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<SignOut>,
 ) -> Result<HttpResponse, AppError> {
@@ -801,7 +795,7 @@ pub struct SignIn {
 pub async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<SignIn>,
 ) -> Result<HttpResponse, AppError> {
@@ -853,7 +847,7 @@ pub struct ReturnKey {
 pub async fn return_to_customer(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<ReturnKey>,
 ) -> Result<HttpResponse, AppError> {
@@ -892,7 +886,7 @@ pub struct ReportLost {
 pub async fn report_lost(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<ReportLost>,
 ) -> Result<HttpResponse, AppError> {
@@ -921,7 +915,7 @@ pub async fn report_lost(
 pub async fn receive_again(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<ReturnKey>,
 ) -> Result<HttpResponse, AppError> {

@@ -1,9 +1,9 @@
 //! The inbox: messages to the user, their groups and their role.
 
-use crate::auth::CurrentUser;
+use crate::auth::Actor;
 use crate::db::{self, messages};
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ pub struct UnreadCount {
     pub unread: i64,
 }
 
-fn addressee(user: &CurrentUser) -> (String, String, Vec<String>) {
+fn addressee(user: &Actor) -> (String, String, Vec<String>) {
     (
         user.id.clone(),
         user.role.as_str().to_string(),
@@ -66,7 +66,7 @@ fn addressee(user: &CurrentUser) -> (String, String, Vec<String>) {
     responses((status = 200, description = "Messages", body = Vec<Message>)))]
 pub async fn inbox(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     let limit = super::pagination::limit(q.limit)?;
@@ -111,7 +111,7 @@ pub async fn inbox(
     responses((status = 200, description = "Count", body = UnreadCount)))]
 pub async fn unread_count(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
 ) -> Result<HttpResponse, AppError> {
     let (uid, role, groups) = addressee(&user);
     let n = state
@@ -139,7 +139,7 @@ pub async fn unread_count(
     ))]
 pub async fn mark_read(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();

@@ -369,8 +369,8 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
             "Send the body as JSON with `Content-Type: application/json`.",
             "Skicka kroppen som JSON med `Content-Type: application/json`.",
         ),
-        JsonPayloadError::Overflow { limit } => payload_too_large(Some(*limit)),
-        JsonPayloadError::OverflowKnownLength { limit, .. } => payload_too_large(Some(*limit)),
+        JsonPayloadError::Overflow { limit } => AppError::payload_too_large(Some(*limit)),
+        JsonPayloadError::OverflowKnownLength { limit, .. } => AppError::payload_too_large(Some(*limit)),
         // Only `web::Json` gets here with a shape error; `json::Json` tells those itself.
         JsonPayloadError::Deserialize(de) if de.is_data() => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -399,44 +399,6 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
 }
 
 /// 413, naming the limit when it is known.
-pub fn payload_too_large(limit: Option<usize>) -> AppError {
-    let Some(limit) = limit else {
-        return AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The request body is larger than this endpoint accepts. Send less at a time.",
-            "Innehållet är större än vad som tas emot här. Skicka mindre åt gången.",
-        );
-    };
-    AppError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!(
-            "The request body is larger than the {} ({limit} bytes) this endpoint accepts. Send less at a time.",
-            size_text(limit, '.')
-        ),
-        format!(
-            "Innehållet är större än de {} ({limit} byte) som tas emot här. Skicka mindre åt gången.",
-            size_text(limit, ',')
-        ),
-    )
-}
-
-/// A byte count as a person reads it: `256 kB`, `5 MB`, `1,5 MB`.
-fn size_text(bytes: usize, decimal: char) -> String {
-    const KIB: usize = 1024;
-    const MIB: usize = 1024 * KIB;
-    if bytes < MIB {
-        return format!("{} kB", bytes.div_ceil(KIB));
-    }
-    let text = if bytes.is_multiple_of(MIB) {
-        format!("{}", bytes / MIB)
-    } else {
-        format!("{:.1}", bytes as f64 / MIB as f64)
-    };
-    format!("{} MB", text.replace('.', &decimal.to_string()))
-}
-
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     AppError::new(
         StatusCode::BAD_REQUEST,

@@ -9,14 +9,14 @@ use super::notify::{self, About};
 use super::pagination::{self, Page};
 use super::validation::Problems;
 use crate::auth::permissions::{roles_allowed, stored_role_may_hold, Duty};
-use crate::auth::{allows, Action, CurrentUser};
+use crate::auth::{allows, Action, Actor};
 use crate::db::{self, audit, customers, lifecycle, DbConn};
 use crate::domain::custody::{KeyCount, KeyNumber, KeyPosition};
 use crate::domain::messages::{self, Text, Topic};
 use crate::domain::order::{allowed_events_for, next_state};
 use crate::domain::{GroupKind, OrderEvent, OrderKind, OrderState, Service};
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -199,7 +199,7 @@ pub fn default_team(
 
 pub fn record_transition(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     order: &lifecycle::OrderRow,
     event: OrderEvent,
     from: &str,
@@ -241,7 +241,7 @@ fn order_not_found() -> AppError {
 /// Loads an order whose customer the caller may see (a denial is audited).
 fn load_visible_order(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     id: &str,
     action: &str,
 ) -> Result<(lifecycle::OrderRow, customers::CustomerRow, Vec<String>), AppError> {
@@ -290,7 +290,7 @@ pub struct OrderQuery {
     responses((status = 200, description = "One page of orders", body = Page<Order>)))]
 pub async fn list_orders(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     query: web::Query<OrderQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
@@ -444,7 +444,7 @@ fn detail_in(conn: &mut DbConn, order: lifecycle::OrderRow) -> Result<OrderDetai
     ))]
 pub async fn get_order(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();
@@ -484,7 +484,7 @@ pub struct NewContact {
     ))]
 pub async fn log_contact(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<NewContact>,
 ) -> Result<HttpResponse, AppError> {
@@ -570,7 +570,7 @@ enum Effect {
 }
 
 struct Ctx<'a> {
-    user: &'a CurrentUser,
+    user: &'a Actor,
     customer: &'a mut customers::CustomerRow,
 }
 
@@ -925,7 +925,7 @@ fn require_lock(service: Service) -> Result<(), AppError> {
 async fn transition(
     state: &AppState,
     req: &HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: Uuid,
     event: OrderEvent,
     effect: Effect,
@@ -1068,7 +1068,7 @@ macro_rules! transition_doc {
         pub async fn $fn(
             state: web::Data<AppState>,
             req: HttpRequest,
-            user: CurrentUser,
+            user: Actor,
             id: web::Path<Uuid>,
             body: Json<$body>,
         ) -> Result<HttpResponse, AppError> {

@@ -5,11 +5,11 @@ use super::json::Json;
 use super::validation::Problems;
 use crate::api::concurrency::{etag, expected_version};
 use crate::auth::permissions::{may_hold, stored_role_may_hold, Duty};
-use crate::auth::{password, Action, CurrentUser};
+use crate::auth::{password, Action, Actor};
 use crate::db::{self, audit, org, users};
 use crate::domain::{GroupKind, Role};
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
+fn require_admin(user: &Actor) -> Result<(), AppError> {
     user.require(
         Action::ManageOrganisation,
         "manage the organisation",
@@ -81,7 +81,7 @@ pub struct NewArea {
     responses((status = 200, description = "All areas", body = Vec<Area>)))]
 pub async fn list_areas(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    _user: Actor,
 ) -> Result<HttpResponse, AppError> {
     let rows = state.db.run(|conn| Ok(org::list_areas(conn)?)).await?;
     let areas: Vec<Area> = rows
@@ -103,7 +103,7 @@ pub async fn list_areas(
     ))]
 pub async fn create_area(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<NewArea>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
@@ -195,7 +195,7 @@ fn group_dto(g: org::GroupRow) -> Result<Group, AppError> {
     responses((status = 200, description = "Groups", body = Vec<Group>)))]
 pub async fn list_groups(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    _user: Actor,
     query: web::Query<GroupQuery>,
 ) -> Result<HttpResponse, AppError> {
     let area = query.area_id.map(|a| a.to_string());
@@ -219,7 +219,7 @@ pub async fn list_groups(
     ))]
 pub async fn create_group(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<NewGroup>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
@@ -292,10 +292,7 @@ fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError>
 /// All users (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "organisation", security(("bearer" = [])),
     responses((status = 200, description = "Users", body = Vec<User>)))]
-pub async fn list_users(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-) -> Result<HttpResponse, AppError> {
+pub async fn list_users(state: web::Data<AppState>, user: Actor) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let (rows, memberships) = state
         .db
@@ -350,7 +347,7 @@ pub struct NewUser {
 pub fn create_user_in_tx(
     conn: &mut db::DbConn,
     new: NewUser,
-    actor: Option<&CurrentUser>,
+    actor: Option<&Actor>,
 ) -> Result<User, AppError> {
     let mut p = Problems::default();
     let username = p.text("username", &new.username, 64).to_lowercase();
@@ -430,7 +427,7 @@ pub fn create_user_in_tx(
     ))]
 pub async fn create_user(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     body: Json<NewUser>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
@@ -472,7 +469,7 @@ fn user_not_found() -> AppError {
     ))]
 pub async fn get_user(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
@@ -515,7 +512,7 @@ pub struct UserUpdate {
 pub async fn update_user(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<UserUpdate>,
 ) -> Result<HttpResponse, AppError> {
@@ -602,7 +599,7 @@ pub struct NewPassword {
     ))]
 pub async fn set_password(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
     body: Json<NewPassword>,
 ) -> Result<HttpResponse, AppError> {
@@ -651,7 +648,7 @@ pub async fn set_password(
     ))]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
@@ -680,7 +677,7 @@ pub async fn revoke_sessions(
     ))]
 pub async fn add_member(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
@@ -717,7 +714,7 @@ pub async fn add_member(
     ))]
 pub async fn remove_member(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;

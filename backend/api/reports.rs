@@ -3,13 +3,13 @@
 //! a personnummer.
 
 use super::validation::Problems;
-use crate::auth::{Action, CurrentUser};
+use crate::auth::{Action, Actor};
 use crate::db::{audit, custody, customers, lifecycle, org, reports};
 use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::domain::followup::{keys_outstanding, one_month_after, three_months_after};
 use crate::domain::{OrderState, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/reports/extensions").route(web::get().to(extensions)));
 }
 
-fn may_read_reports(user: &CurrentUser) -> Result<(), AppError> {
+fn may_read_reports(user: &Actor) -> Result<(), AppError> {
     user.require(
         Action::ReadDeskReports,
         "read these reports",
@@ -141,7 +141,7 @@ fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
     ))]
 pub async fn not_executed(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<NotExecutedQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
@@ -258,7 +258,7 @@ pub struct ToCollectRow {
     ))]
 pub async fn to_collect(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
@@ -381,7 +381,7 @@ pub struct AuditFollowUpRow {
     ))]
 pub async fn audit_follow_up(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<AuditFollowUpQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
@@ -550,7 +550,7 @@ pub struct DeliveryRow {
     ))]
 pub async fn deliveries(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
@@ -674,7 +674,7 @@ pub struct KeysNotReceivedRow {
     ))]
 pub async fn keys_not_received(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
@@ -780,7 +780,7 @@ pub struct KeyOutRow {
     ))]
 pub async fn keys_out(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
@@ -913,7 +913,7 @@ pub struct EquipmentReport {
     ))]
 pub async fn equipment(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<EquipmentReportQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
@@ -1108,7 +1108,7 @@ pub struct ExtensionCheckRow {
     ))]
 pub async fn extensions(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Actor,
     q: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;

@@ -6,30 +6,22 @@ pub mod permissions;
 pub mod rate_limit;
 
 use crate::error::AppError;
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{http::header, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-pub use crate::domain::Role;
-pub use permissions::{allows, customer_scope, Action, CustomerScope};
+pub use crate::domain::{Actor, CustomerScope, Membership, RequestContext, Role};
+pub use permissions::{allows, customer_scope, Action};
 
 /// Where a request came from, for the audit log.
-#[derive(Debug, Clone, Default)]
-pub struct RequestContext {
-    pub ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-impl RequestContext {
-    pub fn of(req: &HttpRequest) -> Self {
-        Self {
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
-            request_id: req
-                .extensions()
-                .get::<tracing_actix_web::RequestId>()
-                .map(|id| id.to_string()),
-        }
+pub fn request_context(req: &HttpRequest) -> RequestContext {
+    RequestContext {
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        request_id: req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(|id| id.to_string()),
     }
 }
 
@@ -38,31 +30,11 @@ impl FromRequest for RequestContext {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Ok(Self::of(req)))
+        std::future::ready(Ok(request_context(req)))
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Membership {
-    pub group_id: String,
-    pub area_id: String,
-}
-
-/// The authenticated caller, loaded fresh from the database on every request
-/// so a deactivated user or a bumped token version takes effect at once.
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: String,
-    pub username: String,
-    pub role: Role,
-    pub alarm_lead: bool,
-    pub groups: Vec<Membership>,
-    /// The login session the access token belongs to (none for the command line).
-    pub session_id: Option<String>,
-    pub ctx: RequestContext,
-}
-
-impl CurrentUser {
+impl Actor {
     pub fn require(&self, action: Action, what_en: &str, what_sv: &str) -> Result<(), AppError> {
         if allows(self.role, action) {
             Ok(())
@@ -76,7 +48,7 @@ impl CurrentUser {
     }
 }
 
-impl CurrentUser {
+impl Actor {
     /// The user as the command line acts for them (no request behind it).
     pub fn load_by_username(
         conn: &mut crate::db::DbConn,
@@ -88,7 +60,7 @@ impl CurrentUser {
         };
         let groups = crate::db::users::memberships_of(conn, &user.id)?;
         let role = AppError::parse_stored(&user.role)?;
-        Ok(Some(CurrentUser {
+        Ok(Some(Actor {
             id: user.id,
             username: user.username,
             role,
@@ -111,14 +83,14 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-impl FromRequest for CurrentUser {
+impl FromRequest for Actor {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
-        let ctx = RequestContext::of(req);
+        let ctx = request_context(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
             let claims = token
@@ -138,7 +110,7 @@ impl FromRequest for CurrentUser {
             match loaded {
                 Some((user, groups)) if user.active && user.token_version == claims.tv => {
                     let role = AppError::parse_stored(&user.role)?;
-                    Ok(CurrentUser {
+                    Ok(Actor {
                         id: user.id,
                         username: user.username,
                         role,

@@ -1,10 +1,9 @@
 //! Who may do what: by role, and by the areas and groups that serve a customer.
 //! Every access decision in the API goes through this module: handlers ask
-//! [`allows`] (through [`CurrentUser::require`]) by the [`Action`] they
+//! [`allows`] (through [`Actor::require`]) by the [`Action`] they
 //! perform, and never compare roles themselves.
 
-use super::CurrentUser;
-use crate::domain::{OrderEvent, Role};
+use crate::domain::{Actor, CustomerScope, OrderEvent, Role};
 
 /// Every operation of the API, by what it does. Several operations may share
 /// a rule; each still asks by its own name.
@@ -315,18 +314,7 @@ pub const OPERATIONS: &[(&str, Action)] = {
     ]
 };
 
-/// Which customers a user may see at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CustomerScope {
-    /// Municipality-wide functions: system admin, billing, the alarm centre.
-    All,
-    /// Office roles see the customers of the areas their groups belong to.
-    Areas(Vec<String>),
-    /// Field roles see the customers their own groups serve.
-    Groups(Vec<String>),
-}
-
-pub fn customer_scope(user: &CurrentUser) -> CustomerScope {
+pub fn customer_scope(user: &Actor) -> CustomerScope {
     match user.role {
         Role::Admin | Role::Billing | Role::AlarmCenter => CustomerScope::All,
         Role::Assessor | Role::Coordinator => {
@@ -341,23 +329,13 @@ pub fn customer_scope(user: &CurrentUser) -> CustomerScope {
     }
 }
 
-impl CustomerScope {
-    pub fn admits(&self, customer_area: &str, serving_groups: &[String]) -> bool {
-        match self {
-            CustomerScope::All => true,
-            CustomerScope::Areas(areas) => areas.iter().any(|a| a == customer_area),
-            CustomerScope::Groups(groups) => serving_groups.iter().any(|g| groups.contains(g)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Membership, RequestContext};
+    use crate::domain::{Membership, RequestContext};
 
-    fn user(role: Role, groups: &[(&str, &str)]) -> CurrentUser {
-        CurrentUser {
+    fn user(role: Role, groups: &[(&str, &str)]) -> Actor {
+        Actor {
             id: "u".into(),
             username: "u".into(),
             role,

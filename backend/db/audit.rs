@@ -2,7 +2,7 @@
 
 use super::schema::audit_log;
 use super::DbConn;
-use crate::auth::{CurrentUser, RequestContext};
+use crate::domain::{Actor, RequestContext};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -79,7 +79,7 @@ impl<'a> Entry<'a> {
 }
 
 /// Records what a signed-in user did.
-pub fn record(conn: &mut DbConn, user: &CurrentUser, entry: Entry<'_>) -> QueryResult<()> {
+pub fn record(conn: &mut DbConn, user: &Actor, entry: Entry<'_>) -> QueryResult<()> {
     record_as(conn, Some(&user.id), &user.username, &user.ctx, entry)
 }
 
@@ -87,7 +87,7 @@ pub fn record(conn: &mut DbConn, user: &CurrentUser, entry: Entry<'_>) -> QueryR
 /// shows a thousand customers logs a thousand reads without a thousand round trips.
 pub fn record_many<'a>(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    user: &Actor,
     entries: impl IntoIterator<Item = Entry<'a>>,
 ) -> QueryResult<()> {
     let at = super::now();

@@ -4,8 +4,8 @@ use super::schema::{
     customer_groups, customers, equipment_items, equipment_models, equipment_moves, key_moves, keys,
 };
 use super::DbConn;
-use crate::auth::CustomerScope;
 use crate::domain::custody::KeyNumber;
+use crate::domain::CustomerScope;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 

@@ -3,7 +3,7 @@
 
 use super::schema::{counters, customer_groups, customers};
 use super::DbConn;
-use crate::auth::CustomerScope;
+use crate::domain::CustomerScope;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 

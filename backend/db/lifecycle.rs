@@ -6,7 +6,7 @@ use super::schema::{
     order_transitions, orders,
 };
 use super::DbConn;
-use crate::auth::CustomerScope;
+use crate::domain::CustomerScope;
 use crate::domain::OrderState;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;

@@ -14,7 +14,6 @@ pub mod schema;
 pub mod tokens;
 pub mod users;
 
-use crate::error::AppError;
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -246,76 +245,82 @@ impl Db {
         .map_err(|e| anyhow::anyhow!("revert failed: {e}"))
     }
 
-    /// Runs blocking database work on actix's blocking pool, keeping the
-    /// caller's tracing span so request ids follow the query.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let (pool, unreachable) = (self.pool.clone(), self.unreachable.clone());
-        let span = tracing::Span::current();
-        actix_web::web::block(move || {
-            let _entered = span.enter();
-            let mut conn =
-                Self::checkout(&pool, &unreachable).map_err(AppError::database_unavailable)?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
-    }
-
-    /// Runs blocking work in one transaction. An error rolls it back, except
-    /// an access denial (`AppError::denied`): the audit entry recording the
-    /// denied attempt is committed and the error still returned.
-    pub async fn transaction<T, F>(&self, work: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let writer = self.sqlite_writer.clone();
-        let claim = idempotency::CURRENT.try_with(Clone::clone).ok();
-        self.run(move |conn| {
-            let _turn = writer
-                .as_ref()
-                .map(|w| w.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-            // SQLite: take the write lock at BEGIN (IMMEDIATE). A deferred
-            // transaction that read first could not upgrade once another
-            // connection had written meanwhile (SQLITE_BUSY_SNAPSHOT, no
-            // waiting) — a 500 under concurrent requests.
-            let immediate = match conn {
-                DbConn::Sqlite(c) => {
-                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-                    true
-                }
-                DbConn::Postgres(_) => false,
-            };
-            let result = conn.transaction(|c| match work(c) {
-                Ok(v) => {
-                    if let Some(claim) = &claim {
-                        idempotency::mark_committed(c, claim, now())?;
-                    }
-                    Ok(Ok(v))
-                }
-                Err(e) if e.is_denial() => Ok(Err(e)),
-                Err(e) => Err(e),
-            });
-            if immediate {
-                match &result {
-                    Ok(_) => <DbConn as Connection>::TransactionManager::commit_transaction(conn)?,
-                    Err(_) => {
-                        <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?
-                    }
-                }
-            }
-            result?
-        })
-        .await
+    /// What a unit of work needs to take a connection on another thread.
+    pub fn connector(&self) -> Connector {
+        Connector {
+            pool: self.pool.clone(),
+            sqlite_writer: self.sqlite_writer.clone(),
+            unreachable: self.unreachable.clone(),
+        }
     }
 
     /// For the command line and start-up, outside actix.
     pub fn get(&self) -> anyhow::Result<r2d2::PooledConnection<ConnectionManager>> {
         Ok(Self::checkout(&self.pool, &self.unreachable)?)
+    }
+}
+
+/// The database's own failures, which `error.rs` turns into answers.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had: the database is down, unreachable or
+    /// every connection stayed busy.
+    #[error("no database connection: {0}")]
+    Unavailable(#[from] r2d2::PoolError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Takes pooled connections for units of work on other threads. Cloning is cheap.
+#[derive(Clone)]
+pub struct Connector {
+    pool: Pool<ConnectionManager>,
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+    unreachable: Arc<AtomicBool>,
+}
+
+impl Connector {
+    /// A pooled connection: waits up to `CHECKOUT_WAIT` for a busy pool, but
+    /// gives up as soon as connecting fails.
+    pub fn connect(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        Ok(Db::checkout(&self.pool, &self.unreachable)?)
+    }
+
+    /// Runs `work` in one write transaction. On SQLite, write transactions take
+    /// turns (one writer at a time) and take the write lock at BEGIN
+    /// (IMMEDIATE): a deferred transaction that read first could not upgrade
+    /// once another connection had written meanwhile (SQLITE_BUSY_SNAPSHOT, no
+    /// waiting) — a 500 under concurrent requests.
+    ///
+    /// `work` answers `Ok(Ok(v))` to commit and return `v`, `Ok(Err(e))` to
+    /// commit what it wrote and still return `e`, and `Err(e)` to roll back.
+    pub fn write_transaction<T, E>(
+        &self,
+        conn: &mut DbConn,
+        work: impl FnOnce(&mut DbConn) -> Result<Result<T, E>, E>,
+    ) -> Result<T, E>
+    where
+        E: From<diesel::result::Error>,
+    {
+        let _turn = self
+            .sqlite_writer
+            .as_ref()
+            .map(|w| w.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let immediate = match conn {
+            DbConn::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+                true
+            }
+            DbConn::Postgres(_) => false,
+        };
+        let result = conn.transaction(work);
+        if immediate {
+            match &result {
+                Ok(_) => <DbConn as Connection>::TransactionManager::commit_transaction(conn)?,
+                Err(_) => <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?,
+            }
+        }
+        result?
     }
 }
 

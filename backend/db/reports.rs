@@ -6,7 +6,7 @@ use super::schema::{
     users,
 };
 use super::DbConn;
-use crate::auth::CustomerScope;
+use crate::domain::CustomerScope;
 use crate::domain::OrderState;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::count_star;

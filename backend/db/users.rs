@@ -2,8 +2,7 @@
 
 use super::schema::{group_members, groups, users};
 use super::DbConn;
-use crate::auth::Membership;
-use crate::error::AppError;
+use crate::domain::Membership;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -43,7 +42,7 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserRow>> {
 pub fn load_session(
     conn: &mut DbConn,
     id: &str,
-) -> Result<Option<(UserRow, Vec<Membership>)>, AppError> {
+) -> QueryResult<Option<(UserRow, Vec<Membership>)>> {
     let Some(user) = find(conn, id)? else {
         return Ok(None);
     };

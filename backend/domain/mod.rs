@@ -18,6 +18,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod actor;
 pub mod calendar;
 pub mod custody;
 pub mod followup;
@@ -27,6 +28,7 @@ pub mod period;
 pub mod personnummer;
 pub mod role;
 
+pub use actor::{Actor, CustomerScope, Membership, RequestContext};
 pub use order::{OrderEvent, OrderKind, OrderState, Service};
 pub use period::{Period, PeriodError};
 pub use personnummer::{Personnummer, PersonnummerError};

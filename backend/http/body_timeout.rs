@@ -8,7 +8,7 @@
 //! reads its body, starts neither.
 
 use crate::error::AppError;
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;

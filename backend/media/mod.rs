@@ -4,7 +4,25 @@ pub mod pipeline;
 pub mod s3;
 pub mod storage;
 
+use crate::config::{DocumentStore, Settings};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use storage::BlobStore;
+
+/// The store the settings name, for the server and the command line alike.
+pub fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn BlobStore>> {
+    Ok(match &settings.document_store {
+        DocumentStore::Local => Arc::new(storage::LocalStore::new(
+            settings.data_dir.join("documents"),
+        )?),
+        DocumentStore::S3 { bucket, prefix } => Arc::new(s3::S3Store::new(s3::S3Config {
+            bucket,
+            prefix,
+            endpoint: settings.s3_endpoint.as_deref(),
+            region: settings.s3_region.as_deref(),
+        })?),
+    })
+}
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -3,26 +3,9 @@
 //! temporary file, fsync, rename, fsync of the folder, so a crash never leaves
 //! a half-written file under a real name.
 
-use crate::config::{DocumentStore, Settings};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// The store the settings name, for the server and the command line alike.
-pub fn open(settings: &Settings) -> std::io::Result<Arc<dyn BlobStore>> {
-    Ok(match &settings.document_store {
-        DocumentStore::Local => Arc::new(LocalStore::new(settings.data_dir.join("documents"))?),
-        DocumentStore::S3 { bucket, prefix } => {
-            Arc::new(super::s3::S3Store::new(super::s3::S3Config {
-                bucket,
-                prefix,
-                endpoint: settings.s3_endpoint.as_deref(),
-                region: settings.s3_region.as_deref(),
-            })?)
-        }
-    })
-}
 
 /// A key is folders and a name (`originals/<sha256>`): nothing empty, no `.` or `..`.
 pub(crate) fn checked_key(key: &str) -> std::io::Result<&str> {

@@ -6,7 +6,8 @@ use actix_web::{web, HttpServer};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use larmkoll::config::Settings;
 use larmkoll::db::{DatabaseTarget, Db};
-use larmkoll::{auth, build_app, demo, AppState};
+use larmkoll::state::AppState;
+use larmkoll::{auth, build_app, demo};
 use serde_json::Value;
 use std::net::TcpListener;
 

@@ -14,7 +14,8 @@ use actix_web::{web, HttpServer};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use larmkoll::config::Settings;
 use larmkoll::db::{DatabaseTarget, Db};
-use larmkoll::{auth, build_app, AppState};
+use larmkoll::state::AppState;
+use larmkoll::{auth, build_app};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,52 @@
+//! Units of work: blocking database work on actix's blocking pool, alone or
+//! in one transaction, answering in `AppError`.
+
+use crate::db::{self, idempotency, Db, DbConn};
+use crate::error::AppError;
+
+impl Db {
+    /// Runs blocking database work on actix's blocking pool, keeping the
+    /// caller's tracing span so request ids follow the query.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let connector = self.connector();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            let mut conn = connector.connect()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs blocking work in one transaction. An error rolls it back, except
+    /// an access denial (`AppError::denied`): the audit entry recording the
+    /// denied attempt is committed and the error still returned. A request
+    /// under an `Idempotency-Key` marks its key committed in the same
+    /// transaction.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let connector = self.connector();
+        let claim = idempotency::CURRENT.try_with(Clone::clone).ok();
+        self.run(move |conn| {
+            connector.write_transaction(conn, |c| match work(c) {
+                Ok(v) => {
+                    if let Some(claim) = &claim {
+                        idempotency::mark_committed(c, claim, db::now())?;
+                    }
+                    Ok(Ok(v))
+                }
+                Err(e) if e.is_denial() => Ok(Err(e)),
+                Err(e) => Err(e),
+            })
+        })
+        .await
+    }
+}
