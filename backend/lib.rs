@@ -9,7 +9,6 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
-pub mod followup;
 pub mod http;
 pub mod media;
 pub mod sheet;

@@ -6,7 +6,7 @@ use larmkoll::config::{Settings, ENV_HELP};
 use larmkoll::db::{DatabaseTarget, Db};
 use larmkoll::domain::Role;
 use larmkoll::state::AppState;
-use larmkoll::{api, auth, build_app, demo};
+use larmkoll::{api, app, auth, build_app, demo};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
@@ -116,10 +116,10 @@ fn main() -> anyhow::Result<()> {
         } => {
             let password = read_new_password()?;
             let mut conn = db.get()?;
-            let user = diesel::Connection::transaction(&mut *conn, |c| {
-                api::org::create_user_in_tx(
+            let (user, _) = diesel::Connection::transaction(&mut *conn, |c| {
+                app::org::create_user(
                     c,
-                    api::org::NewUser {
+                    app::org::UserDraft {
                         username,
                         display_name,
                         password,
@@ -141,7 +141,7 @@ fn main() -> anyhow::Result<()> {
             let today = today.unwrap_or_else(larmkoll::domain::calendar::today);
             let mut pooled = db.get()?;
             let conn: &mut larmkoll::db::DbConn = &mut pooled;
-            let fired = larmkoll::followup::run(conn, today, settings.escalation_days)
+            let fired = app::followup::run(conn, today, settings.escalation_days)
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("{}", serde_json::to_string_pretty(&fired)?);
             Ok(())
@@ -153,7 +153,7 @@ fn main() -> anyhow::Result<()> {
             let today = larmkoll::domain::calendar::today();
             let days = settings.document_retention_days;
             let report = diesel::Connection::transaction(conn, |c| {
-                api::documents::weed(c, days, today, apply)
+                app::documents::weed(c, days, today, apply)
             })?;
             for key in &report.files {
                 store.delete(key)?;
@@ -164,7 +164,7 @@ fn main() -> anyhow::Result<()> {
         Command::CheckDocuments => {
             let store = larmkoll::media::open_store(&settings)?;
             let mut conn = db.get()?;
-            let report = api::documents::check_storage(&mut conn, store.as_ref())?;
+            let report = app::documents::check_storage(&mut conn, store.as_ref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             match report.exit_code() {
                 0 => Ok(()),
@@ -195,7 +195,7 @@ fn import_keys(db: &Db, file: &std::path::Path, username: &str, apply: bool) -> 
         );
     }
     let result =
-        diesel::Connection::transaction(&mut *conn, |c| api::import::run(c, &user, &bytes, apply));
+        diesel::Connection::transaction(&mut *conn, |c| app::import::run(c, &user, &bytes, apply));
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -280,7 +280,7 @@ fn spawn_follow_up(db: Db, every_minutes: u64, escalation_days: i64) {
             let result = web::block(move || -> anyhow::Result<usize> {
                 let mut pooled = db.get()?;
                 let conn: &mut larmkoll::db::DbConn = &mut pooled;
-                let fired = larmkoll::followup::run(conn, today, escalation_days)
+                let fired = app::followup::run(conn, today, escalation_days)
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 Ok(fired.len())
             })
@@ -335,7 +335,7 @@ async fn serve(
     let (check_db, check_store) = (state.db.clone(), state.store.clone());
     let check = web::block(move || -> anyhow::Result<_> {
         let mut conn = check_db.get()?;
-        api::documents::check_storage(&mut conn, check_store.as_ref())
+        app::documents::check_storage(&mut conn, check_store.as_ref())
     })
     .await??;
     if !check.orphan_files.is_empty() || !check.missing_files.is_empty() {

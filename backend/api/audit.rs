@@ -84,7 +84,7 @@ pub async fn query_audit(
     let filter = audit::Filter {
         customer_id: q.customer_id.map(|u| u.to_string()),
         user_id: q.user_id.map(|u| u.to_string()),
-        action: super::validation::query_text("action", q.action)?,
+        action: crate::app::validation::query_text("action", q.action)?,
         from: q.from.map(|t| t.naive_utc()),
         to: q.to.map(|t| t.naive_utc()),
         before,

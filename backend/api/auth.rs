@@ -346,7 +346,7 @@ pub async fn logout(
         .transaction(move |conn| {
             let now = db::now();
             if all_sessions {
-                cut_sessions(conn, &user.id)?;
+                crate::app::org::cut_sessions(conn, &user.id)?;
             } else {
                 // The session the access token names ends, and the one the refresh token names (normally the same).
                 let named = match refresh_token {
@@ -367,27 +367,6 @@ pub async fn logout(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Revokes every refresh token and bumps the token version, so access tokens
-/// already out stop working at their next request.
-pub fn cut_sessions(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
-    let now = db::now();
-    tokens::revoke_all_of_user(conn, user_id, now)?;
-    let user = users::find(conn, user_id)?
-        .ok_or_else(|| AppError::not_found("user_not_found", "user", "användare"))?;
-    let changes = users::UserChanges {
-        display_name: None,
-        role: None,
-        alarm_lead: None,
-        active: None,
-        password_hash: None,
-        token_version: Some(user.token_version + 1),
-        version: user.version + 1,
-        updated_at: now,
-    };
-    users::update_if_version(conn, user_id, user.version, &changes)?;
-    Ok(())
 }
 
 /// Who am I: role, alarm-lead flag and groups.

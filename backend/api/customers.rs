@@ -3,9 +3,10 @@
 
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
-use super::org::unknown_reference;
 use super::pagination::{self, Page};
-use super::validation::{nullable, Problems};
+use crate::app::customers::load_visible;
+use crate::app::validation::unknown_reference;
+use crate::app::validation::{nullable, Problems};
 use crate::auth::permissions::{stored_role_may_hold, Duty};
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, customers, org, users, DbConn};
@@ -156,10 +157,6 @@ fn customer_dto(row: customers::CustomerRow, group_ids: Vec<String>) -> Customer
     }
 }
 
-fn customer_not_found() -> AppError {
-    AppError::not_found("customer_not_found", "customer", "brukare")
-}
-
 /// Personal data must not linger in shared caches or the browser's disk cache.
 fn private(mut resp: HttpResponse) -> HttpResponse {
     resp.headers_mut().insert(
@@ -209,7 +206,7 @@ pub async fn list_customers(
         limit: limit + 1,
         ..Default::default()
     };
-    let text = super::validation::query_text("q", q.q)?;
+    let text = crate::app::validation::query_text("q", q.q)?;
     if let Some(text) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let upper = text.to_uppercase();
         if upper.starts_with("K-") {
@@ -480,56 +477,6 @@ fn check_references(
         }
     }
     Ok(())
-}
-
-/// Loads a customer the caller may see, or records the denied attempt and
-/// answers 404 (never 403: that would confirm the customer exists).
-pub(crate) fn load_visible(
-    conn: &mut DbConn,
-    user: &Actor,
-    id: &str,
-    action: &str,
-) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
-    let row = customers::find(conn, id)?.ok_or_else(customer_not_found)?;
-    let groups = customers::groups_of(conn, id)?;
-    if !user.scope().admits(&row.area_id, &groups) {
-        audit::record(
-            conn,
-            user,
-            audit::Entry::new(action, "customer", Some(id))
-                .customer(id)
-                .outcome(audit::Outcome::Denied),
-        )?;
-        return Err(customer_not_found().denied());
-    }
-    Ok((row, groups))
-}
-
-/// Reads something that belongs to a customer the caller may see (decisions,
-/// executions…), recording the read in the audit log as `action`.
-pub(crate) async fn read_of_customer<T, F>(
-    state: &AppState,
-    user: Actor,
-    customer_id: String,
-    action: &'static str,
-    load: F,
-) -> Result<T, AppError>
-where
-    F: FnOnce(&mut DbConn, &str) -> Result<T, AppError> + Send + 'static,
-    T: Send + 'static,
-{
-    state
-        .db
-        .transaction(move |conn| {
-            load_visible(conn, &user, &customer_id, action)?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new(action, "customer", Some(&customer_id)).customer(&customer_id),
-            )?;
-            load(conn, &customer_id)
-        })
-        .await
 }
 
 /// One customer's card. Recorded in the audit log.

@@ -2,11 +2,12 @@
 //! follows an earlier decision; ending one starts the uninstall.
 
 use super::concurrency::{etag, expected_version};
-use super::customers::{load_visible, read_of_customer};
+use super::dto::{order_dto, Order};
 use super::json::Json;
-use super::notify::{self, About};
-use super::orders::{new_order, order_dto, Order};
-use super::validation::Problems;
+use crate::app::customers::{load_visible, read_of_customer};
+use crate::app::notify::{self, About};
+use crate::app::orders::new_order;
+use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, lifecycle, DbConn};
 use crate::domain::messages::{self, Topic};
@@ -74,7 +75,7 @@ pub async fn list_decisions(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let rows = read_of_customer(
-        &state,
+        &state.db,
         user,
         id.into_inner().to_string(),
         "decision.list",
@@ -185,7 +186,7 @@ pub async fn grant(
             let kind = if decision.follows_id.is_some() { OrderKind::Extension } else { OrderKind::Install };
             let team = match new.team_group_id {
                 Some(t) => Some(t.to_string()),
-                None => super::orders::default_team(conn, &customer, &groups)?,
+                None => crate::app::orders::default_team(conn, &customer, &groups)?,
             };
             let order = new_order(&decision, &customer_id, kind, new.service, team, None);
             lifecycle::insert_order(conn, &order)?;
@@ -246,7 +247,7 @@ fn check_extension(
     let prev = lifecycle::find_decision(conn, prev_id)?
         .filter(|d| d.customer_id == customer_id && d.service == service.as_str())
         .ok_or_else(|| {
-            super::org::unknown_reference(
+            crate::app::validation::unknown_reference(
                 "follows_id",
                 "decision of this customer and service",
                 "beslut för denna kund och insats",
@@ -400,7 +401,7 @@ pub async fn end_decision(
                 if !lifecycle::update_order_if_version(conn, &o, v)? {
                     return Err(AppError::stale_version(v + 1));
                 }
-                super::orders::record_transition(
+                crate::app::orders::record_transition(
                     conn,
                     &user,
                     &o,
@@ -416,7 +417,7 @@ pub async fn end_decision(
                 lifecycle::running_execution(conn, &d.customer_id, &d.service, "regular")?;
             let uninstall = match running {
                 Some(_) => {
-                    let team = super::orders::default_team(conn, &customer, &groups)?;
+                    let team = crate::app::orders::default_team(conn, &customer, &groups)?;
                     let order = new_order(
                         &d,
                         &d.customer_id,
@@ -427,7 +428,7 @@ pub async fn end_decision(
                     );
                     lifecycle::insert_order(conn, &order)?;
                     // Ending the service marks its equipment at the customer's to be collected.
-                    super::equipment::mark_to_collect(
+                    crate::app::equipment::mark_to_collect(
                         conn,
                         &user,
                         &d.customer_id,

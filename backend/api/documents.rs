@@ -2,9 +2,9 @@
 //! by a client-chosen id, stored as proof, served as display copy and thumbnail.
 
 use super::concurrency::etag;
-use super::customers::load_visible;
 use super::json::Json;
-use super::validation::Problems;
+use crate::app::customers::load_visible;
+use crate::app::validation::Problems;
 use crate::auth::{allows, Action, Actor};
 use crate::db::{self, audit, documents, lifecycle, DbConn};
 use crate::error::{AppError, Problem};
@@ -295,7 +295,7 @@ pub struct PhotoBytes(pub Vec<u8>);
 
 impl utoipa::PartialSchema for PhotoBytes {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        super::import::file_bytes("The photo's bytes (JPEG, PNG or WebP), not empty.")
+        super::file_bytes("The photo's bytes (JPEG, PNG or WebP), not empty.")
     }
 }
 impl utoipa::ToSchema for PhotoBytes {}
@@ -390,7 +390,7 @@ pub async fn upload(
                 lifecycle::find_order(conn, o)?
                     .filter(|o| o.customer_id == c.customer_id)
                     .ok_or_else(|| {
-                        super::org::unknown_reference(
+                        crate::app::validation::unknown_reference(
                             "order_id",
                             "order of this customer",
                             "beställning för denna kund",
@@ -746,7 +746,7 @@ pub async fn supersede(
             let better = documents::find(conn, &by)?
                 .filter(|b| b.customer_id == d.customer_id && b.id != d.id);
             if better.is_none() {
-                return Err(super::org::unknown_reference(
+                return Err(crate::app::validation::unknown_reference(
                     "superseded_by",
                     "other document of this customer",
                     "annat dokument för kunden",
@@ -784,8 +784,8 @@ pub async fn customer_documents(
     user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = super::customers::read_of_customer(
-        &state,
+    let rows = crate::app::customers::read_of_customer(
+        &state.db,
         user,
         id.into_inner().to_string(),
         "document.list",
@@ -829,151 +829,6 @@ pub async fn order_documents(
         })
         .await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(dto).collect::<Result<Vec<_>, _>>()?))
-}
-
-/// The start-up check: files without a row (a crash between the two) and rows
-/// whose files are missing.
-#[derive(Debug, Default, Serialize)]
-pub struct StorageCheck {
-    pub orphan_files: Vec<String>,
-    pub missing_files: Vec<String>,
-}
-
-impl StorageCheck {
-    /// `check-documents` exits with this: 0 all agree, 1 records lack files
-    /// (proof lost: restore from backup), 2 only files without a record
-    /// (an interrupted upload: safe to remove).
-    pub fn exit_code(&self) -> i32 {
-        if !self.missing_files.is_empty() {
-            1
-        } else if !self.orphan_files.is_empty() {
-            2
-        } else {
-            0
-        }
-    }
-}
-
-pub fn check_storage(
-    conn: &mut DbConn,
-    store: &dyn media::storage::BlobStore,
-) -> anyhow::Result<StorageCheck> {
-    let hashes: std::collections::HashSet<String> =
-        documents::all_hashes(conn)?.into_iter().collect();
-    let mut report = StorageCheck::default();
-    // Three listings, not a request per file: an object store answers a
-    // listing of thousands of keys in one round trip.
-    let mut stored = std::collections::HashSet::new();
-    for prefix in ["originals", "display", "thumbs"] {
-        for key in store.list(prefix)? {
-            let name = key
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(".jpg");
-            if !hashes.contains(name) {
-                report.orphan_files.push(key.clone());
-            }
-            stored.insert(key);
-        }
-    }
-    for sha in &hashes {
-        for key in [
-            media::original_key(sha),
-            media::display_key(sha),
-            media::thumb_key(sha),
-        ] {
-            if !stored.contains(&key) {
-                report.missing_files.push(key);
-            }
-        }
-    }
-    report.missing_files.sort();
-    Ok(report)
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct WeedReport {
-    /// Customers whose case closed more than the retention period ago.
-    pub customers: Vec<String>,
-    pub documents: usize,
-    /// Files no remaining document uses, deleted after the rows are committed
-    /// (a crash in between leaves orphans the start-up check reports, never a
-    /// record without its files).
-    pub files: Vec<String>,
-    pub applied: bool,
-}
-
-/// The retention rule (gallring): documents of a customer whose case closed —
-/// no open order, no running execution — more than `retention_days` ago are
-/// deleted with their files. Nothing else ever deletes a document. The day the
-/// case closed is the last execution's end date (or, with no execution, the
-/// last closed order's date).
-pub fn weed(
-    conn: &mut DbConn,
-    retention_days: i64,
-    today: NaiveDate,
-    apply: bool,
-) -> anyhow::Result<WeedReport> {
-    let mut report = WeedReport {
-        applied: apply,
-        ..Default::default()
-    };
-    for customer_id in documents::customers_with_documents(conn)? {
-        let orders = lifecycle::list_orders(
-            conn,
-            &crate::auth::CustomerScope::All,
-            &lifecycle::OrderFilter {
-                customer_id: Some(customer_id.clone()),
-                limit: 10_000,
-                ..Default::default()
-            },
-        )?;
-        let executions = lifecycle::executions_of(conn, &customer_id)?;
-        let open = orders.iter().any(|o| {
-            o.state
-                .parse::<crate::domain::OrderState>()
-                .map(|s| !s.is_final())
-                .unwrap_or(true)
-        }) || executions.iter().any(|e| e.end_date.is_none());
-        let closed_on = if executions.is_empty() {
-            orders.iter().map(|o| o.updated_at.date()).max()
-        } else {
-            executions.iter().filter_map(|e| e.end_date).max()
-        };
-        let Some(closed_on) = closed_on.filter(|_| !open) else {
-            continue;
-        };
-        if (today - closed_on).num_days() <= retention_days {
-            continue;
-        }
-        report.documents += documents::of_customer(conn, &customer_id)?.len();
-        if apply {
-            let ctx = crate::auth::RequestContext {
-                ip: None,
-                request_id: Some("retention".into()),
-            };
-            for sha in documents::delete_of_customer(conn, &customer_id)? {
-                if !documents::sha_in_use(conn, &sha)? {
-                    report.files.extend([
-                        media::original_key(&sha),
-                        media::display_key(&sha),
-                        media::thumb_key(&sha),
-                    ]);
-                }
-            }
-            audit::record_as(
-                conn,
-                None,
-                "system",
-                &ctx,
-                audit::Entry::new("document.weed", "customer", Some(&customer_id))
-                    .customer(&customer_id),
-            )?;
-        }
-        report.customers.push(customer_id);
-    }
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Executions (verkställigheter), the night patrol's visibility execution, and
 //! billing events with their CSV export for the billing officers.
 
-use super::customers::{load_visible, read_of_customer};
 use super::json::Json;
-use super::validation::Problems;
+use crate::app::customers::{load_visible, read_of_customer};
+use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, customers, lifecycle};
 use crate::domain::Service;
@@ -67,7 +67,7 @@ pub async fn list_executions(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let rows = read_of_customer(
-        &state,
+        &state.db,
         user,
         id.into_inner().to_string(),
         "execution.list",

@@ -7,6 +7,7 @@ pub mod concurrency;
 pub mod customers;
 pub mod decisions;
 pub mod documents;
+pub mod dto;
 pub mod equipment;
 pub mod executions;
 pub mod export;
@@ -15,12 +16,10 @@ pub mod import;
 pub mod json;
 pub mod keys;
 pub mod messages;
-pub mod notify;
 pub mod orders;
 pub mod org;
 pub mod pagination;
 pub mod reports;
-pub mod validation;
 
 use crate::error::{AppError, FieldError, Problem};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -428,4 +427,18 @@ pub async fn route_not_found() -> Result<actix_web::HttpResponse, AppError> {
         "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
         "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
     ))
+}
+
+/// A file as the request body: binary, at least one byte (an empty body is
+/// refused with 422 `required`).
+pub(crate) fn file_bytes(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+        .min_length(Some(1))
+        .description(Some(description))
+        .into()
 }

@@ -3,21 +3,18 @@
 //! checks visibility, role, version and state in that order.
 
 use super::concurrency::{etag, expected_version};
-use super::customers::load_visible;
+use super::dto::{order_dto, Order};
 use super::json::Json;
-use super::notify::{self, About};
 use super::pagination::{self, Page};
-use super::validation::Problems;
-use crate::auth::permissions::{roles_allowed, stored_role_may_hold, Duty};
-use crate::auth::{allows, Action, Actor};
-use crate::db::{self, audit, customers, lifecycle, DbConn};
-use crate::domain::custody::{KeyCount, KeyNumber, KeyPosition};
-use crate::domain::messages::{self, Text, Topic};
-use crate::domain::order::{allowed_events_for, next_state};
-use crate::domain::{GroupKind, OrderEvent, OrderKind, OrderState, Service};
+use crate::app::orders::{self, load_visible_order, Effect, OrderRecord};
+use crate::app::validation::Problems;
+use crate::auth::{Action, Actor};
+use crate::db::{self, audit, lifecycle};
+use crate::domain::custody::{KeyCount, KeyNumber, KeyOutcome, KeyPosition};
+use crate::domain::order::ContactKind;
+use crate::domain::{OrderEvent, OrderKind, OrderState};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,209 +48,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/orders/{id}/collect-lock-receipt")
             .route(web::post().to(collect_lock_receipt)),
     );
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Order {
-    pub id: String,
-    pub customer_id: String,
-    pub decision_id: String,
-    pub kind: OrderKind,
-    pub service: Service,
-    pub state: OrderState,
-    /// The events possible from this state.
-    pub allowed_events: Vec<OrderEvent>,
-    /// The team doing the work.
-    pub team_group_id: Option<String>,
-    pub assigned_installer_id: Option<String>,
-    /// Booked visit, local date.
-    pub visit_date: Option<NaiveDate>,
-    /// Booked visit, local time (HH:MM), if agreed.
-    pub visit_time: Option<String>,
-    /// Recorded at `installed`; execution and billing start use it.
-    pub installation_date: Option<NaiveDate>,
-    /// For an uninstall: the end date the assessor gave.
-    pub end_date: Option<NaiveDate>,
-    pub serials: Vec<String>,
-    /// Why the order is in its state (return, decline, cancel).
-    pub state_reason: Option<String>,
-    /// A digital lock ordered from its supplier (seed 001 step 6).
-    pub supplier_order: Option<SupplierOrder>,
-    /// The lock receipt (låskvittens): `left` at the customer's by the fitter,
-    /// then `collected` by staff at their next visit.
-    pub lock_receipt: Option<String>,
-    pub lock_receipt_collected_on: Option<NaiveDate>,
-    pub received_at: DateTime<Utc>,
-    /// Pass as `If-Match: "<version>"` with each transition.
-    pub version: i32,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SupplierOrder {
-    #[schema(example = "Tunstall")]
-    pub supplier: String,
-    pub reference: Option<String>,
-    /// Not later than today.
-    pub ordered_on: NaiveDate,
-}
-
-pub fn order_dto(o: lifecycle::OrderRow) -> Result<Order, AppError> {
-    let kind: OrderKind = AppError::parse_stored(&o.kind)?;
-    let state: OrderState = AppError::parse_stored(&o.state)?;
-    let service: Service = AppError::parse_stored(&o.service)?;
-    Ok(Order {
-        allowed_events: allowed_events_for(kind, service, state),
-        service,
-        kind,
-        state,
-        id: o.id,
-        customer_id: o.customer_id,
-        decision_id: o.decision_id,
-        team_group_id: o.team_group_id,
-        assigned_installer_id: o.assigned_installer_id,
-        visit_date: o.visit_date,
-        visit_time: o.visit_at.map(|t| t.format("%H:%M").to_string()),
-        installation_date: o.installation_date,
-        end_date: o.end_date,
-        serials: o
-            .serials
-            .map(|s| {
-                s.split('\n')
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        state_reason: o.state_reason,
-        supplier_order: match (o.supplier, o.supplier_ordered_on) {
-            (Some(supplier), Some(ordered_on)) => Some(SupplierOrder {
-                supplier,
-                reference: o.supplier_reference,
-                ordered_on,
-            }),
-            _ => None,
-        },
-        lock_receipt: o.lock_receipt,
-        lock_receipt_collected_on: o.lock_receipt_collected_on,
-        received_at: o.received_at.and_utc(),
-        version: o.version,
-        updated_at: o.updated_at.and_utc(),
-    })
-}
-
-pub fn new_order(
-    decision: &lifecycle::DecisionRow,
-    customer_id: &str,
-    kind: OrderKind,
-    service: Service,
-    team: Option<String>,
-    end_date: Option<NaiveDate>,
-) -> lifecycle::OrderRow {
-    let now = db::now();
-    lifecycle::OrderRow {
-        id: db::new_id(),
-        customer_id: customer_id.to_string(),
-        decision_id: decision.id.clone(),
-        kind: kind.as_str().to_string(),
-        service: service.as_str().to_string(),
-        state: OrderState::Received.as_str().to_string(),
-        team_group_id: team,
-        assigned_installer_id: None,
-        visit_at: None,
-        visit_date: None,
-        installation_date: None,
-        end_date,
-        serials: None,
-        state_reason: None,
-        supplier: None,
-        supplier_reference: None,
-        supplier_ordered_on: None,
-        lock_receipt: None,
-        lock_receipt_collected_on: None,
-        received_at: now,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-/// The customer's alarm team, or their area's.
-pub fn default_team(
-    conn: &mut DbConn,
-    customer: &customers::CustomerRow,
-    groups: &[String],
-) -> Result<Option<String>, AppError> {
-    let serving = db::org::find_groups(conn, groups)?;
-    if let Some(g) = serving
-        .into_iter()
-        .find(|g| g.kind == GroupKind::AlarmTeam.as_str())
-    {
-        return Ok(Some(g.id));
-    }
-    Ok(db::org::list_groups(conn, Some(&customer.area_id))?
-        .into_iter()
-        .find(|g| g.kind == GroupKind::AlarmTeam.as_str())
-        .map(|g| g.id))
-}
-
-pub fn record_transition(
-    conn: &mut DbConn,
-    user: &Actor,
-    order: &lifecycle::OrderRow,
-    event: OrderEvent,
-    from: &str,
-    reason: Option<&str>,
-    details: Option<serde_json::Value>,
-) -> Result<(), AppError> {
-    lifecycle::insert_transition(
-        conn,
-        &lifecycle::TransitionRow {
-            id: db::new_id(),
-            order_id: order.id.clone(),
-            at: db::now(),
-            user_id: user.id.clone(),
-            event: event.as_str().to_string(),
-            from_state: from.to_string(),
-            to_state: order.state.clone(),
-            reason: reason.map(str::to_string),
-            details: details.map(|d| d.to_string()),
-        },
-    )?;
-    audit::record(
-        conn,
-        user,
-        audit::Entry::new(
-            &format!("order.{}", event.as_str()),
-            "order",
-            Some(&order.id),
-        )
-        .customer(&order.customer_id)
-        .reason(reason),
-    )?;
-    Ok(())
-}
-
-fn order_not_found() -> AppError {
-    AppError::not_found("order_not_found", "order", "beställning")
-}
-
-/// Loads an order whose customer the caller may see (a denial is audited).
-fn load_visible_order(
-    conn: &mut DbConn,
-    user: &Actor,
-    id: &str,
-    action: &str,
-) -> Result<(lifecycle::OrderRow, customers::CustomerRow, Vec<String>), AppError> {
-    let order = lifecycle::find_order(conn, id)?.ok_or_else(order_not_found)?;
-    let (customer, groups) = load_visible(conn, user, &order.customer_id, action).map_err(|e| {
-        if e.code() == "customer_not_found" {
-            order_not_found().denied()
-        } else {
-            e
-        }
-    })?;
-    Ok((order, customer, groups))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -361,29 +155,6 @@ pub struct Transition {
     pub details: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactKind {
-    /// Called the customer.
-    Call,
-    /// Called; nobody answered.
-    NoAnswer,
-    /// Agreed a visit.
-    VisitBooked,
-    Note,
-}
-
-impl ContactKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            ContactKind::Call => "call",
-            ContactKind::NoAnswer => "no_answer",
-            ContactKind::VisitBooked => "visit_booked",
-            ContactKind::Note => "note",
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Contact {
     pub at: DateTime<Utc>,
@@ -402,9 +173,12 @@ pub struct OrderDetail {
 }
 
 /// The order with its history and contact log, read in the caller's transaction.
-fn detail_in(conn: &mut DbConn, order: lifecycle::OrderRow) -> Result<OrderDetail, AppError> {
-    let transitions = lifecycle::transitions_of(conn, &order.id)?;
-    let contacts = lifecycle::contacts_of(conn, &order.id)?;
+fn detail_dto(record: OrderRecord) -> Result<OrderDetail, AppError> {
+    let OrderRecord {
+        order,
+        transitions,
+        contacts,
+    } = record;
     let history = transitions
         .into_iter()
         .map(|t| {
@@ -457,9 +231,10 @@ pub async fn get_order(
                 &user,
                 audit::Entry::new("order.read", "order", Some(&id)).customer(&order.customer_id),
             )?;
-            detail_in(conn, order)
+            orders::record_of(conn, order)
         })
         .await?;
+    let d = detail_dto(d)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.order.version))
         .json(d))
@@ -528,400 +303,7 @@ pub async fn log_contact(
     }))
 }
 
-/// What an event carries, validated before the transaction.
-enum Effect {
-    Reason(String),
-    Note(Option<String>),
-    Book {
-        date: NaiveDate,
-        time: Option<NaiveTime>,
-        installer: Option<String>,
-    },
-    Keys {
-        numbers: Vec<KeyNumber>,
-        count: KeyCount,
-        position: KeyPosition,
-        receipt_document_id: Option<String>,
-    },
-    Install {
-        date: NaiveDate,
-        serials: Vec<String>,
-        lock_receipt_left: bool,
-    },
-    Supplier {
-        supplier: String,
-        reference: Option<String>,
-        ordered_on: NaiveDate,
-    },
-    LockReceipt {
-        collected_on: NaiveDate,
-    },
-    Execute,
-    Collect {
-        date: NaiveDate,
-        items: Vec<String>,
-        missing: Vec<String>,
-    },
-    ReturnKeys {
-        outcome: KeyOutcome,
-        note: Option<String>,
-    },
-    End,
-}
-
-struct Ctx<'a> {
-    user: &'a Actor,
-    customer: &'a mut customers::CustomerRow,
-}
-
-/// What an applied event leaves: the reason and details for the history, and
-/// the messages to send.
-type Applied = (
-    Option<String>,
-    Option<serde_json::Value>,
-    Vec<(Topic, Text)>,
-);
-
-/// Applies an event's effects to the order (and what hangs off it); returns
-/// the reason, the details for the history, and the messages to send.
-fn apply(
-    conn: &mut DbConn,
-    ctx: &mut Ctx<'_>,
-    order: &mut lifecycle::OrderRow,
-    effect: Effect,
-) -> Result<Applied, AppError> {
-    let service: Service = AppError::parse_stored(&order.service)?;
-    let number = ctx.customer.customer_number.clone();
-    let svc = service.sv();
-    let kind: OrderKind = AppError::parse_stored(&order.kind)?;
-    Ok(match effect {
-        Effect::Reason(reason) => {
-            order.state_reason = Some(reason.clone());
-            let msgs = match AppError::parse_stored::<OrderState>(&order.state)? {
-                OrderState::Declined => {
-                    vec![(Topic::Declined, messages::declined(&number, svc, &reason))]
-                }
-                OrderState::ReturnedToAssessor => vec![(
-                    Topic::ReturnedToAssessor,
-                    messages::returned(&number, svc, &reason),
-                )],
-                OrderState::Cancelled => {
-                    vec![(Topic::Cancelled, messages::cancelled(&number, svc, &reason))]
-                }
-                _ => vec![],
-            };
-            (Some(reason), None, msgs)
-        }
-        Effect::Note(note) => {
-            order.state_reason = None;
-            (note, None, vec![])
-        }
-        Effect::Book {
-            date,
-            time,
-            installer,
-        } => {
-            let installer = installer.unwrap_or_else(|| ctx.user.id.clone());
-            let ok = db::users::find(conn, &installer)?
-                .is_some_and(|u| u.active && stored_role_may_hold(&u.role, Duty::BookedInstaller));
-            if !ok {
-                let mut p = Problems::default();
-                p.add(
-                    "installer_id",
-                    "not_an_installer",
-                    "must be an active user with the role installer",
-                    "ska vara en aktiv användare med rollen installatör",
-                );
-                p.finish()?;
-            }
-            order.assigned_installer_id = Some(installer.clone());
-            order.visit_date = Some(date);
-            order.visit_at = time.map(|t| date.and_time(t));
-            let details = serde_json::json!({"visit_date": date, "visit_time": time.map(|t| t.format("%H:%M").to_string()), "installer_id": installer});
-            lifecycle::insert_contact(
-                conn,
-                &lifecycle::ContactRow {
-                    id: db::new_id(),
-                    order_id: order.id.clone(),
-                    at: db::now(),
-                    user_id: ctx.user.id.clone(),
-                    kind: ContactKind::VisitBooked.as_str().to_string(),
-                    note: Some(format!(
-                        "Besök bokat {date}{}",
-                        time.map(|t| format!(" {}", t.format("%H:%M")))
-                            .unwrap_or_default()
-                    )),
-                },
-            )?;
-            (None, Some(details), vec![])
-        }
-        Effect::Keys {
-            numbers,
-            count,
-            position: at,
-            receipt_document_id,
-        } => {
-            for n in &numbers {
-                super::keys::register_key(
-                    conn,
-                    ctx.user,
-                    &order.customer_id,
-                    n,
-                    count,
-                    &at,
-                    Some(&order.id),
-                    receipt_document_id.clone(),
-                )?;
-            }
-            let numbers: Vec<&str> = numbers.iter().map(KeyNumber::as_str).collect();
-            let count = count.get();
-            // The key position is what the night patrol looks up; keep it on the customer card.
-            let position = format!(
-                "{}, krok {}{}",
-                at.cabinet,
-                at.hook,
-                if at.night_cabinet { " (nattskåp)" } else { "" }
-            );
-            ctx.customer.key_position = Some(position.clone());
-            ctx.customer.version += 1;
-            ctx.customer.updated_at = db::now();
-            if !customers::update_if_version(conn, ctx.customer, ctx.customer.version - 1)? {
-                return Err(AppError::stale_version(ctx.customer.version));
-            }
-            (
-                None,
-                Some(
-                    serde_json::json!({"key_numbers": numbers, "count": count, "position": position}),
-                ),
-                vec![],
-            )
-        }
-        Effect::Install {
-            date,
-            serials,
-            lock_receipt_left,
-        } => {
-            if lock_receipt_left {
-                require_lock(service)?;
-                order.lock_receipt = Some("left".into());
-            }
-            super::equipment::install_serials(
-                conn,
-                ctx.user,
-                ctx.customer,
-                &order.id,
-                service,
-                &serials,
-            )?;
-            order.installation_date = Some(date);
-            order.serials = Some(serials.join("\n"));
-            let text = messages::installed(&number, svc, date);
-            (
-                None,
-                Some(serde_json::json!({"installation_date": date, "serials": serials})),
-                vec![(Topic::Installed, text)],
-            )
-        }
-        Effect::Execute => {
-            if kind == OrderKind::Install {
-                let start = order.installation_date.ok_or_else(|| {
-                    AppError::internal(anyhow::anyhow!("installed order without date"))
-                })?;
-                if lifecycle::running_execution(
-                    conn,
-                    &order.customer_id,
-                    &order.service,
-                    "regular",
-                )?
-                .is_some()
-                {
-                    return Err(AppError::new(
-                        StatusCode::CONFLICT,
-                        "already_executed",
-                        "The customer already has a running execution of this service.",
-                        "Kunden har redan en pågående verkställighet av denna insats.",
-                    ));
-                }
-                let execution = lifecycle::ExecutionRow {
-                    id: db::new_id(),
-                    customer_id: order.customer_id.clone(),
-                    order_id: Some(order.id.clone()),
-                    decision_id: Some(order.decision_id.clone()),
-                    service: order.service.clone(),
-                    kind: "regular".into(),
-                    billable: true,
-                    start_date: start,
-                    end_date: None,
-                    created_at: db::now(),
-                };
-                lifecycle::insert_execution(conn, &execution)?;
-                lifecycle::insert_billing_event(
-                    conn,
-                    &lifecycle::BillingEventRow {
-                        id: db::new_id(),
-                        customer_id: order.customer_id.clone(),
-                        execution_id: execution.id.clone(),
-                        service: order.service.clone(),
-                        kind: "start".into(),
-                        event_date: start,
-                        own_invoice_line: ctx.customer.other_municipality,
-                        created_at: db::now(),
-                    },
-                )?;
-                (
-                    None,
-                    Some(serde_json::json!({"execution_id": execution.id, "start_date": start})),
-                    vec![],
-                )
-            } else {
-                // An extension continues the running execution; billing goes on unchanged.
-                let running = lifecycle::running_execution(
-                    conn,
-                    &order.customer_id,
-                    &order.service,
-                    "regular",
-                )?;
-                (
-                    None,
-                    Some(serde_json::json!({"execution_id": running.map(|e| e.id)})),
-                    vec![],
-                )
-            }
-        }
-        Effect::Collect {
-            date,
-            items,
-            missing,
-        } => {
-            super::equipment::collect(
-                conn,
-                ctx.user,
-                &order.customer_id,
-                &order.id,
-                &items,
-                &missing,
-            )?;
-            let text = messages::collected(&number, svc, date, &missing);
-            (
-                None,
-                Some(serde_json::json!({"collected_on": date, "items": items, "missing": missing})),
-                vec![(Topic::EquipmentCollected, text)],
-            )
-        }
-        Effect::Supplier {
-            supplier,
-            reference,
-            ordered_on,
-        } => {
-            require_lock(service)?;
-            let details = serde_json::json!({"supplier": supplier, "reference": reference, "ordered_on": ordered_on});
-            order.supplier = Some(supplier);
-            order.supplier_reference = reference;
-            order.supplier_ordered_on = Some(ordered_on);
-            (None, Some(details), vec![])
-        }
-        Effect::LockReceipt { collected_on } => {
-            if order.lock_receipt.as_deref() != Some("left") {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    "no_lock_receipt_left",
-                    "No lock receipt is waiting at the customer's (the installation did not record one, or it was already collected).",
-                    "Ingen låskvittens väntar hos kunden (installationen angav ingen, eller så är den redan hämtad).",
-                ));
-            }
-            order.lock_receipt = Some("collected".into());
-            order.lock_receipt_collected_on = Some(collected_on);
-            (
-                None,
-                Some(serde_json::json!({"collected_on": collected_on})),
-                vec![],
-            )
-        }
-        Effect::ReturnKeys { outcome, note } => {
-            let mut returned = Vec::new();
-            if matches!(outcome, KeyOutcome::Returned) {
-                for mut k in crate::db::custody::keys_of_customer(conn, &order.customer_id)? {
-                    if k.custody == "returned" {
-                        continue;
-                    }
-                    let change = super::keys::KeyChange {
-                        mv: crate::domain::custody::KeyMove::ReturnToCustomer,
-                        to_group: None,
-                        to_user: None,
-                        cabinet: None,
-                        order_id: Some(&order.id),
-                        receipt_document_id: None,
-                        note: None,
-                    };
-                    super::keys::move_key(conn, ctx.user, &mut k, change)?;
-                    returned.push(k.key_number);
-                }
-            }
-            (
-                note,
-                Some(serde_json::json!({"outcome": outcome, "keys_returned": returned})),
-                vec![],
-            )
-        }
-        Effect::End => {
-            let end = order.end_date.ok_or_else(|| {
-                AppError::internal(anyhow::anyhow!("uninstall order without end date"))
-            })?;
-            let running =
-                lifecycle::running_execution(conn, &order.customer_id, &order.service, "regular")?
-                    .ok_or_else(|| {
-                        AppError::new(
-                            StatusCode::CONFLICT,
-                            "no_running_execution",
-                            "There is no running execution of this service to end.",
-                            "Det finns ingen pågående verkställighet av insatsen att avsluta.",
-                        )
-                    })?;
-            lifecycle::end_execution(conn, &running.id, end)?;
-            lifecycle::insert_billing_event(
-                conn,
-                &lifecycle::BillingEventRow {
-                    id: db::new_id(),
-                    customer_id: order.customer_id.clone(),
-                    execution_id: running.id.clone(),
-                    service: order.service.clone(),
-                    kind: "stop".into(),
-                    event_date: end,
-                    own_invoice_line: ctx.customer.other_municipality,
-                    created_at: db::now(),
-                },
-            )?;
-            // The night patrol's visibility ends with the service.
-            if let Some(night) = lifecycle::running_execution(
-                conn,
-                &order.customer_id,
-                &order.service,
-                "night_visibility",
-            )? {
-                lifecycle::end_execution(conn, &night.id, end)?;
-            }
-            (
-                None,
-                Some(serde_json::json!({"execution_id": running.id, "end_date": end})),
-                vec![],
-            )
-        }
-    })
-}
-
-fn require_lock(service: Service) -> Result<(), AppError> {
-    if service == Service::DigitalLock {
-        return Ok(());
-    }
-    Err(AppError::new(
-        StatusCode::CONFLICT,
-        "not_a_lock_order",
-        "This applies only to digital-lock orders.",
-        "Detta gäller bara beställningar av digitalt lås.",
-    ))
-}
-
-/// The one path every transition takes.
+/// The one path every transition takes: the step itself is `app::orders::fire`.
 async fn transition(
     state: &AppState,
     req: &HttpRequest,
@@ -931,103 +313,18 @@ async fn transition(
     effect: Effect,
 ) -> Result<HttpResponse, AppError> {
     let expected = expected_version(req)?;
-    let id = id.to_string();
     let rules = state.settings.message_rules.clone();
-    let action = format!("order.{}", event.as_str());
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let (mut order, mut customer, groups) = load_visible_order(conn, &user, &id, &action)?;
-            if !allows(user.role, Action::Order(event)) {
-                let roles: Vec<&str> = roles_allowed(Action::Order(event))
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect();
-                return Err(AppError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    format!(
-                        "Only {} may {} an order.",
-                        roles.join(" or "),
-                        event.as_str().replace('_', " ")
-                    ),
-                    format!(
-                        "Endast {} får utföra {} på en beställning.",
-                        roles.join(" eller "),
-                        event.as_str()
-                    ),
-                ));
-            }
-            if order.version != expected {
-                return Err(AppError::stale_version(order.version));
-            }
-            let kind: OrderKind = AppError::parse_stored(&order.kind)?;
-            let from: OrderState = AppError::parse_stored(&order.state)?;
-            let Some(to) = next_state(kind, from, event) else {
-                let allowed =
-                    allowed_events_for(kind, AppError::parse_stored(&order.service)?, from);
-                let list = |name: fn(&OrderEvent) -> &'static str, none: &str| {
-                    if allowed.is_empty() {
-                        none.to_string()
-                    } else {
-                        allowed.iter().map(name).collect::<Vec<_>>().join(", ")
-                    }
-                };
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    "invalid_transition",
-                    format!(
-                        "A {} order in state '{}' cannot {}. Allowed from here: {}.",
-                        kind.as_str(),
-                        from.as_str(),
-                        event.as_str(),
-                        list(|e| e.as_str(), "nothing (the order is closed)")
-                    ),
-                    format!(
-                        "Beställningen ({}) är {} och kan inte {}. Det som går härifrån: {}.",
-                        kind.sv(),
-                        from.sv(),
-                        event.sv(),
-                        list(|e| e.sv(), "inget (beställningen är avslutad)")
-                    ),
-                ));
-            };
-            order.state = to.as_str().to_string();
-            let (reason, details, outgoing) = apply(
-                conn,
-                &mut Ctx {
-                    user: &user,
-                    customer: &mut customer,
-                },
-                &mut order,
-                effect,
-            )?;
-            order.version += 1;
-            order.updated_at = db::now();
-            if !lifecycle::update_order_if_version(conn, &order, expected)? {
-                return Err(AppError::stale_version(expected + 1));
-            }
-            record_transition(
-                conn,
-                &user,
-                &order,
-                event,
-                from.as_str(),
-                reason.as_deref(),
-                details,
-            )?;
-            let about = About {
-                customer: &customer,
-                customer_groups: &groups,
-                order_id: Some(&order.id),
-                sender_id: Some(&user.id),
-            };
-            for (topic, text) in outgoing {
-                notify::send(conn, &rules, topic, &about, text)?;
-            }
-            detail_in(conn, order)
-        })
-        .await?;
+    let record = orders::fire(
+        &state.db,
+        rules,
+        user,
+        id.to_string(),
+        expected,
+        event,
+        effect,
+    )
+    .await?;
+    let d = detail_dto(record)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.order.version))
         .json(d))
@@ -1052,38 +349,40 @@ fn reason(body: &ReasonBody) -> Result<Effect, AppError> {
     Ok(Effect::Reason(r))
 }
 
-macro_rules! transition_doc {
-    ($fn:ident, $seg:literal, $event:expr, $body:ty, $doc:literal) => {
-        #[doc = $doc]
-        #[utoipa::path(post, path = concat!("/api/v1/orders/{id}/", $seg), tag = "lifecycle", security(("bearer" = [])),
-            params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
-            request_body = $body,
-            responses(
-                (status = 200, description = "Done; the order as it is now", body = OrderDetail, headers(("ETag" = String, description = "New version"))),
-                (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "Not allowed in the order's state (the message lists what is), or a rule of the routine refuses it", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "The order changed since you read it", body = Problem, content_type = "application/problem+json"),
-                (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
-            ))]
-        pub async fn $fn(
-            state: web::Data<AppState>,
-            req: HttpRequest,
-            user: Actor,
-            id: web::Path<Uuid>,
-            body: Json<$body>,
-        ) -> Result<HttpResponse, AppError> {
-            let effect = effect_of(body.into_inner())?;
-            transition(&state, &req, user, id.into_inner(), $event, effect).await
-        }
-    };
+/// What every step of an order answers.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, clippy::large_enum_variant)] // never built: only its documentation is used
+enum TransitionAnswers {
+    #[response(status = 200, description = "Done; the order as it is now", headers(("ETag" = String, description = "New version")))]
+    Done(OrderDetail),
+    #[response(
+        status = 404,
+        description = "No such order, or not one you may see",
+        content_type = "application/problem+json"
+    )]
+    NotFound(Problem),
+    #[response(
+        status = 409,
+        description = "Not allowed in the order's state (the message lists what is), or a rule of the routine refuses it",
+        content_type = "application/problem+json"
+    )]
+    Refused(Problem),
+    #[response(
+        status = 412,
+        description = "The order changed since you read it",
+        content_type = "application/problem+json"
+    )]
+    Stale(Problem),
+    #[response(
+        status = 428,
+        description = "If-Match missing",
+        content_type = "application/problem+json"
+    )]
+    IfMatchMissing(Problem),
 }
 
 trait IntoEffect {
     fn into_effect(self) -> Result<Effect, AppError>;
-}
-
-fn effect_of<B: IntoEffect>(b: B) -> Result<Effect, AppError> {
-    b.into_effect()
 }
 
 impl IntoEffect for ReasonBody {
@@ -1390,17 +689,6 @@ impl IntoEffect for CollectBody {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyOutcome {
-    /// Handed back to the customer.
-    Returned,
-    /// Kept, because other services go on (seed 003).
-    Kept,
-    /// The organisation held no keys.
-    NoneHeld,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"outcome": "returned"}))]
@@ -1486,59 +774,293 @@ impl IntoEffect for LockReceiptBody {
     }
 }
 
-transition_doc!(order_from_supplier, "order-from-supplier", OrderEvent::OrderFromSupplier, SupplierOrderBody,
-    "Records that the digital lock was ordered from its supplier (coordinator; seed 001 step 6). The order keeps its state.");
-transition_doc!(collect_lock_receipt, "collect-lock-receipt", OrderEvent::CollectLockReceipt, LockReceiptBody,
-    "Staff picked up the lock receipt the fitter left at the customer's (care staff, installer; seed 001 step 8), also after execution.");
-transition_doc!(return_to_assessor, "return-to-assessor", OrderEvent::ReturnToAssessor, ReasonBody,
-    "The order is incorrect: back to the assessor with the reason (installer, coordinator). The assessor is messaged.");
-transition_doc!(
-    resubmit,
-    "resubmit",
-    OrderEvent::Resubmit,
-    NoteBody,
-    "The assessor has corrected a returned order (assessor)."
-);
-transition_doc!(
-    book,
-    "book",
-    OrderEvent::Book,
-    BookBody,
-    "Books (or rebooks) the visit (installer). Also logged as a contact."
-);
-transition_doc!(receive_keys, "receive-keys", OrderEvent::ReceiveKeys, ReceiveKeysBody,
-    "The customer's keys are received (installer); their position becomes the customer's key position.");
-transition_doc!(install, "install", OrderEvent::Install, InstallBody,
-    "Installed on a date with serials (installer). Billing, the night patrol, the home-care group and the alarm team are messaged.");
-transition_doc!(execute, "execute", OrderEvent::Execute, EmptyBody,
-    "Executes the order (coordinator) with the installation date recorded at install, not today: the execution and billing start on it.");
-transition_doc!(collect_equipment, "collect-equipment", OrderEvent::CollectEquipment, CollectBody,
-    "Equipment collected (installer): which items came back, which are missing. Billing and the ordinary assessor are messaged.");
-transition_doc!(
-    return_keys,
-    "return-keys",
-    OrderEvent::ReturnKeys,
-    ReturnKeysBody,
-    "Keys handed back, or kept because other services go on (installer)."
-);
-transition_doc!(
-    end,
-    "end",
-    OrderEvent::End,
-    EndBody,
-    "Ends the execution (coordinator) with the end date the assessor gave; billing stops on it."
-);
-transition_doc!(
-    decline,
-    "decline",
-    OrderEvent::Decline,
-    ReasonBody,
-    "The customer does not want it (installer, coordinator). The assessor is messaged."
-);
-transition_doc!(
-    cancel,
-    "cancel",
-    OrderEvent::Cancel,
-    ReasonBody,
-    "The decision was withdrawn (assessor)."
-);
+/// Records that the digital lock was ordered from its supplier (coordinator; seed 001 step 6). The order keeps its state.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/order-from-supplier", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = SupplierOrderBody, responses(TransitionAnswers))]
+pub async fn order_from_supplier(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<SupplierOrderBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::OrderFromSupplier,
+        effect,
+    )
+    .await
+}
+
+/// Staff picked up the lock receipt the fitter left at the customer's (care staff, installer; seed 001 step 8), also after execution.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/collect-lock-receipt", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = LockReceiptBody, responses(TransitionAnswers))]
+pub async fn collect_lock_receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<LockReceiptBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::CollectLockReceipt,
+        effect,
+    )
+    .await
+}
+
+/// The order is incorrect: back to the assessor with the reason (installer, coordinator). The assessor is messaged.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/return-to-assessor", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = ReasonBody, responses(TransitionAnswers))]
+pub async fn return_to_assessor(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<ReasonBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::ReturnToAssessor,
+        effect,
+    )
+    .await
+}
+
+/// The assessor has corrected a returned order (assessor).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/resubmit", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = NoteBody, responses(TransitionAnswers))]
+pub async fn resubmit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<NoteBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::Resubmit,
+        effect,
+    )
+    .await
+}
+
+/// Books (or rebooks) the visit (installer). Also logged as a contact.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/book", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = BookBody, responses(TransitionAnswers))]
+pub async fn book(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<BookBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::Book,
+        effect,
+    )
+    .await
+}
+
+/// The customer's keys are received (installer); their position becomes the customer's key position.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/receive-keys", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = ReceiveKeysBody, responses(TransitionAnswers))]
+pub async fn receive_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<ReceiveKeysBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::ReceiveKeys,
+        effect,
+    )
+    .await
+}
+
+/// Installed on a date with serials (installer). Billing, the night patrol, the home-care group and the alarm team are messaged.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/install", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = InstallBody, responses(TransitionAnswers))]
+pub async fn install(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<InstallBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::Install,
+        effect,
+    )
+    .await
+}
+
+/// Executes the order (coordinator) with the installation date recorded at install, not today: the execution and billing start on it.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/execute", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = EmptyBody, responses(TransitionAnswers))]
+pub async fn execute(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<EmptyBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::Execute,
+        effect,
+    )
+    .await
+}
+
+/// Equipment collected (installer): which items came back, which are missing. Billing and the ordinary assessor are messaged.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/collect-equipment", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = CollectBody, responses(TransitionAnswers))]
+pub async fn collect_equipment(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<CollectBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::CollectEquipment,
+        effect,
+    )
+    .await
+}
+
+/// Keys handed back, or kept because other services go on (installer).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/return-keys", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = ReturnKeysBody, responses(TransitionAnswers))]
+pub async fn return_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<ReturnKeysBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::ReturnKeys,
+        effect,
+    )
+    .await
+}
+
+/// Ends the execution (coordinator) with the end date the assessor gave; billing stops on it.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/end", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = EndBody, responses(TransitionAnswers))]
+pub async fn end(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<EndBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(&state, &req, user, id.into_inner(), OrderEvent::End, effect).await
+}
+
+/// The customer does not want it (installer, coordinator). The assessor is messaged.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/decline", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = ReasonBody, responses(TransitionAnswers))]
+pub async fn decline(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<ReasonBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::Decline,
+        effect,
+    )
+    .await
+}
+
+/// The decision was withdrawn (assessor).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = ReasonBody, responses(TransitionAnswers))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<ReasonBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::Cancel,
+        effect,
+    )
+    .await
+}

@@ -2,9 +2,9 @@
 //! every signed-in user may list areas and groups.
 
 use super::json::Json;
-use super::validation::Problems;
 use crate::api::concurrency::{etag, expected_version};
-use crate::auth::permissions::{may_hold, stored_role_may_hold, Duty};
+use crate::app::validation::{unknown_reference, Problems};
+use crate::auth::permissions::{stored_role_may_hold, Duty};
 use crate::auth::{password, Action, Actor};
 use crate::db::{self, audit, org, users};
 use crate::domain::{GroupKind, Role};
@@ -252,17 +252,6 @@ pub async fn create_group(
     Ok(HttpResponse::Created().json(group_dto(created)?))
 }
 
-pub fn unknown_reference(field: &str, en: &str, sv: &str) -> AppError {
-    let mut p = Problems::default();
-    p.add(
-        field,
-        "unknown",
-        format!("no such {en}"),
-        format!("{sv} finns inte"),
-    );
-    p.finish().unwrap_err()
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct User {
     pub id: String,
@@ -343,79 +332,17 @@ pub struct NewUser {
     pub group_ids: Vec<Uuid>,
 }
 
-/// Validates and creates a user with memberships; shared by the API and the CLI.
-pub fn create_user_in_tx(
-    conn: &mut db::DbConn,
-    new: NewUser,
-    actor: Option<&Actor>,
-) -> Result<User, AppError> {
-    let mut p = Problems::default();
-    let username = p.text("username", &new.username, 64).to_lowercase();
-    if !username
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        p.add(
-            "username",
-            "invalid",
-            "letters a–z, digits, '.', '_' and '-' only",
-            "bara bokstäverna a–z, siffror, '.', '_' och '-'",
-        );
+impl From<NewUser> for crate::app::org::UserDraft {
+    fn from(new: NewUser) -> Self {
+        Self {
+            username: new.username,
+            display_name: new.display_name,
+            password: new.password,
+            role: new.role,
+            alarm_lead: new.alarm_lead,
+            group_ids: new.group_ids.iter().map(Uuid::to_string).collect(),
+        }
     }
-    let display_name = p.text("display_name", &new.display_name, 100);
-    if let Err(why) = password::check_strength(&new.password) {
-        p.add("password", "too_weak", why.en, why.sv);
-    }
-    if new.alarm_lead && !may_hold(new.role, Duty::AlarmLead) {
-        p.add(
-            "alarm_lead",
-            "invalid",
-            "only an assessor can be alarm lead (larmansvarig)",
-            "bara en handläggare kan vara larmansvarig",
-        );
-    }
-    p.finish()?;
-    let group_ids: Vec<String> = new.group_ids.iter().map(Uuid::to_string).collect();
-    if org::find_groups(conn, &group_ids)?.len() != group_ids.len() {
-        return Err(unknown_reference("group_ids", "group", "gruppen"));
-    }
-    let now = db::now();
-    let row = users::UserRow {
-        id: db::new_id(),
-        username,
-        display_name,
-        password_hash: password::hash(&new.password)?,
-        role: new.role.as_str().to_string(),
-        alarm_lead: new.alarm_lead,
-        active: true,
-        token_version: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    users::insert(conn, &row).map_err(|e| match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => AppError::new(
-            StatusCode::CONFLICT,
-            "username_taken",
-            "That username is taken; choose another.",
-            "Användarnamnet är upptaget; välj ett annat.",
-        ),
-        other => other.into(),
-    })?;
-    for g in &group_ids {
-        users::add_membership(conn, g, &row.id)?;
-    }
-    if let Some(actor) = actor {
-        audit::record(
-            conn,
-            actor,
-            audit::Entry::new("user.create", "user", Some(&row.id)),
-        )?;
-    }
-    user_dto(row, group_ids)
 }
 
 /// Creates a user (admin).
@@ -433,7 +360,11 @@ pub async fn create_user(
     require_admin(&user)?;
     let created = state
         .db
-        .transaction(move |conn| create_user_in_tx(conn, body.into_inner(), Some(&user)))
+        .transaction(move |conn| {
+            let (row, groups) =
+                crate::app::org::create_user(conn, body.into_inner().into(), Some(&user))?;
+            user_dto(row, groups)
+        })
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(etag(created.version))
@@ -656,7 +587,7 @@ pub async fn revoke_sessions(
     state
         .db
         .transaction(move |conn| {
-            crate::api::auth::cut_sessions(conn, &id)?;
+            crate::app::org::cut_sessions(conn, &id)?;
             audit::record(
                 conn,
                 &user,

@@ -2,7 +2,7 @@
 //! Every report is filtered to the customers the caller may see, and none shows
 //! a personnummer.
 
-use super::validation::Problems;
+use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::db::{audit, custody, customers, lifecycle, org, reports};
 use crate::domain::custody::{EquipmentKind, ItemState};

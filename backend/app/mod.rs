@@ -4,4 +4,14 @@
 //! (`main.rs`) and the scheduler call this layer and nothing below it; it
 //! asks `domain` to decide and `db` to persist.
 
+pub mod customers;
+pub mod documents;
+pub mod equipment;
+pub mod followup;
+pub mod import;
+pub mod keys;
+pub mod notify;
+pub mod orders;
+pub mod org;
 mod unit_of_work;
+pub mod validation;

@@ -470,6 +470,17 @@ pub fn closest<'a>(known: &'a [String], wanted: &str, n: usize) -> Vec<&'a str> 
     ranked.into_iter().take(n).map(|(_, k)| k).collect()
 }
 
+#[derive(Debug, Deserialize, Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyOutcome {
+    /// Handed back to the customer.
+    Returned,
+    /// Kept, because other services go on (seed 003).
+    Kept,
+    /// The organisation held no keys.
+    NoneHeld,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,6 +236,180 @@ pub fn reachable_states(kind: OrderKind) -> Vec<OrderState> {
     seen
 }
 
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKind {
+    /// Called the customer.
+    Call,
+    /// Called; nobody answered.
+    NoAnswer,
+    /// Agreed a visit.
+    VisitBooked,
+    Note,
+}
+
+impl ContactKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Call => "call",
+            ContactKind::NoAnswer => "no_answer",
+            ContactKind::VisitBooked => "visit_booked",
+            ContactKind::Note => "note",
+        }
+    }
+}
+
+/// The services a decision grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// trygghetslarm
+    SafetyAlarm,
+    /// digitalt lås / låsvred
+    DigitalLock,
+}
+
+text_enum!(Service { SafetyAlarm => "safety_alarm", DigitalLock => "digital_lock" });
+text_enum!(OrderKind { Install => "install", Uninstall => "uninstall", Extension => "extension" });
+text_enum!(OrderState {
+    Received => "received",
+    ReturnedToAssessor => "returned_to_assessor",
+    Booked => "booked",
+    KeysReceived => "keys_received",
+    Installed => "installed",
+    Executed => "executed",
+    EquipmentCollected => "equipment_collected",
+    KeysReturned => "keys_returned",
+    Ended => "ended",
+    Declined => "declined",
+    Cancelled => "cancelled",
+});
+text_enum!(OrderEvent {
+    ReturnToAssessor => "return_to_assessor",
+    Resubmit => "resubmit",
+    Book => "book",
+    ReceiveKeys => "receive_keys",
+    Install => "install",
+    Execute => "execute",
+    CollectEquipment => "collect_equipment",
+    ReturnKeys => "return_keys",
+    End => "end",
+    Decline => "decline",
+    Cancel => "cancel",
+    OrderFromSupplier => "order_from_supplier",
+    CollectLockReceipt => "collect_lock_receipt",
+});
+
+// The words a person reads in Swedish messages (the API's values stay English).
+impl Service {
+    pub fn sv(self) -> &'static str {
+        match self {
+            Service::SafetyAlarm => "Trygghetslarm",
+            Service::DigitalLock => "Digitalt lås",
+        }
+    }
+}
+
+impl OrderKind {
+    pub fn sv(self) -> &'static str {
+        match self {
+            OrderKind::Install => "installation",
+            OrderKind::Uninstall => "avinstallation",
+            OrderKind::Extension => "förlängning",
+        }
+    }
+}
+
+impl OrderState {
+    pub fn sv(self) -> &'static str {
+        match self {
+            OrderState::Received => "mottagen",
+            OrderState::ReturnedToAssessor => "åter hos handläggaren",
+            OrderState::Booked => "bokad",
+            OrderState::KeysReceived => "nycklar mottagna",
+            OrderState::Installed => "installerad",
+            OrderState::Executed => "verkställd",
+            OrderState::EquipmentCollected => "utrustning hämtad",
+            OrderState::KeysReturned => "nycklar återlämnade",
+            OrderState::Ended => "avslutad",
+            OrderState::Declined => "avböjd",
+            OrderState::Cancelled => "makulerad",
+        }
+    }
+}
+
+impl OrderEvent {
+    pub fn sv(self) -> &'static str {
+        match self {
+            OrderEvent::ReturnToAssessor => "åter till handläggaren",
+            OrderEvent::Resubmit => "skicka in igen",
+            OrderEvent::Book => "boka besök",
+            OrderEvent::ReceiveKeys => "ta emot nycklar",
+            OrderEvent::Install => "installera",
+            OrderEvent::Execute => "verkställa",
+            OrderEvent::CollectEquipment => "hämta utrustning",
+            OrderEvent::ReturnKeys => "återlämna nycklar",
+            OrderEvent::End => "avsluta",
+            OrderEvent::Decline => "kunden avböjer",
+            OrderEvent::Cancel => "makulera",
+            OrderEvent::OrderFromSupplier => "beställa från leverantören",
+            OrderEvent::CollectLockReceipt => "hämta låskvittensen",
+        }
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn open_means_not_final_and_every_open_order_can_be_cancelled() {
+        assert_eq!(
+            OrderState::open_install_states(),
+            [
+                OrderState::Received,
+                OrderState::ReturnedToAssessor,
+                OrderState::Booked,
+                OrderState::KeysReceived,
+                OrderState::Installed,
+            ]
+        );
+        assert_eq!(
+            OrderState::final_names(),
+            ["executed", "ended", "declined", "cancelled"]
+        );
+        // Ending a decision cancels its open orders through the state machine.
+        for kind in OrderKind::ALL {
+            for state in reachable_states(kind).into_iter().filter(|s| !s.is_final()) {
+                assert_eq!(
+                    next_state(kind, state, OrderEvent::Cancel),
+                    Some(OrderState::Cancelled),
+                    "{kind:?} in {state:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn text_forms_match_serde() {
+        for s in OrderState::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.as_str().parse::<OrderState>().unwrap(), s);
+        }
+        for e in OrderEvent::ALL {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+            assert_eq!(e.as_str().parse::<OrderEvent>().unwrap(), e);
+        }
+        for k in OrderKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(
+            serde_json::to_value(Service::DigitalLock).unwrap(),
+            Service::DigitalLock.as_str()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,156 +573,5 @@ mod tests {
         s.sort();
         s.dedup();
         assert_eq!(s.len(), E::ALL.len());
-    }
-}
-
-/// The services a decision grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Service {
-    /// trygghetslarm
-    SafetyAlarm,
-    /// digitalt lås / låsvred
-    DigitalLock,
-}
-
-text_enum!(Service { SafetyAlarm => "safety_alarm", DigitalLock => "digital_lock" });
-text_enum!(OrderKind { Install => "install", Uninstall => "uninstall", Extension => "extension" });
-text_enum!(OrderState {
-    Received => "received",
-    ReturnedToAssessor => "returned_to_assessor",
-    Booked => "booked",
-    KeysReceived => "keys_received",
-    Installed => "installed",
-    Executed => "executed",
-    EquipmentCollected => "equipment_collected",
-    KeysReturned => "keys_returned",
-    Ended => "ended",
-    Declined => "declined",
-    Cancelled => "cancelled",
-});
-text_enum!(OrderEvent {
-    ReturnToAssessor => "return_to_assessor",
-    Resubmit => "resubmit",
-    Book => "book",
-    ReceiveKeys => "receive_keys",
-    Install => "install",
-    Execute => "execute",
-    CollectEquipment => "collect_equipment",
-    ReturnKeys => "return_keys",
-    End => "end",
-    Decline => "decline",
-    Cancel => "cancel",
-    OrderFromSupplier => "order_from_supplier",
-    CollectLockReceipt => "collect_lock_receipt",
-});
-
-// The words a person reads in Swedish messages (the API's values stay English).
-impl Service {
-    pub fn sv(self) -> &'static str {
-        match self {
-            Service::SafetyAlarm => "Trygghetslarm",
-            Service::DigitalLock => "Digitalt lås",
-        }
-    }
-}
-
-impl OrderKind {
-    pub fn sv(self) -> &'static str {
-        match self {
-            OrderKind::Install => "installation",
-            OrderKind::Uninstall => "avinstallation",
-            OrderKind::Extension => "förlängning",
-        }
-    }
-}
-
-impl OrderState {
-    pub fn sv(self) -> &'static str {
-        match self {
-            OrderState::Received => "mottagen",
-            OrderState::ReturnedToAssessor => "åter hos handläggaren",
-            OrderState::Booked => "bokad",
-            OrderState::KeysReceived => "nycklar mottagna",
-            OrderState::Installed => "installerad",
-            OrderState::Executed => "verkställd",
-            OrderState::EquipmentCollected => "utrustning hämtad",
-            OrderState::KeysReturned => "nycklar återlämnade",
-            OrderState::Ended => "avslutad",
-            OrderState::Declined => "avböjd",
-            OrderState::Cancelled => "makulerad",
-        }
-    }
-}
-
-impl OrderEvent {
-    pub fn sv(self) -> &'static str {
-        match self {
-            OrderEvent::ReturnToAssessor => "åter till handläggaren",
-            OrderEvent::Resubmit => "skicka in igen",
-            OrderEvent::Book => "boka besök",
-            OrderEvent::ReceiveKeys => "ta emot nycklar",
-            OrderEvent::Install => "installera",
-            OrderEvent::Execute => "verkställa",
-            OrderEvent::CollectEquipment => "hämta utrustning",
-            OrderEvent::ReturnKeys => "återlämna nycklar",
-            OrderEvent::End => "avsluta",
-            OrderEvent::Decline => "kunden avböjer",
-            OrderEvent::Cancel => "makulera",
-            OrderEvent::OrderFromSupplier => "beställa från leverantören",
-            OrderEvent::CollectLockReceipt => "hämta låskvittensen",
-        }
-    }
-}
-
-#[cfg(test)]
-mod text_tests {
-    use super::*;
-
-    #[test]
-    fn open_means_not_final_and_every_open_order_can_be_cancelled() {
-        assert_eq!(
-            OrderState::open_install_states(),
-            [
-                OrderState::Received,
-                OrderState::ReturnedToAssessor,
-                OrderState::Booked,
-                OrderState::KeysReceived,
-                OrderState::Installed,
-            ]
-        );
-        assert_eq!(
-            OrderState::final_names(),
-            ["executed", "ended", "declined", "cancelled"]
-        );
-        // Ending a decision cancels its open orders through the state machine.
-        for kind in OrderKind::ALL {
-            for state in reachable_states(kind).into_iter().filter(|s| !s.is_final()) {
-                assert_eq!(
-                    next_state(kind, state, OrderEvent::Cancel),
-                    Some(OrderState::Cancelled),
-                    "{kind:?} in {state:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn text_forms_match_serde() {
-        for s in OrderState::ALL {
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
-            assert_eq!(s.as_str().parse::<OrderState>().unwrap(), s);
-        }
-        for e in OrderEvent::ALL {
-            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
-            assert_eq!(e.as_str().parse::<OrderEvent>().unwrap(), e);
-        }
-        for k in OrderKind::ALL {
-            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
-        }
-        assert_eq!(
-            serde_json::to_value(Service::DigitalLock).unwrap(),
-            Service::DigitalLock.as_str()
-        );
     }
 }

@@ -3,11 +3,12 @@
 //! period: the `followups` row is the claim, so several server instances on one
 //! PostgreSQL database still send one message.
 
-use crate::auth::CustomerScope;
-use crate::db::{self, customers, lifecycle, messages, org, users, DbConn};
+use crate::db::{self, customers, lifecycle, org, users, DbConn};
 use crate::domain::followup::{
     keys_outstanding, month_of, one_month_after, three_months_after, Rule,
 };
+use crate::domain::messages::Text;
+use crate::domain::CustomerScope;
 use crate::domain::{GroupKind, OrderKind, OrderState, Service};
 use crate::error::AppError;
 use chrono::{Duration, NaiveDate};
@@ -85,18 +86,18 @@ fn message(
     to_user: Option<String>,
     note: &Note<'_>,
 ) -> QueryResult<()> {
-    messages::insert(
+    super::notify::write(
         conn,
-        &messages::MessageRow {
-            id: db::new_id(),
-            created_at: db::now(),
+        &super::notify::Addressed {
+            group_id: to_group,
+            user_id: to_user,
+            role: None,
+            customer_id: note.customer,
+            order_id: note.order,
             sender_id: None,
-            recipient_group_id: to_group,
-            recipient_user_id: to_user,
-            recipient_role: None,
-            customer_id: Some(note.customer.to_string()),
-            order_id: note.order.map(str::to_string),
-            topic: note.topic.to_string(),
+            topic: note.topic,
+        },
+        &Text {
             subject: note.subject.to_string(),
             body: note.body.to_string(),
         },

@@ -138,6 +138,17 @@ pub mod nullable {
     }
 }
 
+pub fn unknown_reference(field: &str, en: &str, sv: &str) -> AppError {
+    let mut p = Problems::default();
+    p.add(
+        field,
+        "unknown",
+        format!("no such {en}"),
+        format!("{sv} finns inte"),
+    );
+    p.finish().unwrap_err()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,26 +42,56 @@ pub fn send(
             if group_id.is_none() && user_id.is_none() && role.is_none() {
                 continue;
             }
-            messages::insert(
+            write(
                 conn,
-                &messages::MessageRow {
-                    id: db::new_id(),
-                    created_at: db::now(),
-                    sender_id: about.sender_id.map(str::to_string),
-                    recipient_group_id: group_id,
-                    recipient_user_id: user_id,
-                    recipient_role: role,
-                    customer_id: Some(about.customer.id.clone()),
-                    order_id: about.order_id.map(str::to_string),
-                    topic: topic.as_str().to_string(),
-                    subject: text.subject.clone(),
-                    body: text.body.clone(),
+                &Addressed {
+                    group_id,
+                    user_id,
+                    role,
+                    customer_id: &about.customer.id,
+                    order_id: about.order_id,
+                    sender_id: about.sender_id,
+                    topic: topic.as_str(),
                 },
+                &text,
             )?;
             sent += 1;
         }
     }
     Ok(sent)
+}
+
+/// One message's envelope: to whom (a group, a user or a role) and about what.
+pub struct Addressed<'a> {
+    pub group_id: Option<String>,
+    pub user_id: Option<String>,
+    pub role: Option<String>,
+    pub customer_id: &'a str,
+    pub order_id: Option<&'a str>,
+    /// None: the system (the follow-up rules).
+    pub sender_id: Option<&'a str>,
+    pub topic: &'a str,
+}
+
+/// Writes one message, in the caller's transaction: the one place a message
+/// is made, for the transitions' rules and the follow-up rules alike.
+pub fn write(conn: &mut DbConn, to: &Addressed<'_>, text: &Text) -> diesel::QueryResult<()> {
+    messages::insert(
+        conn,
+        &messages::MessageRow {
+            id: db::new_id(),
+            created_at: db::now(),
+            sender_id: to.sender_id.map(str::to_string),
+            recipient_group_id: to.group_id.clone(),
+            recipient_user_id: to.user_id.clone(),
+            recipient_role: to.role.clone(),
+            customer_id: Some(to.customer_id.to_string()),
+            order_id: to.order_id.map(str::to_string),
+            topic: to.topic.to_string(),
+            subject: text.subject.clone(),
+            body: text.body.clone(),
+        },
+    )
 }
 
 /// The customer's serving groups of a kind; if none serves them, the area's.

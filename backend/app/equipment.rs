@@ -1,0 +1,275 @@
+//! Equipment's steps: items moved between stock, installers and customers,
+//! installed by serial, marked to collect and collected, each recorded.
+
+use crate::app::validation::Problems;
+use crate::db::{self, audit, custody, customers, DbConn};
+use crate::domain::custody::{closest, item_move, EquipmentKind, ItemMove, ItemState};
+use crate::domain::{Actor, Service};
+use crate::error::AppError;
+use actix_web::http::StatusCode;
+
+pub fn record(
+    conn: &mut DbConn,
+    user: &Actor,
+    item: &custody::ItemRow,
+    from: &str,
+    order_id: Option<&str>,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    let seq = custody::next_item_seq(conn, &item.id)?;
+    custody::insert_item_move(
+        conn,
+        &custody::ItemMoveRow {
+            id: db::new_id(),
+            item_id: item.id.clone(),
+            seq,
+            at: db::now(),
+            user_id: user.id.clone(),
+            from_state: from.to_string(),
+            to_state: item.state.clone(),
+            customer_id: item.customer_id.clone(),
+            order_id: order_id.map(str::to_string),
+            note,
+        },
+    )?;
+    let mut entry = audit::Entry::new("equipment.move", "equipment", Some(&item.id));
+    if let Some(c) = &item.customer_id {
+        entry = entry.customer(c);
+    }
+    audit::record(conn, user, entry)?;
+    Ok(())
+}
+
+/// Moves an item if its state allows; otherwise 409 saying where it is.
+pub fn move_item(
+    conn: &mut DbConn,
+    user: &Actor,
+    item: &mut custody::ItemRow,
+    mv: ItemMove,
+    customer_id: Option<String>,
+    order_id: Option<&str>,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    let from: ItemState = AppError::parse_stored(&item.state)?;
+    let Some(to) = item_move(from, mv) else {
+        let at = match &item.customer_id {
+            Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
+                .pop()
+                .map(|(_, n)| format!(" (customer {n})"))
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "item_not_there",
+            format!(
+                "Item {} cannot {}: the register has it {}{at}.",
+                item.serial,
+                mv.as_str().replace('_', " "),
+                from.as_str()
+            ),
+            format!(
+                "Enhet {} kan inte flyttas ({}): registret har den som {}{at}.",
+                item.serial,
+                mv.as_str(),
+                from.as_str()
+            ),
+        ));
+    };
+    let expected = item.version;
+    item.state = to.as_str().to_string();
+    item.customer_id = match to {
+        ItemState::InStock | ItemState::Scrapped => None,
+        _ => customer_id.or(item.customer_id.take()),
+    };
+    item.version += 1;
+    item.updated_at = db::now();
+    if !custody::update_item_if_version(conn, item, expected)? {
+        return Err(AppError::stale_version(expected + 1));
+    }
+    record(conn, user, item, from.as_str(), order_id, note)
+}
+
+/// Resolves a serial typed or scanned by an installer: unknown → 422 naming
+/// the closest known serials.
+fn find_serial(conn: &mut DbConn, serial: &str, field: &str) -> Result<custody::ItemRow, AppError> {
+    let mut found = custody::items_by_serial(conn, serial)?;
+    if found.len() == 1 {
+        return Ok(found.remove(0));
+    }
+    let mut p = Problems::default();
+    if found.is_empty() {
+        let known = custody::all_serials(conn)?;
+        let closest = closest(&known, serial, 3);
+        p.add(
+            field,
+            "unknown_serial",
+            format!(
+                "no item with serial {serial}; closest known: {}",
+                closest.join(", ")
+            ),
+            format!(
+                "det finns ingen utrustning med serienummer {serial}; närmast liknande: {}",
+                closest.join(", ")
+            ),
+        );
+    } else {
+        p.add(
+            field,
+            "ambiguous_serial",
+            format!("serial {serial} belongs to several suppliers' items; register them apart"),
+            format!("serienummer {serial} finns hos flera leverantörers utrustning; registrera dem var för sig"),
+        );
+    }
+    Err(p.finish().unwrap_err())
+}
+
+/// The installer names the serials left at the customer's (order `install`).
+pub fn install_serials(
+    conn: &mut DbConn,
+    user: &Actor,
+    customer: &customers::CustomerRow,
+    order_id: &str,
+    service: Service,
+    serials: &[String],
+) -> Result<(), AppError> {
+    for (i, serial) in serials.iter().enumerate() {
+        let field = format!("serials[{i}]");
+        let mut item = find_serial(conn, serial, &field)?;
+        let kind: EquipmentKind = AppError::parse_stored(&item.kind)?;
+        if item.customer_id.as_deref() == Some(customer.id.as_str())
+            && item.state == ItemState::AtCustomer.as_str()
+        {
+            continue; // already recorded here: a resent install
+        }
+        if kind.service() != service || kind == EquipmentKind::ReceiptProduct {
+            let mut p = Problems::default();
+            p.add(
+                &field,
+                "wrong_kind",
+                format!(
+                    "{serial} is a {} and does not belong to this order",
+                    kind.as_str()
+                ),
+                format!("{serial} är fel sorts utrustning och hör inte till den här beställningen"),
+            );
+            p.finish()?;
+        }
+        if item.state == ItemState::AtCustomer.as_str()
+            || item.state == ItemState::ToCollect.as_str()
+        {
+            let other = item.customer_id.clone().unwrap_or_default();
+            let number = customers::numbers_of(conn, &[other])?
+                .pop()
+                .map(|(_, n)| n)
+                .unwrap_or_default();
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "item_at_other_customer",
+                format!("Item {serial} is registered at customer {number}. Collect it there first, or check the serial."),
+                format!("Enhet {serial} är registrerad hos kund {number}. Hämta den där först, eller kontrollera serienumret."),
+            ));
+        }
+        move_item(
+            conn,
+            user,
+            &mut item,
+            ItemMove::Install,
+            Some(customer.id.clone()),
+            Some(order_id),
+            None,
+        )?;
+    }
+    if service == Service::DigitalLock {
+        // The receipt product is removed when the lock is mounted (seed 002).
+        let at_customer = custody::list_items(
+            conn,
+            &custody::ItemFilter {
+                customer_id: Some(customer.id.clone()),
+                kind: Some(EquipmentKind::ReceiptProduct.as_str().into()),
+                state: Some(ItemState::AtCustomer.as_str().into()),
+                limit: 100,
+                ..Default::default()
+            },
+        )?;
+        for mut receipt in at_customer {
+            move_item(
+                conn,
+                user,
+                &mut receipt,
+                ItemMove::Collect,
+                None,
+                Some(order_id),
+                Some("Låset monterat; kvittensprodukten borttagen".into()),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The service ended: the customer's items of it are to be collected.
+pub fn mark_to_collect(
+    conn: &mut DbConn,
+    user: &Actor,
+    customer_id: &str,
+    service: Service,
+    order_id: &str,
+) -> Result<usize, AppError> {
+    let items = custody::list_items(
+        conn,
+        &custody::ItemFilter {
+            customer_id: Some(customer_id.to_string()),
+            state: Some(ItemState::AtCustomer.as_str().into()),
+            limit: 1000,
+            ..Default::default()
+        },
+    )?;
+    let mut n = 0;
+    for mut item in items {
+        if AppError::parse_stored::<EquipmentKind>(&item.kind)?.service() == service {
+            move_item(
+                conn,
+                user,
+                &mut item,
+                ItemMove::MarkToCollect,
+                None,
+                Some(order_id),
+                None,
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The uninstall's collected step: what came back, what is missing.
+pub fn collect(
+    conn: &mut DbConn,
+    user: &Actor,
+    customer_id: &str,
+    order_id: &str,
+    items: &[String],
+    missing: &[String],
+) -> Result<(), AppError> {
+    for (list, mv, name) in [
+        (items, ItemMove::Collect, "items"),
+        (missing, ItemMove::ReportMissing, "missing"),
+    ] {
+        for (i, serial) in list.iter().enumerate() {
+            let field = format!("{name}[{i}]");
+            let mut item = find_serial(conn, serial, &field)?;
+            if item.customer_id.as_deref() != Some(customer_id) {
+                let mut p = Problems::default();
+                p.add(
+                    &field,
+                    "not_at_customer",
+                    format!("{serial} is not registered at this customer"),
+                    format!("{serial} är inte registrerad hos den här brukaren"),
+                );
+                p.finish()?;
+            }
+            move_item(conn, user, &mut item, mv, None, Some(order_id), None)?;
+        }
+    }
+    Ok(())
+}

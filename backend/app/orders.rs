@@ -1,0 +1,646 @@
+//! The order lifecycle's steps (domain.md, "The lifecycle"): every event goes
+//! through [`fire`], which checks visibility, role, version and state in that
+//! order, applies the event's effects, records the transition and sends the
+//! messages the rules name, all in one transaction.
+
+use crate::app::customers::load_visible;
+use crate::app::notify::{self, About};
+use crate::app::validation::Problems;
+use crate::auth::permissions::{roles_allowed, stored_role_may_hold, Duty};
+use crate::auth::{allows, Action};
+use crate::db::{self, audit, customers, lifecycle, Db, DbConn};
+use crate::domain::custody::{KeyCount, KeyNumber, KeyOutcome, KeyPosition};
+use crate::domain::messages::{self, MessageRules, Text, Topic};
+use crate::domain::order::{allowed_events_for, next_state, ContactKind};
+use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Service};
+use crate::error::AppError;
+use actix_web::http::StatusCode;
+use chrono::{NaiveDate, NaiveTime};
+
+/// An order as a step left it, with its history and contact log.
+pub struct OrderRecord {
+    pub order: lifecycle::OrderRow,
+    pub transitions: Vec<lifecycle::TransitionRow>,
+    pub contacts: Vec<lifecycle::ContactRow>,
+}
+
+/// The order with its history and contact log, read in the caller's transaction.
+pub fn record_of(conn: &mut DbConn, order: lifecycle::OrderRow) -> Result<OrderRecord, AppError> {
+    Ok(OrderRecord {
+        transitions: lifecycle::transitions_of(conn, &order.id)?,
+        contacts: lifecycle::contacts_of(conn, &order.id)?,
+        order,
+    })
+}
+
+pub fn new_order(
+    decision: &lifecycle::DecisionRow,
+    customer_id: &str,
+    kind: OrderKind,
+    service: Service,
+    team: Option<String>,
+    end_date: Option<NaiveDate>,
+) -> lifecycle::OrderRow {
+    let now = db::now();
+    lifecycle::OrderRow {
+        id: db::new_id(),
+        customer_id: customer_id.to_string(),
+        decision_id: decision.id.clone(),
+        kind: kind.as_str().to_string(),
+        service: service.as_str().to_string(),
+        state: OrderState::Received.as_str().to_string(),
+        team_group_id: team,
+        assigned_installer_id: None,
+        visit_at: None,
+        visit_date: None,
+        installation_date: None,
+        end_date,
+        serials: None,
+        state_reason: None,
+        supplier: None,
+        supplier_reference: None,
+        supplier_ordered_on: None,
+        lock_receipt: None,
+        lock_receipt_collected_on: None,
+        received_at: now,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The customer's alarm team, or their area's.
+pub fn default_team(
+    conn: &mut DbConn,
+    customer: &customers::CustomerRow,
+    groups: &[String],
+) -> Result<Option<String>, AppError> {
+    let serving = db::org::find_groups(conn, groups)?;
+    if let Some(g) = serving
+        .into_iter()
+        .find(|g| g.kind == GroupKind::AlarmTeam.as_str())
+    {
+        return Ok(Some(g.id));
+    }
+    Ok(db::org::list_groups(conn, Some(&customer.area_id))?
+        .into_iter()
+        .find(|g| g.kind == GroupKind::AlarmTeam.as_str())
+        .map(|g| g.id))
+}
+
+pub fn record_transition(
+    conn: &mut DbConn,
+    user: &Actor,
+    order: &lifecycle::OrderRow,
+    event: OrderEvent,
+    from: &str,
+    reason: Option<&str>,
+    details: Option<serde_json::Value>,
+) -> Result<(), AppError> {
+    lifecycle::insert_transition(
+        conn,
+        &lifecycle::TransitionRow {
+            id: db::new_id(),
+            order_id: order.id.clone(),
+            at: db::now(),
+            user_id: user.id.clone(),
+            event: event.as_str().to_string(),
+            from_state: from.to_string(),
+            to_state: order.state.clone(),
+            reason: reason.map(str::to_string),
+            details: details.map(|d| d.to_string()),
+        },
+    )?;
+    audit::record(
+        conn,
+        user,
+        audit::Entry::new(
+            &format!("order.{}", event.as_str()),
+            "order",
+            Some(&order.id),
+        )
+        .customer(&order.customer_id)
+        .reason(reason),
+    )?;
+    Ok(())
+}
+
+pub fn order_not_found() -> AppError {
+    AppError::not_found("order_not_found", "order", "beställning")
+}
+
+/// Loads an order whose customer the caller may see (a denial is audited).
+pub fn load_visible_order(
+    conn: &mut DbConn,
+    user: &Actor,
+    id: &str,
+    action: &str,
+) -> Result<(lifecycle::OrderRow, customers::CustomerRow, Vec<String>), AppError> {
+    let order = lifecycle::find_order(conn, id)?.ok_or_else(order_not_found)?;
+    let (customer, groups) = load_visible(conn, user, &order.customer_id, action).map_err(|e| {
+        if e.code() == "customer_not_found" {
+            order_not_found().denied()
+        } else {
+            e
+        }
+    })?;
+    Ok((order, customer, groups))
+}
+
+/// What an event carries, validated before the transaction.
+pub enum Effect {
+    Reason(String),
+    Note(Option<String>),
+    Book {
+        date: NaiveDate,
+        time: Option<NaiveTime>,
+        installer: Option<String>,
+    },
+    Keys {
+        numbers: Vec<KeyNumber>,
+        count: KeyCount,
+        position: KeyPosition,
+        receipt_document_id: Option<String>,
+    },
+    Install {
+        date: NaiveDate,
+        serials: Vec<String>,
+        lock_receipt_left: bool,
+    },
+    Supplier {
+        supplier: String,
+        reference: Option<String>,
+        ordered_on: NaiveDate,
+    },
+    LockReceipt {
+        collected_on: NaiveDate,
+    },
+    Execute,
+    Collect {
+        date: NaiveDate,
+        items: Vec<String>,
+        missing: Vec<String>,
+    },
+    ReturnKeys {
+        outcome: KeyOutcome,
+        note: Option<String>,
+    },
+    End,
+}
+
+struct Ctx<'a> {
+    user: &'a Actor,
+    customer: &'a mut customers::CustomerRow,
+}
+
+/// Fires `event` on order `id` with what the event carries: the one path every
+/// step of the lifecycle takes. `expected` is the version the caller read.
+pub async fn fire(
+    db: &Db,
+    rules: MessageRules,
+    user: Actor,
+    id: String,
+    expected: i32,
+    event: OrderEvent,
+    effect: Effect,
+) -> Result<OrderRecord, AppError> {
+    let action = format!("order.{}", event.as_str());
+    db.transaction(move |conn| {
+        let (mut order, mut customer, groups) = load_visible_order(conn, &user, &id, &action)?;
+        if !allows(user.role, Action::Order(event)) {
+            let roles: Vec<&str> = roles_allowed(Action::Order(event))
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "Only {} may {} an order.",
+                    roles.join(" or "),
+                    event.as_str().replace('_', " ")
+                ),
+                format!(
+                    "Endast {} får utföra {} på en beställning.",
+                    roles.join(" eller "),
+                    event.as_str()
+                ),
+            ));
+        }
+        if order.version != expected {
+            return Err(AppError::stale_version(order.version));
+        }
+        let kind: OrderKind = AppError::parse_stored(&order.kind)?;
+        let from: OrderState = AppError::parse_stored(&order.state)?;
+        let Some(to) = next_state(kind, from, event) else {
+            let allowed = allowed_events_for(kind, AppError::parse_stored(&order.service)?, from);
+            let list = |name: fn(&OrderEvent) -> &'static str, none: &str| {
+                if allowed.is_empty() {
+                    none.to_string()
+                } else {
+                    allowed.iter().map(name).collect::<Vec<_>>().join(", ")
+                }
+            };
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "invalid_transition",
+                format!(
+                    "A {} order in state '{}' cannot {}. Allowed from here: {}.",
+                    kind.as_str(),
+                    from.as_str(),
+                    event.as_str(),
+                    list(|e| e.as_str(), "nothing (the order is closed)")
+                ),
+                format!(
+                    "Beställningen ({}) är {} och kan inte {}. Det som går härifrån: {}.",
+                    kind.sv(),
+                    from.sv(),
+                    event.sv(),
+                    list(|e| e.sv(), "inget (beställningen är avslutad)")
+                ),
+            ));
+        };
+        order.state = to.as_str().to_string();
+        let (reason, details, outgoing) = apply(
+            conn,
+            &mut Ctx {
+                user: &user,
+                customer: &mut customer,
+            },
+            &mut order,
+            effect,
+        )?;
+        order.version += 1;
+        order.updated_at = db::now();
+        if !lifecycle::update_order_if_version(conn, &order, expected)? {
+            return Err(AppError::stale_version(expected + 1));
+        }
+        record_transition(
+            conn,
+            &user,
+            &order,
+            event,
+            from.as_str(),
+            reason.as_deref(),
+            details,
+        )?;
+        let about = About {
+            customer: &customer,
+            customer_groups: &groups,
+            order_id: Some(&order.id),
+            sender_id: Some(&user.id),
+        };
+        for (topic, text) in outgoing {
+            notify::send(conn, &rules, topic, &about, text)?;
+        }
+        record_of(conn, order)
+    })
+    .await
+}
+
+/// What an applied event leaves: the reason and details for the history, and
+/// the messages to send.
+type Applied = (
+    Option<String>,
+    Option<serde_json::Value>,
+    Vec<(Topic, Text)>,
+);
+
+/// Applies an event's effects to the order (and what hangs off it); returns
+/// the reason, the details for the history, and the messages to send.
+fn apply(
+    conn: &mut DbConn,
+    ctx: &mut Ctx<'_>,
+    order: &mut lifecycle::OrderRow,
+    effect: Effect,
+) -> Result<Applied, AppError> {
+    let service: Service = AppError::parse_stored(&order.service)?;
+    let number = ctx.customer.customer_number.clone();
+    let svc = service.sv();
+    let kind: OrderKind = AppError::parse_stored(&order.kind)?;
+    Ok(match effect {
+        Effect::Reason(reason) => {
+            order.state_reason = Some(reason.clone());
+            let msgs = match AppError::parse_stored::<OrderState>(&order.state)? {
+                OrderState::Declined => {
+                    vec![(Topic::Declined, messages::declined(&number, svc, &reason))]
+                }
+                OrderState::ReturnedToAssessor => vec![(
+                    Topic::ReturnedToAssessor,
+                    messages::returned(&number, svc, &reason),
+                )],
+                OrderState::Cancelled => {
+                    vec![(Topic::Cancelled, messages::cancelled(&number, svc, &reason))]
+                }
+                _ => vec![],
+            };
+            (Some(reason), None, msgs)
+        }
+        Effect::Note(note) => {
+            order.state_reason = None;
+            (note, None, vec![])
+        }
+        Effect::Book {
+            date,
+            time,
+            installer,
+        } => {
+            let installer = installer.unwrap_or_else(|| ctx.user.id.clone());
+            let ok = db::users::find(conn, &installer)?
+                .is_some_and(|u| u.active && stored_role_may_hold(&u.role, Duty::BookedInstaller));
+            if !ok {
+                let mut p = Problems::default();
+                p.add(
+                    "installer_id",
+                    "not_an_installer",
+                    "must be an active user with the role installer",
+                    "ska vara en aktiv användare med rollen installatör",
+                );
+                p.finish()?;
+            }
+            order.assigned_installer_id = Some(installer.clone());
+            order.visit_date = Some(date);
+            order.visit_at = time.map(|t| date.and_time(t));
+            let details = serde_json::json!({"visit_date": date, "visit_time": time.map(|t| t.format("%H:%M").to_string()), "installer_id": installer});
+            lifecycle::insert_contact(
+                conn,
+                &lifecycle::ContactRow {
+                    id: db::new_id(),
+                    order_id: order.id.clone(),
+                    at: db::now(),
+                    user_id: ctx.user.id.clone(),
+                    kind: ContactKind::VisitBooked.as_str().to_string(),
+                    note: Some(format!(
+                        "Besök bokat {date}{}",
+                        time.map(|t| format!(" {}", t.format("%H:%M")))
+                            .unwrap_or_default()
+                    )),
+                },
+            )?;
+            (None, Some(details), vec![])
+        }
+        Effect::Keys {
+            numbers,
+            count,
+            position: at,
+            receipt_document_id,
+        } => {
+            for n in &numbers {
+                crate::app::keys::register_key(
+                    conn,
+                    ctx.user,
+                    &order.customer_id,
+                    n,
+                    count,
+                    &at,
+                    Some(&order.id),
+                    receipt_document_id.clone(),
+                )?;
+            }
+            let numbers: Vec<&str> = numbers.iter().map(KeyNumber::as_str).collect();
+            let count = count.get();
+            // The key position is what the night patrol looks up; keep it on the customer card.
+            let position = format!(
+                "{}, krok {}{}",
+                at.cabinet,
+                at.hook,
+                if at.night_cabinet { " (nattskåp)" } else { "" }
+            );
+            ctx.customer.key_position = Some(position.clone());
+            ctx.customer.version += 1;
+            ctx.customer.updated_at = db::now();
+            if !customers::update_if_version(conn, ctx.customer, ctx.customer.version - 1)? {
+                return Err(AppError::stale_version(ctx.customer.version));
+            }
+            (
+                None,
+                Some(
+                    serde_json::json!({"key_numbers": numbers, "count": count, "position": position}),
+                ),
+                vec![],
+            )
+        }
+        Effect::Install {
+            date,
+            serials,
+            lock_receipt_left,
+        } => {
+            if lock_receipt_left {
+                require_lock(service)?;
+                order.lock_receipt = Some("left".into());
+            }
+            crate::app::equipment::install_serials(
+                conn,
+                ctx.user,
+                ctx.customer,
+                &order.id,
+                service,
+                &serials,
+            )?;
+            order.installation_date = Some(date);
+            order.serials = Some(serials.join("\n"));
+            let text = messages::installed(&number, svc, date);
+            (
+                None,
+                Some(serde_json::json!({"installation_date": date, "serials": serials})),
+                vec![(Topic::Installed, text)],
+            )
+        }
+        Effect::Execute => {
+            if kind == OrderKind::Install {
+                let start = order.installation_date.ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!("installed order without date"))
+                })?;
+                if lifecycle::running_execution(
+                    conn,
+                    &order.customer_id,
+                    &order.service,
+                    "regular",
+                )?
+                .is_some()
+                {
+                    return Err(AppError::new(
+                        StatusCode::CONFLICT,
+                        "already_executed",
+                        "The customer already has a running execution of this service.",
+                        "Kunden har redan en pågående verkställighet av denna insats.",
+                    ));
+                }
+                let execution = lifecycle::ExecutionRow {
+                    id: db::new_id(),
+                    customer_id: order.customer_id.clone(),
+                    order_id: Some(order.id.clone()),
+                    decision_id: Some(order.decision_id.clone()),
+                    service: order.service.clone(),
+                    kind: "regular".into(),
+                    billable: true,
+                    start_date: start,
+                    end_date: None,
+                    created_at: db::now(),
+                };
+                lifecycle::insert_execution(conn, &execution)?;
+                lifecycle::insert_billing_event(
+                    conn,
+                    &lifecycle::BillingEventRow {
+                        id: db::new_id(),
+                        customer_id: order.customer_id.clone(),
+                        execution_id: execution.id.clone(),
+                        service: order.service.clone(),
+                        kind: "start".into(),
+                        event_date: start,
+                        own_invoice_line: ctx.customer.other_municipality,
+                        created_at: db::now(),
+                    },
+                )?;
+                (
+                    None,
+                    Some(serde_json::json!({"execution_id": execution.id, "start_date": start})),
+                    vec![],
+                )
+            } else {
+                // An extension continues the running execution; billing goes on unchanged.
+                let running = lifecycle::running_execution(
+                    conn,
+                    &order.customer_id,
+                    &order.service,
+                    "regular",
+                )?;
+                (
+                    None,
+                    Some(serde_json::json!({"execution_id": running.map(|e| e.id)})),
+                    vec![],
+                )
+            }
+        }
+        Effect::Collect {
+            date,
+            items,
+            missing,
+        } => {
+            crate::app::equipment::collect(
+                conn,
+                ctx.user,
+                &order.customer_id,
+                &order.id,
+                &items,
+                &missing,
+            )?;
+            let text = messages::collected(&number, svc, date, &missing);
+            (
+                None,
+                Some(serde_json::json!({"collected_on": date, "items": items, "missing": missing})),
+                vec![(Topic::EquipmentCollected, text)],
+            )
+        }
+        Effect::Supplier {
+            supplier,
+            reference,
+            ordered_on,
+        } => {
+            require_lock(service)?;
+            let details = serde_json::json!({"supplier": supplier, "reference": reference, "ordered_on": ordered_on});
+            order.supplier = Some(supplier);
+            order.supplier_reference = reference;
+            order.supplier_ordered_on = Some(ordered_on);
+            (None, Some(details), vec![])
+        }
+        Effect::LockReceipt { collected_on } => {
+            if order.lock_receipt.as_deref() != Some("left") {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "no_lock_receipt_left",
+                    "No lock receipt is waiting at the customer's (the installation did not record one, or it was already collected).",
+                    "Ingen låskvittens väntar hos kunden (installationen angav ingen, eller så är den redan hämtad).",
+                ));
+            }
+            order.lock_receipt = Some("collected".into());
+            order.lock_receipt_collected_on = Some(collected_on);
+            (
+                None,
+                Some(serde_json::json!({"collected_on": collected_on})),
+                vec![],
+            )
+        }
+        Effect::ReturnKeys { outcome, note } => {
+            let mut returned = Vec::new();
+            if matches!(outcome, KeyOutcome::Returned) {
+                for mut k in crate::db::custody::keys_of_customer(conn, &order.customer_id)? {
+                    if k.custody == "returned" {
+                        continue;
+                    }
+                    let change = crate::app::keys::KeyChange {
+                        mv: crate::domain::custody::KeyMove::ReturnToCustomer,
+                        to_group: None,
+                        to_user: None,
+                        cabinet: None,
+                        order_id: Some(&order.id),
+                        receipt_document_id: None,
+                        note: None,
+                    };
+                    crate::app::keys::move_key(conn, ctx.user, &mut k, change)?;
+                    returned.push(k.key_number);
+                }
+            }
+            (
+                note,
+                Some(serde_json::json!({"outcome": outcome, "keys_returned": returned})),
+                vec![],
+            )
+        }
+        Effect::End => {
+            let end = order.end_date.ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("uninstall order without end date"))
+            })?;
+            let running =
+                lifecycle::running_execution(conn, &order.customer_id, &order.service, "regular")?
+                    .ok_or_else(|| {
+                        AppError::new(
+                            StatusCode::CONFLICT,
+                            "no_running_execution",
+                            "There is no running execution of this service to end.",
+                            "Det finns ingen pågående verkställighet av insatsen att avsluta.",
+                        )
+                    })?;
+            lifecycle::end_execution(conn, &running.id, end)?;
+            lifecycle::insert_billing_event(
+                conn,
+                &lifecycle::BillingEventRow {
+                    id: db::new_id(),
+                    customer_id: order.customer_id.clone(),
+                    execution_id: running.id.clone(),
+                    service: order.service.clone(),
+                    kind: "stop".into(),
+                    event_date: end,
+                    own_invoice_line: ctx.customer.other_municipality,
+                    created_at: db::now(),
+                },
+            )?;
+            // The night patrol's visibility ends with the service.
+            if let Some(night) = lifecycle::running_execution(
+                conn,
+                &order.customer_id,
+                &order.service,
+                "night_visibility",
+            )? {
+                lifecycle::end_execution(conn, &night.id, end)?;
+            }
+            (
+                None,
+                Some(serde_json::json!({"execution_id": running.id, "end_date": end})),
+                vec![],
+            )
+        }
+    })
+}
+
+fn require_lock(service: Service) -> Result<(), AppError> {
+    if service == Service::DigitalLock {
+        return Ok(());
+    }
+    Err(AppError::new(
+        StatusCode::CONFLICT,
+        "not_a_lock_order",
+        "This applies only to digital-lock orders.",
+        "Detta gäller bara beställningar av digitalt lås.",
+    ))
+}
