@@ -6,6 +6,7 @@
 //! for its published test personnummer, so none can belong to a real person.
 
 use crate::auth::password;
+use crate::auth::permissions::{allows, may_hold, Action, Duty};
 use crate::db::{self, custody, customers, org, users, Db, DbConn};
 use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::domain::{personnummer::check_digit, GroupKind, Personnummer, Role};
@@ -274,7 +275,7 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
             username: username.to_string(),
             display_name: display.to_string(),
             password_hash: hash.clone(),
-            role: role.as_str().to_string(),
+            role: *role,
             alarm_lead: *lead,
             active: true,
             token_version: 0,
@@ -288,10 +289,11 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
                 users::add_membership(conn, &group_of(*a, *kind), &row.id)?;
             }
         }
-        if *role == Role::Assessor {
+        // The demo customers' ordinary assessor, and who creates them.
+        if may_hold(*role, Duty::OrdinaryAssessor) {
             assessor_id = Some(row.id.clone());
         }
-        if *role == Role::Admin {
+        if allows(*role, Action::ManageOrganisation) {
             admin_id = row.id.clone();
         }
     }

@@ -239,7 +239,7 @@ pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
         id: u.id.clone(),
         username: u.username.clone(),
         display_name: u.display_name.clone(),
-        role: AppError::parse_stored(&u.role)?,
+        role: u.role,
         alarm_lead: u.alarm_lead,
         groups,
     })

@@ -7,7 +7,7 @@ use super::pagination::{self, Page};
 use crate::app::customers::load_visible;
 use crate::app::validation::unknown_reference;
 use crate::app::validation::{nullable, Problems};
-use crate::auth::permissions::{stored_role_may_hold, Duty};
+use crate::auth::permissions::{may_hold, Duty};
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, customers, org, users, DbConn};
 use crate::domain::Personnummer;
@@ -464,7 +464,7 @@ fn check_references(
     }
     if let Some(id) = assessor_id {
         let ok = users::find(conn, id)?
-            .is_some_and(|u| u.active && stored_role_may_hold(&u.role, Duty::OrdinaryAssessor));
+            .is_some_and(|u| u.active && may_hold(u.role, Duty::OrdinaryAssessor));
         if !ok {
             let mut p = Problems::default();
             p.add(

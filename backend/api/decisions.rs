@@ -224,7 +224,7 @@ fn ensure_not_already_ordered(
         },
     )?
     .iter()
-    .any(|o| o.service == service.as_str());
+    .any(|o| o.service == service);
     if running || open {
         return Err(AppError::new(
             StatusCode::CONFLICT,
@@ -379,22 +379,21 @@ pub async fn end_decision(
             }
             let mut cancelled = Vec::new();
             for mut o in lifecycle::open_orders_of_decision(conn, &d.id)? {
-                let from = o.state.clone();
+                let from = o.state;
                 let v = o.version;
                 // Through the state machine, like every other transition.
-                let kind: crate::domain::OrderKind = AppError::parse_stored(&o.kind)?;
-                let state: crate::domain::OrderState = AppError::parse_stored(&from)?;
                 let Some(next) = crate::domain::order::next_state(
-                    kind,
-                    state,
+                    o.kind,
+                    from,
                     crate::domain::OrderEvent::Cancel,
                 ) else {
                     return Err(AppError::internal(anyhow::anyhow!(
-                        "open order {} in {from} cannot be cancelled",
-                        o.id
+                        "open order {} in {} cannot be cancelled",
+                        o.id,
+                        from.as_str()
                     )));
                 };
-                o.state = next.as_str().to_string();
+                o.state = next;
                 o.state_reason = Some("Beslutet avslutat".into());
                 o.version += 1;
                 o.updated_at = db::now();
@@ -406,7 +405,7 @@ pub async fn end_decision(
                     &user,
                     &o,
                     crate::domain::OrderEvent::Cancel,
-                    &from,
+                    from,
                     Some("Beslutet avslutat"),
                     None,
                 )?;

@@ -54,9 +54,7 @@ pub struct SupplierOrder {
 }
 
 pub fn order_dto(o: lifecycle::OrderRow) -> Result<Order, AppError> {
-    let kind: OrderKind = AppError::parse_stored(&o.kind)?;
-    let state: OrderState = AppError::parse_stored(&o.state)?;
-    let service: Service = AppError::parse_stored(&o.service)?;
+    let (kind, state, service) = (o.kind, o.state, o.service);
     Ok(Order {
         allowed_events: allowed_events_for(kind, service, state),
         service,

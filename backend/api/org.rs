@@ -4,7 +4,7 @@
 use super::json::Json;
 use crate::api::concurrency::{etag, expected_version};
 use crate::app::validation::{unknown_reference, Problems};
-use crate::auth::permissions::{stored_role_may_hold, Duty};
+use crate::auth::permissions::{may_hold, Duty};
 use crate::auth::{password, Action, Actor};
 use crate::db::{self, audit, org, users};
 use crate::domain::{GroupKind, Role};
@@ -267,7 +267,7 @@ pub struct User {
 
 fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError> {
     Ok(User {
-        role: AppError::parse_stored(&u.role)?,
+        role: u.role,
         id: u.id,
         username: u.username,
         display_name: u.display_name,
@@ -467,10 +467,10 @@ pub async fn update_user(
             if current.version != expected {
                 return Err(AppError::stale_version(current.version));
             }
-            let new_role = role.map(|r| r.as_str().to_string());
+            let new_role = role;
             let lead = alarm_lead.unwrap_or(current.alarm_lead);
-            let holder = new_role.as_deref().unwrap_or(&current.role);
-            if lead && !stored_role_may_hold(holder, Duty::AlarmLead) {
+            let holder = new_role.unwrap_or(current.role);
+            if lead && !may_hold(holder, Duty::AlarmLead) {
                 let mut p = Problems::default();
                 p.add(
                     "alarm_lead",

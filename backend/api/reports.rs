@@ -1156,7 +1156,7 @@ pub async fn extensions(
                 rows.push(ExtensionCheckRow {
                     order_id: o.id,
                     order_version: o.version,
-                    order_state: o.state,
+                    order_state: o.state.as_str().to_string(),
                     customer_id: c.id,
                     customer_number: c.customer_number,
                     area: areas
@@ -1164,7 +1164,7 @@ pub async fn extensions(
                         .find(|a| a.id == c.area_id)
                         .map(|a| a.name.clone())
                         .unwrap_or_default(),
-                    service: AppError::parse_stored(&o.service)?,
+                    service: o.service,
                     previous,
                     next,
                     check: check.into(),

@@ -105,12 +105,8 @@ pub fn weed(
             },
         )?;
         let executions = lifecycle::executions_of(conn, &customer_id)?;
-        let open = orders.iter().any(|o| {
-            o.state
-                .parse::<crate::domain::OrderState>()
-                .map(|s| !s.is_final())
-                .unwrap_or(true)
-        }) || executions.iter().any(|e| e.end_date.is_none());
+        let open = orders.iter().any(|o| !o.state.is_final())
+            || executions.iter().any(|e| e.end_date.is_none());
         let closed_on = if executions.is_empty() {
             orders.iter().map(|o| o.updated_at.date()).max()
         } else {

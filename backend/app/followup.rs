@@ -9,7 +9,7 @@ use crate::domain::followup::{
 };
 use crate::domain::messages::Text;
 use crate::domain::CustomerScope;
-use crate::domain::{GroupKind, OrderKind, OrderState, Service};
+use crate::domain::{GroupKind, OrderKind};
 use crate::error::AppError;
 use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
@@ -138,8 +138,7 @@ pub fn run(
         };
         let group_ids = customers::groups_of(conn, &customer.id)?;
         let groups = org::find_groups(conn, &group_ids)?;
-        let service: Service = AppError::parse_stored(&order.service)?;
-        let state: OrderState = AppError::parse_stored(&order.state)?;
+        let (service, state) = (order.service, order.state);
         let (number, svc) = (customer.customer_number.clone(), service.sv());
         if today >= three_months_after(received) {
             three_months.push((order.clone(), number.clone()));

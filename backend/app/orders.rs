@@ -6,7 +6,7 @@
 use crate::app::customers::load_visible;
 use crate::app::notify::{self, About};
 use crate::app::validation::Problems;
-use crate::auth::permissions::{roles_allowed, stored_role_may_hold, Duty};
+use crate::auth::permissions::{may_hold, roles_allowed, Duty};
 use crate::auth::{allows, Action};
 use crate::db::{self, audit, customers, lifecycle, Db, DbConn};
 use crate::domain::custody::{KeyCount, KeyNumber, KeyOutcome, KeyPosition};
@@ -46,9 +46,9 @@ pub fn new_order(
         id: db::new_id(),
         customer_id: customer_id.to_string(),
         decision_id: decision.id.clone(),
-        kind: kind.as_str().to_string(),
-        service: service.as_str().to_string(),
-        state: OrderState::Received.as_str().to_string(),
+        kind,
+        service,
+        state: OrderState::Received,
         team_group_id: team,
         assigned_installer_id: None,
         visit_at: None,
@@ -93,7 +93,7 @@ pub fn record_transition(
     user: &Actor,
     order: &lifecycle::OrderRow,
     event: OrderEvent,
-    from: &str,
+    from: OrderState,
     reason: Option<&str>,
     details: Option<serde_json::Value>,
 ) -> Result<(), AppError> {
@@ -105,8 +105,8 @@ pub fn record_transition(
             at: db::now(),
             user_id: user.id.clone(),
             event: event.as_str().to_string(),
-            from_state: from.to_string(),
-            to_state: order.state.clone(),
+            from_state: from.as_str().to_string(),
+            to_state: order.state.as_str().to_string(),
             reason: reason.map(str::to_string),
             details: details.map(|d| d.to_string()),
         },
@@ -230,10 +230,9 @@ pub async fn fire(
         if order.version != expected {
             return Err(AppError::stale_version(order.version));
         }
-        let kind: OrderKind = AppError::parse_stored(&order.kind)?;
-        let from: OrderState = AppError::parse_stored(&order.state)?;
+        let (kind, from) = (order.kind, order.state);
         let Some(to) = next_state(kind, from, event) else {
-            let allowed = allowed_events_for(kind, AppError::parse_stored(&order.service)?, from);
+            let allowed = allowed_events_for(kind, order.service, from);
             let list = |name: fn(&OrderEvent) -> &'static str, none: &str| {
                 if allowed.is_empty() {
                     none.to_string()
@@ -260,7 +259,7 @@ pub async fn fire(
                 ),
             ));
         };
-        order.state = to.as_str().to_string();
+        order.state = to;
         let (reason, details, outgoing) = apply(
             conn,
             &mut Ctx {
@@ -275,15 +274,7 @@ pub async fn fire(
         if !lifecycle::update_order_if_version(conn, &order, expected)? {
             return Err(AppError::stale_version(expected + 1));
         }
-        record_transition(
-            conn,
-            &user,
-            &order,
-            event,
-            from.as_str(),
-            reason.as_deref(),
-            details,
-        )?;
+        record_transition(conn, &user, &order, event, from, reason.as_deref(), details)?;
         let about = About {
             customer: &customer,
             customer_groups: &groups,
@@ -314,14 +305,14 @@ fn apply(
     order: &mut lifecycle::OrderRow,
     effect: Effect,
 ) -> Result<Applied, AppError> {
-    let service: Service = AppError::parse_stored(&order.service)?;
+    let service = order.service;
     let number = ctx.customer.customer_number.clone();
     let svc = service.sv();
-    let kind: OrderKind = AppError::parse_stored(&order.kind)?;
+    let kind = order.kind;
     Ok(match effect {
         Effect::Reason(reason) => {
             order.state_reason = Some(reason.clone());
-            let msgs = match AppError::parse_stored::<OrderState>(&order.state)? {
+            let msgs = match order.state {
                 OrderState::Declined => {
                     vec![(Topic::Declined, messages::declined(&number, svc, &reason))]
                 }
@@ -347,7 +338,7 @@ fn apply(
         } => {
             let installer = installer.unwrap_or_else(|| ctx.user.id.clone());
             let ok = db::users::find(conn, &installer)?
-                .is_some_and(|u| u.active && stored_role_may_hold(&u.role, Duty::BookedInstaller));
+                .is_some_and(|u| u.active && may_hold(u.role, Duty::BookedInstaller));
             if !ok {
                 let mut p = Problems::default();
                 p.add(
@@ -454,7 +445,7 @@ fn apply(
                 if lifecycle::running_execution(
                     conn,
                     &order.customer_id,
-                    &order.service,
+                    order.service.as_str(),
                     "regular",
                 )?
                 .is_some()
@@ -471,7 +462,7 @@ fn apply(
                     customer_id: order.customer_id.clone(),
                     order_id: Some(order.id.clone()),
                     decision_id: Some(order.decision_id.clone()),
-                    service: order.service.clone(),
+                    service: order.service.as_str().to_string(),
                     kind: "regular".into(),
                     billable: true,
                     start_date: start,
@@ -485,7 +476,7 @@ fn apply(
                         id: db::new_id(),
                         customer_id: order.customer_id.clone(),
                         execution_id: execution.id.clone(),
-                        service: order.service.clone(),
+                        service: order.service.as_str().to_string(),
                         kind: "start".into(),
                         event_date: start,
                         own_invoice_line: ctx.customer.other_municipality,
@@ -502,7 +493,7 @@ fn apply(
                 let running = lifecycle::running_execution(
                     conn,
                     &order.customer_id,
-                    &order.service,
+                    order.service.as_str(),
                     "regular",
                 )?;
                 (
@@ -591,16 +582,20 @@ fn apply(
             let end = order.end_date.ok_or_else(|| {
                 AppError::internal(anyhow::anyhow!("uninstall order without end date"))
             })?;
-            let running =
-                lifecycle::running_execution(conn, &order.customer_id, &order.service, "regular")?
-                    .ok_or_else(|| {
-                        AppError::new(
-                            StatusCode::CONFLICT,
-                            "no_running_execution",
-                            "There is no running execution of this service to end.",
-                            "Det finns ingen pågående verkställighet av insatsen att avsluta.",
-                        )
-                    })?;
+            let running = lifecycle::running_execution(
+                conn,
+                &order.customer_id,
+                order.service.as_str(),
+                "regular",
+            )?
+            .ok_or_else(|| {
+                AppError::new(
+                    StatusCode::CONFLICT,
+                    "no_running_execution",
+                    "There is no running execution of this service to end.",
+                    "Det finns ingen pågående verkställighet av insatsen att avsluta.",
+                )
+            })?;
             lifecycle::end_execution(conn, &running.id, end)?;
             lifecycle::insert_billing_event(
                 conn,
@@ -608,7 +603,7 @@ fn apply(
                     id: db::new_id(),
                     customer_id: order.customer_id.clone(),
                     execution_id: running.id.clone(),
-                    service: order.service.clone(),
+                    service: order.service.as_str().to_string(),
                     kind: "stop".into(),
                     event_date: end,
                     own_invoice_line: ctx.customer.other_municipality,
@@ -619,7 +614,7 @@ fn apply(
             if let Some(night) = lifecycle::running_execution(
                 conn,
                 &order.customer_id,
-                &order.service,
+                order.service.as_str(),
                 "night_visibility",
             )? {
                 lifecycle::end_execution(conn, &night.id, end)?;

@@ -61,7 +61,7 @@ pub fn create_user(
         username,
         display_name,
         password_hash: password::hash(&new.password)?,
-        role: new.role.as_str().to_string(),
+        role: new.role,
         alarm_lead: new.alarm_lead,
         active: true,
         token_version: 0,

@@ -59,7 +59,7 @@ impl Actor {
             return Ok(None);
         };
         let groups = crate::db::users::memberships_of(conn, &user.id)?;
-        let role = AppError::parse_stored(&user.role)?;
+        let role = user.role;
         Ok(Some(Actor {
             id: user.id,
             username: user.username,
@@ -109,7 +109,7 @@ impl FromRequest for Actor {
                 .await?;
             match loaded {
                 Some((user, groups)) if user.active && user.token_version == claims.tv => {
-                    let role = AppError::parse_stored(&user.role)?;
+                    let role = user.role;
                     Ok(Actor {
                         id: user.id,
                         username: user.username,

@@ -171,11 +171,6 @@ pub fn may_hold(role: Role, duty: Duty) -> bool {
     }
 }
 
-/// [`may_hold`] for a role as stored (an unknown one holds nothing).
-pub fn stored_role_may_hold(stored: &str, duty: Duty) -> bool {
-    stored.parse::<Role>().is_ok_and(|r| may_hold(r, duty))
-}
-
 /// Every operation of the API ("METHOD path", as in `tests/api/authz_matrix.tsv`)
 /// and the action its handler asks. A unit test holds this and [`allows`]
 /// against the role columns of that matrix, so the two cannot drift.
@@ -479,8 +474,6 @@ mod tests {
                 role == Role::Installer
             );
         }
-        assert!(stored_role_may_hold("assessor", Duty::AlarmLead));
-        assert!(!stored_role_may_hold("Assessor ", Duty::AlarmLead));
     }
 
     #[test]

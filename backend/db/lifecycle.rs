@@ -7,7 +7,7 @@ use super::schema::{
 };
 use super::DbConn;
 use crate::domain::CustomerScope;
-use crate::domain::OrderState;
+use crate::domain::{OrderKind, OrderState, Service};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -33,9 +33,9 @@ pub struct OrderRow {
     pub id: String,
     pub customer_id: String,
     pub decision_id: String,
-    pub kind: String,
-    pub service: String,
-    pub state: String,
+    pub kind: OrderKind,
+    pub service: Service,
+    pub state: OrderState,
     pub team_group_id: Option<String>,
     pub assigned_installer_id: Option<String>,
     pub visit_at: Option<NaiveDateTime>,

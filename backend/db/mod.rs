@@ -11,6 +11,7 @@ pub mod messages;
 pub mod org;
 pub mod reports;
 pub mod schema;
+mod stored;
 pub mod tokens;
 pub mod users;
 

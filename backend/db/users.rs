@@ -2,7 +2,7 @@
 
 use super::schema::{group_members, groups, users};
 use super::DbConn;
-use crate::domain::Membership;
+use crate::domain::{Membership, Role};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -13,7 +13,7 @@ pub struct UserRow {
     pub username: String,
     pub display_name: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub alarm_lead: bool,
     pub active: bool,
     pub token_version: i32,
@@ -89,7 +89,7 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
 #[diesel(table_name = users)]
 pub struct UserChanges {
     pub display_name: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub alarm_lead: Option<bool>,
     pub active: Option<bool>,
     pub password_hash: Option<String>,
