@@ -171,7 +171,7 @@ fn load_equipment(conn: &mut DbConn, admin_id: &str) -> Result<usize, AppError> 
     for (kind, supplier, model, prefix, first, count) in STOCK {
         let m = custody::ModelRow {
             id: db::new_id(),
-            kind: kind.as_str().into(),
+            kind: *kind,
             supplier: supplier.to_string(),
             model: model.to_string(),
             created_at: now,
@@ -181,10 +181,10 @@ fn load_equipment(conn: &mut DbConn, admin_id: &str) -> Result<usize, AppError> 
             let item = custody::ItemRow {
                 id: db::new_id(),
                 model_id: m.id.clone(),
-                kind: m.kind.clone(),
+                kind: m.kind,
                 supplier: m.supplier.clone(),
                 serial: format!("{prefix}-{}", first + i),
-                state: ItemState::InStock.as_str().into(),
+                state: ItemState::InStock,
                 customer_id: None,
                 linked_customer_id: None,
                 version: 1,
@@ -248,7 +248,7 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
                 id: db::new_id(),
                 area_id: area.id.clone(),
                 name: format!("{name} {label}"),
-                kind: kind.as_str().to_string(),
+                kind,
                 created_at: now,
             };
             org::insert_group(conn, &g)?;

@@ -358,14 +358,6 @@ impl AppError {
         self
     }
 
-    /// A text column that should hold one of an enum's names but does not:
-    /// the database and the code disagree, which is the server's fault.
-    pub fn parse_stored<T: std::str::FromStr<Err = String>>(stored: &str) -> Result<T, AppError> {
-        stored
-            .parse()
-            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))
-    }
-
     pub fn to_problem(&self) -> Problem {
         Problem {
             problem_type: format!("urn:larmkoll:problem:{}", self.code),

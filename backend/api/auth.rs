@@ -228,7 +228,7 @@ pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
         .into_iter()
         .map(|g| {
             Ok(MyGroup {
-                kind: AppError::parse_stored(&g.kind)?,
+                kind: g.kind,
                 id: g.id,
                 name: g.name,
                 area_id: g.area_id,

@@ -49,7 +49,7 @@ pub struct Decision {
 
 fn decision_dto(d: lifecycle::DecisionRow) -> Result<Decision, AppError> {
     Ok(Decision {
-        service: AppError::parse_stored(&d.service)?,
+        service: d.service,
         id: d.id,
         customer_id: d.customer_id,
         valid_from: d.valid_from,
@@ -172,7 +172,7 @@ pub async fn grant(
             let decision = lifecycle::DecisionRow {
                 id: db::new_id(),
                 customer_id: customer_id.clone(),
-                service: new.service.as_str().to_string(),
+                service: new.service,
                 valid_from: period.from,
                 valid_to: period.to,
                 follows_id: follows,
@@ -210,8 +210,7 @@ fn ensure_not_already_ordered(
     customer_id: &str,
     service: Service,
 ) -> Result<(), AppError> {
-    let running =
-        lifecycle::running_execution(conn, customer_id, service.as_str(), "regular")?.is_some();
+    let running = lifecycle::running_execution(conn, customer_id, service, "regular")?.is_some();
     let open = lifecycle::list_orders(
         conn,
         &crate::auth::CustomerScope::All,
@@ -245,7 +244,7 @@ fn check_extension(
     prev_id: &str,
 ) -> Result<String, AppError> {
     let prev = lifecycle::find_decision(conn, prev_id)?
-        .filter(|d| d.customer_id == customer_id && d.service == service.as_str())
+        .filter(|d| d.customer_id == customer_id && d.service == service)
         .ok_or_else(|| {
             crate::app::validation::unknown_reference(
                 "follows_id",
@@ -411,9 +410,8 @@ pub async fn end_decision(
                 )?;
                 cancelled.push(o.id);
             }
-            let service: Service = AppError::parse_stored(&d.service)?;
-            let running =
-                lifecycle::running_execution(conn, &d.customer_id, &d.service, "regular")?;
+            let service: Service = d.service;
+            let running = lifecycle::running_execution(conn, &d.customer_id, d.service, "regular")?;
             let uninstall = match running {
                 Some(_) => {
                     let team = crate::app::orders::default_team(conn, &customer, &groups)?;

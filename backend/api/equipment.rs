@@ -86,8 +86,8 @@ pub struct ItemDetail {
 
 fn item_dto(i: custody::ItemRow, number: Option<String>) -> Result<Item, AppError> {
     Ok(Item {
-        kind: AppError::parse_stored(&i.kind)?,
-        state: AppError::parse_stored(&i.state)?,
+        kind: i.kind,
+        state: i.state,
         id: i.id,
         model_id: i.model_id,
         supplier: i.supplier,
@@ -137,7 +137,7 @@ pub async fn list_models(
         .into_iter()
         .map(|m| {
             Ok(Model {
-                kind: AppError::parse_stored(&m.kind)?,
+                kind: m.kind,
                 id: m.id,
                 supplier: m.supplier,
                 model: m.model,
@@ -189,7 +189,7 @@ pub async fn create_model(
     p.finish()?;
     let row = custody::ModelRow {
         id: db::new_id(),
-        kind: body.kind.as_str().into(),
+        kind: body.kind,
         supplier,
         model,
         created_at: db::now(),
@@ -207,7 +207,7 @@ pub async fn create_model(
         })
         .await?;
     Ok(HttpResponse::Created().json(Model {
-        kind: AppError::parse_stored(&row.kind)?,
+        kind: row.kind,
         id: row.id,
         supplier: row.supplier,
         model: row.model,
@@ -279,7 +279,7 @@ pub(crate) fn new_item(
         kind: model.kind,
         supplier: model.supplier,
         serial: serial.to_string(),
-        state: ItemState::InStock.as_str().into(),
+        state: ItemState::InStock,
         customer_id: None,
         linked_customer_id: None,
         version: 1,
@@ -535,7 +535,7 @@ pub async fn hand_out(
     let customer_id = body.customer_id.to_string();
     act(&state, &req, user, id.into_inner(), Action::HandOutReceiptProduct, move |conn, user, item| {
         let (customer, _) = load_visible(conn, user, &customer_id, "equipment.hand_out")?;
-        if item.kind != EquipmentKind::ReceiptProduct.as_str() {
+        if item.kind != EquipmentKind::ReceiptProduct {
             return Err(AppError::new(StatusCode::CONFLICT, "not_a_receipt_product", "Only receipt products are handed out this way; alarms and locks go with their order.", "Bara kvittensprodukter lämnas ut så; larm och lås går via sin beställning."));
         }
         if customer.other_municipality {
@@ -658,8 +658,8 @@ pub async fn link(
         Action::LinkLock,
         move |conn, user, item| {
             load_visible(conn, user, &customer_id, "equipment.link")?;
-            if item.kind != EquipmentKind::DigitalLock.as_str()
-                || item.state != ItemState::AtCustomer.as_str()
+            if item.kind != EquipmentKind::DigitalLock
+                || item.state != ItemState::AtCustomer
                 || item.customer_id.as_deref() != Some(customer_id.as_str())
             {
                 return Err(AppError::new(
@@ -680,7 +680,7 @@ pub async fn link(
                 conn,
                 user,
                 item,
-                &item.state.clone(),
+                item.state.as_str(),
                 None,
                 Some("Kopplat till kund".into()),
             )
@@ -732,7 +732,7 @@ pub async fn unlink(
                 conn,
                 user,
                 item,
-                &item.state.clone(),
+                item.state.as_str(),
                 None,
                 note.or(Some("Koppling borttagen".into())),
             )

@@ -42,7 +42,7 @@ pub struct Execution {
 
 fn execution_dto(e: lifecycle::ExecutionRow) -> Result<Execution, AppError> {
     Ok(Execution {
-        service: AppError::parse_stored(&e.service)?,
+        service: e.service,
         id: e.id,
         customer_id: e.customer_id,
         order_id: e.order_id,
@@ -115,7 +115,7 @@ pub async fn start_night_visibility(
         .db
         .transaction(move |conn| {
             load_visible(conn, &user, &id, "execution.night_visibility")?;
-            let service = Service::SafetyAlarm.as_str();
+            let service = Service::SafetyAlarm;
             if lifecycle::running_execution(conn, &id, service, "night_visibility")?.is_some() {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
@@ -129,7 +129,7 @@ pub async fn start_night_visibility(
                 customer_id: id.clone(),
                 order_id: None,
                 decision_id: None,
-                service: service.to_string(),
+                service,
                 kind: "night_visibility".into(),
                 billable: false,
                 start_date: start,
@@ -214,7 +214,7 @@ async fn load_events(
                     .find(|(id, _)| *id == e.customer_id)
                     .map(|(_, n)| n.clone())
                     .unwrap_or_default(),
-                service: AppError::parse_stored(&e.service)?,
+                service: e.service,
                 id: e.id,
                 kind: e.kind,
                 date: e.event_date,

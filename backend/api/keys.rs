@@ -93,7 +93,7 @@ pub(crate) fn key_dto(
     customer_number: String,
     overdue_hours: i64,
 ) -> Result<Key, AppError> {
-    let custody: KeyCustody = AppError::parse_stored(&k.custody)?;
+    let custody: KeyCustody = k.custody;
     let overdue =
         custody == KeyCustody::SignedOut && db::now() - k.since > Duration::hours(overdue_hours);
     Ok(Key {

@@ -185,9 +185,9 @@ fn detail_dto(record: OrderRecord) -> Result<OrderDetail, AppError> {
             Ok(Transition {
                 at: t.at.and_utc(),
                 user_id: t.user_id,
-                event: AppError::parse_stored(&t.event)?,
-                from: AppError::parse_stored(&t.from_state)?,
-                to: AppError::parse_stored(&t.to_state)?,
+                event: t.event,
+                from: t.from_state,
+                to: t.to_state,
                 reason: t.reason,
                 details: t.details.and_then(|d| serde_json::from_str(&d).ok()),
             })

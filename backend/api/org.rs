@@ -182,7 +182,7 @@ pub struct GroupQuery {
 
 fn group_dto(g: org::GroupRow) -> Result<Group, AppError> {
     Ok(Group {
-        kind: AppError::parse_stored(&g.kind)?,
+        kind: g.kind,
         id: g.id,
         area_id: g.area_id,
         name: g.name,
@@ -230,7 +230,7 @@ pub async fn create_group(
         id: db::new_id(),
         area_id: body.area_id.to_string(),
         name,
-        kind: body.kind.as_str().to_string(),
+        kind: body.kind,
         created_at: db::now(),
     };
     let created = state

@@ -182,9 +182,9 @@ pub async fn not_executed(
                     order_id: o.order_id,
                     customer_number: o.customer_number,
                     area: o.area,
-                    service: o.service,
+                    service: o.service.as_str().to_string(),
                     received: o.received_at.date(),
-                    state: o.state,
+                    state: o.state.as_str().to_string(),
                     reason: o.state_reason,
                     ordinary_assessor: o.ordinary_assessor,
                 })
@@ -707,10 +707,10 @@ pub async fn keys_not_received(
                     order_id: o.order_id,
                     customer_number: o.customer_number,
                     area: o.area,
-                    service: AppError::parse_stored(&o.service)?,
+                    service: o.service,
                     received,
                     due,
-                    state: o.state,
+                    state: o.state.as_str().to_string(),
                     reason: o.state_reason,
                     ordinary_assessor: o.ordinary_assessor,
                 });
@@ -963,7 +963,7 @@ pub async fn equipment(
             // The catalogue is sorted by kind, supplier and model; every model gets a row, also an empty one.
             for m in custody::list_models(conn)? {
                 let mut row = EquipmentSummaryRow {
-                    kind: AppError::parse_stored(&m.kind)?,
+                    kind: m.kind,
                     supplier: m.supplier,
                     model: m.model,
                     in_stock: 0,
@@ -974,7 +974,7 @@ pub async fn equipment(
                     scrapped: 0,
                 };
                 for (_, item_state, n) in counts.iter().filter(|(id, _, _)| *id == m.id) {
-                    let slot = match AppError::parse_stored::<ItemState>(item_state)? {
+                    let slot = match item_state {
                         ItemState::InStock => &mut row.in_stock,
                         ItemState::AtCustomer => &mut row.at_customer,
                         ItemState::ToCollect => &mut row.to_collect,
@@ -1002,11 +1002,11 @@ pub async fn equipment(
             let mut items = Vec::new();
             for i in found {
                 items.push(EquipmentOutRow {
-                    kind: AppError::parse_stored(&i.kind)?,
+                    kind: i.kind,
                     supplier: i.supplier,
                     model: i.model,
                     serial: i.serial,
-                    state: AppError::parse_stored(&i.state)?,
+                    state: i.state,
                     customer_number: i.customer_number,
                     area: i.area,
                 });

@@ -26,7 +26,7 @@ pub fn record(
             at: db::now(),
             user_id: user.id.clone(),
             from_state: from.to_string(),
-            to_state: item.state.clone(),
+            to_state: item.state.as_str().to_string(),
             customer_id: item.customer_id.clone(),
             order_id: order_id.map(str::to_string),
             note,
@@ -50,7 +50,7 @@ pub fn move_item(
     order_id: Option<&str>,
     note: Option<String>,
 ) -> Result<(), AppError> {
-    let from: ItemState = AppError::parse_stored(&item.state)?;
+    let from: ItemState = item.state;
     let Some(to) = item_move(from, mv) else {
         let at = match &item.customer_id {
             Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
@@ -77,7 +77,7 @@ pub fn move_item(
         ));
     };
     let expected = item.version;
-    item.state = to.as_str().to_string();
+    item.state = to;
     item.customer_id = match to {
         ItemState::InStock | ItemState::Scrapped => None,
         _ => customer_id.or(item.customer_id.take()),
@@ -136,9 +136,9 @@ pub fn install_serials(
     for (i, serial) in serials.iter().enumerate() {
         let field = format!("serials[{i}]");
         let mut item = find_serial(conn, serial, &field)?;
-        let kind: EquipmentKind = AppError::parse_stored(&item.kind)?;
+        let kind: EquipmentKind = item.kind;
         if item.customer_id.as_deref() == Some(customer.id.as_str())
-            && item.state == ItemState::AtCustomer.as_str()
+            && item.state == ItemState::AtCustomer
         {
             continue; // already recorded here: a resent install
         }
@@ -155,9 +155,7 @@ pub fn install_serials(
             );
             p.finish()?;
         }
-        if item.state == ItemState::AtCustomer.as_str()
-            || item.state == ItemState::ToCollect.as_str()
-        {
+        if item.state == ItemState::AtCustomer || item.state == ItemState::ToCollect {
             let other = item.customer_id.clone().unwrap_or_default();
             let number = customers::numbers_of(conn, &[other])?
                 .pop()
@@ -226,7 +224,7 @@ pub fn mark_to_collect(
     )?;
     let mut n = 0;
     for mut item in items {
-        if AppError::parse_stored::<EquipmentKind>(&item.kind)?.service() == service {
+        if item.kind.service() == service {
             move_item(
                 conn,
                 user,

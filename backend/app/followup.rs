@@ -149,12 +149,12 @@ pub fn run(
         // Seed 004: the area group and the ordinary assessor; only the group for the reception team's customers.
         let reception: Vec<String> = groups
             .iter()
-            .filter(|g| g.kind == GroupKind::ReceptionTeam.as_str())
+            .filter(|g| g.kind == GroupKind::ReceptionTeam)
             .map(|g| g.id.clone())
             .collect();
         let home: Vec<String> = groups
             .iter()
-            .filter(|g| g.kind == GroupKind::HomeCare.as_str())
+            .filter(|g| g.kind == GroupKind::HomeCare)
             .map(|g| g.id.clone())
             .collect();
         let reason = order

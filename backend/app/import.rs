@@ -756,7 +756,7 @@ fn check(
                     let here = customer
                         .as_ref()
                         .is_some_and(|c| it.customer_id.as_deref() == Some(c.id.as_str()));
-                    if it.state != ItemState::InStock.as_str() && !here {
+                    if it.state != ItemState::InStock && !here {
                         let at = it.customer_id.as_deref().map(number_of);
                         let (state_en, state_sv) = match it.state.as_str() {
                             "at_customer" => ("installed", "installerat"),

@@ -74,7 +74,7 @@ pub fn move_key(
     change: KeyChange<'_>,
 ) -> Result<(), AppError> {
     check_receipt(conn, &k.customer_id, change.receipt_document_id.as_deref())?;
-    let from: KeyCustody = AppError::parse_stored(&k.custody)?;
+    let from: KeyCustody = k.custody;
     let Some(to) = key_move(from, change.mv) else {
         let (en, sv) = whereabouts(conn, k)?;
         return Err(AppError::new(
@@ -94,7 +94,7 @@ pub fn move_key(
     };
     let from_place = place(k);
     let expected = k.version;
-    k.custody = to.as_str().to_string();
+    k.custody = to;
     k.holder_group_id = change.to_group;
     k.holder_user_id = change.to_user;
     if let Some((cabinet, hook, night)) = change.cabinet {
@@ -195,7 +195,7 @@ pub fn register_key(
         cabinet: position.cabinet.clone(),
         hook: position.hook.clone(),
         night_cabinet: position.night_cabinet,
-        custody: KeyCustody::InCabinet.as_str().to_string(),
+        custody: KeyCustody::InCabinet,
         holder_group_id: None,
         holder_user_id: None,
         since: now,

@@ -102,7 +102,7 @@ fn customer_groups_of_kind(
 ) -> Result<Vec<String>, AppError> {
     let serving: Vec<String> = org::find_groups(conn, about.customer_groups)?
         .into_iter()
-        .filter(|g| g.kind == kind.as_str())
+        .filter(|g| g.kind == kind)
         .map(|g| g.id)
         .collect();
     if !serving.is_empty() {
@@ -110,7 +110,7 @@ fn customer_groups_of_kind(
     }
     Ok(org::list_groups(conn, Some(&about.customer.area_id))?
         .into_iter()
-        .filter(|g| g.kind == kind.as_str())
+        .filter(|g| g.kind == kind)
         .map(|g| g.id)
         .collect())
 }

@@ -9,7 +9,7 @@ use crate::app::validation::Problems;
 use crate::auth::permissions::{may_hold, roles_allowed, Duty};
 use crate::auth::{allows, Action};
 use crate::db::{self, audit, customers, lifecycle, Db, DbConn};
-use crate::domain::custody::{KeyCount, KeyNumber, KeyOutcome, KeyPosition};
+use crate::domain::custody::{KeyCount, KeyCustody, KeyNumber, KeyOutcome, KeyPosition};
 use crate::domain::messages::{self, MessageRules, Text, Topic};
 use crate::domain::order::{allowed_events_for, next_state, ContactKind};
 use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Service};
@@ -76,15 +76,12 @@ pub fn default_team(
     groups: &[String],
 ) -> Result<Option<String>, AppError> {
     let serving = db::org::find_groups(conn, groups)?;
-    if let Some(g) = serving
-        .into_iter()
-        .find(|g| g.kind == GroupKind::AlarmTeam.as_str())
-    {
+    if let Some(g) = serving.into_iter().find(|g| g.kind == GroupKind::AlarmTeam) {
         return Ok(Some(g.id));
     }
     Ok(db::org::list_groups(conn, Some(&customer.area_id))?
         .into_iter()
-        .find(|g| g.kind == GroupKind::AlarmTeam.as_str())
+        .find(|g| g.kind == GroupKind::AlarmTeam)
         .map(|g| g.id))
 }
 
@@ -104,9 +101,9 @@ pub fn record_transition(
             order_id: order.id.clone(),
             at: db::now(),
             user_id: user.id.clone(),
-            event: event.as_str().to_string(),
-            from_state: from.as_str().to_string(),
-            to_state: order.state.as_str().to_string(),
+            event,
+            from_state: from,
+            to_state: order.state,
             reason: reason.map(str::to_string),
             details: details.map(|d| d.to_string()),
         },
@@ -442,13 +439,8 @@ fn apply(
                 let start = order.installation_date.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("installed order without date"))
                 })?;
-                if lifecycle::running_execution(
-                    conn,
-                    &order.customer_id,
-                    order.service.as_str(),
-                    "regular",
-                )?
-                .is_some()
+                if lifecycle::running_execution(conn, &order.customer_id, order.service, "regular")?
+                    .is_some()
                 {
                     return Err(AppError::new(
                         StatusCode::CONFLICT,
@@ -462,7 +454,7 @@ fn apply(
                     customer_id: order.customer_id.clone(),
                     order_id: Some(order.id.clone()),
                     decision_id: Some(order.decision_id.clone()),
-                    service: order.service.as_str().to_string(),
+                    service: order.service,
                     kind: "regular".into(),
                     billable: true,
                     start_date: start,
@@ -476,7 +468,7 @@ fn apply(
                         id: db::new_id(),
                         customer_id: order.customer_id.clone(),
                         execution_id: execution.id.clone(),
-                        service: order.service.as_str().to_string(),
+                        service: order.service,
                         kind: "start".into(),
                         event_date: start,
                         own_invoice_line: ctx.customer.other_municipality,
@@ -493,7 +485,7 @@ fn apply(
                 let running = lifecycle::running_execution(
                     conn,
                     &order.customer_id,
-                    order.service.as_str(),
+                    order.service,
                     "regular",
                 )?;
                 (
@@ -556,7 +548,7 @@ fn apply(
             let mut returned = Vec::new();
             if matches!(outcome, KeyOutcome::Returned) {
                 for mut k in crate::db::custody::keys_of_customer(conn, &order.customer_id)? {
-                    if k.custody == "returned" {
+                    if k.custody == KeyCustody::Returned {
                         continue;
                     }
                     let change = crate::app::keys::KeyChange {
@@ -582,20 +574,16 @@ fn apply(
             let end = order.end_date.ok_or_else(|| {
                 AppError::internal(anyhow::anyhow!("uninstall order without end date"))
             })?;
-            let running = lifecycle::running_execution(
-                conn,
-                &order.customer_id,
-                order.service.as_str(),
-                "regular",
-            )?
-            .ok_or_else(|| {
-                AppError::new(
-                    StatusCode::CONFLICT,
-                    "no_running_execution",
-                    "There is no running execution of this service to end.",
-                    "Det finns ingen pågående verkställighet av insatsen att avsluta.",
-                )
-            })?;
+            let running =
+                lifecycle::running_execution(conn, &order.customer_id, order.service, "regular")?
+                    .ok_or_else(|| {
+                    AppError::new(
+                        StatusCode::CONFLICT,
+                        "no_running_execution",
+                        "There is no running execution of this service to end.",
+                        "Det finns ingen pågående verkställighet av insatsen att avsluta.",
+                    )
+                })?;
             lifecycle::end_execution(conn, &running.id, end)?;
             lifecycle::insert_billing_event(
                 conn,
@@ -603,7 +591,7 @@ fn apply(
                     id: db::new_id(),
                     customer_id: order.customer_id.clone(),
                     execution_id: running.id.clone(),
-                    service: order.service.as_str().to_string(),
+                    service: order.service,
                     kind: "stop".into(),
                     event_date: end,
                     own_invoice_line: ctx.customer.other_municipality,
@@ -614,7 +602,7 @@ fn apply(
             if let Some(night) = lifecycle::running_execution(
                 conn,
                 &order.customer_id,
-                order.service.as_str(),
+                order.service,
                 "night_visibility",
             )? {
                 lifecycle::end_execution(conn, &night.id, end)?;

@@ -4,7 +4,7 @@ use super::schema::{
     customer_groups, customers, equipment_items, equipment_models, equipment_moves, key_moves, keys,
 };
 use super::DbConn;
-use crate::domain::custody::KeyNumber;
+use crate::domain::custody::{EquipmentKind, ItemState, KeyCustody, KeyNumber};
 use crate::domain::CustomerScope;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,7 +19,7 @@ pub struct KeyRow {
     pub cabinet: String,
     pub hook: String,
     pub night_cabinet: bool,
-    pub custody: String,
+    pub custody: KeyCustody,
     pub holder_group_id: Option<String>,
     pub holder_user_id: Option<String>,
     pub since: NaiveDateTime,
@@ -48,7 +48,7 @@ pub struct KeyMoveRow {
 #[diesel(table_name = equipment_models)]
 pub struct ModelRow {
     pub id: String,
-    pub kind: String,
+    pub kind: EquipmentKind,
     pub supplier: String,
     pub model: String,
     pub created_at: NaiveDateTime,
@@ -59,10 +59,10 @@ pub struct ModelRow {
 pub struct ItemRow {
     pub id: String,
     pub model_id: String,
-    pub kind: String,
+    pub kind: EquipmentKind,
     pub supplier: String,
     pub serial: String,
-    pub state: String,
+    pub state: ItemState,
     pub customer_id: Option<String>,
     pub linked_customer_id: Option<String>,
     pub version: i32,

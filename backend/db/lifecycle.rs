@@ -7,7 +7,7 @@ use super::schema::{
 };
 use super::DbConn;
 use crate::domain::CustomerScope;
-use crate::domain::{OrderKind, OrderState, Service};
+use crate::domain::{OrderEvent, OrderKind, OrderState, Service};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -16,7 +16,7 @@ use diesel::prelude::*;
 pub struct DecisionRow {
     pub id: String,
     pub customer_id: String,
-    pub service: String,
+    pub service: Service,
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
     pub follows_id: Option<String>,
@@ -63,9 +63,9 @@ pub struct TransitionRow {
     pub order_id: String,
     pub at: NaiveDateTime,
     pub user_id: String,
-    pub event: String,
-    pub from_state: String,
-    pub to_state: String,
+    pub event: OrderEvent,
+    pub from_state: OrderState,
+    pub to_state: OrderState,
     pub reason: Option<String>,
     pub details: Option<String>,
 }
@@ -88,7 +88,7 @@ pub struct ExecutionRow {
     pub customer_id: String,
     pub order_id: Option<String>,
     pub decision_id: Option<String>,
-    pub service: String,
+    pub service: Service,
     pub kind: String,
     pub billable: bool,
     pub start_date: NaiveDate,
@@ -102,7 +102,7 @@ pub struct BillingEventRow {
     pub id: String,
     pub customer_id: String,
     pub execution_id: String,
-    pub service: String,
+    pub service: Service,
     pub kind: String,
     pub event_date: NaiveDate,
     pub own_invoice_line: bool,
@@ -323,7 +323,7 @@ pub fn executions_of(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<Ex
 pub fn running_execution(
     conn: &mut DbConn,
     customer_id: &str,
-    service: &str,
+    service: Service,
     kind: &str,
 ) -> QueryResult<Option<ExecutionRow>> {
     executions::table

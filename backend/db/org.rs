@@ -2,6 +2,7 @@
 
 use super::schema::{areas, groups};
 use super::DbConn;
+use crate::domain::GroupKind;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -19,7 +20,7 @@ pub struct GroupRow {
     pub id: String,
     pub area_id: String,
     pub name: String,
-    pub kind: String,
+    pub kind: GroupKind,
     pub created_at: NaiveDateTime,
 }
 

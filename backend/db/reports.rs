@@ -6,8 +6,9 @@ use super::schema::{
     users,
 };
 use super::DbConn;
+use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::domain::CustomerScope;
-use crate::domain::OrderState;
+use crate::domain::{OrderState, Service};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -34,8 +35,8 @@ macro_rules! scoped {
 pub struct StalledOrder {
     pub order_id: String,
     pub customer_id: String,
-    pub service: String,
-    pub state: String,
+    pub service: Service,
+    pub state: OrderState,
     pub state_reason: Option<String>,
     pub received_at: NaiveDateTime,
     pub customer_number: String,
@@ -122,7 +123,7 @@ pub fn overdue_keys(
 }
 
 /// How many items of each model are in each state: (model id, state, count).
-pub fn equipment_counts(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
+pub fn equipment_counts(conn: &mut DbConn) -> QueryResult<Vec<(String, ItemState, i64)>> {
     equipment_items::table
         .group_by((equipment_items::model_id, equipment_items::state))
         .select((
@@ -136,11 +137,11 @@ pub fn equipment_counts(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i
 /// An item that is out of the store, with the customer it is at.
 #[derive(Debug, Clone, Queryable)]
 pub struct ItemOut {
-    pub kind: String,
+    pub kind: EquipmentKind,
     pub supplier: String,
     pub model: String,
     pub serial: String,
-    pub state: String,
+    pub state: ItemState,
     pub customer_id: String,
     pub customer_number: String,
     pub area: String,

@@ -4,7 +4,8 @@
 //! both backends (diesel's MultiBackend).
 
 use super::MultiBackend;
-use crate::domain::{OrderKind, OrderState, Role, Service};
+use crate::domain::custody::{EquipmentKind, ItemState, KeyCustody};
+use crate::domain::{GroupKind, OrderEvent, OrderKind, OrderState, Role, Service};
 use diesel::deserialize;
 use diesel::expression::AsExpression;
 use diesel::sql_types::Text;
@@ -35,7 +36,17 @@ macro_rules! stored_as_text {
     )*};
 }
 
-stored_as_text!(OrderKind, OrderState, Service, Role);
+stored_as_text!(
+    OrderKind,
+    OrderState,
+    OrderEvent,
+    Service,
+    Role,
+    GroupKind,
+    KeyCustody,
+    ItemState,
+    EquipmentKind,
+);
 
 #[cfg(test)]
 mod tests {

@@ -452,7 +452,7 @@ async fn key_numbers_differing_in_case_spaces_or_dashes_are_one_key(app: TestApp
         cabinet: "Skåp 9".into(),
         hook: "9".into(),
         night_cabinet: false,
-        custody: "in_cabinet".into(),
+        custody: larmkoll::domain::custody::KeyCustody::InCabinet,
         holder_group_id: None,
         holder_user_id: None,
         since: larmkoll::db::now(),
