@@ -1,8 +1,6 @@
 //! Keys and equipment, with their move histories.
 
-use super::schema::{
-    customer_groups, customers, equipment_items, equipment_models, equipment_moves, key_moves, keys,
-};
+use super::schema::{equipment_items, equipment_models, equipment_moves, key_moves, keys};
 use super::DbConn;
 use crate::domain::custody::{EquipmentKind, ItemState, KeyCustody, KeyNumber};
 use crate::domain::CustomerScope;
@@ -156,27 +154,7 @@ pub fn list_keys(
     f: &KeyFilter,
 ) -> QueryResult<Vec<KeyRow>> {
     let mut q = keys::table.select(KeyRow::as_select()).into_boxed();
-    match scope {
-        CustomerScope::All => {}
-        CustomerScope::Areas(areas) => {
-            q = q.filter(
-                keys::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::area_id.eq_any(areas.clone()))
-                        .select(customers::id),
-                ),
-            )
-        }
-        CustomerScope::Groups(groups) => {
-            q = q.filter(
-                keys::customer_id.eq_any(
-                    customer_groups::table
-                        .filter(customer_groups::group_id.eq_any(groups.clone()))
-                        .select(customer_groups::customer_id),
-                ),
-            )
-        }
-    }
+    q = visible_to!(q, scope, keys::customer_id);
     if let Some(v) = &f.customer_id {
         q = q.filter(keys::customer_id.eq(v.clone()));
     }

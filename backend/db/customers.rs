@@ -170,18 +170,7 @@ pub fn list(
     let mut q = customers::table
         .select(CustomerRow::as_select())
         .into_boxed();
-    match scope {
-        CustomerScope::All => {}
-        CustomerScope::Areas(areas) => q = q.filter(customers::area_id.eq_any(areas.clone())),
-        CustomerScope::Groups(groups) => {
-            // EXISTS, not IN: SQLite would first list every customer the groups serve.
-            q = q.filter(diesel::dsl::exists(
-                customer_groups::table
-                    .filter(customer_groups::customer_id.eq(customers::id))
-                    .filter(customer_groups::group_id.eq_any(groups.clone())),
-            ));
-        }
-    }
+    q = visible_to!(q, scope, customers);
     if let Some(area) = &f.area_id {
         q = q.filter(customers::area_id.eq(area.clone()));
     }

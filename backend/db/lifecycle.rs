@@ -2,8 +2,7 @@
 //! billing events.
 
 use super::schema::{
-    billing_events, customer_groups, customers, decisions, executions, order_contacts,
-    order_transitions, orders,
+    billing_events, customers, decisions, executions, order_contacts, order_transitions, orders,
 };
 use super::DbConn;
 use crate::domain::CustomerScope;
@@ -186,10 +185,16 @@ pub fn update_order_if_version(
         .map(|n| n == 1)
 }
 
+/// An order still under way: the one SQL form of "open" (not in
+/// [`OrderState::FINAL`]).
+pub fn order_is_open() -> diesel::dsl::NeAny<orders::state, [&'static str; 4]> {
+    orders::state.ne_all(OrderState::final_names())
+}
+
 pub fn open_orders_of_decision(conn: &mut DbConn, decision_id: &str) -> QueryResult<Vec<OrderRow>> {
     orders::table
         .filter(orders::decision_id.eq(decision_id))
-        .filter(orders::state.ne_all(OrderState::final_names()))
+        .filter(order_is_open())
         .select(OrderRow::as_select())
         .load(conn)
 }
@@ -215,23 +220,7 @@ pub fn list_orders(
     f: &OrderFilter,
 ) -> QueryResult<Vec<OrderRow>> {
     let mut q = orders::table.select(OrderRow::as_select()).into_boxed();
-    match scope {
-        CustomerScope::All => {}
-        CustomerScope::Areas(areas) => {
-            let visible = customers::table
-                .filter(customers::area_id.eq_any(areas.clone()))
-                .select(customers::id);
-            q = q.filter(orders::customer_id.eq_any(visible));
-        }
-        CustomerScope::Groups(groups) => {
-            // EXISTS, not IN: SQLite would first list every customer the groups serve.
-            q = q.filter(diesel::dsl::exists(
-                customer_groups::table
-                    .filter(customer_groups::customer_id.eq(orders::customer_id))
-                    .filter(customer_groups::group_id.eq_any(groups.clone())),
-            ));
-        }
-    }
+    q = visible_to!(q, scope, orders::customer_id);
     if let Some(v) = &f.state {
         q = q.filter(orders::state.eq(v.clone()));
     }
@@ -260,7 +249,7 @@ pub fn list_orders(
         q = q.filter(orders::visit_date.le(v));
     }
     if f.open_only {
-        q = q.filter(orders::state.ne_all(OrderState::final_names()));
+        q = q.filter(order_is_open());
     }
     if let Some((at, id)) = &f.after {
         q = q.filter(

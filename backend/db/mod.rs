@@ -1,6 +1,47 @@
 //! The database: SQLite (embedded default) or PostgreSQL, chosen from the URL,
 //! behind one diesel `MultiConnection` so every query is written once.
 
+/// The one SQL form of customer visibility: restricts a query to the
+/// customers a [`CustomerScope`](crate::domain::CustomerScope) admits.
+/// `customers` when the query is over the customers table (or joins it);
+/// otherwise the column holding the customer's id. Field roles' groups are
+/// tested with EXISTS, not IN: SQLite would first list every customer the
+/// groups serve.
+macro_rules! visible_to {
+    ($q:expr, $scope:expr, customers) => {{
+        use $crate::db::schema::{customer_groups, customers};
+        use $crate::domain::CustomerScope;
+        match $scope {
+            CustomerScope::All => $q,
+            CustomerScope::Areas(areas) => $q.filter(customers::area_id.eq_any(areas.clone())),
+            CustomerScope::Groups(groups) => $q.filter(diesel::dsl::exists(
+                customer_groups::table
+                    .filter(customer_groups::customer_id.eq(customers::id))
+                    .filter(customer_groups::group_id.eq_any(groups.clone())),
+            )),
+        }
+    }};
+    ($q:expr, $scope:expr, $customer_id:expr) => {{
+        use $crate::db::schema::{customer_groups, customers};
+        use $crate::domain::CustomerScope;
+        match $scope {
+            CustomerScope::All => $q,
+            CustomerScope::Areas(areas) => $q.filter(
+                $customer_id.eq_any(
+                    customers::table
+                        .filter(customers::area_id.eq_any(areas.clone()))
+                        .select(customers::id),
+                ),
+            ),
+            CustomerScope::Groups(groups) => $q.filter(diesel::dsl::exists(
+                customer_groups::table
+                    .filter(customer_groups::customer_id.eq($customer_id))
+                    .filter(customer_groups::group_id.eq_any(groups.clone())),
+            )),
+        }
+    }};
+}
+
 pub mod audit;
 pub mod custody;
 pub mod customers;

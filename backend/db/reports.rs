@@ -2,8 +2,7 @@
 //! row, so they stay fast over a whole municipality (see the benchmark).
 
 use super::schema::{
-    areas, customer_groups, customers, equipment_items, equipment_models, groups, keys, orders,
-    users,
+    areas, customers, equipment_items, equipment_models, groups, keys, orders, users,
 };
 use super::DbConn;
 use crate::domain::custody::{EquipmentKind, ItemState};
@@ -12,23 +11,6 @@ use crate::domain::{OrderState, Service};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-
-/// Restricts a query over `customers` to the caller's scope.
-macro_rules! scoped {
-    ($q:expr, $scope:expr) => {
-        match $scope {
-            CustomerScope::All => $q,
-            CustomerScope::Areas(a) => $q.filter(customers::area_id.eq_any(a.clone())),
-            CustomerScope::Groups(g) => $q.filter(
-                customers::id.eq_any(
-                    customer_groups::table
-                        .filter(customer_groups::group_id.eq_any(g.clone()))
-                        .select(customer_groups::customer_id),
-                ),
-            ),
-        }
-    };
-}
 
 /// An open install order with what the follow-up reports show about it.
 #[derive(Debug, Clone, Queryable)]
@@ -71,7 +53,7 @@ pub fn stalled_install_orders(
             users::display_name.nullable(),
         ))
         .into_boxed();
-    scoped!(q, scope)
+    visible_to!(q, scope, customers)
         .order((orders::received_at.asc(), orders::id.asc()))
         .load(conn)
 }
@@ -117,7 +99,7 @@ pub fn overdue_keys(
             keys::since,
         ))
         .into_boxed();
-    scoped!(q, scope)
+    visible_to!(q, scope, customers)
         .order((keys::since.asc(), keys::key_number.asc()))
         .load(conn)
 }
@@ -179,7 +161,7 @@ pub fn items_out(
             equipment_items::state.eq_any(many.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
         ),
     };
-    scoped!(q, scope)
+    visible_to!(q, scope, customers)
         .order((equipment_items::kind.asc(), equipment_items::serial.asc()))
         .limit(limit)
         .load(conn)
@@ -233,7 +215,7 @@ pub fn to_collect(conn: &mut DbConn, scope: &CustomerScope) -> QueryResult<Vec<T
             equipment_items::serial,
         ))
         .into_boxed();
-    scoped!(q, scope)
+    visible_to!(q, scope, customers)
         .order((
             equipment_items::customer_id,
             equipment_items::kind,
@@ -292,7 +274,7 @@ pub fn deliveries(
         .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
         .left_join(users::table.on(orders::assigned_installer_id.eq(users::id.nullable())))
         .filter(orders::visit_date.ge(from).and(orders::visit_date.le(to)))
-        .filter(orders::state.ne_all(OrderState::final_names()))
+        .filter(super::lifecycle::order_is_open())
         .select((
             orders::visit_date,
             orders::visit_at,
@@ -311,7 +293,7 @@ pub fn deliveries(
             customers::entry_notes,
         ))
         .into_boxed();
-    scoped!(q, scope)
+    visible_to!(q, scope, customers)
         .order((orders::visit_date, orders::visit_at, customers::street))
         .load(conn)
 }
@@ -328,7 +310,7 @@ pub fn open_extension_orders(
         .filter(orders::state.eq_any(["received", "returned_to_assessor"]))
         .select(super::lifecycle::OrderRow::as_select())
         .into_boxed();
-    scoped!(q, scope)
+    visible_to!(q, scope, customers)
         .order((orders::received_at.asc(), orders::id.asc()))
         .load(conn)
 }
