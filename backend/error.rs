@@ -25,6 +25,7 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     /// Stable machine-readable code; clients branch on this, never on text.
+    #[schema(value_type = ErrorCode)]
     pub code: String,
     /// What went wrong and what to do about it, in English.
     pub detail: String,
@@ -162,9 +163,120 @@ fn list_sv(items: &[String]) -> String {
     }
 }
 
+/// Generates [`ErrorCode`] from one list: each variant with its stored name,
+/// so the name a client sees, the spec's `enum` and `as_str` cannot disagree.
+macro_rules! error_codes {
+    ($($v:ident => $s:literal,)*) => {
+        /// Every `code` a problem answer can carry: stable, for clients to
+        /// branch on (never on the text, which may be reworded).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode { $($v,)* }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$v,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$v => $s,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AlreadyApplied => "already_applied",
+    AlreadyExecuted => "already_executed",
+    AlreadyExists => "already_exists",
+    AlreadyExtended => "already_extended",
+    AlreadyRunning => "already_running",
+    AlreadySuperseded => "already_superseded",
+    AreaExists => "area_exists",
+    BadRequest => "bad_request",
+    BodyTimeout => "body_timeout",
+    ConcurrentChange => "concurrent_change",
+    ConsentMissing => "consent_missing",
+    CustomerExists => "customer_exists",
+    CustomerNotFound => "customer_not_found",
+    DatabaseUnavailable => "database_unavailable",
+    DecisionAlreadyEnded => "decision_already_ended",
+    DecisionNotFound => "decision_not_found",
+    DocumentIdConflict => "document_id_conflict",
+    DocumentNotFound => "document_not_found",
+    Forbidden => "forbidden",
+    GroupExists => "group_exists",
+    GroupNotFound => "group_not_found",
+    HeicNotSupported => "heic_not_supported",
+    IdempotencyInProgress => "idempotency_in_progress",
+    IdempotencyKeyReused => "idempotency_key_reused",
+    ImageCorrupt => "image_corrupt",
+    ImageTooLarge => "image_too_large",
+    ImportHasErrors => "import_has_errors",
+    ImportTooLarge => "import_too_large",
+    IncompleteBody => "incomplete_body",
+    InternalError => "internal_error",
+    InvalidBody => "invalid_body",
+    InvalidCredentials => "invalid_credentials",
+    InvalidCursor => "invalid_cursor",
+    InvalidIdempotencyKey => "invalid_idempotency_key",
+    InvalidIfMatch => "invalid_if_match",
+    InvalidLimit => "invalid_limit",
+    InvalidMapping => "invalid_mapping",
+    InvalidPathParameter => "invalid_path_parameter",
+    InvalidQueryParameter => "invalid_query_parameter",
+    InvalidRefreshToken => "invalid_refresh_token",
+    InvalidTransition => "invalid_transition",
+    ItemAtOtherCustomer => "item_at_other_customer",
+    ItemNotFound => "item_not_found",
+    ItemNotThere => "item_not_there",
+    KeyNotFound => "key_not_found",
+    KeyNotThere => "key_not_there",
+    KeyNumberTaken => "key_number_taken",
+    MalformedJson => "malformed_json",
+    MembershipNotFound => "membership_not_found",
+    MessageNotFound => "message_not_found",
+    MethodNotAllowed => "method_not_allowed",
+    NoLockReceiptLeft => "no_lock_receipt_left",
+    NoRunningExecution => "no_running_execution",
+    NotALockOrder => "not_a_lock_order",
+    NotAReceiptProduct => "not_a_receipt_product",
+    NotFound => "not_found",
+    NotLinked => "not_linked",
+    NotMountedHere => "not_mounted_here",
+    OrderNotFound => "order_not_found",
+    OtherMunicipalityNoLock => "other_municipality_no_lock",
+    PayloadTooLarge => "payload_too_large",
+    PeriodGap => "period_gap",
+    PeriodInvalid => "period_invalid",
+    PeriodOverlap => "period_overlap",
+    PreconditionRequired => "precondition_required",
+    ReferenceMissing => "reference_missing",
+    RouteNotFound => "route_not_found",
+    SerialTaken => "serial_taken",
+    ServiceAlreadyOrdered => "service_already_ordered",
+    SheetTooLarge => "sheet_too_large",
+    StaleVersion => "stale_version",
+    StorageUnavailable => "storage_unavailable",
+    TooManyAttempts => "too_many_attempts",
+    Unauthenticated => "unauthenticated",
+    UnreadableBody => "unreadable_body",
+    UnreadableSheet => "unreadable_sheet",
+    UnsupportedImage => "unsupported_image",
+    UnsupportedMediaType => "unsupported_media_type",
+    UploadInProgress => "upload_in_progress",
+    UserNotFound => "user_not_found",
+    UsernameTaken => "username_taken",
+    ValidationFailed => "validation_failed",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 pub struct AppError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     detail: String,
     detail_sv: String,
     errors: Vec<FieldError>,
@@ -175,7 +287,7 @@ pub struct AppError {
 impl AppError {
     pub fn new(
         status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         detail: impl Into<String>,
         detail_sv: impl Into<String>,
     ) -> Self {
@@ -206,7 +318,7 @@ impl AppError {
         self
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -240,7 +352,7 @@ impl AppError {
         };
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             detail,
             detail_sv,
         )
@@ -250,7 +362,7 @@ impl AppError {
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "You are not logged in, or your session has ended: log in again (send a valid access token as `Authorization: Bearer …`).",
             "Du är inte inloggad, eller så har inloggningen upphört. Logga in igen.",
         )
@@ -259,13 +371,13 @@ impl AppError {
     pub fn forbidden(what_en: &str, what_sv: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("Your role may not {what_en}."),
             format!("Din roll får inte {what_sv}."),
         )
     }
 
-    pub fn not_found(code: &'static str, what_en: &str, what_sv: &str) -> Self {
+    pub fn not_found(code: ErrorCode, what_en: &str, what_sv: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             code,
@@ -277,7 +389,7 @@ impl AppError {
     pub fn stale_version(current: i32) -> Self {
         Self::new(
             StatusCode::PRECONDITION_FAILED,
-            "stale_version",
+            ErrorCode::StaleVersion,
             format!(
                 "Someone changed this record after you read it (it is now version {current}). Reload it and make your change again."
             ),
@@ -290,7 +402,7 @@ impl AppError {
     pub fn precondition_required() -> Self {
         Self::new(
             StatusCode::PRECONDITION_REQUIRED,
-            "precondition_required",
+            ErrorCode::PreconditionRequired,
             "Send `If-Match` with the ETag you read, so a concurrent change is not overwritten.",
             "Skicka `If-Match` med den ETag du läste, så att ingen annans ändring skrivs över.",
         )
@@ -301,14 +413,14 @@ impl AppError {
         let Some(limit) = limit else {
             return Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "The request body is larger than this endpoint accepts. Send less at a time.",
                 "Innehållet är större än vad som tas emot här. Skicka mindre åt gången.",
             );
         };
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!(
                 "The request body is larger than the {} ({limit} bytes) this endpoint accepts. Send less at a time.",
                 size_text(limit, '.')
@@ -323,7 +435,7 @@ impl AppError {
     pub fn database_unavailable(cause: impl Into<anyhow::Error>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             "The database cannot be reached right now. Try again in a moment; nothing was changed.",
             "Databasen går inte att nå just nu. Försök igen om en stund; inget har ändrats.",
         )
@@ -333,7 +445,7 @@ impl AppError {
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "Something went wrong on the server. It has been logged; try again, and tell support if it persists.",
             "Något gick fel i servern. Det är loggat; försök igen och kontakta support om det fortsätter.",
         )
@@ -345,7 +457,7 @@ impl AppError {
     pub fn storage_unavailable(cause: std::io::Error) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            ErrorCode::StorageUnavailable,
             "The document storage cannot be reached right now. Try again in a moment; nothing was stored.",
             "Dokumentlagringen går inte att nå just nu. Försök igen om en stund; inget har sparats.",
         )
@@ -399,7 +511,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
             // The cause goes to the log, never to the client.
-            tracing::error!(code = self.code, cause = ?self.cause, "request failed");
+            tracing::error!(code = self.code.as_str(), cause = ?self.cause, "request failed");
         }
         HttpResponse::build(self.status)
             .insert_header((header::CONTENT_TYPE, "application/problem+json"))
@@ -413,25 +525,25 @@ impl From<diesel::result::Error> for AppError {
         match e {
             Error::NotFound => Self::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 "The record does not exist, or you may not see it.",
                 "Posten finns inte, eller så får du inte se den.",
             ),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::new(
                 StatusCode::CONFLICT,
-                "already_exists",
+                ErrorCode::AlreadyExists,
                 "A record with the same unique value already exists.",
                 "Det finns redan en post med samma unika värde.",
             ),
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::new(
                 StatusCode::CONFLICT,
-                "reference_missing",
+                ErrorCode::ReferenceMissing,
                 "The request refers to a record that does not exist.",
                 "Begäran hänvisar till en post som inte finns.",
             ),
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::new(
                 StatusCode::CONFLICT,
-                "concurrent_change",
+                ErrorCode::ConcurrentChange,
                 "Another change to the same record happened at the same time. Try again.",
                 "En annan ändring av samma post skedde samtidigt. Försök igen.",
             ),
@@ -482,7 +594,7 @@ mod tests {
 
     #[actix_web::test]
     async fn problem_json_body_is_pinned() {
-        let err = AppError::not_found("customer_not_found", "customer", "brukare");
+        let err = AppError::not_found(ErrorCode::CustomerNotFound, "customer", "brukare");
         let resp = err.error_response();
         assert_eq!(resp.status(), 404);
         assert_eq!(
@@ -501,6 +613,53 @@ mod tests {
                 "detail": "No customer with this id exists, or you may not see it.",
                 "detail_sv": "Det finns ingen brukare med detta id, eller så får du inte se den."
             })
+        );
+    }
+
+    #[test]
+    fn each_error_code_is_named_as_serde_names_it() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+
+    /// A code in the list that nothing answers with is a promise to clients
+    /// the server does not keep: remove it, or use it.
+    #[test]
+    fn every_error_code_is_answered_somewhere() {
+        fn sources(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("backend/error.rs")
+                {
+                    out.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        let mut code = String::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("backend"),
+            &mut code,
+        );
+        // error.rs's own constructors (validation, not_found …) count once each.
+        let own = include_str!("error.rs");
+        let own = &own[..own.find("#[cfg(test)]").unwrap()];
+        let own = &own[own.find("impl AppError").unwrap()..];
+        let unused: Vec<&str> = ErrorCode::ALL
+            .iter()
+            .filter(|c| {
+                let name = format!("{:?}", c);
+                let used = format!("ErrorCode::{name}");
+                !code.contains(&used) && !own.contains(&used)
+            })
+            .map(|c| c.as_str())
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "error codes nothing answers with: {unused:?}"
         );
     }
 

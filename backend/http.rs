@@ -5,6 +5,7 @@ pub mod body_timeout;
 
 use crate::db::{self, idempotency};
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use crate::state::AppState;
 use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -73,7 +74,7 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-fn idempotency_problem(status: StatusCode, code: &'static str, en: &str, sv: &str) -> Error {
+fn idempotency_problem(status: StatusCode, code: ErrorCode, en: &str, sv: &str) -> Error {
     AppError::new(status, code, en, sv).into()
 }
 
@@ -102,7 +103,7 @@ pub async fn idempotency(
         _ => {
             return Err(idempotency_problem(
                 StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
+                ErrorCode::InvalidIdempotencyKey,
                 "`Idempotency-Key` must be 1–200 visible ASCII characters, such as a UUID.",
                 "`Idempotency-Key` ska vara 1–200 synliga ASCII-tecken, till exempel ett UUID.",
             ))
@@ -190,7 +191,7 @@ pub async fn idempotency(
         if row.request_hash != request_hash {
             return Err(idempotency_problem(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was already used for a different request. Use a new key for a new action.",
                 "Denna Idempotency-Key har redan använts för en annan begäran. Använd en ny nyckel för en ny åtgärd.",
             ));
@@ -198,7 +199,7 @@ pub async fn idempotency(
         if row.status.is_none() && row.committed_at.is_some() {
             return Err(idempotency_problem(
                 StatusCode::CONFLICT,
-                "already_applied",
+                ErrorCode::AlreadyApplied,
                 "This action was carried out, but its answer was lost (the server restarted). Do not send it again; reload the record to see the result.",
                 "Åtgärden är utförd, men svaret gick förlorat (servern startades om). Skicka den inte igen; läs in posten på nytt för att se resultatet.",
             ));
@@ -206,7 +207,7 @@ pub async fn idempotency(
         let Some(status) = row.status else {
             return Err(idempotency_problem(
                 StatusCode::CONFLICT,
-                "idempotency_in_progress",
+                ErrorCode::IdempotencyInProgress,
                 "The first request with this Idempotency-Key is still being handled. Retry in a moment.",
                 "Den första begäran med denna Idempotency-Key behandlas fortfarande. Försök igen om en stund.",
             ));
@@ -300,13 +301,13 @@ pub async fn problem_fallback(
     let err = match status {
         StatusCode::NOT_FOUND => AppError::new(
             status,
-            "route_not_found",
+            ErrorCode::RouteNotFound,
             "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
             "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
         ),
         StatusCode::METHOD_NOT_ALLOWED => AppError::new(
             status,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "This endpoint does not take that HTTP method; the `Allow` header lists the ones it does.",
             "Denna adress tar inte emot den HTTP-metoden; rubriken `Allow` visar vilka som gäller.",
         ),
@@ -314,7 +315,7 @@ pub async fn problem_fallback(
         s if s.is_server_error() => AppError::internal(anyhow::anyhow!("error response without problem body: {s}")),
         s => AppError::new(
             s,
-            "bad_request",
+            ErrorCode::BadRequest,
             "The request could not be handled as sent. Check the method, headers and body.",
             "Begäran kunde inte hanteras som den skickades. Kontrollera metod, rubriker och innehåll.",
         ),

@@ -4,6 +4,7 @@ use super::json::Json;
 use crate::auth::{jwt, password, Actor, RequestContext};
 use crate::db::{self, audit, tokens, users, DbConn};
 use crate::domain::{GroupKind, Role};
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -64,7 +65,7 @@ pub struct MyGroup {
 fn invalid_credentials() -> AppError {
     AppError::new(
         StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        ErrorCode::InvalidCredentials,
         "Wrong username or password.",
         "Fel användarnamn eller lösenord.",
     )
@@ -157,7 +158,7 @@ pub async fn login(
 fn too_many_attempts(wait: u64) -> HttpResponse {
     let err = AppError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
+        ErrorCode::TooManyAttempts,
         format!("Too many failed logins. Wait {wait} seconds and try again."),
         format!("För många misslyckade inloggningar. Vänta {wait} sekunder och försök igen."),
     );
@@ -254,7 +255,7 @@ pub struct RefreshRequest {
 fn invalid_refresh() -> AppError {
     AppError::new(
         StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
+        ErrorCode::InvalidRefreshToken,
         "This refresh token is not valid any more. Log in again.",
         "Förnyelsetoken gäller inte längre. Logga in igen.",
     )

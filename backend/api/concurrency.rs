@@ -1,6 +1,7 @@
 //! Optimistic concurrency: the ETag is the record's version.
 
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpRequest;
 
@@ -27,7 +28,7 @@ pub fn expected_version(req: &HttpRequest) -> Result<i32, AppError> {
     digits.and_then(|d| d.parse().ok()).ok_or_else(|| {
         AppError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_if_match",
+            ErrorCode::InvalidIfMatch,
             "`If-Match` must be the ETag this API gave you, such as \"3\".",
             "`If-Match` måste vara den ETag API:t gav dig, till exempel \"3\".",
         )
@@ -66,7 +67,7 @@ mod tests {
                 .to_http_request();
             assert_eq!(
                 expected_version(&req).unwrap_err().code(),
-                "invalid_if_match",
+                ErrorCode::InvalidIfMatch,
                 "{bad}"
             );
         }

@@ -11,6 +11,7 @@ use crate::auth::permissions::{may_hold, Duty};
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, customers, org, users, DbConn};
 use crate::domain::Personnummer;
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
@@ -403,7 +404,7 @@ pub async fn create_customer(
             if customers::find_by_personnummer(conn, &row.personnummer)?.is_some() {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
-                    "customer_exists",
+                    ErrorCode::CustomerExists,
                     "A customer with this personnummer is already registered. Search for it instead.",
                     "Det finns redan en brukare med detta personnummer. Sök fram den i stället.",
                 ));

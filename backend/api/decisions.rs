@@ -12,6 +12,7 @@ use crate::auth::{Action, Actor};
 use crate::db::{self, audit, lifecycle, DbConn};
 use crate::domain::messages::{self, Topic};
 use crate::domain::{OrderKind, Period, PeriodError, Service};
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -111,7 +112,7 @@ pub struct Granted {
     pub order: Order,
 }
 
-fn rule(code: &'static str, en: String, sv: String) -> AppError {
+fn rule(code: ErrorCode, en: String, sv: String) -> AppError {
     AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, en, sv)
 }
 
@@ -148,14 +149,14 @@ pub async fn grant(
             if new.service == Service::DigitalLock {
                 if customer.other_municipality {
                     return Err(rule(
-                        "other_municipality_no_lock",
+                        ErrorCode::OtherMunicipalityNoLock,
                         "This customer's case comes from another municipality: no digital lock or receipt product (seed 002).".into(),
                         "Kundens ärende kommer från en annan kommun: inget digitalt lås eller kvittensprodukt.".into(),
                     ));
                 }
                 if !customer.consent_digital_lock {
                     return Err(rule(
-                        "consent_missing",
+                        ErrorCode::ConsentMissing,
                         "Record the customer's consent to a digital lock before granting it.".into(),
                         "Registrera kundens samtycke till digitalt lås innan det beviljas.".into(),
                     ));
@@ -227,7 +228,7 @@ fn ensure_not_already_ordered(
     if running || open {
         return Err(AppError::new(
             StatusCode::CONFLICT,
-            "service_already_ordered",
+            ErrorCode::ServiceAlreadyOrdered,
             "The customer already has this service or an open order for it. Extend the current decision instead.",
             "Kunden har redan denna insats eller en öppen beställning av den. Förläng nuvarande beslut i stället.",
         ));
@@ -255,7 +256,7 @@ fn check_extension(
     if lifecycle::successor_of(conn, prev_id)?.is_some() {
         return Err(AppError::new(
             StatusCode::CONFLICT,
-            "already_extended",
+            ErrorCode::AlreadyExtended,
             "That decision already has an extension; extend the newest one.",
             "Det beslutet är redan förlängt; förläng det senaste.",
         ));
@@ -265,19 +266,19 @@ fn check_extension(
     prev_period.check_followed_by(period).map_err(|e| {
         let (code, sv) = match &e {
             PeriodError::Gap { first, last, days } => (
-                "period_gap",
+                ErrorCode::PeriodGap,
                 format!("Glapp på {days} dag(ar): {first} till {last} täcks inte av något beslut."),
             ),
             PeriodError::Overlap { first, last, days } => (
-                "period_overlap",
+                ErrorCode::PeriodOverlap,
                 format!("Överlapp på {days} dag(ar): {first} till {last} täcks av båda besluten."),
             ),
             PeriodError::PreviousOpenEnded => (
-                "period_overlap",
+                ErrorCode::PeriodOverlap,
                 "Det tidigare beslutet gäller tills vidare, så förlängningen överlappar det."
                     .to_string(),
             ),
-            PeriodError::EndsBeforeStart { .. } => ("period_invalid", e.to_string()),
+            PeriodError::EndsBeforeStart { .. } => (ErrorCode::PeriodInvalid, e.to_string()),
         };
         AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -338,12 +339,14 @@ pub async fn end_decision(
     let (decision, uninstall, cancelled) = state
         .db
         .transaction(move |conn| {
-            let mut d = lifecycle::find_decision(conn, &decision_id)?
-                .ok_or_else(|| AppError::not_found("decision_not_found", "decision", "beslut"))?;
+            let mut d = lifecycle::find_decision(conn, &decision_id)?.ok_or_else(|| {
+                AppError::not_found(ErrorCode::DecisionNotFound, "decision", "beslut")
+            })?;
             let (customer, groups) = load_visible(conn, &user, &d.customer_id, "decision.end")
                 .map_err(|e| {
-                    if e.code() == "customer_not_found" {
-                        AppError::not_found("decision_not_found", "decision", "beslut").denied()
+                    if e.code() == ErrorCode::CustomerNotFound {
+                        AppError::not_found(ErrorCode::DecisionNotFound, "decision", "beslut")
+                            .denied()
                     } else {
                         e
                     }
@@ -354,7 +357,7 @@ pub async fn end_decision(
             if d.ended_on.is_some() {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
-                    "decision_already_ended",
+                    ErrorCode::DecisionAlreadyEnded,
                     "This decision is already ended.",
                     "Beslutet är redan avslutat.",
                 ));

@@ -7,6 +7,7 @@ use crate::app::customers::load_visible;
 use crate::app::validation::Problems;
 use crate::auth::{allows, Action, Actor};
 use crate::db::{self, audit, documents, lifecycle, DbConn};
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::media::{self, pipeline};
 use crate::state::AppState;
@@ -146,13 +147,13 @@ fn media_error(e: pipeline::MediaError) -> AppError {
     match e {
         NotAnImage => AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_image",
+            ErrorCode::UnsupportedImage,
             format!("The file is not a JPEG, PNG or WebP photo. {retake_en}"),
             format!("Filen är inget foto i formatet JPEG, PNG eller WebP. {retake_sv}"),
         ),
         Heic => AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "heic_not_supported",
+            ErrorCode::HeicNotSupported,
             "The phone saves photos as HEIC, which is not accepted. Choose 'Most Compatible' under Settings › Camera › Formats, or send the photo as JPEG.",
             "Telefonen sparar bilder som HEIC. Välj 'Mest kompatibel' under Inställningar › Kamera › Format, eller skicka som JPEG.",
         ),
@@ -160,20 +161,20 @@ fn media_error(e: pipeline::MediaError) -> AppError {
             let (claimed, actual) = (format_name(&claimed), format_name(&actual));
             AppError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_image",
+                ErrorCode::UnsupportedImage,
                 format!("The file is a {actual} image but was sent as {claimed}. Send it with its own format as Content-Type."),
                 format!("Filen är en {actual}-bild men skickades som {claimed}. Skicka den med rätt format angivet."),
             )
         }
         TooLarge { width, height } => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "image_too_large",
+            ErrorCode::ImageTooLarge,
             format!("The photo is {width}×{height} pixels; at most {} pixels per side is accepted. Take it again at a lower resolution.", pipeline::MAX_EDGE),
             format!("Bilden är {width}×{height} bildpunkter; högst {} bildpunkter per sida tas emot. Ta om bilden med lägre upplösning.", pipeline::MAX_EDGE),
         ),
         OverMemoryBudget { width, height, needed } => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "image_too_large",
+            ErrorCode::ImageTooLarge,
             format!(
                 "The photo is {width}×{height} pixels and would need {} of memory to process; at most {} per photo is allowed. Take it again at a lower resolution.",
                 megabytes(needed, '.'),
@@ -187,7 +188,7 @@ fn media_error(e: pipeline::MediaError) -> AppError {
         ),
         Corrupt(cause) => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "image_corrupt",
+            ErrorCode::ImageCorrupt,
             format!("The photo is damaged or incomplete ({cause}). {retake_en}"),
             format!("Bilden är skadad eller ofullständig, kanske avbruten under sändningen. {retake_sv}"),
         ),
@@ -198,7 +199,7 @@ fn photo_too_large(limit: usize) -> AppError {
     let limit = limit as u64;
     AppError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!(
             "The photo is larger than the {} ({limit} bytes) accepted. Let the app shrink it, or take it again at a lower resolution.",
             megabytes(limit, '.')
@@ -231,7 +232,7 @@ async fn read_photo(
         let chunk = chunk.map_err(|e| {
             AppError::new(
                 StatusCode::BAD_REQUEST,
-                "incomplete_body",
+                ErrorCode::IncompleteBody,
                 format!("The photo did not arrive whole ({e}); send it again."),
                 "Fotot kom inte fram helt; skicka det igen.",
             )
@@ -245,7 +246,7 @@ async fn read_photo(
 }
 
 fn not_found() -> AppError {
-    AppError::not_found("document_not_found", "document", "dokument")
+    AppError::not_found(ErrorCode::DocumentNotFound, "document", "dokument")
 }
 
 /// What an upload says about its paper. A resend under an existing id must
@@ -275,7 +276,7 @@ impl Claim {
 fn id_conflict() -> AppError {
     AppError::new(
         StatusCode::CONFLICT,
-        "document_id_conflict",
+        ErrorCode::DocumentIdConflict,
         "Another document is already stored under this document id (another photo, customer, kind, signer, date or order). Nothing was stored: send this photo under a new id.",
         "Ett annat dokument finns redan under detta dokument-id (annat foto, annan kund, typ, undertecknare, datum eller beställning). Inget sparades: skicka fotot under ett nytt id.",
     )
@@ -504,7 +505,7 @@ pub async fn upload(
         .await;
     // Both inserted at once: the other committed before this one failed.
     let outcome = match inserted {
-        Err(e) if e.code() == "upload_in_progress" => {
+        Err(e) if e.code() == ErrorCode::UploadInProgress => {
             let (sid, c) = (id.clone(), claim.clone());
             state
                 .db
@@ -552,7 +553,7 @@ pub async fn upload(
 fn upload_in_progress() -> AppError {
     AppError::new(
         StatusCode::CONFLICT,
-        "upload_in_progress",
+        ErrorCode::UploadInProgress,
         "The same document is being uploaded right now; send it again in a moment.",
         "Samma dokument laddas upp just nu; skicka igen om en stund.",
     )
@@ -567,7 +568,7 @@ fn load(
 ) -> Result<documents::DocumentRow, AppError> {
     let d = documents::find(conn, id)?.ok_or_else(not_found)?;
     load_visible(conn, user, &d.customer_id, action).map_err(|e| {
-        if e.code() == "customer_not_found" {
+        if e.code() == ErrorCode::CustomerNotFound {
             not_found().denied()
         } else {
             e
@@ -614,7 +615,7 @@ async fn serve_file(
     if variant == "original" && !allows(user.role, Action::ReadDocumentOriginal) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "Your role may not download the original photo of a signed document: it carries the phone's metadata (time, GPS position). Open the display copy (/display) instead.",
             "Din roll får inte hämta originalfotot av ett signerat dokument: det innehåller telefonens metadata (tid, GPS-position). Öppna visningskopian (/display) i stället.",
         ));
@@ -755,7 +756,7 @@ pub async fn supersede(
             if d.superseded_by.is_some() {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
-                    "already_superseded",
+                    ErrorCode::AlreadySuperseded,
                     "This document is already superseded.",
                     "Dokumentet är redan ersatt.",
                 ));
@@ -811,11 +812,12 @@ pub async fn order_documents(
     let rows = state
         .db
         .transaction(move |conn| {
-            let order = lifecycle::find_order(conn, &id)?
-                .ok_or_else(|| AppError::not_found("order_not_found", "order", "beställning"))?;
+            let order = lifecycle::find_order(conn, &id)?.ok_or_else(|| {
+                AppError::not_found(ErrorCode::OrderNotFound, "order", "beställning")
+            })?;
             load_visible(conn, &user, &order.customer_id, "document.list").map_err(|e| {
-                if e.code() == "customer_not_found" {
-                    AppError::not_found("order_not_found", "order", "beställning").denied()
+                if e.code() == ErrorCode::CustomerNotFound {
+                    AppError::not_found(ErrorCode::OrderNotFound, "order", "beställning").denied()
                 } else {
                     e
                 }

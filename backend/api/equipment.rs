@@ -9,6 +9,7 @@ use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, custody, customers, DbConn};
 use crate::domain::custody::{EquipmentKind, ItemMove, ItemState};
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -292,7 +293,7 @@ pub(crate) fn new_item(
             _,
         ) => AppError::new(
             StatusCode::CONFLICT,
-            "serial_taken",
+            ErrorCode::SerialTaken,
             format!("Serial {serial} is already registered for this supplier and kind."),
             format!("Serienummer {serial} är redan registrerat för denna leverantör och typ."),
         ),
@@ -414,7 +415,7 @@ pub async fn export_items(
 }
 
 fn item_not_found() -> AppError {
-    AppError::not_found("item_not_found", "item", "enhet")
+    AppError::not_found(ErrorCode::ItemNotFound, "item", "enhet")
 }
 
 /// One item and its custody chain.
@@ -460,7 +461,7 @@ fn find_visible_item(
     let item = custody::find_item(conn, id)?.ok_or_else(item_not_found)?;
     if let Some(c) = &item.customer_id {
         load_visible(conn, user, c, action).map_err(|e| {
-            if e.code() == "customer_not_found" {
+            if e.code() == ErrorCode::CustomerNotFound {
                 item_not_found().denied()
             } else {
                 e
@@ -536,10 +537,10 @@ pub async fn hand_out(
     act(&state, &req, user, id.into_inner(), Action::HandOutReceiptProduct, move |conn, user, item| {
         let (customer, _) = load_visible(conn, user, &customer_id, "equipment.hand_out")?;
         if item.kind != EquipmentKind::ReceiptProduct {
-            return Err(AppError::new(StatusCode::CONFLICT, "not_a_receipt_product", "Only receipt products are handed out this way; alarms and locks go with their order.", "Bara kvittensprodukter lämnas ut så; larm och lås går via sin beställning."));
+            return Err(AppError::new(StatusCode::CONFLICT, ErrorCode::NotAReceiptProduct, "Only receipt products are handed out this way; alarms and locks go with their order.", "Bara kvittensprodukter lämnas ut så; larm och lås går via sin beställning."));
         }
         if customer.other_municipality {
-            return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "other_municipality_no_lock", "This customer's case comes from another municipality: no lock or receipt product (seed 002).", "Kundens ärende kommer från en annan kommun: inget lås eller kvittensprodukt."));
+            return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::OtherMunicipalityNoLock, "This customer's case comes from another municipality: no lock or receipt product (seed 002).", "Kundens ärende kommer från en annan kommun: inget lås eller kvittensprodukt."));
         }
         move_item(conn, user, item, ItemMove::Install, Some(customer.id), None, None)
     })
@@ -664,7 +665,7 @@ pub async fn link(
             {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
-                    "not_mounted_here",
+                    ErrorCode::NotMountedHere,
                     "Only a digital lock mounted at this customer's can be linked to them.",
                     "Bara ett digitalt lås monterat hos kunden kan kopplas till kunden.",
                 ));
@@ -716,7 +717,7 @@ pub async fn unlink(
             if item.linked_customer_id.is_none() {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
-                    "not_linked",
+                    ErrorCode::NotLinked,
                     "This lock is not linked to a customer.",
                     "Låset är inte kopplat till någon kund.",
                 ));

@@ -7,6 +7,7 @@ use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, customers, lifecycle};
 use crate::domain::Service;
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
@@ -119,7 +120,7 @@ pub async fn start_night_visibility(
             if lifecycle::running_execution(conn, &id, service, "night_visibility")?.is_some() {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
-                    "already_running",
+                    ErrorCode::AlreadyRunning,
                     "The night-visibility execution is already running.",
                     "Nattens verkställighet pågår redan.",
                 ));

@@ -9,6 +9,7 @@
 //! JSON: only what fails there is malformed (400), and everything that fails
 //! after is a shape problem (422).
 
+use crate::error::ErrorCode;
 use crate::error::{field_sv, AppError, FieldError};
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -75,7 +76,7 @@ fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> AppError 
     let label = field_sv(&field);
     AppError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
+        ErrorCode::InvalidBody,
         format!(
             "The JSON does not match the expected shape at `{field}`: {message}. Correct the field and send again; nothing was changed."
         ),

@@ -9,6 +9,7 @@ use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::db::{self, audit, custody, customers, DbConn};
 use crate::domain::custody::{KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPosition};
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::header;
@@ -115,7 +116,7 @@ pub(crate) fn key_dto(
 }
 
 fn key_not_found() -> AppError {
-    AppError::not_found("key_not_found", "key", "nyckel")
+    AppError::not_found(ErrorCode::KeyNotFound, "key", "nyckel")
 }
 
 fn load_visible_key(
@@ -126,7 +127,7 @@ fn load_visible_key(
 ) -> Result<(custody::KeyRow, String), AppError> {
     let k = custody::find_key(conn, id)?.ok_or_else(key_not_found)?;
     let (customer, _) = load_visible(conn, user, &k.customer_id, action).map_err(|e| {
-        if e.code() == "customer_not_found" {
+        if e.code() == ErrorCode::CustomerNotFound {
             key_not_found().denied()
         } else {
             e

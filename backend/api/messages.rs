@@ -2,6 +2,7 @@
 
 use crate::auth::Actor;
 use crate::db::{self, messages};
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -158,7 +159,7 @@ pub async fn mark_read(
                     Ok(messages::mark_read(conn, &id, &uid, db::now())?)
                 }
                 _ => Err(AppError::not_found(
-                    "message_not_found",
+                    ErrorCode::MessageNotFound,
                     "message",
                     "meddelande",
                 )),

@@ -21,6 +21,7 @@ pub mod org;
 pub mod pagination;
 pub mod reports;
 
+use crate::error::ErrorCode;
 use crate::error::{AppError, FieldError, Problem};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
@@ -364,7 +365,7 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
     let e = match &err {
         JsonPayloadError::ContentType => AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Send the body as JSON with `Content-Type: application/json`.",
             "Skicka kroppen som JSON med `Content-Type: application/json`.",
         ),
@@ -373,13 +374,13 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         // Only `web::Json` gets here with a shape error; `json::Json` tells those itself.
         JsonPayloadError::Deserialize(de) if de.is_data() => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!("The JSON does not match the expected shape: {de}."),
             "Uppgifterna har inte den form som väntas här. Rätta dem och skicka igen; inget har ändrats.",
         ),
         JsonPayloadError::Deserialize(de) => AppError::new(
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("The body is not valid JSON: {de}."),
             format!(
                 "Innehållet går inte att läsa: det är trasigt eller avbrutet (felet finns på rad {}, tecken {}). Skicka igen; inget har ändrats.",
@@ -389,7 +390,7 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         ),
         _ => AppError::new(
             StatusCode::BAD_REQUEST,
-            "unreadable_body",
+            ErrorCode::UnreadableBody,
             "The request body could not be read.",
             "Begärans innehåll kunde inte läsas.",
         ),
@@ -401,7 +402,7 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     AppError::new(
         StatusCode::BAD_REQUEST,
-        "invalid_path_parameter",
+        ErrorCode::InvalidPathParameter,
         format!("A value in the URL path is not valid: {err}. Ids are UUIDs."),
         "Ett värde i adressen är ogiltigt. Id:n skrivs som UUID, till exempel \
          3f2a6c1e-8b0d-4e5f-9a7b-1c2d3e4f5a6b; kontrollera adressen och försök igen.",
@@ -412,7 +413,7 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     AppError::new(
         StatusCode::BAD_REQUEST,
-        "invalid_query_parameter",
+        ErrorCode::InvalidQueryParameter,
         format!("A query parameter is not valid: {err}."),
         "En parameter efter ? i adressen har ett ogiltigt värde. Kontrollera den och \
          försök igen; inget har ändrats.",
@@ -423,7 +424,7 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 pub async fn route_not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::new(
         StatusCode::NOT_FOUND,
-        "route_not_found",
+        ErrorCode::RouteNotFound,
         "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
         "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
     ))

@@ -8,6 +8,7 @@ use crate::auth::permissions::{may_hold, Duty};
 use crate::auth::{password, Action, Actor};
 use crate::db::{self, audit, org, users};
 use crate::domain::{GroupKind, Role};
+use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -119,7 +120,7 @@ pub async fn create_area(
         .db
         .transaction(move |conn| {
             org::insert_area(conn, &row)
-                .map_err(|e| duplicate(e, "area_exists", "area", "område"))?;
+                .map_err(|e| duplicate(e, ErrorCode::AreaExists, "area", "område"))?;
             audit::record(
                 conn,
                 &user,
@@ -134,7 +135,7 @@ pub async fn create_area(
     }))
 }
 
-fn duplicate(e: diesel::result::Error, code: &'static str, en: &str, sv: &str) -> AppError {
+fn duplicate(e: diesel::result::Error, code: ErrorCode, en: &str, sv: &str) -> AppError {
     match e {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -240,7 +241,7 @@ pub async fn create_group(
                 return Err(unknown_reference("area_id", "area", "området"));
             }
             org::insert_group(conn, &row)
-                .map_err(|e| duplicate(e, "group_exists", "group", "grupp"))?;
+                .map_err(|e| duplicate(e, ErrorCode::GroupExists, "group", "grupp"))?;
             audit::record(
                 conn,
                 &user,
@@ -388,7 +389,7 @@ async fn load_user(state: &AppState, id: Uuid) -> Result<User, AppError> {
 }
 
 fn user_not_found() -> AppError {
-    AppError::not_found("user_not_found", "user", "användare")
+    AppError::not_found(ErrorCode::UserNotFound, "user", "användare")
 }
 
 /// One user (admin).
@@ -617,7 +618,7 @@ pub async fn add_member(
         .db
         .transaction(move |conn| {
             org::find_group(conn, &group_id)?
-                .ok_or_else(|| AppError::not_found("group_not_found", "group", "grupp"))?;
+                .ok_or_else(|| AppError::not_found(ErrorCode::GroupNotFound, "group", "grupp"))?;
             users::find(conn, &user_id)?.ok_or_else(user_not_found)?;
             if !users::memberships_of(conn, &user_id)?
                 .iter()
@@ -655,7 +656,7 @@ pub async fn remove_member(
         .transaction(move |conn| {
             if !users::remove_membership(conn, &group_id, &user_id)? {
                 return Err(AppError::not_found(
-                    "membership_not_found",
+                    ErrorCode::MembershipNotFound,
                     "membership",
                     "medlemskap",
                 ));

@@ -1,6 +1,7 @@
 //! Opaque keyset cursors and page sizes.
 
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
 use base64::Engine;
 use serde::Serialize;
@@ -28,7 +29,7 @@ pub fn limit_within(requested: Option<i64>, default: i64, max: i64) -> Result<i6
         Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(AppError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_limit",
+            ErrorCode::InvalidLimit,
             format!("`limit` must be between 1 and {max}."),
             format!("`limit` måste vara mellan 1 och {max}."),
         )),
@@ -44,7 +45,7 @@ pub fn decode(cursor: &str, expected_parts: usize) -> Result<Vec<String>, AppErr
     let bad = || {
         AppError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_cursor",
+            ErrorCode::InvalidCursor,
             "The cursor is not one this API gave out. Start again from the first page.",
             "Markören kommer inte från detta API. Börja om från första sidan.",
         )
@@ -86,11 +87,14 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_refused() {
         let c = encode(&["åsa lind|lind åsa", "id-1"]);
         assert_eq!(decode(&c, 2).unwrap(), vec!["åsa lind|lind åsa", "id-1"]);
-        assert_eq!(decode("!!", 2).unwrap_err().code(), "invalid_cursor");
-        assert_eq!(decode(&c, 3).unwrap_err().code(), "invalid_cursor");
+        assert_eq!(
+            decode("!!", 2).unwrap_err().code(),
+            ErrorCode::InvalidCursor
+        );
+        assert_eq!(decode(&c, 3).unwrap_err().code(), ErrorCode::InvalidCursor);
         assert_eq!(
             decode(&encode(&["a\0", "id-1"]), 2).unwrap_err().code(),
-            "invalid_cursor"
+            ErrorCode::InvalidCursor
         );
         let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
             .unwrap()
@@ -104,7 +108,7 @@ mod tests {
             decode_time(&encode(&["yesterday", "x"]))
                 .unwrap_err()
                 .code(),
-            "invalid_cursor"
+            ErrorCode::InvalidCursor
         );
     }
 

@@ -4,9 +4,10 @@
 use crate::db::{audit, customers, Db, DbConn};
 use crate::domain::Actor;
 use crate::error::AppError;
+use crate::error::ErrorCode;
 
 pub fn customer_not_found() -> AppError {
-    AppError::not_found("customer_not_found", "customer", "brukare")
+    AppError::not_found(ErrorCode::CustomerNotFound, "customer", "brukare")
 }
 
 /// Loads a customer the caller may see, or records the denied attempt and

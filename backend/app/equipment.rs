@@ -6,6 +6,7 @@ use crate::db::{self, audit, custody, customers, DbConn};
 use crate::domain::custody::{closest, item_move, EquipmentKind, ItemMove, ItemState};
 use crate::domain::{Actor, Service};
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
 
 pub fn record(
@@ -61,7 +62,7 @@ pub fn move_item(
         };
         return Err(AppError::new(
             StatusCode::CONFLICT,
-            "item_not_there",
+            ErrorCode::ItemNotThere,
             format!(
                 "Item {} cannot {}: the register has it {}{at}.",
                 item.serial,
@@ -163,7 +164,7 @@ pub fn install_serials(
                 .unwrap_or_default();
             return Err(AppError::new(
                 StatusCode::CONFLICT,
-                "item_at_other_customer",
+                ErrorCode::ItemAtOtherCustomer,
                 format!("Item {serial} is registered at customer {number}. Collect it there first, or check the serial."),
                 format!("Enhet {serial} är registrerad hos kund {number}. Hämta den där först, eller kontrollera serienumret."),
             ));

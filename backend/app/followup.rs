@@ -11,6 +11,7 @@ use crate::domain::messages::Text;
 use crate::domain::CustomerScope;
 use crate::domain::{GroupKind, OrderKind};
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -53,7 +54,7 @@ fn fire(
             period: period.into(),
             messages: n,
         })),
-        Err(e) if e.code() == "already_exists" => Ok(None),
+        Err(e) if e.code() == ErrorCode::AlreadyExists => Ok(None),
         Err(e) => Err(e),
     }
 }

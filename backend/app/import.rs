@@ -6,6 +6,7 @@
 use crate::db::{custody, customers, Db, DbConn};
 use crate::domain::custody::{closest, ItemMove, ItemState, KeyCount, KeyNumber, KeyPosition};
 use crate::domain::Actor;
+use crate::error::ErrorCode;
 use crate::error::{AppError, FieldError};
 use crate::sheet::{self, column_index, column_letters, SheetError};
 use actix_web::http::StatusCode;
@@ -247,7 +248,7 @@ fn sheet_error(e: SheetError) -> AppError {
     match e {
         SheetError::Unreadable { en, sv } => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "unreadable_sheet",
+            ErrorCode::UnreadableSheet,
             format!("The file cannot be read as a key register: {en}. Send the register as .xlsx or as CSV (semicolon-separated)."),
             format!("Filen kan inte läsas som ett nyckelregister: {sv}. Spara registret som .xlsx eller som CSV (semikolonseparerad) och skicka det igen."),
         ),
@@ -255,7 +256,7 @@ fn sheet_error(e: SheetError) -> AppError {
             let (en, sv) = limit.describe();
             AppError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "sheet_too_large",
+                ErrorCode::SheetTooLarge,
                 format!("The file is over a limit: {en} (this one has or claims {found}). Nothing was read or stored. Remove empty rows, columns and other sheets, or split the register into smaller files, and send it again."),
                 format!("Filen överskrider en gräns: {sv} (denna har eller anger {found}). Inget lästes in eller sparades. Ta bort tomma rader, kolumner och andra blad, eller dela upp registret i mindre filer, och skicka det igen."),
             )
@@ -279,7 +280,7 @@ impl Mapping {
         let bad = |what: String, sv: String| {
             AppError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_mapping",
+                ErrorCode::InvalidMapping,
                 format!("`mapping` cannot be read: {what}. Write it as field:column pairs separated by commas, e.g. key_number:A,customer_number:C,cabinet_hook:D; fields: {}.", Field::ALL.map(Field::name).join(", ")),
                 format!("`mapping` kan inte läsas: {sv}. Skriv den som fält:kolumn-par åtskilda med komma, t.ex. key_number:A,customer_number:C,cabinet_hook:D; fälten är: {}.", Field::ALL.map(Field::name).join(", ")),
             )
@@ -856,7 +857,7 @@ pub fn apply(conn: &mut DbConn, user: &Actor, parsed: &Parsed) -> Result<ImportR
             .collect();
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "import_has_errors",
+            ErrorCode::ImportHasErrors,
             format!("{errors} row(s) are wrong, so nothing was imported. Fix them (see `errors`, or run a dry run for each row's problems) and send the file again."),
             format!("{errors} rad(er) är felaktiga, så inget importerades. Gör en provkörning för att se felen rad för rad, rätta dem och skicka filen igen."),
         )
@@ -926,7 +927,7 @@ impl Parsed {
 fn too_many_to_apply(n: usize) -> AppError {
     AppError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "import_too_large",
+        ErrorCode::ImportTooLarge,
         format!("The file has {n} keys to import; one import writes at most {MAX_APPLY_ROWS}. Split the register into files of at most {MAX_APPLY_ROWS} rows and import them one after the other (a dry run checks up to {} rows).", sheet::MAX_ROWS),
         format!("Filen har {n} nycklar att importera; en import skriver högst {MAX_APPLY_ROWS}. Dela upp registret i filer med högst {MAX_APPLY_ROWS} rader och importera dem en i taget (en provkörning kontrollerar upp till {} rader).", sheet::MAX_ROWS),
     )
@@ -1034,7 +1035,7 @@ mod tests {
         assert_eq!(r.key_number.as_ref().unwrap().as_str(), "XN-1");
         assert_eq!(r.position.as_ref().unwrap().cabinet, "Skåp 3");
         let e = Mapping::parse("key_number=A").unwrap_err();
-        assert_eq!(e.code(), "invalid_mapping");
+        assert_eq!(e.code(), ErrorCode::InvalidMapping);
         assert!(Mapping::parse("colour:A").is_err());
     }
 

@@ -6,6 +6,7 @@ use crate::db::{self, audit, custody, DbConn};
 use crate::domain::custody::{key_move, KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPosition};
 use crate::domain::Actor;
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
 
 pub fn place(k: &custody::KeyRow) -> String {
@@ -79,7 +80,7 @@ pub fn move_key(
         let (en, sv) = whereabouts(conn, k)?;
         return Err(AppError::new(
             StatusCode::CONFLICT,
-            "key_not_there",
+            ErrorCode::KeyNotThere,
             format!(
                 "Key {} cannot be {}: the register says it is {en}.",
                 k.key_number,
@@ -148,7 +149,7 @@ fn check_receipt(
         Some(d) if d.customer_id == customer_id => Ok(()),
         _ => Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             "The receipt document is not a document of this key's customer. Upload the photo of the signed receipt first and name its id; nothing was changed.",
             "Kvittensdokumentet är inget dokument för nyckelns kund. Ladda upp fotot av den signerade kvittensen först och ange dess id; inget har ändrats.",
         )
@@ -178,7 +179,7 @@ pub fn register_key(
         let same = existing.customer_id == customer_id;
         return Err(AppError::new(
             StatusCode::CONFLICT,
-            "key_number_taken",
+            ErrorCode::KeyNumberTaken,
             format!(
                 "Key number {key_number} is already in the register{}. Key numbers are unique in the organisation (compared without regard to case, spaces or dashes).",
                 if same { " for this customer" } else { " for another customer" }

@@ -14,6 +14,7 @@ use crate::domain::messages::{self, MessageRules, Text, Topic};
 use crate::domain::order::{allowed_events_for, next_state, ContactKind};
 use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Service};
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
 use chrono::{NaiveDate, NaiveTime};
 
@@ -123,7 +124,7 @@ pub fn record_transition(
 }
 
 pub fn order_not_found() -> AppError {
-    AppError::not_found("order_not_found", "order", "beställning")
+    AppError::not_found(ErrorCode::OrderNotFound, "order", "beställning")
 }
 
 /// Loads an order whose customer the caller may see (a denial is audited).
@@ -135,7 +136,7 @@ pub fn load_visible_order(
 ) -> Result<(lifecycle::OrderRow, customers::CustomerRow, Vec<String>), AppError> {
     let order = lifecycle::find_order(conn, id)?.ok_or_else(order_not_found)?;
     let (customer, groups) = load_visible(conn, user, &order.customer_id, action).map_err(|e| {
-        if e.code() == "customer_not_found" {
+        if e.code() == ErrorCode::CustomerNotFound {
             order_not_found().denied()
         } else {
             e
@@ -211,7 +212,7 @@ pub async fn fire(
                 .collect();
             return Err(AppError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "Only {} may {} an order.",
                     roles.join(" or "),
@@ -239,7 +240,7 @@ pub async fn fire(
             };
             return Err(AppError::new(
                 StatusCode::CONFLICT,
-                "invalid_transition",
+                ErrorCode::InvalidTransition,
                 format!(
                     "A {} order in state '{}' cannot {}. Allowed from here: {}.",
                     kind.as_str(),
@@ -444,7 +445,7 @@ fn apply(
                 {
                     return Err(AppError::new(
                         StatusCode::CONFLICT,
-                        "already_executed",
+                        ErrorCode::AlreadyExecuted,
                         "The customer already has a running execution of this service.",
                         "Kunden har redan en pågående verkställighet av denna insats.",
                     ));
@@ -531,7 +532,7 @@ fn apply(
             if order.lock_receipt.as_deref() != Some("left") {
                 return Err(AppError::new(
                     StatusCode::CONFLICT,
-                    "no_lock_receipt_left",
+                    ErrorCode::NoLockReceiptLeft,
                     "No lock receipt is waiting at the customer's (the installation did not record one, or it was already collected).",
                     "Ingen låskvittens väntar hos kunden (installationen angav ingen, eller så är den redan hämtad).",
                 ));
@@ -579,7 +580,7 @@ fn apply(
                     .ok_or_else(|| {
                     AppError::new(
                         StatusCode::CONFLICT,
-                        "no_running_execution",
+                        ErrorCode::NoRunningExecution,
                         "There is no running execution of this service to end.",
                         "Det finns ingen pågående verkställighet av insatsen att avsluta.",
                     )
@@ -622,7 +623,7 @@ fn require_lock(service: Service) -> Result<(), AppError> {
     }
     Err(AppError::new(
         StatusCode::CONFLICT,
-        "not_a_lock_order",
+        ErrorCode::NotALockOrder,
         "This applies only to digital-lock orders.",
         "Detta gäller bara beställningar av digitalt lås.",
     ))

@@ -6,6 +6,7 @@ use crate::auth::permissions::{may_hold, Duty};
 use crate::db::{self, audit, org, tokens, users, DbConn};
 use crate::domain::{Actor, Role};
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
 
 /// A user to create, as the admin (or the command line) gave it.
@@ -75,7 +76,7 @@ pub fn create_user(
             _,
         ) => AppError::new(
             StatusCode::CONFLICT,
-            "username_taken",
+            ErrorCode::UsernameTaken,
             "That username is taken; choose another.",
             "Användarnamnet är upptaget; välj ett annat.",
         ),
@@ -100,7 +101,7 @@ pub fn cut_sessions(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
     let now = db::now();
     tokens::revoke_all_of_user(conn, user_id, now)?;
     let user = users::find(conn, user_id)?
-        .ok_or_else(|| AppError::not_found("user_not_found", "user", "användare"))?;
+        .ok_or_else(|| AppError::not_found(ErrorCode::UserNotFound, "user", "användare"))?;
     let changes = users::UserChanges {
         display_name: None,
         role: None,

@@ -1,6 +1,7 @@
 //! Collects field problems so one response names all of them.
 
 use crate::domain::custody::KeyFieldError;
+use crate::error::ErrorCode;
 use crate::error::{AppError, FieldError};
 use actix_web::http::StatusCode;
 
@@ -116,7 +117,7 @@ pub fn query_text(name: &str, value: Option<String>) -> Result<Option<String>, A
     match value {
         Some(v) if v.contains('\0') => Err(AppError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_query_parameter",
+            ErrorCode::InvalidQueryParameter,
             format!("`{name}` must not contain U+0000 (NUL)."),
             format!("`{name}` får inte innehålla U+0000 (NUL)."),
         )),

@@ -8,6 +8,7 @@
 //! reads its body, starts neither.
 
 use crate::error::AppError;
+use crate::error::ErrorCode;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -74,7 +75,7 @@ pub async fn cut_stalled_bodies(
 fn stalled(limits: BodyTimeouts) -> AppError {
     AppError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        ErrorCode::BodyTimeout,
         format!(
             "The request body stopped arriving: no data for {} s, or not all of it within {} s. \
              Send it again when the connection is better.",

@@ -35,7 +35,7 @@ async fn serve_pwa(req: HttpRequest) -> HttpResponse {
     if req.path().starts_with("/api/") {
         return actix_web::ResponseError::error_response(&crate::error::AppError::new(
             actix_web::http::StatusCode::NOT_FOUND,
-            "route_not_found",
+            crate::error::ErrorCode::RouteNotFound,
             "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
             "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
         ));
