@@ -4,7 +4,6 @@
 use super::json::Json;
 use crate::api::concurrency::{etag, expected_version};
 use crate::app::validation::{unknown_reference, Problems};
-use crate::auth::permissions::{may_hold, Duty};
 use crate::auth::{password, Action, Actor};
 use crate::db::{self, audit, org, users};
 use crate::domain::{GroupKind, Role};
@@ -471,16 +470,9 @@ pub async fn update_user(
             let new_role = role;
             let lead = alarm_lead.unwrap_or(current.alarm_lead);
             let holder = new_role.unwrap_or(current.role);
-            if lead && !may_hold(holder, Duty::AlarmLead) {
-                let mut p = Problems::default();
-                p.add(
-                    "alarm_lead",
-                    "invalid",
-                    "only an assessor can be alarm lead (larmansvarig)",
-                    "bara en handläggare kan vara larmansvarig",
-                );
-                p.finish()?;
-            }
+            let mut p = Problems::default();
+            crate::app::org::check_alarm_lead(&mut p, lead, holder);
+            p.finish()?;
             let cuts =
                 active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
             let changes = users::UserChanges {

@@ -9,6 +9,18 @@ use crate::error::AppError;
 use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
 
+/// Only a role that may hold the duty can be alarm lead (larmansvarig).
+pub fn check_alarm_lead(p: &mut Problems, alarm_lead: bool, role: Role) {
+    if alarm_lead && !may_hold(role, Duty::AlarmLead) {
+        p.add(
+            "alarm_lead",
+            "invalid",
+            "only an assessor can be alarm lead (larmansvarig)",
+            "bara en handläggare kan vara larmansvarig",
+        );
+    }
+}
+
 /// A user to create, as the admin (or the command line) gave it.
 pub struct UserDraft {
     pub username: String,
@@ -43,14 +55,7 @@ pub fn create_user(
     if let Err(why) = password::check_strength(&new.password) {
         p.add("password", "too_weak", why.en, why.sv);
     }
-    if new.alarm_lead && !may_hold(new.role, Duty::AlarmLead) {
-        p.add(
-            "alarm_lead",
-            "invalid",
-            "only an assessor can be alarm lead (larmansvarig)",
-            "bara en handläggare kan vara larmansvarig",
-        );
-    }
+    check_alarm_lead(&mut p, new.alarm_lead, new.role);
     p.finish()?;
     let group_ids = new.group_ids;
     if org::find_groups(conn, &group_ids)?.len() != group_ids.len() {

@@ -21,8 +21,18 @@ pub enum Backend {
 /// the local server when one answers. `REQUIRE_POSTGRES=1` (set by CI) turns
 /// "not reachable" into a failure instead of a skip.
 pub fn postgres_admin_url() -> Option<String> {
-    let url = std::env::var("TEST_DATABASE_URL")
+    let mut url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    // On loopback, no TLS: when the test process exits, OpenSSL's exit-time
+    // cleanup could run under a pool thread still connecting (a SIGSEGV after
+    // every test had passed).
+    let loopback = ["@127.0.0.1", "@localhost", "@[::1]"]
+        .iter()
+        .any(|h| url.contains(h));
+    if loopback && !url.contains("sslmode=") {
+        url.push_str(if url.contains('?') { "&" } else { "?" });
+        url.push_str("sslmode=disable");
+    }
     match PgConnection::establish(&url) {
         Ok(_) => Some(url),
         Err(e) => {
@@ -80,9 +90,15 @@ impl TestDatabase {
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .expect("create database");
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                let (path, query) = admin.split_once('?').unwrap_or((&admin, ""));
+                let base = path.rsplit_once('/').map(|(b, _)| b).unwrap_or(path);
+                let query = if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{query}")
+                };
                 Some(Self {
-                    url: format!("{base}/{name}"),
+                    url: format!("{base}/{name}{query}"),
                     _dir: None,
                     postgres: Some((admin, name)),
                 })
