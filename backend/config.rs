@@ -1,4 +1,10 @@
 //! Typed settings: defaults → optional TOML file → environment variables.
+//!
+//! Each setting is declared once, in the `settings!` list below: its field
+//! (also its TOML key), environment variable, default and meaning. The struct,
+//! its defaults, the TOML file's shape, the environment overlay and the
+//! reference that `--help` prints (and the README's table must match) all
+//! come from that list.
 
 use crate::domain::messages::MessageRules;
 use serde::Deserialize;
@@ -6,46 +12,355 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Address the HTTP server listens on.
-    pub listen: SocketAddr,
-    /// Holds the SQLite file, photos and the generated signing key.
-    pub data_dir: PathBuf,
-    /// Overrides the SQLite default; `postgres://…` selects PostgreSQL.
-    pub database_url: Option<String>,
-    pub db_pool_size: u32,
-    pub access_token_minutes: i64,
-    pub refresh_token_days: i64,
-    /// Largest JSON body accepted, in bytes.
-    pub json_limit_bytes: usize,
-    /// Who is told what at each transition (`[messages]` in the TOML file).
-    pub message_rules: MessageRules,
-    /// A key signed out longer than this is overdue.
-    pub key_sign_out_hours: i64,
-    /// Largest photo upload, in bytes.
-    pub document_limit_bytes: usize,
-    /// Photos processed at once, at most (each also waits for its memory);
-    /// 0: half the cores.
-    pub photo_workers: usize,
-    /// Documents are weeded this many days after the customer's case closed.
-    pub document_retention_days: i64,
-    /// How often the server runs the follow-up rules; 0 turns the scheduler off.
-    pub followup_interval_minutes: u64,
-    /// Days without an answer from the ordinary assessor before the alarm leads hear.
-    pub escalation_days: i64,
-    /// Where document photos are kept.
-    pub document_store: DocumentStore,
-    /// An S3-compatible service's address (MinIO, Ceph, …); unset means AWS.
-    pub s3_endpoint: Option<String>,
-    pub s3_region: Option<String>,
-    /// An `Idempotency-Key` claim this old whose action never committed belonged
-    /// to a request that died (a crash): it is released so the retry can act.
-    pub idempotency_abandon_seconds: i64,
-    /// A request body with no byte for this long is cut (408).
-    pub body_idle_seconds: u64,
-    /// A request body not all in within this long is cut (408).
-    pub body_total_seconds: u64,
+/// Names the optional TOML file (`--config FILE` does the same).
+pub const CONFIG_VARIABLE: &str = "LARMKOLL_CONFIG";
+
+/// How `Reference` and `--help` say that a setting has no default.
+pub const NO_DEFAULT: &str = "—";
+
+/// The log filter when `RUST_LOG` is unset.
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+/// One row of the configuration reference: `--help` prints it, the README's
+/// configuration table repeats it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The environment variable(s), or where else the setting is given.
+    pub name: &'static str,
+    /// The default as an operator would write it, or `NO_DEFAULT`.
+    pub default: String,
+    pub meaning: &'static str,
+}
+
+/// How a setting's type is read from the TOML file and the environment, and
+/// how its default is shown.
+trait Value: Sized {
+    /// What the TOML file holds for it.
+    type Toml: serde::de::DeserializeOwned + std::fmt::Debug;
+    fn from_toml(toml: &Self::Toml) -> Result<Self, String>;
+    /// `None`: the variable counts as unset.
+    fn from_env(text: &str) -> Result<Option<Self>, String>;
+    fn shown(&self) -> String;
+}
+
+/// Types the TOML file holds as themselves and the environment spells with `FromStr`.
+macro_rules! value_as_itself {
+    ($($ty:ty),*) => {$(
+        impl Value for $ty {
+            type Toml = Self;
+            fn from_toml(toml: &Self) -> Result<Self, String> {
+                Ok(toml.clone())
+            }
+            fn from_env(text: &str) -> Result<Option<Self>, String> {
+                text.parse().map(Some).map_err(|e| format!("{e}"))
+            }
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+
+value_as_itself!(SocketAddr, u32, u64, i64, usize);
+
+impl Value for PathBuf {
+    type Toml = Self;
+    fn from_toml(toml: &Self) -> Result<Self, String> {
+        Ok(toml.clone())
+    }
+    fn from_env(text: &str) -> Result<Option<Self>, String> {
+        Ok(Some(text.into()))
+    }
+    fn shown(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// An optional text; an empty variable leaves it as the file or the default has it.
+impl Value for Option<String> {
+    type Toml = String;
+    fn from_toml(toml: &String) -> Result<Self, String> {
+        Ok(Some(toml.clone()))
+    }
+    fn from_env(text: &str) -> Result<Option<Self>, String> {
+        Ok((!text.is_empty()).then(|| Some(text.to_string())))
+    }
+    fn shown(&self) -> String {
+        self.clone().unwrap_or_else(|| NO_DEFAULT.into())
+    }
+}
+
+impl Value for DocumentStore {
+    type Toml = String;
+    fn from_toml(toml: &String) -> Result<Self, String> {
+        toml.parse()
+    }
+    fn from_env(text: &str) -> Result<Option<Self>, String> {
+        text.parse().map(Some)
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Generates `Settings` (plus the TOML-only `message_rules`), its `Default`,
+/// the TOML file's shape and both overlays from one list. `default_reads`
+/// says how a default without a value of its own reads in the reference.
+macro_rules! settings {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $ty:ty {
+            env: $env:literal,
+            default: $default:expr,
+            $(default_reads: $reads:literal,)?
+            meaning: $meaning:literal $(,)?
+        }
+    )*) => {
+        #[derive(Debug, Clone)]
+        pub struct Settings {
+            $(
+                #[doc = $meaning]
+                $(#[$doc])*
+                pub $field: $ty,
+            )*
+            /// Who is told what at each transition (`[messages]` in the TOML file).
+            pub message_rules: MessageRules,
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Self {
+                    $($field: $default,)*
+                    message_rules: MessageRules::default(),
+                }
+            }
+        }
+
+        /// The TOML file's shape: every key optional, unknown keys refused.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct FileSettings {
+            $($field: Option<<$ty as Value>::Toml>,)*
+            /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
+            messages: Option<BTreeMap<String, Vec<String>>>,
+        }
+
+        /// (TOML key, environment variable) of every declared setting.
+        #[cfg(test)]
+        const DECLARED: &[(&str, &str)] = &[$((stringify!($field), $env)),*];
+
+        impl Settings {
+            /// The declared settings as `--help` and the README show them.
+            fn declared() -> Vec<Reference> {
+                let defaults = Settings::default();
+                vec![$(Reference {
+                    name: $env,
+                    default: settings!(@reads defaults.$field $(, $reads)?),
+                    meaning: $meaning,
+                }),*]
+            }
+
+            fn apply_file(&mut self, file: FileSettings) -> anyhow::Result<()> {
+                $(if let Some(value) = file.$field {
+                    self.$field = Value::from_toml(&value).map_err(|e| {
+                        anyhow::anyhow!("{} = {value:?}: {e}", stringify!($field))
+                    })?;
+                })*
+                Ok(())
+            }
+
+            fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+                $(if let Some(text) = env($env) {
+                    if let Some(value) = <$ty as Value>::from_env(&text)
+                        .map_err(|e| anyhow::anyhow!("{}={text:?}: {e}", $env))?
+                    {
+                        self.$field = value;
+                    }
+                })*
+                Ok(())
+            }
+        }
+    };
+    (@reads $value:expr) => { Value::shown(&$value) };
+    (@reads $value:expr, $reads:literal) => { String::from($reads) };
+}
+
+settings! {
+    listen: SocketAddr {
+        env: "LARMKOLL_LISTEN",
+        default: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        meaning: "listen address",
+    }
+    data_dir: PathBuf {
+        env: "LARMKOLL_DATA_DIR",
+        default: PathBuf::from("./data"),
+        meaning: "SQLite file, photos, signing key; a configured one must exist",
+    }
+    database_url: Option<String> {
+        env: "DATABASE_URL",
+        default: None,
+        default_reads: "sqlite://<data dir>/larmkoll.db",
+        meaning: "postgres://user@host/db (PostgreSQL) or sqlite://path (SQLite)",
+    }
+    db_pool_size: u32 {
+        env: "LARMKOLL_DB_POOL_SIZE",
+        default: 8,
+        meaning: "database connections",
+    }
+    access_token_minutes: i64 {
+        env: "LARMKOLL_ACCESS_TOKEN_MINUTES",
+        default: 15,
+        meaning: "access token lifetime",
+    }
+    refresh_token_days: i64 {
+        env: "LARMKOLL_REFRESH_TOKEN_DAYS",
+        default: 30,
+        meaning: "refresh token lifetime",
+    }
+    json_limit_bytes: usize {
+        env: "LARMKOLL_JSON_LIMIT_BYTES",
+        default: 256 * 1024,
+        meaning: "largest JSON request body, in bytes",
+    }
+    key_sign_out_hours: i64 {
+        env: "LARMKOLL_KEY_SIGN_OUT_HOURS",
+        default: 16,
+        meaning: "a key signed out longer is overdue",
+    }
+    document_limit_bytes: usize {
+        env: "LARMKOLL_DOCUMENT_LIMIT_BYTES",
+        default: 15 * 1024 * 1024,
+        meaning: "largest photo upload, in bytes",
+    }
+    /// Each photo also waits for its share of the memory budget.
+    photo_workers: usize {
+        env: "LARMKOLL_PHOTO_WORKERS",
+        default: 0,
+        meaning: "photos processed at once, within a 512 MiB memory budget; 0 = half the cores",
+    }
+    body_idle_seconds: u64 {
+        env: "LARMKOLL_BODY_IDLE_SECONDS",
+        default: 15,
+        meaning: "a request body with no byte for this long is cut (408)",
+    }
+    body_total_seconds: u64 {
+        env: "LARMKOLL_BODY_TOTAL_SECONDS",
+        default: 300,
+        meaning: "a request body not all in within this long is cut (408)",
+    }
+    document_retention_days: i64 {
+        env: "LARMKOLL_DOCUMENT_RETENTION_DAYS",
+        default: 5 * 365,
+        meaning: "documents are weeded this many days after the customer's case closed",
+    }
+    document_store: DocumentStore {
+        env: "LARMKOLL_DOCUMENT_STORE",
+        default: DocumentStore::Local,
+        meaning: "local (documents/ in the data dir) or s3://bucket[/prefix]",
+    }
+    s3_endpoint: Option<String> {
+        env: "LARMKOLL_S3_ENDPOINT",
+        default: None,
+        default_reads: "AWS",
+        meaning: "an S3-compatible service (MinIO, Ceph, …), e.g. https://minio.example:9000",
+    }
+    s3_region: Option<String> {
+        env: "LARMKOLL_S3_REGION",
+        default: None,
+        default_reads: "AWS_REGION, else us-east-1",
+        meaning: "the bucket's region",
+    }
+    /// One whose action committed is never released.
+    idempotency_abandon_seconds: i64 {
+        env: "LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS",
+        default: 60,
+        meaning: "an Idempotency-Key claimed this long by a request that never committed (it died) is freed for the retry",
+    }
+    followup_interval_minutes: u64 {
+        env: "LARMKOLL_FOLLOWUP_INTERVAL_MINUTES",
+        default: 60,
+        meaning: "how often the server runs the follow-up rules; 0 = off",
+    }
+    escalation_days: i64 {
+        env: "LARMKOLL_ESCALATION_DAYS",
+        default: 14,
+        meaning: "days without an answer from the ordinary assessor before the alarm leads hear",
+    }
+}
+
+/// Every row of the configuration reference, in the order `--help` prints
+/// them: the declared settings amid what is read elsewhere.
+pub fn reference() -> Vec<Reference> {
+    let row = |name: &'static str, default: &str, meaning: &'static str| Reference {
+        name,
+        default: default.into(),
+        meaning,
+    };
+    let mut rows = vec![row(
+        CONFIG_VARIABLE,
+        NO_DEFAULT,
+        "optional TOML file with the keys below in snake_case (or --config FILE)",
+    )];
+    rows.extend(Settings::declared());
+    rows.extend([
+        row(
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY",
+            NO_DEFAULT,
+            "credentials for the S3 store (never from the file)",
+        ),
+        row("RUST_LOG", DEFAULT_LOG_FILTER, "log filter"),
+        row(
+            "[messages] (TOML only)",
+            "the seeds' lists",
+            "who is told what at each transition (below)",
+        ),
+    ]);
+    rows
+}
+
+/// The configuration part of `--help`, from `reference()`.
+pub fn help() -> String {
+    const COLUMN: usize = 38; // the variables' column
+    const WIDTH: usize = 100;
+    let mut text = String::from(
+        "Configuration (environment variables override the TOML file, which overrides defaults):\n",
+    );
+    for row in reference() {
+        let default = match row.default.as_str() {
+            NO_DEFAULT => String::new(),
+            default => format!(" [default: {default}]"),
+        };
+        let mut name = row.name;
+        if name.len() >= COLUMN {
+            text += &format!("  {name}\n");
+            name = "";
+        }
+        for line in wrap(&format!("{}{default}", row.meaning), WIDTH - 2 - COLUMN) {
+            text += &format!("  {name:COLUMN$}{line}\n");
+            name = "";
+        }
+    }
+    text + "\
+The TOML file's [messages] table: topic = [recipients] (topics: ordered, installed, declined,
+returned_to_assessor, equipment_collected, cancelled; recipients: role:<role>,
+group:<group kind>, assessor:ordinary)."
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("one line at least");
+        if line.is_empty() {
+            line.push_str(word);
+        } else if line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            line.push(' ');
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 /// Where document files live: the data directory, or an S3-compatible bucket
@@ -100,90 +415,6 @@ impl std::fmt::Display for DocumentStore {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:8080".parse().expect("valid default address"),
-            data_dir: PathBuf::from("./data"),
-            database_url: None,
-            db_pool_size: 8,
-            access_token_minutes: 15,
-            refresh_token_days: 30,
-            json_limit_bytes: 256 * 1024,
-            message_rules: MessageRules::default(),
-            key_sign_out_hours: 16,
-            document_limit_bytes: 15 * 1024 * 1024,
-            photo_workers: 0,
-            document_retention_days: 5 * 365,
-            followup_interval_minutes: 60,
-            escalation_days: 14,
-            document_store: DocumentStore::Local,
-            s3_endpoint: None,
-            s3_region: None,
-            idempotency_abandon_seconds: 60,
-            body_idle_seconds: 15,
-            body_total_seconds: 300,
-        }
-    }
-}
-
-/// The TOML file's shape: every key optional, unknown keys refused.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    listen: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    db_pool_size: Option<u32>,
-    access_token_minutes: Option<i64>,
-    refresh_token_days: Option<i64>,
-    json_limit_bytes: Option<usize>,
-    key_sign_out_hours: Option<i64>,
-    document_limit_bytes: Option<usize>,
-    photo_workers: Option<usize>,
-    document_retention_days: Option<i64>,
-    followup_interval_minutes: Option<u64>,
-    escalation_days: Option<i64>,
-    document_store: Option<String>,
-    s3_endpoint: Option<String>,
-    s3_region: Option<String>,
-    idempotency_abandon_seconds: Option<i64>,
-    body_idle_seconds: Option<u64>,
-    body_total_seconds: Option<u64>,
-    /// topic → recipients, e.g. `installed = ["role:billing", "group:night_patrol"]`.
-    messages: Option<BTreeMap<String, Vec<String>>>,
-}
-
-pub const ENV_HELP: &str = "\
-Configuration (environment variables override the TOML file, which overrides defaults):
-  LARMKOLL_CONFIG               optional TOML file with the keys below in snake_case
-  LARMKOLL_LISTEN               listen address                 [default: 127.0.0.1:8080]
-  LARMKOLL_DATA_DIR             SQLite file, photos, signing key [default: ./data]
-  DATABASE_URL                  postgres://user@host/db or sqlite://path [default: sqlite in data dir]
-  LARMKOLL_DB_POOL_SIZE         database connections           [default: 8]
-  LARMKOLL_ACCESS_TOKEN_MINUTES access token lifetime          [default: 15]
-  LARMKOLL_REFRESH_TOKEN_DAYS   refresh token lifetime         [default: 30]
-  LARMKOLL_JSON_LIMIT_BYTES     largest JSON request body      [default: 262144]
-  LARMKOLL_KEY_SIGN_OUT_HOURS   a key out longer is overdue    [default: 16]
-  LARMKOLL_DOCUMENT_LIMIT_BYTES largest photo upload           [default: 15728640]
-  LARMKOLL_PHOTO_WORKERS        photos processed at once, within a 512 MB memory budget
-                                [default: 0 = half the cores]
-  LARMKOLL_DOCUMENT_RETENTION_DAYS weed documents this long after a case closed [default: 1825]
-  LARMKOLL_FOLLOWUP_INTERVAL_MINUTES run the follow-up rules this often; 0 = off [default: 60]
-  LARMKOLL_ESCALATION_DAYS      days without answer before the alarm leads hear [default: 14]
-  LARMKOLL_DOCUMENT_STORE       `local` (data dir) or s3://bucket[/prefix] [default: local]
-  LARMKOLL_S3_ENDPOINT          an S3-compatible service, e.g. https://minio.example:9000 [default: AWS]
-  LARMKOLL_S3_REGION            the bucket's region [default: AWS_REGION, else us-east-1]
-  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY  credentials for the S3 store
-  LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS a key claimed this long by a request that never
-                                committed (the server died) is freed for the retry [default: 60]
-  LARMKOLL_BODY_IDLE_SECONDS    cut a request body silent this long (408) [default: 15]
-  LARMKOLL_BODY_TOTAL_SECONDS   cut a request body not in within this long (408) [default: 300]
-  RUST_LOG                      log filter                     [default: info]
-The TOML file may also hold [messages]: topic = [recipients] to change who is told
-what (topics: ordered, installed, declined, returned_to_assessor, equipment_collected,
-cancelled; recipients: role:<role>, group:<group kind>, assessor:ordinary).";
-
 impl Settings {
     /// Loads settings from an optional TOML file and the process environment.
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
@@ -208,71 +439,7 @@ impl Settings {
             s.apply_file(file)
                 .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
         }
-        fn parse<T: std::str::FromStr>(key: &str, value: String) -> anyhow::Result<T>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{key}={value:?}: {e}"))
-        }
-        if let Some(v) = env("LARMKOLL_LISTEN") {
-            s.listen = parse("LARMKOLL_LISTEN", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_DATA_DIR") {
-            s.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = env("DATABASE_URL").filter(|v| !v.is_empty()) {
-            s.database_url = Some(v);
-        }
-        if let Some(v) = env("LARMKOLL_DB_POOL_SIZE") {
-            s.db_pool_size = parse("LARMKOLL_DB_POOL_SIZE", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_ACCESS_TOKEN_MINUTES") {
-            s.access_token_minutes = parse("LARMKOLL_ACCESS_TOKEN_MINUTES", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_REFRESH_TOKEN_DAYS") {
-            s.refresh_token_days = parse("LARMKOLL_REFRESH_TOKEN_DAYS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES") {
-            s.followup_interval_minutes = parse("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_ESCALATION_DAYS") {
-            s.escalation_days = parse("LARMKOLL_ESCALATION_DAYS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS") {
-            s.idempotency_abandon_seconds = parse("LARMKOLL_IDEMPOTENCY_ABANDON_SECONDS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_BODY_IDLE_SECONDS") {
-            s.body_idle_seconds = parse("LARMKOLL_BODY_IDLE_SECONDS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_BODY_TOTAL_SECONDS") {
-            s.body_total_seconds = parse("LARMKOLL_BODY_TOTAL_SECONDS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_DOCUMENT_RETENTION_DAYS") {
-            s.document_retention_days = parse("LARMKOLL_DOCUMENT_RETENTION_DAYS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_DOCUMENT_LIMIT_BYTES") {
-            s.document_limit_bytes = parse("LARMKOLL_DOCUMENT_LIMIT_BYTES", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_PHOTO_WORKERS") {
-            s.photo_workers = parse("LARMKOLL_PHOTO_WORKERS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_KEY_SIGN_OUT_HOURS") {
-            s.key_sign_out_hours = parse("LARMKOLL_KEY_SIGN_OUT_HOURS", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_JSON_LIMIT_BYTES") {
-            s.json_limit_bytes = parse("LARMKOLL_JSON_LIMIT_BYTES", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_DOCUMENT_STORE") {
-            s.document_store = parse("LARMKOLL_DOCUMENT_STORE", v)?;
-        }
-        if let Some(v) = env("LARMKOLL_S3_ENDPOINT").filter(|v| !v.is_empty()) {
-            s.s3_endpoint = Some(v);
-        }
-        if let Some(v) = env("LARMKOLL_S3_REGION").filter(|v| !v.is_empty()) {
-            s.s3_region = Some(v);
-        }
+        s.apply_env(env)?;
         if s.db_pool_size == 0 || s.access_token_minutes <= 0 || s.refresh_token_days <= 0 {
             anyhow::bail!("pool size and token lifetimes must be positive");
         }
@@ -282,58 +449,6 @@ impl Settings {
             );
         }
         Ok(s)
-    }
-
-    fn apply_file(&mut self, f: FileSettings) -> anyhow::Result<()> {
-        let FileSettings {
-            listen,
-            data_dir,
-            database_url,
-            db_pool_size,
-            access_token_minutes,
-            refresh_token_days,
-            json_limit_bytes,
-            key_sign_out_hours,
-            document_limit_bytes,
-            photo_workers,
-            document_retention_days,
-            followup_interval_minutes,
-            escalation_days,
-            document_store,
-            s3_endpoint,
-            s3_region,
-            idempotency_abandon_seconds,
-            body_idle_seconds,
-            body_total_seconds,
-            messages: _,
-        } = f;
-        self.body_idle_seconds = body_idle_seconds.unwrap_or(self.body_idle_seconds);
-        self.body_total_seconds = body_total_seconds.unwrap_or(self.body_total_seconds);
-        if let Some(store) = document_store {
-            self.document_store = store
-                .parse()
-                .map_err(|e| anyhow::anyhow!("document_store = {store:?}: {e}"))?;
-        }
-        self.s3_endpoint = s3_endpoint.or(self.s3_endpoint.take());
-        self.s3_region = s3_region.or(self.s3_region.take());
-        self.idempotency_abandon_seconds =
-            idempotency_abandon_seconds.unwrap_or(self.idempotency_abandon_seconds);
-        self.followup_interval_minutes =
-            followup_interval_minutes.unwrap_or(self.followup_interval_minutes);
-        self.escalation_days = escalation_days.unwrap_or(self.escalation_days);
-        self.document_retention_days =
-            document_retention_days.unwrap_or(self.document_retention_days);
-        self.document_limit_bytes = document_limit_bytes.unwrap_or(self.document_limit_bytes);
-        self.photo_workers = photo_workers.unwrap_or(self.photo_workers);
-        self.key_sign_out_hours = key_sign_out_hours.unwrap_or(self.key_sign_out_hours);
-        self.listen = listen.unwrap_or(self.listen);
-        self.data_dir = data_dir.unwrap_or_else(|| self.data_dir.clone());
-        self.database_url = database_url.or(self.database_url.take());
-        self.db_pool_size = db_pool_size.unwrap_or(self.db_pool_size);
-        self.access_token_minutes = access_token_minutes.unwrap_or(self.access_token_minutes);
-        self.refresh_token_days = refresh_token_days.unwrap_or(self.refresh_token_days);
-        self.json_limit_bytes = json_limit_bytes.unwrap_or(self.json_limit_bytes);
-        Ok(())
     }
 
     /// How long a request body may take.
@@ -358,59 +473,106 @@ mod tests {
     use super::*;
     use std::collections::{BTreeSet, HashMap};
 
-    /// The variables named in a text: `LARMKOLL_…`, `DATABASE_URL`.
-    fn variables(text: &str) -> BTreeSet<String> {
-        text.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-            .filter(|w| w.starts_with("LARMKOLL_") || *w == "DATABASE_URL")
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// Issue 13, item 6: the loader, `--help`, the TOML file and the README's
-    /// configuration table name the same settings, so none can drift.
-    #[test]
-    fn help_toml_and_readme_name_every_setting_the_loader_reads() {
-        let read = std::cell::RefCell::new(BTreeSet::new());
-        Settings::load_from(None, |key| {
-            read.borrow_mut().insert(key.to_string());
-            None
-        })
-        .unwrap();
-        let read = read.into_inner();
-        // Read by the command line, not the settings loader.
-        let outside = ["LARMKOLL_CONFIG"];
-        let help: BTreeSet<String> = variables(ENV_HELP)
-            .into_iter()
-            .filter(|v| !outside.contains(&v.as_str()))
-            .collect();
-        assert_eq!(help, read, "--help (ENV_HELP) and the loader differ");
-
+    /// The README's configuration table as (variable, default) pairs, code
+    /// formatting dropped: rows `| `VAR` | default | meaning |`.
+    fn readme_table() -> BTreeMap<String, String> {
         let readme = include_str!("../README.md");
         let section = readme
             .split("\n## Configuration\n")
             .nth(1)
             .and_then(|rest| rest.split("\n## ").next())
             .expect("README has a Configuration section");
-        let table: BTreeSet<String> = section
+        section
             .lines()
             .filter(|l| l.starts_with("| `"))
-            .flat_map(|l| variables(l.split('|').nth(1).unwrap_or_default()))
-            .filter(|v| !outside.contains(&v.as_str()))
-            .collect();
-        assert_eq!(
-            table, read,
-            "the README's configuration table and the loader differ"
-        );
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(|c| c.trim()).collect();
+                (cells[1].replace('`', ""), cells[2].replace('`', ""))
+            })
+            .collect()
+    }
 
-        for variable in read.iter().filter(|v| v.starts_with("LARMKOLL_")) {
-            let key = variable["LARMKOLL_".len()..].to_lowercase();
-            // A known key with a wrong type is a type error, an unknown key another.
-            let err = toml::from_str::<FileSettings>(&format!("{key} = [[]]"))
-                .expect_err("no setting is a list of lists");
-            assert!(
-                !err.to_string().contains("unknown field"),
-                "the TOML file does not take `{key}` ({variable}): {err}"
-            );
+    #[test]
+    fn the_readme_configuration_table_is_the_declared_reference() {
+        let readme = readme_table();
+        let declared: BTreeMap<String, String> = reference()
+            .into_iter()
+            .map(|r| (r.name.to_string(), r.default))
+            .collect();
+        let names: BTreeSet<&String> = readme.keys().chain(declared.keys()).collect();
+        let differences: Vec<String> = names
+            .into_iter()
+            .filter_map(|name| match (readme.get(name), declared.get(name)) {
+                (Some(written), Some(default)) if written == default => None,
+                (Some(written), Some(default)) => Some(format!(
+                    "{name}: the README says {written:?}, the declared default is {default:?}"
+                )),
+                (None, _) => Some(format!("{name}: declared, missing from the README")),
+                (_, None) => Some(format!("{name}: in the README, not declared")),
+            })
+            .collect();
+        assert!(
+            differences.is_empty(),
+            "the README's configuration table and the declared settings differ:\n{}",
+            differences.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_loader_reads_exactly_the_declared_variables() {
+        let read = std::cell::RefCell::new(BTreeSet::new());
+        Settings::load_from(None, |key| {
+            read.borrow_mut().insert(key.to_string());
+            None
+        })
+        .unwrap();
+        let declared: BTreeSet<String> = DECLARED.iter().map(|(_, v)| v.to_string()).collect();
+        assert_eq!(read.into_inner(), declared);
+    }
+
+    /// The README promises that the TOML keys (the field names) are the
+    /// variables in snake_case.
+    #[test]
+    fn each_variable_is_its_toml_key_in_capitals() {
+        for (key, variable) in DECLARED {
+            if *variable != "DATABASE_URL" {
+                assert_eq!(*variable, format!("LARMKOLL_{}", key.to_uppercase()));
+            }
+        }
+    }
+
+    #[test]
+    fn help_names_every_variable_with_its_default() {
+        let help = help().split_whitespace().collect::<Vec<_>>().join(" ");
+        for row in reference() {
+            assert!(help.contains(row.name), "--help lacks {}", row.name);
+            if row.default != NO_DEFAULT {
+                assert!(
+                    help.contains(&format!("[default: {}]", row.default)),
+                    "--help lacks the default of {}",
+                    row.name
+                );
+            }
+        }
+    }
+
+    /// A variable named in a message or a doc comment of the settings or the
+    /// command line is one that is read.
+    #[test]
+    fn the_variables_the_code_names_are_declared() {
+        let known: BTreeSet<&str> = reference()
+            .iter()
+            .flat_map(|r| r.name.split(", "))
+            .chain(["LARMKOLL_NEW_PASSWORD"])
+            .collect();
+        for text in [include_str!("config.rs"), include_str!("main.rs")] {
+            for word in
+                text.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            {
+                if word.starts_with("LARMKOLL_") && word.len() > "LARMKOLL_".len() {
+                    assert!(known.contains(word), "{word} is not a declared variable");
+                }
+            }
         }
     }
 
@@ -435,6 +597,24 @@ mod tests {
         assert!(Settings::load_from(Some(&file), |_| None).is_err());
         let err = Settings::load_from(None, |k| (k == "LARMKOLL_LISTEN").then(|| "nope".into()));
         assert!(err.unwrap_err().to_string().contains("LARMKOLL_LISTEN"));
+    }
+
+    #[test]
+    fn a_bad_file_value_is_named_and_an_empty_optional_variable_is_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("larmkoll.toml");
+        std::fs::write(&file, "document_store = \"s3:/typo\"\n").unwrap();
+        let err = Settings::load_from(Some(&file), |_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("document_store = \"s3:/typo\": expected"),
+            "{err}"
+        );
+
+        std::fs::write(&file, "database_url = \"postgres://db/larmkoll\"\n").unwrap();
+        let s =
+            Settings::load_from(Some(&file), |k| (k == "DATABASE_URL").then(String::new)).unwrap();
+        assert_eq!(s.database_url.as_deref(), Some("postgres://db/larmkoll"));
     }
 
     #[test]

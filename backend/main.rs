@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpServer};
 use clap::{Parser, Subcommand};
-use larmkoll::config::{Settings, ENV_HELP};
+use larmkoll::config::{self, Settings};
 use larmkoll::db::{DatabaseTarget, Db};
 use larmkoll::domain::Role;
 use larmkoll::state::AppState;
@@ -11,10 +11,10 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "larmkoll", version, about = "Safety alarms, digital locks and keys: from decision to return", after_help = ENV_HELP)]
+#[command(name = "larmkoll", version, about = "Safety alarms, digital locks and keys: from decision to return", after_help = config::help())]
 struct Cli {
     /// Optional TOML settings file.
-    #[arg(long, global = true, env = "LARMKOLL_CONFIG")]
+    #[arg(long, global = true, env = config::CONFIG_VARIABLE)]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -86,7 +86,8 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| config::DEFAULT_LOG_FILTER.into()),
         )
         .init();
     let settings = Settings::load(cli.config.as_deref())?;
