@@ -5,6 +5,7 @@
 //! asks `domain` to decide and `db` to persist.
 
 pub mod customers;
+pub mod decisions;
 pub mod documents;
 pub mod equipment;
 pub mod followup;
