@@ -2,15 +2,15 @@
 //! billing events with their CSV export for the billing officers.
 
 use super::json::Json;
-use crate::app::customers::{load_visible, read_of_customer};
+use crate::app;
+use crate::app::customers::read_of_customer;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, customers, lifecycle};
+use crate::db::{audit, customers, lifecycle};
 use crate::domain::Service;
-use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,42 +111,7 @@ pub async fn start_night_visibility(
         "starta verkställigheter",
     )?;
     let id = id.into_inner().to_string();
-    let start = body.start_date;
-    let row = state
-        .db
-        .transaction(move |conn| {
-            load_visible(conn, &user, &id, "execution.night_visibility")?;
-            let service = Service::SafetyAlarm;
-            if lifecycle::running_execution(conn, &id, service, "night_visibility")?.is_some() {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    ErrorCode::AlreadyRunning,
-                    "The night-visibility execution is already running.",
-                    "Nattens verkställighet pågår redan.",
-                ));
-            }
-            let row = lifecycle::ExecutionRow {
-                id: db::new_id(),
-                customer_id: id.clone(),
-                order_id: None,
-                decision_id: None,
-                service,
-                kind: "night_visibility".into(),
-                billable: false,
-                start_date: start,
-                end_date: None,
-                created_at: db::now(),
-            };
-            lifecycle::insert_execution(conn, &row)?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("execution.night_visibility", "execution", Some(&row.id))
-                    .customer(&id),
-            )?;
-            Ok(row)
-        })
-        .await?;
+    let row = app::executions::start_night_visibility(&state.db, user, id, body.start_date).await?;
     Ok(HttpResponse::Created().json(execution_dto(row)?))
 }
 

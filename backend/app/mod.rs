@@ -8,6 +8,7 @@ pub mod customers;
 pub mod decisions;
 pub mod documents;
 pub mod equipment;
+pub mod executions;
 pub mod followup;
 pub mod import;
 pub mod keys;
