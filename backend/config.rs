@@ -451,14 +451,6 @@ impl Settings {
         Ok(s)
     }
 
-    /// How long a request body may take.
-    pub fn body_timeouts(&self) -> crate::http::body_timeout::BodyTimeouts {
-        crate::http::body_timeout::BodyTimeouts {
-            idle: std::time::Duration::from_secs(self.body_idle_seconds),
-            total: std::time::Duration::from_secs(self.body_total_seconds),
-        }
-    }
-
     /// The database URL in force: the configured one, or the SQLite file in the data dir.
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {

@@ -1,34 +1,39 @@
 //! The server's shared state: what every request handler and background task
 //! may need, built once at start-up.
 
-use crate::{auth, config, db, media};
+use crate::auth::jwt::TokenKeys;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Settings;
+use crate::db;
+use crate::media::storage::BlobStore;
+use crate::media::{self, pipeline, InFlight};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything a request handler may need.
 pub struct AppState {
     pub db: db::Db,
-    pub keys: auth::jwt::TokenKeys,
-    pub settings: config::Settings,
-    pub limiter: Arc<auth::rate_limit::LoginLimiter>,
+    pub keys: TokenKeys,
+    pub settings: Settings,
+    pub limiter: Arc<LoginLimiter>,
     /// Demo mode: the demo users' password `demo` is accepted only then.
     pub demo: bool,
     /// Where document photos are kept.
-    pub store: Arc<dyn media::storage::BlobStore>,
+    pub store: Arc<dyn BlobStore>,
     /// How many photos are processed at once, so uploads cannot starve the API.
     pub media_slots: Arc<tokio::sync::Semaphore>,
     /// The photos' memory budget in MiB: each photo is admitted by what its
     /// header says it needs, so photos at once never need more together.
     pub media_memory: Arc<tokio::sync::Semaphore>,
     /// Uploads between writing their files and committing their record.
-    pub uploads_in_flight: Arc<media::InFlight>,
+    pub uploads_in_flight: Arc<InFlight>,
 }
 
 impl AppState {
     pub fn new(
         db: db::Db,
-        keys: auth::jwt::TokenKeys,
-        settings: config::Settings,
+        keys: TokenKeys,
+        settings: Settings,
         demo: bool,
     ) -> std::io::Result<Self> {
         let store = media::open_store(&settings)?;
@@ -43,16 +48,12 @@ impl AppState {
             keys,
             settings,
             // 5 failures per account, 30 per address, within 15 minutes.
-            limiter: Arc::new(auth::rate_limit::LoginLimiter::new(
-                Duration::from_secs(15 * 60),
-                5,
-                30,
-            )),
+            limiter: Arc::new(LoginLimiter::new(Duration::from_secs(15 * 60), 5, 30)),
             demo,
             store,
             media_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             media_memory: Arc::new(tokio::sync::Semaphore::new(
-                (media::pipeline::MEMORY_BUDGET / media::pipeline::MIB) as usize,
+                (pipeline::MEMORY_BUDGET / pipeline::MIB) as usize,
             )),
             uploads_in_flight: Arc::default(),
         })

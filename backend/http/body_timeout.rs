@@ -35,6 +35,16 @@ pub struct BodyTimeouts {
     pub total: Duration,
 }
 
+impl BodyTimeouts {
+    /// The limits the settings give.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self {
+            idle: Duration::from_secs(settings.body_idle_seconds),
+            total: Duration::from_secs(settings.body_total_seconds),
+        }
+    }
+}
+
 /// Puts the clocks on every request's body.
 pub async fn cut_stalled_bodies(
     mut req: ServiceRequest,
@@ -48,7 +58,7 @@ pub async fn cut_stalled_bodies(
             .is_some_and(|len| len.as_bytes() != b"0");
     let limits = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| s.settings.body_timeouts());
+        .map(|s| BodyTimeouts::of(&s.settings));
     let Some(limits) = limits.filter(|_| has_body) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
