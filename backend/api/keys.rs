@@ -3,13 +3,14 @@
 
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
+use crate::app;
 use crate::app::customers::load_visible;
-use crate::app::keys::{move_key, register_key, KeyChange};
+use crate::app::keys::KeyChange;
+use crate::app::keys::{load_visible_key, KeyRecord};
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, custody, customers, DbConn};
+use crate::db::{self, audit, custody, customers};
 use crate::domain::custody::{KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPosition};
-use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::header;
@@ -115,34 +116,13 @@ pub(crate) fn key_dto(
     })
 }
 
-fn key_not_found() -> AppError {
-    AppError::not_found(ErrorCode::KeyNotFound, "key", "nyckel")
-}
-
-fn load_visible_key(
-    conn: &mut DbConn,
-    user: &Actor,
-    id: &str,
-    action: &str,
-) -> Result<(custody::KeyRow, String), AppError> {
-    let k = custody::find_key(conn, id)?.ok_or_else(key_not_found)?;
-    let (customer, _) = load_visible(conn, user, &k.customer_id, action).map_err(|e| {
-        if e.code() == ErrorCode::CustomerNotFound {
-            key_not_found().denied()
-        } else {
-            e
-        }
-    })?;
-    Ok((k, customer.customer_number))
-}
-
-fn detail_of(
-    conn: &mut DbConn,
-    k: custody::KeyRow,
-    number: String,
-    hours: i64,
-) -> Result<KeyDetail, AppError> {
-    let history = custody::key_moves_of(conn, &k.id)?
+fn detail_dto(record: KeyRecord, hours: i64) -> Result<KeyDetail, AppError> {
+    let KeyRecord {
+        key: k,
+        customer_number: number,
+        moves,
+    } = record;
+    let history = moves
         .into_iter()
         .map(|m| KeyMoveEntry {
             seq: m.seq,
@@ -216,24 +196,14 @@ pub async fn receive_key(
     let position = p.key_position(KeyPosition::parse(&b.cabinet, &b.hook, b.night_cabinet));
     let ((number, count), position) = p.finish_with(number.zip(count).zip(position))?;
     let hours = state.settings.key_sign_out_hours;
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let customer_id = b.customer_id.to_string();
-            let (customer, _) = load_visible(conn, &user, &customer_id, "key.receive")?;
-            let k = register_key(
-                conn,
-                &user,
-                &customer_id,
-                &number,
-                count,
-                &position,
-                None,
-                b.receipt_document_id.map(|u| u.to_string()),
-            )?;
-            detail_of(conn, k, customer.customer_number, hours)
-        })
-        .await?;
+    let received = app::keys::Received {
+        customer_id: b.customer_id.to_string(),
+        number,
+        count,
+        position,
+        receipt_document_id: b.receipt_document_id.map(|u| u.to_string()),
+    };
+    let d = detail_dto(app::keys::receive(&state.db, user, received).await?, hours)?;
     Ok(HttpResponse::Created()
         .insert_header(etag(d.key.version))
         .json(d))
@@ -434,7 +404,7 @@ pub async fn get_key(
                 &user,
                 audit::Entry::new("key.read", "key", Some(&id)).customer(&k.customer_id),
             )?;
-            detail_of(conn, k, number, hours)
+            detail_dto(app::keys::record_of(conn, k, number)?, hours)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -447,39 +417,16 @@ async fn do_move(
     req: &HttpRequest,
     user: Actor,
     id: Uuid,
-    build: impl FnOnce(&mut DbConn, &Actor) -> Result<KeyChange<'static>, AppError> + Send + 'static,
+    change: KeyChange<'static>,
 ) -> Result<HttpResponse, AppError> {
     may_handle_keys(&user)?;
     let expected = expected_version(req)?;
     let hours = state.settings.key_sign_out_hours;
-    let id = id.to_string();
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let (mut k, number) = load_visible_key(conn, &user, &id, "key.move")?;
-            if k.version != expected {
-                return Err(AppError::stale_version(k.version));
-            }
-            let change = build(conn, &user)?;
-            move_key(conn, &user, &mut k, change)?;
-            detail_of(conn, k, number, hours)
-        })
-        .await?;
+    let record = app::keys::move_visible(&state.db, user, id.to_string(), expected, change).await?;
+    let d = detail_dto(record, hours)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.key.version))
         .json(d))
-}
-
-fn simple(mv: KeyMove) -> KeyChange<'static> {
-    KeyChange {
-        mv,
-        to_group: None,
-        to_user: None,
-        cabinet: None,
-        order_id: None,
-        receipt_document_id: None,
-        note: None,
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -524,25 +471,13 @@ pub async fn sign_out(
     }
     let note = p.optional_text("note", b.note.as_deref(), 500);
     p.finish()?;
-    do_move(&state, &req, user, id.into_inner(), move |conn, _| {
-        if let Some(g) = b.group_id {
-            db::org::find_group(conn, &g.to_string())?.ok_or_else(|| {
-                crate::app::validation::unknown_reference("group_id", "group", "gruppen")
-            })?;
-        }
-        if let Some(u) = b.user_id {
-            db::users::find(conn, &u.to_string())?.ok_or_else(|| {
-                crate::app::validation::unknown_reference("user_id", "user", "användaren")
-            })?;
-        }
-        Ok(KeyChange {
-            to_group: b.group_id.map(|u| u.to_string()),
-            to_user: b.user_id.map(|u| u.to_string()),
-            note,
-            ..simple(KeyMove::SignOut)
-        })
-    })
-    .await
+    let change = KeyChange {
+        to_group: b.group_id.map(|u| u.to_string()),
+        to_user: b.user_id.map(|u| u.to_string()),
+        note,
+        ..KeyChange::of(KeyMove::SignOut)
+    };
+    do_move(&state, &req, user, id.into_inner(), change).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -601,13 +536,11 @@ pub async fn sign_in(
         }
     };
     p.finish()?;
-    do_move(&state, &req, user, id.into_inner(), move |_, _| {
-        Ok(KeyChange {
-            cabinet: position,
-            ..simple(KeyMove::SignIn)
-        })
-    })
-    .await
+    let change = KeyChange {
+        cabinet: position,
+        ..KeyChange::of(KeyMove::SignIn)
+    };
+    do_move(&state, &req, user, id.into_inner(), change).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -636,13 +569,11 @@ pub async fn return_to_customer(
     body: Json<ReturnKey>,
 ) -> Result<HttpResponse, AppError> {
     let doc = body.receipt_document_id.map(|u| u.to_string());
-    do_move(&state, &req, user, id.into_inner(), move |_, _| {
-        Ok(KeyChange {
-            receipt_document_id: doc,
-            ..simple(KeyMove::ReturnToCustomer)
-        })
-    })
-    .await
+    let change = KeyChange {
+        receipt_document_id: doc,
+        ..KeyChange::of(KeyMove::ReturnToCustomer)
+    };
+    do_move(&state, &req, user, id.into_inner(), change).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -677,13 +608,11 @@ pub async fn report_lost(
     let mut p = Problems::default();
     let note = p.text("note", &body.note, 500);
     p.finish()?;
-    do_move(&state, &req, user, id.into_inner(), move |_, _| {
-        Ok(KeyChange {
-            note: Some(note),
-            ..simple(KeyMove::ReportLost)
-        })
-    })
-    .await
+    let change = KeyChange {
+        note: Some(note),
+        ..KeyChange::of(KeyMove::ReportLost)
+    };
+    do_move(&state, &req, user, id.into_inner(), change).await
 }
 
 /// A returned key received from the customer again. Needs `If-Match`.
@@ -704,11 +633,9 @@ pub async fn receive_again(
     body: Json<ReturnKey>,
 ) -> Result<HttpResponse, AppError> {
     let doc = body.receipt_document_id.map(|u| u.to_string());
-    do_move(&state, &req, user, id.into_inner(), move |_, _| {
-        Ok(KeyChange {
-            receipt_document_id: doc,
-            ..simple(KeyMove::Receive)
-        })
-    })
-    .await
+    let change = KeyChange {
+        receipt_document_id: doc,
+        ..KeyChange::of(KeyMove::Receive)
+    };
+    do_move(&state, &req, user, id.into_inner(), change).await
 }

@@ -2,12 +2,81 @@
 //! after (signed out, signed in, returned, lost), each checked against where
 //! the register has the key and recorded.
 
-use crate::db::{self, audit, custody, DbConn};
+use crate::app::customers::load_visible;
+use crate::app::validation::unknown_reference;
+use crate::db::{self, audit, custody, Db, DbConn};
 use crate::domain::custody::{key_move, KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPosition};
 use crate::domain::Actor;
 use crate::error::AppError;
 use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
+
+/// A key as a step left it: the row, its customer's number and every move.
+pub struct KeyRecord {
+    pub key: custody::KeyRow,
+    pub customer_number: String,
+    pub moves: Vec<custody::KeyMoveRow>,
+}
+
+pub fn record_of(
+    conn: &mut DbConn,
+    key: custody::KeyRow,
+    customer_number: String,
+) -> Result<KeyRecord, AppError> {
+    Ok(KeyRecord {
+        moves: custody::key_moves_of(conn, &key.id)?,
+        key,
+        customer_number,
+    })
+}
+
+/// A key the alarm team received from a customer, as the field gave it.
+pub struct Received {
+    pub customer_id: String,
+    pub number: KeyNumber,
+    pub count: KeyCount,
+    pub position: KeyPosition,
+    pub receipt_document_id: Option<String>,
+}
+
+/// Registers a key received from a customer the actor may see, hung in the cabinet.
+pub async fn receive(db: &Db, user: Actor, r: Received) -> Result<KeyRecord, AppError> {
+    db.transaction(move |conn| {
+        let (customer, _) = load_visible(conn, &user, &r.customer_id, "key.receive")?;
+        let k = register_key(
+            conn,
+            &user,
+            &r.customer_id,
+            &r.number,
+            r.count,
+            &r.position,
+            None,
+            r.receipt_document_id,
+        )?;
+        record_of(conn, k, customer.customer_number)
+    })
+    .await
+}
+
+/// Moves a key whose customer the actor may see, if it is still at version
+/// `expected` (412 otherwise) and where the move starts (409 otherwise).
+pub async fn move_visible(
+    db: &Db,
+    user: Actor,
+    id: String,
+    expected: i32,
+    change: KeyChange<'static>,
+) -> Result<KeyRecord, AppError> {
+    db.transaction(move |conn| {
+        let (mut k, number) = load_visible_key(conn, &user, &id, "key.move")?;
+        if k.version != expected {
+            return Err(AppError::stale_version(k.version));
+        }
+        move_key(conn, &user, &mut k, change)?;
+        record_of(conn, k, number)
+    })
+    .await
+}
 
 pub fn place(k: &custody::KeyRow) -> String {
     match k.custody.as_str() {
@@ -66,6 +135,21 @@ pub struct KeyChange<'a> {
     pub note: Option<String>,
 }
 
+impl KeyChange<'static> {
+    /// The move alone: nowhere new, no order, receipt or note.
+    pub fn of(mv: KeyMove) -> Self {
+        KeyChange {
+            mv,
+            to_group: None,
+            to_user: None,
+            cabinet: None,
+            order_id: None,
+            receipt_document_id: None,
+            note: None,
+        }
+    }
+}
+
 /// Moves a key if the register has it where the move starts; otherwise 409
 /// saying where the register thinks it is. Records the move.
 pub fn move_key(
@@ -74,6 +158,14 @@ pub fn move_key(
     k: &mut custody::KeyRow,
     change: KeyChange<'_>,
 ) -> Result<(), AppError> {
+    if let Some(g) = &change.to_group {
+        db::org::find_group(conn, g)?
+            .ok_or_else(|| unknown_reference("group_id", "group", "gruppen"))?;
+    }
+    if let Some(u) = &change.to_user {
+        db::users::find(conn, u)?
+            .ok_or_else(|| unknown_reference("user_id", "user", "användaren"))?;
+    }
     check_receipt(conn, &k.customer_id, change.receipt_document_id.as_deref())?;
     let from: KeyCustody = k.custody;
     let Some(to) = key_move(from, change.mv) else {
@@ -227,4 +319,25 @@ pub fn register_key(
         audit::Entry::new("key.receive", "key", Some(&row.id)).customer(customer_id),
     )?;
     Ok(row)
+}
+
+pub fn key_not_found() -> AppError {
+    AppError::not_found(ErrorCode::KeyNotFound, "key", "nyckel")
+}
+
+pub fn load_visible_key(
+    conn: &mut DbConn,
+    user: &Actor,
+    id: &str,
+    action: &str,
+) -> Result<(custody::KeyRow, String), AppError> {
+    let k = custody::find_key(conn, id)?.ok_or_else(key_not_found)?;
+    let (customer, _) = load_visible(conn, user, &k.customer_id, action).map_err(|e| {
+        if e.code() == ErrorCode::CustomerNotFound {
+            key_not_found().denied()
+        } else {
+            e
+        }
+    })?;
+    Ok((k, customer.customer_number))
 }
