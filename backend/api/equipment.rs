@@ -3,16 +3,14 @@
 
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
-use crate::app::customers::load_visible;
-use crate::app::equipment::{move_item, record};
+use crate::app;
+use crate::app::equipment::{find_visible_item, new_item, ItemRecord, ItemStep};
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, custody, customers, DbConn};
-use crate::domain::custody::{EquipmentKind, ItemMove, ItemState};
-use crate::error::ErrorCode;
+use crate::db::{self, audit, custody, customers};
+use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -100,14 +98,13 @@ fn item_dto(i: custody::ItemRow, number: Option<String>) -> Result<Item, AppErro
     })
 }
 
-fn detail_of(conn: &mut DbConn, item: custody::ItemRow) -> Result<ItemDetail, AppError> {
-    let number = match &item.customer_id {
-        Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
-            .pop()
-            .map(|(_, n)| n),
-        None => None,
-    };
-    let history = custody::item_moves_of(conn, &item.id)?
+fn detail_dto(record: ItemRecord) -> Result<ItemDetail, AppError> {
+    let ItemRecord {
+        item,
+        customer_number: number,
+        moves,
+    } = record;
+    let history = moves
         .into_iter()
         .map(|m| ItemMoveEntry {
             seq: m.seq,
@@ -255,52 +252,13 @@ pub async fn create_item(
         .db
         .transaction(move |conn| {
             let item = new_item(conn, &user, &model_id, &serial)?;
-            detail_of(conn, item)
+            app::equipment::record_of(conn, item)
         })
         .await?;
+    let d = detail_dto(d)?;
     Ok(HttpResponse::Created()
         .insert_header(etag(d.item.version))
         .json(d))
-}
-
-/// Registers one item in stock; shared with the import.
-pub(crate) fn new_item(
-    conn: &mut DbConn,
-    user: &Actor,
-    model_id: &str,
-    serial: &str,
-) -> Result<custody::ItemRow, AppError> {
-    let model = custody::find_model(conn, model_id)?.ok_or_else(|| {
-        crate::app::validation::unknown_reference("model_id", "model", "modellen")
-    })?;
-    let now = db::now();
-    let item = custody::ItemRow {
-        id: db::new_id(),
-        model_id: model.id,
-        kind: model.kind,
-        supplier: model.supplier,
-        serial: serial.to_string(),
-        state: ItemState::InStock,
-        customer_id: None,
-        linked_customer_id: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    custody::insert_item(conn, &item).map_err(|e| match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => AppError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::SerialTaken,
-            format!("Serial {serial} is already registered for this supplier and kind."),
-            format!("Serienummer {serial} är redan registrerat för denna leverantör och typ."),
-        ),
-        other => other.into(),
-    })?;
-    record(conn, user, &item, "new", None, None)?;
-    Ok(item)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -414,10 +372,6 @@ pub async fn export_items(
     )
 }
 
-fn item_not_found() -> AppError {
-    AppError::not_found(ErrorCode::ItemNotFound, "item", "enhet")
-}
-
 /// One item and its custody chain.
 #[utoipa::path(get, path = "/api/v1/equipment/items/{id}", tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id")),
@@ -442,33 +396,13 @@ pub async fn get_item(
                     audit::Entry::new("equipment.read", "equipment", Some(&item.id)).customer(c),
                 )?;
             }
-            detail_of(conn, item)
+            app::equipment::record_of(conn, item)
         })
         .await?;
+    let d = detail_dto(d)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.item.version))
         .json(d))
-}
-
-/// Loads an item; one at (or collected from) a customer the caller may not
-/// see answers 404 exactly like one that does not exist (the attempt is audited).
-fn find_visible_item(
-    conn: &mut DbConn,
-    user: &Actor,
-    id: &str,
-    action: &str,
-) -> Result<custody::ItemRow, AppError> {
-    let item = custody::find_item(conn, id)?.ok_or_else(item_not_found)?;
-    if let Some(c) = &item.customer_id {
-        load_visible(conn, user, c, action).map_err(|e| {
-            if e.code() == ErrorCode::CustomerNotFound {
-                item_not_found().denied()
-            } else {
-                e
-            }
-        })?;
-    }
-    Ok(item)
 }
 
 async fn act(
@@ -477,9 +411,7 @@ async fn act(
     user: Actor,
     id: Uuid,
     action: Action,
-    work: impl FnOnce(&mut DbConn, &Actor, &mut custody::ItemRow) -> Result<(), AppError>
-        + Send
-        + 'static,
+    step: ItemStep,
 ) -> Result<HttpResponse, AppError> {
     user.require(
         action,
@@ -487,18 +419,8 @@ async fn act(
         "göra detta med utrustning",
     )?;
     let expected = expected_version(req)?;
-    let id = id.to_string();
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let mut item = find_visible_item(conn, &user, &id, "equipment.move")?;
-            if item.version != expected {
-                return Err(AppError::stale_version(item.version));
-            }
-            work(conn, &user, &mut item)?;
-            detail_of(conn, item)
-        })
-        .await?;
+    let record = app::equipment::step(&state.db, user, id.to_string(), expected, step).await?;
+    let d = detail_dto(record)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.item.version))
         .json(d))
@@ -534,16 +456,14 @@ pub async fn hand_out(
     body: Json<CustomerRef>,
 ) -> Result<HttpResponse, AppError> {
     let customer_id = body.customer_id.to_string();
-    act(&state, &req, user, id.into_inner(), Action::HandOutReceiptProduct, move |conn, user, item| {
-        let (customer, _) = load_visible(conn, user, &customer_id, "equipment.hand_out")?;
-        if item.kind != EquipmentKind::ReceiptProduct {
-            return Err(AppError::new(StatusCode::CONFLICT, ErrorCode::NotAReceiptProduct, "Only receipt products are handed out this way; alarms and locks go with their order.", "Bara kvittensprodukter lämnas ut så; larm och lås går via sin beställning."));
-        }
-        if customer.other_municipality {
-            return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::OtherMunicipalityNoLock, "This customer's case comes from another municipality: no lock or receipt product (seed 002).", "Kundens ärende kommer från en annan kommun: inget lås eller kvittensprodukt."));
-        }
-        move_item(conn, user, item, ItemMove::Install, Some(customer.id), None, None)
-    })
+    act(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        Action::HandOutReceiptProduct,
+        ItemStep::HandOut { customer_id },
+    )
     .await
 }
 
@@ -570,7 +490,7 @@ pub async fn restock(
         user,
         id.into_inner(),
         Action::RestockEquipment,
-        move |conn, user, item| move_item(conn, user, item, ItemMove::Restock, None, None, note),
+        ItemStep::Restock { note },
     )
     .await
 }
@@ -598,7 +518,7 @@ pub async fn scrap(
         user,
         id.into_inner(),
         Action::ScrapEquipment,
-        move |conn, user, item| move_item(conn, user, item, ItemMove::Scrap, None, None, note),
+        ItemStep::Scrap { note },
     )
     .await
 }
@@ -628,7 +548,7 @@ pub async fn collect_item(
         user,
         id.into_inner(),
         Action::CollectEquipment,
-        move |conn, user, item| move_item(conn, user, item, ItemMove::Collect, None, None, note),
+        ItemStep::Collect { note },
     )
     .await
 }
@@ -657,35 +577,7 @@ pub async fn link(
         user,
         id.into_inner(),
         Action::LinkLock,
-        move |conn, user, item| {
-            load_visible(conn, user, &customer_id, "equipment.link")?;
-            if item.kind != EquipmentKind::DigitalLock
-                || item.state != ItemState::AtCustomer
-                || item.customer_id.as_deref() != Some(customer_id.as_str())
-            {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    ErrorCode::NotMountedHere,
-                    "Only a digital lock mounted at this customer's can be linked to them.",
-                    "Bara ett digitalt lås monterat hos kunden kan kopplas till kunden.",
-                ));
-            }
-            let expected = item.version;
-            item.linked_customer_id = Some(customer_id.clone());
-            item.version += 1;
-            item.updated_at = db::now();
-            if !custody::update_item_if_version(conn, item, expected)? {
-                return Err(AppError::stale_version(expected + 1));
-            }
-            record(
-                conn,
-                user,
-                item,
-                item.state.as_str(),
-                None,
-                Some("Kopplat till kund".into()),
-            )
-        },
+        ItemStep::Link { customer_id },
     )
     .await
 }
@@ -713,31 +605,7 @@ pub async fn unlink(
         user,
         id.into_inner(),
         Action::UnlinkLock,
-        move |conn, user, item| {
-            if item.linked_customer_id.is_none() {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    ErrorCode::NotLinked,
-                    "This lock is not linked to a customer.",
-                    "Låset är inte kopplat till någon kund.",
-                ));
-            }
-            let expected = item.version;
-            item.linked_customer_id = None;
-            item.version += 1;
-            item.updated_at = db::now();
-            if !custody::update_item_if_version(conn, item, expected)? {
-                return Err(AppError::stale_version(expected + 1));
-            }
-            record(
-                conn,
-                user,
-                item,
-                item.state.as_str(),
-                None,
-                note.or(Some("Koppling borttagen".into())),
-            )
-        },
+        ItemStep::Unlink { note },
     )
     .await
 }

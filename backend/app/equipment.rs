@@ -1,8 +1,9 @@
 //! Equipment's steps: items moved between stock, installers and customers,
 //! installed by serial, marked to collect and collected, each recorded.
 
+use crate::app::customers::load_visible;
 use crate::app::validation::Problems;
-use crate::db::{self, audit, custody, customers, DbConn};
+use crate::db::{self, audit, custody, customers, Db, DbConn};
 use crate::domain::custody::{closest, item_move, EquipmentKind, ItemMove, ItemState};
 use crate::domain::{Actor, Service};
 use crate::error::AppError;
@@ -271,4 +272,206 @@ pub fn collect(
         }
     }
     Ok(())
+}
+
+/// An item as a step left it, with its customer's number and its moves.
+pub struct ItemRecord {
+    pub item: custody::ItemRow,
+    pub customer_number: Option<String>,
+    pub moves: Vec<custody::ItemMoveRow>,
+}
+
+pub fn record_of(conn: &mut DbConn, item: custody::ItemRow) -> Result<ItemRecord, AppError> {
+    let customer_number = match &item.customer_id {
+        Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
+            .pop()
+            .map(|(_, n)| n),
+        None => None,
+    };
+    Ok(ItemRecord {
+        moves: custody::item_moves_of(conn, &item.id)?,
+        customer_number,
+        item,
+    })
+}
+
+/// A step done to one item at the desk or in the field.
+pub enum ItemStep {
+    /// A receipt product handed to a customer (not an alarm or a lock).
+    HandOut {
+        customer_id: String,
+    },
+    Restock {
+        note: Option<String>,
+    },
+    Scrap {
+        note: Option<String>,
+    },
+    Collect {
+        note: Option<String>,
+    },
+    /// A mounted digital lock linked to its customer in the supplier's system.
+    Link {
+        customer_id: String,
+    },
+    Unlink {
+        note: Option<String>,
+    },
+}
+
+/// Does `step` to an item the actor may see, if it is still at version `expected`.
+pub async fn step(
+    db: &Db,
+    user: Actor,
+    id: String,
+    expected: i32,
+    step: ItemStep,
+) -> Result<ItemRecord, AppError> {
+    db.transaction(move |conn| {
+        let mut item = find_visible_item(conn, &user, &id, "equipment.move")?;
+        if item.version != expected {
+            return Err(AppError::stale_version(item.version));
+        }
+        let (user, item) = (&user, &mut item);
+        match step {
+            ItemStep::HandOut { customer_id } => {
+                let (customer, _) = load_visible(conn, user, &customer_id, "equipment.hand_out")?;
+                if item.kind != EquipmentKind::ReceiptProduct {
+                    return Err(AppError::new(StatusCode::CONFLICT, ErrorCode::NotAReceiptProduct, "Only receipt products are handed out this way; alarms and locks go with their order.", "Bara kvittensprodukter lämnas ut så; larm och lås går via sin beställning."));
+                }
+                if customer.other_municipality {
+                    return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::OtherMunicipalityNoLock, "This customer's case comes from another municipality: no lock or receipt product (seed 002).", "Kundens ärende kommer från en annan kommun: inget lås eller kvittensprodukt."));
+                }
+                move_item(conn, user, item, ItemMove::Install, Some(customer.id), None, None)
+            }
+            ItemStep::Restock { note } => {
+                move_item(conn, user, item, ItemMove::Restock, None, None, note)
+            }
+            ItemStep::Scrap { note } => move_item(conn, user, item, ItemMove::Scrap, None, None, note),
+            ItemStep::Collect { note } => {
+                move_item(conn, user, item, ItemMove::Collect, None, None, note)
+            }
+            ItemStep::Link { customer_id } => {
+                load_visible(conn, user, &customer_id, "equipment.link")?;
+                if item.kind != EquipmentKind::DigitalLock
+                    || item.state != ItemState::AtCustomer
+                    || item.customer_id.as_deref() != Some(customer_id.as_str())
+                {
+                    return Err(AppError::new(
+                        StatusCode::CONFLICT,
+                        ErrorCode::NotMountedHere,
+                        "Only a digital lock mounted at this customer's can be linked to them.",
+                        "Bara ett digitalt lås monterat hos kunden kan kopplas till kunden.",
+                    ));
+                }
+                let expected = item.version;
+                item.linked_customer_id = Some(customer_id.clone());
+                item.version += 1;
+                item.updated_at = db::now();
+                if !custody::update_item_if_version(conn, item, expected)? {
+                    return Err(AppError::stale_version(expected + 1));
+                }
+                record(
+                    conn,
+                    user,
+                    item,
+                    item.state.as_str(),
+                    None,
+                    Some("Kopplat till kund".into()),
+                )
+            }
+            ItemStep::Unlink { note } => {
+                if item.linked_customer_id.is_none() {
+                    return Err(AppError::new(
+                        StatusCode::CONFLICT,
+                        ErrorCode::NotLinked,
+                        "This lock is not linked to a customer.",
+                        "Låset är inte kopplat till någon kund.",
+                    ));
+                }
+                let expected = item.version;
+                item.linked_customer_id = None;
+                item.version += 1;
+                item.updated_at = db::now();
+                if !custody::update_item_if_version(conn, item, expected)? {
+                    return Err(AppError::stale_version(expected + 1));
+                }
+                record(
+                    conn,
+                    user,
+                    item,
+                    item.state.as_str(),
+                    None,
+                    note.or(Some("Koppling borttagen".into())),
+                )
+            }
+        }?;
+        record_of(conn, item.clone())
+    })
+    .await
+}
+
+pub fn item_not_found() -> AppError {
+    AppError::not_found(ErrorCode::ItemNotFound, "item", "enhet")
+}
+
+/// Loads an item; one at (or collected from) a customer the caller may not
+/// see answers 404 exactly like one that does not exist (the attempt is audited).
+pub fn find_visible_item(
+    conn: &mut DbConn,
+    user: &Actor,
+    id: &str,
+    action: &str,
+) -> Result<custody::ItemRow, AppError> {
+    let item = custody::find_item(conn, id)?.ok_or_else(item_not_found)?;
+    if let Some(c) = &item.customer_id {
+        load_visible(conn, user, c, action).map_err(|e| {
+            if e.code() == ErrorCode::CustomerNotFound {
+                item_not_found().denied()
+            } else {
+                e
+            }
+        })?;
+    }
+    Ok(item)
+}
+
+/// Registers one item in stock; shared with the import.
+pub fn new_item(
+    conn: &mut DbConn,
+    user: &Actor,
+    model_id: &str,
+    serial: &str,
+) -> Result<custody::ItemRow, AppError> {
+    let model = custody::find_model(conn, model_id)?.ok_or_else(|| {
+        crate::app::validation::unknown_reference("model_id", "model", "modellen")
+    })?;
+    let now = db::now();
+    let item = custody::ItemRow {
+        id: db::new_id(),
+        model_id: model.id,
+        kind: model.kind,
+        supplier: model.supplier,
+        serial: serial.to_string(),
+        state: ItemState::InStock,
+        customer_id: None,
+        linked_customer_id: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    custody::insert_item(conn, &item).map_err(|e| match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::SerialTaken,
+            format!("Serial {serial} is already registered for this supplier and kind."),
+            format!("Serienummer {serial} är redan registrerat för denna leverantör och typ."),
+        ),
+        other => other.into(),
+    })?;
+    record(conn, user, &item, "new", None, None)?;
+    Ok(item)
 }
