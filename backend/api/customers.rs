@@ -4,17 +4,15 @@
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
 use super::pagination::{self, Page};
+use crate::app;
 use crate::app::customers::load_visible;
-use crate::app::validation::unknown_reference;
 use crate::app::validation::{nullable, Problems};
-use crate::auth::permissions::{may_hold, Duty};
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, customers, org, users, DbConn};
+use crate::db::{self, audit, customers};
 use crate::domain::Personnummer;
-use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -397,25 +395,7 @@ pub async fn create_customer(
         created_at: now,
         updated_at: now,
     };
-    let (row, groups) = state
-        .db
-        .transaction(move |conn| {
-            check_references(conn, &row.area_id, &group_ids, row.ordinary_assessor_id.as_deref())?;
-            if customers::find_by_personnummer(conn, &row.personnummer)?.is_some() {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    ErrorCode::CustomerExists,
-                    "A customer with this personnummer is already registered. Search for it instead.",
-                    "Det finns redan en brukare med detta personnummer. Sök fram den i stället.",
-                ));
-            }
-            let mut row = row;
-            row.customer_number = customers::next_customer_number(conn)?;
-            customers::insert(conn, &row, &group_ids)?;
-            audit::record(conn, &user, audit::Entry::new("customer.create", "customer", Some(&row.id)).customer(&row.id))?;
-            Ok((row, group_ids))
-        })
-        .await?;
+    let (row, groups) = app::customers::register(&state.db, user, row, group_ids).await?;
     let version = row.version;
     Ok(private(
         HttpResponse::Created()
@@ -449,35 +429,6 @@ fn address(p: &mut Problems, a: &Address) -> Address {
         postal_code,
         city,
     }
-}
-
-fn check_references(
-    conn: &mut DbConn,
-    area_id: &str,
-    group_ids: &[String],
-    assessor_id: Option<&str>,
-) -> Result<(), AppError> {
-    if org::find_area(conn, area_id)?.is_none() {
-        return Err(unknown_reference("area_id", "area", "området"));
-    }
-    if org::find_groups(conn, group_ids)?.len() != group_ids.len() {
-        return Err(unknown_reference("group_ids", "group", "gruppen"));
-    }
-    if let Some(id) = assessor_id {
-        let ok = users::find(conn, id)?
-            .is_some_and(|u| u.active && may_hold(u.role, Duty::OrdinaryAssessor));
-        if !ok {
-            let mut p = Problems::default();
-            p.add(
-                "ordinary_assessor_id",
-                "not_an_assessor",
-                "must be an active user with the role assessor",
-                "ska vara en aktiv användare med rollen handläggare",
-            );
-            p.finish()?;
-        }
-    }
-    Ok(())
 }
 
 /// One customer's card. Recorded in the audit log.
@@ -606,83 +557,21 @@ pub async fn update_customer(
         }
     }
     p.finish()?;
-    let (row, groups) = state
-        .db
-        .transaction(move |conn| {
-            let (mut row, mut groups) = load_visible(conn, &user, &id, "customer.update")?;
-            if row.version != expected {
-                return Err(AppError::stale_version(row.version));
-            }
-            let now = db::now();
-            if let Some(v) = first_name {
-                row.first_name = v;
-            }
-            if let Some(v) = last_name {
-                row.last_name = v;
-            }
-            row.search_name = customers::search_name(&row.first_name, &row.last_name);
-            if let Some(a) = address {
-                (row.street, row.postal_code, row.city) = (a.street, a.postal_code, a.city);
-            }
-            if let Some(v) = phone {
-                row.phone = v;
-            }
-            if let Some(v) = key_position {
-                row.key_position = v;
-            }
-            if let Some(v) = entry_notes {
-                row.entry_notes = v;
-            }
-            if let Some(v) = new_area {
-                row.area_id = v;
-            }
-            if let Some(v) = u.ordinary_assessor_id {
-                row.ordinary_assessor_id = v.map(|x| x.to_string());
-            }
-            if let Some(v) = u.other_municipality {
-                row.other_municipality = v;
-            }
-            if let Some(v) = u
-                .consent_digital_lock
-                .filter(|v| *v != row.consent_digital_lock)
-            {
-                row.consent_digital_lock = v;
-                row.consent_digital_lock_at = Some(now);
-                row.consent_digital_lock_by = Some(user.id.clone());
-            }
-            if let Some(v) = u
-                .consent_staff_unlock
-                .filter(|v| *v != row.consent_staff_unlock)
-            {
-                row.consent_staff_unlock = v;
-                row.consent_staff_unlock_at = Some(now);
-                row.consent_staff_unlock_by = Some(user.id.clone());
-            }
-            if let Some(g) = &u.group_ids {
-                groups = g.iter().map(Uuid::to_string).collect();
-            }
-            check_references(
-                conn,
-                &row.area_id,
-                &groups,
-                row.ordinary_assessor_id.as_deref(),
-            )?;
-            row.version += 1;
-            row.updated_at = now;
-            if !customers::update_if_version(conn, &row, expected)? {
-                return Err(AppError::stale_version(expected + 1));
-            }
-            if u.group_ids.is_some() {
-                customers::set_groups(conn, &row.id, &groups)?;
-            }
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("customer.update", "customer", Some(&row.id)).customer(&row.id),
-            )?;
-            Ok((row, groups))
-        })
-        .await?;
+    let changes = app::customers::Changes {
+        first_name,
+        last_name,
+        address: address.map(|a| (a.street, a.postal_code, a.city)),
+        phone,
+        key_position,
+        entry_notes,
+        area_id: new_area,
+        ordinary_assessor_id: u.ordinary_assessor_id.map(|v| v.map(|x| x.to_string())),
+        other_municipality: u.other_municipality,
+        consent_digital_lock: u.consent_digital_lock,
+        consent_staff_unlock: u.consent_staff_unlock,
+        group_ids: u.group_ids.map(|g| g.iter().map(Uuid::to_string).collect()),
+    };
+    let (row, groups) = app::customers::change(&state.db, user, id, expected, changes).await?;
     Ok(private(
         HttpResponse::Ok()
             .insert_header(etag(row.version))

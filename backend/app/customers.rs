@@ -1,10 +1,13 @@
 //! Customers as the routines reach them: only those the actor may see, every
 //! look audited.
 
-use crate::db::{audit, customers, Db, DbConn};
+use crate::app::validation::{unknown_reference, Problems};
+use crate::auth::permissions::{may_hold, Duty};
+use crate::db::{self, audit, customers, org, users, Db, DbConn};
 use crate::domain::Actor;
 use crate::error::AppError;
 use crate::error::ErrorCode;
+use actix_web::http::StatusCode;
 
 pub fn customer_not_found() -> AppError {
     AppError::not_found(ErrorCode::CustomerNotFound, "customer", "brukare")
@@ -56,4 +59,174 @@ where
         load(conn, &customer_id)
     })
     .await
+}
+
+/// A new customer, checked: the area, groups and ordinary assessor must exist
+/// (and the assessor be one), the personnummer not be registered already.
+pub async fn register(
+    db: &Db,
+    user: Actor,
+    row: customers::CustomerRow,
+    group_ids: Vec<String>,
+) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
+    db.transaction(move |conn| {
+        check_references(
+            conn,
+            &row.area_id,
+            &group_ids,
+            row.ordinary_assessor_id.as_deref(),
+        )?;
+        if customers::find_by_personnummer(conn, &row.personnummer)?.is_some() {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::CustomerExists,
+                "A customer with this personnummer is already registered. Search for it instead.",
+                "Det finns redan en brukare med detta personnummer. Sök fram den i stället.",
+            ));
+        }
+        let mut row = row;
+        row.customer_number = customers::next_customer_number(conn)?;
+        customers::insert(conn, &row, &group_ids)?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("customer.create", "customer", Some(&row.id)).customer(&row.id),
+        )?;
+        Ok((row, group_ids))
+    })
+    .await
+}
+
+/// What a change to a customer's card sets; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct Changes {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Street, postal code, city.
+    pub address: Option<(String, String, String)>,
+    pub phone: Option<Option<String>>,
+    pub key_position: Option<Option<String>>,
+    pub entry_notes: Option<Option<String>>,
+    pub area_id: Option<String>,
+    pub ordinary_assessor_id: Option<Option<String>>,
+    pub other_municipality: Option<bool>,
+    /// A changed consent records who and when.
+    pub consent_digital_lock: Option<bool>,
+    pub consent_staff_unlock: Option<bool>,
+    pub group_ids: Option<Vec<String>>,
+}
+
+/// Changes a customer the actor may see, if still at version `expected`.
+pub async fn change(
+    db: &Db,
+    user: Actor,
+    id: String,
+    expected: i32,
+    c: Changes,
+) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
+    db.transaction(move |conn| {
+        let (mut row, mut groups) = load_visible(conn, &user, &id, "customer.update")?;
+        if row.version != expected {
+            return Err(AppError::stale_version(row.version));
+        }
+        let now = db::now();
+        if let Some(v) = c.first_name {
+            row.first_name = v;
+        }
+        if let Some(v) = c.last_name {
+            row.last_name = v;
+        }
+        row.search_name = customers::search_name(&row.first_name, &row.last_name);
+        if let Some(a) = c.address {
+            (row.street, row.postal_code, row.city) = a;
+        }
+        if let Some(v) = c.phone {
+            row.phone = v;
+        }
+        if let Some(v) = c.key_position {
+            row.key_position = v;
+        }
+        if let Some(v) = c.entry_notes {
+            row.entry_notes = v;
+        }
+        if let Some(v) = c.area_id {
+            row.area_id = v;
+        }
+        if let Some(v) = c.ordinary_assessor_id {
+            row.ordinary_assessor_id = v;
+        }
+        if let Some(v) = c.other_municipality {
+            row.other_municipality = v;
+        }
+        if let Some(v) = c
+            .consent_digital_lock
+            .filter(|v| *v != row.consent_digital_lock)
+        {
+            row.consent_digital_lock = v;
+            row.consent_digital_lock_at = Some(now);
+            row.consent_digital_lock_by = Some(user.id.clone());
+        }
+        if let Some(v) = c
+            .consent_staff_unlock
+            .filter(|v| *v != row.consent_staff_unlock)
+        {
+            row.consent_staff_unlock = v;
+            row.consent_staff_unlock_at = Some(now);
+            row.consent_staff_unlock_by = Some(user.id.clone());
+        }
+        let groups_changed = c.group_ids.is_some();
+        if let Some(g) = c.group_ids {
+            groups = g;
+        }
+        check_references(
+            conn,
+            &row.area_id,
+            &groups,
+            row.ordinary_assessor_id.as_deref(),
+        )?;
+        row.version += 1;
+        row.updated_at = now;
+        if !customers::update_if_version(conn, &row, expected)? {
+            return Err(AppError::stale_version(expected + 1));
+        }
+        if groups_changed {
+            customers::set_groups(conn, &row.id, &groups)?;
+        }
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("customer.update", "customer", Some(&row.id)).customer(&row.id),
+        )?;
+        Ok((row, groups))
+    })
+    .await
+}
+
+fn check_references(
+    conn: &mut DbConn,
+    area_id: &str,
+    group_ids: &[String],
+    assessor_id: Option<&str>,
+) -> Result<(), AppError> {
+    if org::find_area(conn, area_id)?.is_none() {
+        return Err(unknown_reference("area_id", "area", "området"));
+    }
+    if org::find_groups(conn, group_ids)?.len() != group_ids.len() {
+        return Err(unknown_reference("group_ids", "group", "gruppen"));
+    }
+    if let Some(id) = assessor_id {
+        let ok = users::find(conn, id)?
+            .is_some_and(|u| u.active && may_hold(u.role, Duty::OrdinaryAssessor));
+        if !ok {
+            let mut p = Problems::default();
+            p.add(
+                "ordinary_assessor_id",
+                "not_an_assessor",
+                "must be an active user with the role assessor",
+                "ska vara en aktiv användare med rollen handläggare",
+            );
+            p.finish()?;
+        }
+    }
+    Ok(())
 }
