@@ -3,14 +3,14 @@
 
 use super::json::Json;
 use crate::api::concurrency::{etag, expected_version};
-use crate::app::validation::{unknown_reference, Problems};
+use crate::app;
+use crate::app::org::user_not_found;
+use crate::app::validation::Problems;
 use crate::auth::{password, Action, Actor};
-use crate::db::{self, audit, org, users};
+use crate::db::{self, org, users};
 use crate::domain::{GroupKind, Role};
-use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -115,38 +115,11 @@ pub async fn create_area(
         name,
         created_at: db::now(),
     };
-    let created = state
-        .db
-        .transaction(move |conn| {
-            org::insert_area(conn, &row)
-                .map_err(|e| duplicate(e, ErrorCode::AreaExists, "area", "område"))?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("area.create", "area", Some(&row.id)),
-            )?;
-            Ok(row)
-        })
-        .await?;
+    let created = app::org::create_area(&state.db, user, row).await?;
     Ok(HttpResponse::Created().json(Area {
         id: created.id,
         name: created.name,
     }))
-}
-
-fn duplicate(e: diesel::result::Error, code: ErrorCode, en: &str, sv: &str) -> AppError {
-    match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => AppError::new(
-            StatusCode::CONFLICT,
-            code,
-            format!("A {en} with this name already exists."),
-            format!("Det finns redan ett {sv} med detta namn."),
-        ),
-        other => other.into(),
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -233,22 +206,7 @@ pub async fn create_group(
         kind: body.kind,
         created_at: db::now(),
     };
-    let created = state
-        .db
-        .transaction(move |conn| {
-            if org::find_area(conn, &row.area_id)?.is_none() {
-                return Err(unknown_reference("area_id", "area", "området"));
-            }
-            org::insert_group(conn, &row)
-                .map_err(|e| duplicate(e, ErrorCode::GroupExists, "group", "grupp"))?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("group.create", "group", Some(&row.id)),
-            )?;
-            Ok(row)
-        })
-        .await?;
+    let created = app::org::create_group(&state.db, user, row).await?;
     Ok(HttpResponse::Created().json(group_dto(created)?))
 }
 
@@ -387,10 +345,6 @@ async fn load_user(state: &AppState, id: Uuid) -> Result<User, AppError> {
     user_dto(row, groups)
 }
 
-fn user_not_found() -> AppError {
-    AppError::not_found(ErrorCode::UserNotFound, "user", "användare")
-}
-
 /// One user (admin).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
@@ -460,45 +414,13 @@ pub async fn update_user(
     let display_name = display_name.map(|d| p.text("display_name", &d, 100));
     p.finish()?;
     let target = id.clone();
-    state
-        .db
-        .transaction(move |conn| {
-            let current = users::find(conn, &target)?.ok_or_else(user_not_found)?;
-            if current.version != expected {
-                return Err(AppError::stale_version(current.version));
-            }
-            let new_role = role;
-            let lead = alarm_lead.unwrap_or(current.alarm_lead);
-            let holder = new_role.unwrap_or(current.role);
-            let mut p = Problems::default();
-            crate::app::org::check_alarm_lead(&mut p, lead, holder);
-            p.finish()?;
-            let cuts =
-                active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
-            let changes = users::UserChanges {
-                display_name,
-                role: new_role,
-                alarm_lead,
-                active,
-                password_hash: None,
-                token_version: cuts.then_some(current.token_version + 1),
-                version: current.version + 1,
-                updated_at: db::now(),
-            };
-            if !users::update_if_version(conn, &target, expected, &changes)? {
-                return Err(AppError::stale_version(current.version + 1));
-            }
-            if cuts {
-                crate::db::tokens::revoke_all_of_user(conn, &target, db::now())?;
-            }
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("user.update", "user", Some(&target)),
-            )?;
-            Ok(())
-        })
-        .await?;
+    let edit = app::org::UserEdit {
+        display_name,
+        role,
+        alarm_lead,
+        active,
+    };
+    app::org::update_user(&state.db, user, target, expected, edit).await?;
     let updated = load_user(&state, id.parse().expect("uuid")).await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(updated.version))
@@ -535,30 +457,7 @@ pub async fn set_password(
     p.finish()?;
     let id = id.into_inner().to_string();
     let new_password = body.into_inner().password;
-    state
-        .db
-        .transaction(move |conn| {
-            let current = users::find(conn, &id)?.ok_or_else(user_not_found)?;
-            let changes = users::UserChanges {
-                display_name: None,
-                role: None,
-                alarm_lead: None,
-                active: None,
-                password_hash: Some(password::hash(&new_password)?),
-                token_version: Some(current.token_version + 1),
-                version: current.version + 1,
-                updated_at: db::now(),
-            };
-            users::update_if_version(conn, &id, current.version, &changes)?;
-            crate::db::tokens::revoke_all_of_user(conn, &id, db::now())?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("user.set_password", "user", Some(&id)),
-            )?;
-            Ok(())
-        })
-        .await?;
+    app::org::set_password(&state.db, user, id, new_password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -577,18 +476,7 @@ pub async fn revoke_sessions(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let id = id.into_inner().to_string();
-    state
-        .db
-        .transaction(move |conn| {
-            crate::app::org::cut_sessions(conn, &id)?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("user.revoke_sessions", "user", Some(&id)),
-            )?;
-            Ok(())
-        })
-        .await?;
+    app::org::revoke_sessions(&state.db, user, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -606,26 +494,7 @@ pub async fn add_member(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let (group_id, user_id) = (path.0.to_string(), path.1.to_string());
-    state
-        .db
-        .transaction(move |conn| {
-            org::find_group(conn, &group_id)?
-                .ok_or_else(|| AppError::not_found(ErrorCode::GroupNotFound, "group", "grupp"))?;
-            users::find(conn, &user_id)?.ok_or_else(user_not_found)?;
-            if !users::memberships_of(conn, &user_id)?
-                .iter()
-                .any(|m| m.group_id == group_id)
-            {
-                users::add_membership(conn, &group_id, &user_id)?;
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("group.add_member", "user", Some(&user_id)),
-                )?;
-            }
-            Ok(())
-        })
-        .await?;
+    app::org::add_member(&state.db, user, group_id, user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -643,23 +512,6 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let (group_id, user_id) = (path.0.to_string(), path.1.to_string());
-    state
-        .db
-        .transaction(move |conn| {
-            if !users::remove_membership(conn, &group_id, &user_id)? {
-                return Err(AppError::not_found(
-                    ErrorCode::MembershipNotFound,
-                    "membership",
-                    "medlemskap",
-                ));
-            }
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("group.remove_member", "user", Some(&user_id)),
-            )?;
-            Ok(())
-        })
-        .await?;
+    app::org::remove_member(&state.db, user, group_id, user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,7 @@
 use crate::app::validation::{unknown_reference, Problems};
 use crate::auth::password;
 use crate::auth::permissions::{may_hold, Duty};
-use crate::db::{self, audit, org, tokens, users, DbConn};
+use crate::db::{self, audit, org, tokens, users, Db, DbConn};
 use crate::domain::{Actor, Role};
 use crate::error::AppError;
 use crate::error::ErrorCode;
@@ -119,4 +119,222 @@ pub fn cut_sessions(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
     };
     users::update_if_version(conn, user_id, user.version, &changes)?;
     Ok(())
+}
+
+/// Creates an area; its name must be free.
+pub async fn create_area(
+    db: &Db,
+    user: Actor,
+    row: org::AreaRow,
+) -> Result<org::AreaRow, AppError> {
+    db.transaction(move |conn| {
+        org::insert_area(conn, &row)
+            .map_err(|e| duplicate(e, ErrorCode::AreaExists, "area", "område"))?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("area.create", "area", Some(&row.id)),
+        )?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Creates a group in an existing area; its name must be free there.
+pub async fn create_group(
+    db: &Db,
+    user: Actor,
+    row: org::GroupRow,
+) -> Result<org::GroupRow, AppError> {
+    db.transaction(move |conn| {
+        if org::find_area(conn, &row.area_id)?.is_none() {
+            return Err(unknown_reference("area_id", "area", "området"));
+        }
+        org::insert_group(conn, &row)
+            .map_err(|e| duplicate(e, ErrorCode::GroupExists, "group", "grupp"))?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("group.create", "group", Some(&row.id)),
+        )?;
+        Ok(row)
+    })
+    .await
+}
+
+/// What an admin changes on a user; `None` leaves a field as it is.
+pub struct UserEdit {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub alarm_lead: Option<bool>,
+    pub active: Option<bool>,
+}
+
+/// Changes a user at version `expected`; a deactivation or a new role ends
+/// their sessions at once.
+pub async fn update_user(
+    db: &Db,
+    user: Actor,
+    target: String,
+    expected: i32,
+    edit: UserEdit,
+) -> Result<(), AppError> {
+    let UserEdit {
+        display_name,
+        role,
+        alarm_lead,
+        active,
+    } = edit;
+    db.transaction(move |conn| {
+        let current = users::find(conn, &target)?.ok_or_else(user_not_found)?;
+        if current.version != expected {
+            return Err(AppError::stale_version(current.version));
+        }
+        let new_role = role;
+        let lead = alarm_lead.unwrap_or(current.alarm_lead);
+        let holder = new_role.unwrap_or(current.role);
+        let mut p = Problems::default();
+        crate::app::org::check_alarm_lead(&mut p, lead, holder);
+        p.finish()?;
+        let cuts = active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
+        let changes = users::UserChanges {
+            display_name,
+            role: new_role,
+            alarm_lead,
+            active,
+            password_hash: None,
+            token_version: cuts.then_some(current.token_version + 1),
+            version: current.version + 1,
+            updated_at: db::now(),
+        };
+        if !users::update_if_version(conn, &target, expected, &changes)? {
+            return Err(AppError::stale_version(current.version + 1));
+        }
+        if cuts {
+            crate::db::tokens::revoke_all_of_user(conn, &target, db::now())?;
+        }
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("user.update", "user", Some(&target)),
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// Sets a user's password and ends their sessions.
+pub async fn set_password(
+    db: &Db,
+    user: Actor,
+    id: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    db.transaction(move |conn| {
+        let current = users::find(conn, &id)?.ok_or_else(user_not_found)?;
+        let changes = users::UserChanges {
+            display_name: None,
+            role: None,
+            alarm_lead: None,
+            active: None,
+            password_hash: Some(password::hash(&new_password)?),
+            token_version: Some(current.token_version + 1),
+            version: current.version + 1,
+            updated_at: db::now(),
+        };
+        users::update_if_version(conn, &id, current.version, &changes)?;
+        crate::db::tokens::revoke_all_of_user(conn, &id, db::now())?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("user.set_password", "user", Some(&id)),
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// Ends every session of a user (a lost phone).
+pub async fn revoke_sessions(db: &Db, user: Actor, id: String) -> Result<(), AppError> {
+    db.transaction(move |conn| {
+        crate::app::org::cut_sessions(conn, &id)?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("user.revoke_sessions", "user", Some(&id)),
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// Puts a user in a group (once).
+pub async fn add_member(
+    db: &Db,
+    user: Actor,
+    group_id: String,
+    user_id: String,
+) -> Result<(), AppError> {
+    db.transaction(move |conn| {
+        org::find_group(conn, &group_id)?
+            .ok_or_else(|| AppError::not_found(ErrorCode::GroupNotFound, "group", "grupp"))?;
+        users::find(conn, &user_id)?.ok_or_else(user_not_found)?;
+        if !users::memberships_of(conn, &user_id)?
+            .iter()
+            .any(|m| m.group_id == group_id)
+        {
+            users::add_membership(conn, &group_id, &user_id)?;
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("group.add_member", "user", Some(&user_id)),
+            )?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Takes a user out of a group.
+pub async fn remove_member(
+    db: &Db,
+    user: Actor,
+    group_id: String,
+    user_id: String,
+) -> Result<(), AppError> {
+    db.transaction(move |conn| {
+        if !users::remove_membership(conn, &group_id, &user_id)? {
+            return Err(AppError::not_found(
+                ErrorCode::MembershipNotFound,
+                "membership",
+                "medlemskap",
+            ));
+        }
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("group.remove_member", "user", Some(&user_id)),
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+fn duplicate(e: diesel::result::Error, code: ErrorCode, en: &str, sv: &str) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("A {en} with this name already exists."),
+            format!("Det finns redan ett {sv} med detta namn."),
+        ),
+        other => other.into(),
+    }
+}
+
+pub fn user_not_found() -> AppError {
+    AppError::not_found(ErrorCode::UserNotFound, "user", "användare")
 }
