@@ -21,6 +21,7 @@ macro_rules! text_enum {
 pub mod calendar;
 pub mod custody;
 pub mod followup;
+pub mod lifecycle;
 pub mod messages;
 pub mod order;
 pub mod period;

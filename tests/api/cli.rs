@@ -127,13 +127,14 @@ fn a_mistyped_database_url_is_refused_and_creates_nothing() {
 }
 
 #[test]
-fn help_documents_the_configuration_and_openapi_prints_the_spec() {
+fn help_documents_the_configuration_and_openapi_and_lifecycle_print_their_documents() {
     let help = Command::new(BIN).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     for word in [
         "serve",
         "migrate",
         "openapi",
+        "lifecycle",
         "create-user",
         "LARMKOLL_LISTEN",
         "LARMKOLL_DATA_DIR",
@@ -145,6 +146,11 @@ fn help_documents_the_configuration_and_openapi_prints_the_spec() {
     assert_eq!(
         String::from_utf8(spec.stdout).unwrap(),
         larmkoll::api::openapi_json()
+    );
+    let lifecycle = Command::new(BIN).arg("lifecycle").output().unwrap();
+    assert_eq!(
+        String::from_utf8(lifecycle.stdout).unwrap(),
+        larmkoll::api::lifecycle::lifecycle_json()
     );
 }
 
