@@ -1,4 +1,4 @@
-//! The `larmkoll` command: serve | migrate | openapi | create-user.
+//! The `larmkoll` command: serve | migrate | openapi | lifecycle | create-user.
 
 use actix_web::{web, HttpServer};
 use clap::{Parser, Subcommand};
@@ -32,6 +32,9 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (`larmkoll openapi > openapi/openapi.json`).
     Openapi,
+    /// Print the order lifecycle as served at /api/v1/lifecycle
+    /// (`larmkoll lifecycle > openapi/lifecycle.json`).
+    Lifecycle,
     /// Create a user. The password is read from LARMKOLL_NEW_PASSWORD or standard input.
     CreateUser {
         #[arg(long)]
@@ -75,9 +78,16 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { demo: false });
-    if let Command::Openapi = command {
-        print!("{}", api::openapi_json());
-        return Ok(());
+    match command {
+        Command::Openapi => {
+            print!("{}", api::openapi_json());
+            return Ok(());
+        }
+        Command::Lifecycle => {
+            print!("{}", api::lifecycle::lifecycle_json());
+            return Ok(());
+        }
+        _ => {}
     }
     // The database, its journal, the originals and the signing key hold
     // personal data: whatever the caller's umask, nothing the server creates
@@ -178,7 +188,7 @@ fn main() -> anyhow::Result<()> {
             apply,
         } => import_keys(&db, &file, &as_user, apply),
         Command::Serve { demo } => serve(settings, db, &target, demo),
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi | Command::Lifecycle => unreachable!("handled above"),
     }
 }
 

@@ -1,28 +1,15 @@
 // Larmkoll's field app: the installer's visits, the customer card and the
 // actions of each order's state, all usable without signal. Actions go into
 // the outbox (outbox.js) and are sent when a connection exists; the cached
-// work data and the session live in IndexedDB (store.js).
+// work data, the session and the server's order lifecycle (lifecycle.js) live
+// in IndexedDB (store.js).
 "use strict";
 
 const L = self.Larmkoll;
 const $ = (selector) => document.querySelector(selector);
 
-const ui = { unlocked: false, pages: [], syncTimer: null, backoff: 0, logoutArmed: false };
+const ui = { unlocked: false, pages: [], logoutArmed: false };
 
-const STATE_SV = {
-  received: "Mottagen",
-  returned_to_assessor: "Åter hos handläggaren",
-  booked: "Bokad",
-  keys_received: "Nycklar mottagna",
-  installed: "Installerad",
-  executed: "Verkställd",
-  equipment_collected: "Utrustning hämtad",
-  keys_returned: "Nycklar återlämnade",
-  ended: "Avslutad",
-  declined: "Avböjd",
-  cancelled: "Makulerad",
-};
-const KIND_SV = { install: "Installation", extension: "Förlängning", uninstall: "Avinstallation" };
 const SERVICE_SV = { safety_alarm: "trygghetslarm", digital_lock: "digitalt lås" };
 const DOCUMENT_SV = {
   responsibility_agreement: "Ansvarsavtal",
@@ -32,19 +19,24 @@ const DOCUMENT_SV = {
 const CONTACT_SV = { call: "Pratade med kunden", no_answer: "Inget svar", note: "Anteckning" };
 const ITEM_SV = { alarm_unit: "Larmenhet", alarm_button: "Larmknapp", digital_lock: "Digitalt lås", receipt_product: "Kvittensprodukt" };
 const CUSTODY_SV = { in_cabinet: "i skåpet", signed_out: "utkvitterad", returned: "återlämnad", lost: "borttappad" };
-const FINAL = new Set(["executed", "ended", "declined", "cancelled", "keys_returned", "returned_to_assessor"]);
 
-// The installer's actions, each shown when the order's state allows it.
-const ACTIONS = [
-  { event: "contact", label: "Logga kontakt", when: (o) => !FINAL.has(o.state) },
-  { event: "book", label: "Boka besök", when: (o) => o.kind !== "extension" && ["received", "booked"].includes(o.state) },
-  { event: "receive_keys", label: "Nycklar mottagna", when: (o) => o.kind === "install" && o.state === "booked" },
-  { event: "install", label: "Installera", when: (o) => o.kind === "install" && ["booked", "keys_received"].includes(o.state) },
+// The order's steps the app has a form for. Which of them an order offers,
+// and what the button says, is the server's lifecycle's: the steps the user's
+// role may take in the order's state.
+const STEP_FORMS = new Set(["book", "receive_keys", "install", "decline", "collect_equipment", "return_keys"]);
+
+// The app's own records on an order, which change no state.
+const RECORDS = [
+  { event: "contact", label: "Logga kontakt", when: (o, lc) => !L.lifecycle.isFinal(lc, o.kind, o.state) },
   { event: "photos", label: "Fotografera dokument", when: (o) => !["cancelled", "returned_to_assessor"].includes(o.state) },
-  { event: "collect_equipment", label: "Utrustning hämtad", when: (o) => o.kind === "uninstall" && ["received", "booked"].includes(o.state) },
-  { event: "return_keys", label: "Nycklar återlämnade", when: (o) => o.kind === "uninstall" && o.state === "equipment_collected" },
-  { event: "decline", label: "Kunden avböjer", when: (o) => o.kind === "install" && !FINAL.has(o.state) && o.state !== "installed" },
 ];
+
+function actionsFor(order, lifecycle, role) {
+  return [
+    ...RECORDS.filter((r) => r.when(order, lifecycle)),
+    ...L.lifecycle.events(lifecycle, order, role).filter((e) => STEP_FORMS.has(e.event)),
+  ];
+}
 
 // --- small helpers ------------------------------------------------------------
 
@@ -272,10 +264,14 @@ async function logout() {
 async function refreshData() {
   const from = localDate(0);
   const to = localDate(14);
-  const [visits, open] = await Promise.all([
+  const [lifecycle, visits, open] = await Promise.all([
+    getJson("/lifecycle"),
     getJson(`/orders?mine=true&visit_from=${from}&visit_to=${to}&limit=200`),
     getJson("/orders?open=true&state=received&limit=200"),
   ]);
+  // Kept on the phone: offline, the actions and the queue's own view of an
+  // order come from the last one fetched.
+  await L.kv.set("lifecycle", lifecycle);
   const orders = [...visits.items, ...open.items];
   const queued = (await L.summary()).items;
   for (const order of orders) await L.rebase(order, queued);
@@ -314,16 +310,17 @@ async function cachedOrders() {
 
 async function renderVisits() {
   const { orders, fetched_at } = await cachedOrders();
+  const lc = await L.kv.get("lifecycle");
   const today = localDate(0);
   const byVisit = (a, b) => `${a.order.visit_date}${a.order.visit_time || ""}`.localeCompare(`${b.order.visit_date}${b.order.visit_time || ""}`);
-  const open = orders.filter(({ order }) => !FINAL.has(order.state) || order.visit_date === today);
+  const open = orders.filter(({ order }) => !L.lifecycle.isFinal(lc, order.kind, order.state) || order.visit_date === today);
   const row = ({ order, customer }) =>
     el("li", {},
       el("a", { href: `#/order/${order.id}`, class: "row" },
         el("strong", {}, customerName(customer)),
         el("span", { class: "muted" }, [
           order.visit_date ? `${dateSv(order.visit_date)} ${order.visit_time || ""} · ` : "",
-          `${KIND_SV[order.kind]} ${SERVICE_SV[order.service]} · ${STATE_SV[order.state]}`,
+          `${L.lifecycle.kindLabel(lc, order.kind)} ${SERVICE_SV[order.service]} · ${L.lifecycle.stateLabel(lc, order.kind, order.state)}`,
         ].join("")),
         customer ? el("span", { class: "muted" }, `${customer.card.address.street}, ${customer.card.address.city}`) : null));
   const fill = (id, list, empty) =>
@@ -346,7 +343,9 @@ async function renderOrder(id) {
   }
   const customer = await L.kv.get(`customer:${order.customer_id}`);
   const card = customer?.card;
-  $("#order-title").textContent = `${KIND_SV[order.kind]} · ${customerName(customer)}`;
+  const lc = await L.kv.get("lifecycle");
+  const kind = L.lifecycle.kindLabel(lc, order.kind);
+  $("#order-title").textContent = `${kind} · ${customerName(customer)}`;
   const field = (label, value) => [el("dt", {}, label), el("dd", {}, value ?? "–")];
   $("#customer-card").replaceChildren(
     el("h3", {}, "Kunden"),
@@ -372,8 +371,8 @@ async function renderOrder(id) {
   $("#order-card").replaceChildren(
     el("h3", {}, "Ordern"),
     el("dl", {},
-      field("Insats", `${KIND_SV[order.kind]} av ${SERVICE_SV[order.service]}`),
-      field("Läge", STATE_SV[order.state]),
+      field("Insats", `${kind} av ${SERVICE_SV[order.service]}`),
+      field("Läge", L.lifecycle.stateLabel(lc, order.kind, order.state)),
       field("Besök", order.visit_date ? `${dateSv(order.visit_date)} ${order.visit_time || ""}` : "Inte bokat"),
       order.state_reason ? field("Orsak", order.state_reason) : null,
       order.serials?.length ? field("Serienummer", order.serials.join(", ")) : null),
@@ -381,9 +380,11 @@ async function renderOrder(id) {
       ? el("p", { class: "pending" }, `${waiting.filter((i) => i.status === "waiting").length} väntar på att skickas, ${waiting.filter((i) => i.status === "failed").length} misslyckade.`)
       : null,
   );
+  const role = (await L.kv.get("session"))?.user?.role;
   $("#order-actions").replaceChildren(
-    ...ACTIONS.filter((a) => a.when(order)).map((a) =>
+    ...actionsFor(order, lc, role).map((a) =>
       el("button", { type: "button", class: "action-button", "data-event": a.event, onclick: () => openAction(a.event, order, customer) }, a.label)),
+    lc ? null : el("p", { class: "muted" }, "Orderns steg visas när appen har hämtat dem med täckning."),
   );
   for (const form of document.querySelectorAll("form.action")) form.hidden = true;
   $("#action-done").hidden = true;
@@ -504,8 +505,16 @@ async function submitAction(ev) {
   const order = await L.kv.get(`order:${form.dataset.order}`);
   const customer = await L.kv.get(`customer:${order.customer_id}`);
   const who = customer?.card.customer_number || "";
+  const step = L.lifecycle.events(await L.kv.get("lifecycle"), order, (await L.kv.get("session"))?.user?.role)
+    .find((e) => e.event === event);
+  if (STEP_FORMS.has(event) && !step) {
+    // The order moved on since the form was opened (a sync meanwhile).
+    form.reset();
+    await renderOrder(order.id);
+    return flash("Steget går inte att göra på ordern i det läge den har nu.");
+  }
   const transition = (body, label) => ({
-    event, order_id: order.id, method: "POST", path: `/orders/${order.id}/${event.replace(/_/g, "-")}`,
+    event, order_id: order.id, method: "POST", path: `/orders/${order.id}/${step.path_segment}`,
     body: JSON.stringify(body), if_match: true, label: `${label} · ${who}`,
   });
   const data = new FormData(form);
@@ -609,30 +618,16 @@ function progress(sent, total) {
   bar.value = sent;
 }
 
-// One flush at a time (the lock is in outbox.js); after a failure, again with backoff.
+// Sending, and when to try again, is the outbox's (outbox.js); the page shows it.
 async function sync() {
-  clearTimeout(ui.syncTimer);
   const s = await L.kv.get("session");
   if (!s?.user) return;
-  let result;
-  try {
-    result = await L.flush({ onProgress: progress });
-  } catch (e) {
-    result = { stopped: e.message };
-  }
+  await L.sync({ onProgress: progress, onDone: synced });
+}
+
+async function synced(result) {
   progress(0, 0);
   const summary = await renderSync();
-  if (result.offline) {
-    // the `online` event starts the next try
-  } else if (result.busy) {
-    ui.syncTimer = setTimeout(sync, 3000);
-  } else if (result.stopped) {
-    ui.backoff = Math.min(ui.backoff + 1, 6);
-    ui.syncTimer = setTimeout(sync, 5000 * 2 ** (ui.backoff - 1) * (0.75 + Math.random() / 2));
-  } else {
-    ui.backoff = 0;
-    if (summary.waiting) ui.syncTimer = setTimeout(sync, 60000);
-  }
   if (!result.busy && (result.sent || summary.failed)) await route();
 }
 

@@ -6,7 +6,8 @@
 //
 // Shared by the page and the service worker; one flush runs at a time across
 // both (a Web Lock), so the `online` event and the worker's `sync` never send
-// the same item twice at once.
+// the same item twice at once. The whole retry policy is here: which answers
+// are done, retried or failed, and when the next try comes.
 "use strict";
 
 (function (L) {
@@ -15,17 +16,6 @@
   function changed(what = "outbox") {
     channel?.postMessage({ changed: what });
   }
-
-  // Which state an order reaches by an event, for the phone's own view until
-  // the server answers (the server's state machine decides in the end).
-  const NEXT_STATE = {
-    book: "booked",
-    receive_keys: "keys_received",
-    install: "installed",
-    decline: "declined",
-    collect_equipment: "equipment_collected",
-    return_keys: "keys_returned",
-  };
 
   async function enqueue(action) {
     const session = await L.kv.get("session");
@@ -44,11 +34,14 @@
     return item;
   }
 
+  // The phone's own view of an order until the server answers: the state its
+  // queued actions lead to by the server's lifecycle (the server decides in the end).
   async function applyLocally(orderId, items) {
     const order = await L.kv.get(`order:${orderId}`);
     if (!order) return;
+    const lifecycle = await L.kv.get("lifecycle");
     for (const item of items) {
-      if (NEXT_STATE[item.event]) order.state = NEXT_STATE[item.event];
+      order.state = L.lifecycle.next(lifecycle, order.kind, order.state, item.event) ?? order.state;
       const body = typeof item.body === "string" ? JSON.parse(item.body) : {};
       if (item.event === "install") order.serials = body.serials;
       if (item.event === "install") order.installation_date = body.installation_date;
@@ -122,8 +115,72 @@
     }
   }
 
-  function retryable(status) {
-    return status >= 500 || status === 429 || status === 408 || status === 425;
+  // --- The retry policy ---------------------------------------------------
+
+  // What an answer means for the item: "done" (stored; also a 409
+  // already_applied, the server did it but its answer was lost), "retry" (408,
+  // 425, 429, 5xx, or the same key still being handled: the queue stops and
+  // tries again later) or "failed" (any other refusal: to the list the
+  // installer sees, never to the bin).
+  function verdict(status, code) {
+    if (status >= 200 && status < 300) return "done";
+    if (status === 409 && code === "already_applied") return "done";
+    if (status >= 500 || [408, 425, 429].includes(status)) return "retry";
+    if (status === 409 && code === "idempotency_in_progress") return "retry";
+    return "failed";
+  }
+
+  const BUSY_MS = 3000; // another flush holds the lock
+  const FIRST_RETRY_MS = 5000; // after a stop: 5 s, 10 s, … 160 s, ±25 %
+  const MAX_DOUBLINGS = 5;
+  const STILL_WAITING_MS = 60000; // items queued while a pass ran
+  let stops = 0;
+
+  // A pass that left work behind: the browser's Background Sync should come back.
+  function stoppedEarly(result) {
+    return Boolean(result.offline || result.busy || "stopped" in result);
+  }
+
+  // When to try again after a pass, in ms; null: at the `online` event, or
+  // when something new is queued.
+  function delayAfter(result, waiting) {
+    if (result.offline) return null;
+    if (result.busy) return BUSY_MS;
+    if ("stopped" in result) {
+      stops = Math.min(stops + 1, MAX_DOUBLINGS + 1);
+      return FIRST_RETRY_MS * 2 ** (stops - 1) * (0.75 + Math.random() / 2);
+    }
+    stops = 0;
+    return waiting ? STILL_WAITING_MS : null;
+  }
+
+  let timer = null;
+
+  // Sends now and keeps trying by the policy; `hooks.onDone(result)` after
+  // every pass (the page redraws), `hooks.onProgress` as in flush.
+  async function sync(hooks = {}) {
+    clearTimeout(timer);
+    let result;
+    try {
+      result = await flush(hooks);
+    } catch (e) {
+      result = { stopped: e.message };
+    }
+    const waiting = (await mine()).filter((i) => i.status === "waiting").length;
+    const delay = delayAfter(result, waiting);
+    if (delay != null) timer = setTimeout(() => sync(hooks), delay);
+    await hooks.onDone?.(result);
+    return result;
+  }
+
+  // One pass for the service worker's `sync` event: it rejects when the pass
+  // stopped early, so that the browser schedules Background Sync again.
+  async function flushOrThrow() {
+    const result = await flush();
+    if (stoppedEarly(result)) {
+      throw new Error(`Utkorgen är inte tömd (${result.offline ? "ingen täckning" : result.busy ? "skickas redan" : result.stopped}).`);
+    }
+    return result;
   }
 
   // Sends what waits, oldest first. Stops at the first network error, 5xx or
@@ -177,24 +234,21 @@
   }
 
   async function settle(item, res) {
-    if (res.ok) {
+    const { code, text } = res.ok ? {} : await L.problemOf(res);
+    const outcome = verdict(res.status, code);
+    if (outcome === "done") {
       await L.outbox.delete(item.seq);
       const type = res.headers.get("Content-Type") || "";
-      if (item.order_id && type.includes("json")) {
+      if (res.ok && item.order_id && type.includes("json")) {
         const body = await res.json();
         if (body?.order?.id) await rebase(body.order);
+      } else if (!res.ok && item.order_id) {
+        await freshOrder(item.order_id).catch(() => null);
       }
       await noteSync({ last_sync: new Date().toISOString() });
       return "done";
     }
-    const { code, text } = await L.problemOf(res);
-    // The server carried this out but its answer was lost in a restart.
-    if (res.status === 409 && code === "already_applied") {
-      await L.outbox.delete(item.seq);
-      if (item.order_id) await freshOrder(item.order_id).catch(() => null);
-      return "done";
-    }
-    if (retryable(res.status) || (res.status === 409 && code === "idempotency_in_progress")) return "retry";
+    if (outcome === "retry") return "retry";
     await L.outbox.put({
       ...item,
       status: "failed",
@@ -221,5 +275,5 @@
     changed();
   }
 
-  Object.assign(L, { enqueue, flush, summary, retry, discard, rebase, changed, channel });
+  Object.assign(L, { enqueue, flush, sync, flushOrThrow, summary, retry, discard, rebase, changed, channel });
 })(self.Larmkoll);

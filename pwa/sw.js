@@ -11,6 +11,7 @@ const SHELL = [
   "/",
   versioned("/app.css"),
   versioned("/store.js"),
+  versioned("/lifecycle.js"),
   versioned("/outbox.js"),
   versioned("/app.js"),
   "/manifest.webmanifest",
@@ -19,7 +20,7 @@ const SHELL = [
   "/icon-512.png",
 ];
 
-importScripts(versioned("/store.js"), versioned("/outbox.js"));
+importScripts(versioned("/store.js"), versioned("/lifecycle.js"), versioned("/outbox.js"));
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -76,8 +77,10 @@ async function page(request) {
   });
 }
 
+// A pass that stops early (no signal, a 5xx, items left) rejects, so the
+// browser schedules the sync again with its own backoff.
 self.addEventListener("sync", (event) => {
-  if (event.tag === "outbox") event.waitUntil(self.Larmkoll.flush());
+  if (event.tag === "outbox") event.waitUntil(self.Larmkoll.flushOrThrow());
 });
 
 self.addEventListener("message", (event) => {

@@ -15,6 +15,7 @@ pub mod health;
 pub mod import;
 pub mod json;
 pub mod keys;
+pub mod lifecycle;
 pub mod messages;
 pub mod orders;
 pub mod org;
@@ -67,6 +68,7 @@ use utoipa::{Modify, OpenApi};
         decisions::list_decisions,
         decisions::grant,
         decisions::end_decision,
+        lifecycle::get_lifecycle,
         orders::list_orders,
         orders::get_order,
         orders::log_contact,
@@ -344,6 +346,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(customers::routes)
         .configure(audit::routes)
         .configure(decisions::routes)
+        .configure(lifecycle::routes)
         .configure(orders::routes)
         .configure(executions::routes)
         .configure(messages::routes)

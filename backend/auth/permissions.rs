@@ -25,6 +25,8 @@ pub enum Action {
     ReadEquipmentItem,
     /// One's own messages.
     ReadOwnMessages,
+    /// The order lifecycle: states, events and which role may fire each.
+    ReadLifecycle,
 
     /// Areas, groups, users and memberships.
     ManageOrganisation,
@@ -86,7 +88,8 @@ pub fn allows(role: Role, action: Action) -> bool {
         | ReadCustomers
         | ReadKeys
         | ReadEquipmentItem
-        | ReadOwnMessages => true,
+        | ReadOwnMessages
+        | ReadLifecycle => true,
 
         ManageOrganisation | ReadAuditLog | CreateEquipmentModel | LinkLock | UnlinkLock => {
             role == Admin
@@ -225,6 +228,7 @@ pub const OPERATIONS: &[(&str, Action)] = {
         ),
         ("GET /api/v1/billing/events", ReadBilling),
         ("GET /api/v1/billing/events.csv", ReadBilling),
+        ("GET /api/v1/lifecycle", ReadLifecycle),
         ("GET /api/v1/orders", ReadCustomers),
         ("GET /api/v1/orders/{id}", ReadCustomers),
         ("GET /api/v1/orders/{id}/documents", ReadCustomers),

@@ -22,6 +22,7 @@ pub mod actor;
 pub mod calendar;
 pub mod custody;
 pub mod followup;
+pub mod lifecycle;
 pub mod messages;
 pub mod order;
 pub mod period;

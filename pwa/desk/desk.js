@@ -1,23 +1,28 @@
 // Larmkoll at the desk: the coordinators', assessors' and billing officers'
 // views over /api/v1, for a wide screen. Plain DOM, no framework, no inline
 // script or style (the CSP forbids them). The printable pick-up list
-// (hamtlista.html) uses the same file.
+// (hamtlista.html) uses the same file. Which order steps a row offers, and
+// the words for states and steps, come from the server's lifecycle
+// (GET /api/v1/lifecycle, read through /lifecycle.js).
 "use strict";
 
 const state = {
   token: sessionStorage.getItem("access_token"),
   user: JSON.parse(sessionStorage.getItem("desk_user") || "null"),
+  lifecycle: null,
 };
 
 const SERVICE = { safety_alarm: "Trygghetslarm", digital_lock: "Digitalt lås" };
-const ORDER_STATE = {
-  received: "Mottagen",
-  returned_to_assessor: "Åter hos handläggaren",
-  booked: "Bokad",
-  keys_received: "Nycklar mottagna",
-  installed: "Installerad",
-};
 const ITEM = { alarm_unit: "Larmenhet", alarm_button: "Larmknapp/klocka", digital_lock: "Låsvred", receipt_product: "Kvittensprodukt" };
+
+// The step `event` if this user may take it on the order now (by the lifecycle), else null.
+function stepFor(order, event) {
+  return self.Larmkoll.lifecycle.events(state.lifecycle, order, state.user.role).find((e) => e.event === event) ?? null;
+}
+
+function stateLabel(kind, orderState) {
+  return self.Larmkoll.lifecycle.stateLabel(state.lifecycle, kind, orderState);
+}
 
 // Which views each role works in; the first is where it starts.
 const VIEWS = [
@@ -123,9 +128,13 @@ function queueRow(order, c) {
   const label = customerLabel(c, order.customer_id);
   const date = el("input", { type: "date", value: order.installation_date ?? "", readOnly: true, name: "start" });
   date.setAttribute("aria-label", `Verkställ från (installationsdatum) för ${label}`);
-  const button = el("button", { type: "button", textContent: "Verkställ" });
-  button.setAttribute("aria-label", `Verkställ ${label} från ${order.installation_date}`);
-  button.dataset.orderId = order.id;
+  const step = stepFor(order, "execute");
+  let button = null;
+  if (step) {
+    button = el("button", { type: "button", textContent: step.label });
+    button.setAttribute("aria-label", `${step.label} ${label} från ${order.installation_date}`);
+    button.dataset.orderId = order.id;
+  }
   const row = el(
     "tr",
     {},
@@ -135,11 +144,11 @@ function queueRow(order, c) {
     cell(order.received_at.slice(0, 10)),
     cell(order.installation_date ?? "–"),
     cell(date),
-    cell(button),
+    cell(button ?? stateLabel(order.kind, order.state)),
   );
   // One key per order and attempt series: a retry after a lost answer is not a second execution.
   const key = newKey();
-  button.addEventListener("click", () => execute(order, row, button, label, key));
+  button?.addEventListener("click", () => execute(order, row, button, label, key));
   return row;
 }
 
@@ -188,10 +197,11 @@ function extensionRow(r) {
     cell(check),
     cell(actions),
   );
-  if (r.order_state !== "received") {
-    actions.append(el("span", { className: "muted", textContent: ORDER_STATE[r.order_state] ?? r.order_state }));
-  } else if (r.check === "ok") {
-    const button = el("button", { type: "button", textContent: "Verkställ" });
+  const order = { kind: "extension", service: r.service, state: r.order_state };
+  const execute = stepFor(order, "execute");
+  const sendBack = stepFor(order, "return_to_assessor");
+  if (r.check === "ok" && execute) {
+    const button = el("button", { type: "button", textContent: execute.label });
     button.setAttribute("aria-label", `Verkställ förlängningen för ${r.customer_number}`);
     const key = newKey();
     button.addEventListener("click", async () => {
@@ -211,11 +221,11 @@ function extensionRow(r) {
       }
     });
     actions.append(button);
-  } else {
+  } else if (r.check !== "ok" && sendBack) {
     // A gap or an overlap goes back to the assessor with the days named.
     const reason = el("input", { type: "text", name: "reason", value: r.note_sv });
     reason.setAttribute("aria-label", `Orsak till att ${r.customer_number} skickas tillbaka`);
-    const back = el("button", { type: "button", className: "secondary", textContent: "Skicka tillbaka" });
+    const back = el("button", { type: "button", className: "secondary", textContent: sendBack.label });
     const key = newKey();
     back.addEventListener("click", async () => {
       back.disabled = true;
@@ -234,6 +244,8 @@ function extensionRow(r) {
       }
     });
     actions.append(reason, back);
+  } else {
+    actions.append(el("span", { className: "muted", textContent: stateLabel("extension", r.order_state) }));
   }
   return row;
 }
@@ -247,7 +259,7 @@ function stalledRow(r) {
     cell(r.customer_number),
     cell(r.area),
     cell(r.received),
-    cell(ORDER_STATE[r.state] ?? r.state),
+    cell(stateLabel("install", r.state)),
     cell(r.reason ?? "–"),
     cell(r.ordinary_assessor ?? "–"),
   );
@@ -272,7 +284,7 @@ async function loadStalled() {
         cell(r.area),
         cell(r.received),
         cell(r.due),
-        cell(ORDER_STATE[r.state] ?? r.state),
+        cell(stateLabel("install", r.state)),
         cell(r.ordinary_assessor ?? "–"),
       ),
     ),
@@ -426,7 +438,10 @@ async function show(id, { focus = false } = {}) {
   document.body.dataset.ready = view.id;
 }
 
-function enterDesk() {
+async function enterDesk() {
+  // Without it the rows show no steps and the states by their codes; the views still load.
+  state.lifecycle = await api("/lifecycle").catch(() => null);
+  if (!state.user) return; // the login had expired: api() logged out
   document.getElementById("login").hidden = true;
   document.getElementById("logout").hidden = false;
   document.getElementById("who").textContent = state.user.display_name;

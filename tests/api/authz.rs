@@ -649,7 +649,8 @@ impl<'a> World<'a> {
         match op {
             "GET /healthz" | "GET /readyz" | "GET /api/v1/auth/me" | "GET /api/v1/areas"
             | "GET /api/v1/groups" | "GET /api/v1/users" | "GET /api/v1/equipment/models"
-            | "GET /api/v1/messages" | "GET /api/v1/messages/unread-count"
+            | "GET /api/v1/lifecycle" | "GET /api/v1/messages"
+            | "GET /api/v1/messages/unread-count"
             | "GET /api/v1/reports/deliveries" | "GET /api/v1/reports/equipment"
             | "GET /api/v1/reports/extensions" | "GET /api/v1/reports/keys-not-received"
             | "GET /api/v1/reports/keys-out" | "GET /api/v1/reports/not-executed"

@@ -74,7 +74,7 @@ async fn the_field_app_in_headless_chromium() {
     let expected = if std::env::var("BROWSER_TESTS").is_ok() {
         1
     } else {
-        7
+        8
     };
     assert!(
         count("ℹ pass") >= expected,

@@ -127,10 +127,10 @@ fn a_mistyped_database_url_is_refused_and_creates_nothing() {
 }
 
 #[test]
-fn help_documents_the_configuration_and_openapi_prints_the_spec() {
+fn help_documents_the_configuration_and_openapi_and_lifecycle_print_their_documents() {
     let help = Command::new(BIN).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for word in ["serve", "migrate", "openapi", "create-user"] {
+    for word in ["serve", "migrate", "openapi", "lifecycle", "create-user"] {
         assert!(text.contains(word), "--help lacks {word}:\n{text}");
     }
     // Every setting, from the declaration the README's table is checked against.
@@ -145,6 +145,11 @@ fn help_documents_the_configuration_and_openapi_prints_the_spec() {
     assert_eq!(
         String::from_utf8(spec.stdout).unwrap(),
         larmkoll::api::openapi_json()
+    );
+    let lifecycle = Command::new(BIN).arg("lifecycle").output().unwrap();
+    assert_eq!(
+        String::from_utf8(lifecycle.stdout).unwrap(),
+        larmkoll::api::lifecycle::lifecycle_json()
     );
 }
 

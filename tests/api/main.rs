@@ -24,6 +24,7 @@ mod hostile_import;
 mod idempotency;
 mod import;
 mod lifecycle;
+mod lifecycle_document;
 mod migrations;
 mod openapi;
 mod org;

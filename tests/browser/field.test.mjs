@@ -260,3 +260,60 @@ test("the login expires while offline: the queue survives, the PIN unlocks, the 
   assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
 });
+
+test("the order's steps, their words and where they lead come from the server's lifecycle, also offline", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const { order, name, installer } = await orderFor(5);
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  // The served lifecycle with words of its own and without the install's
+  // `decline`: what the phone shows can only have come from it.
+  await context.route("**/api/v1/lifecycle", async (route) => {
+    const res = await route.fetch();
+    const lifecycle = await res.json();
+    const install = lifecycle.kinds.find((k) => k.kind === "install");
+    install.events.find((e) => e.event === "receive_keys").label = "Hämta nycklarna hos kunden";
+    install.states.find((s) => s.state === "installed").label = "Installerad enligt servern";
+    install.transitions = install.transitions.filter((tr) => tr.event !== "decline");
+    await route.fulfill({ response: res, json: lifecycle });
+  });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await loginOnPhone(page, server.url);
+  assert.ok(server.seen.includes("GET /api/v1/lifecycle"), "the phone fetched the lifecycle");
+  await openOrder(page, name);
+  const steps = () => page.$$eval("#order-actions button", (bs) => bs.map((b) => [b.dataset.event, b.textContent]));
+  assert.deepEqual(await steps(), [
+    ["contact", "Logga kontakt"],
+    ["photos", "Fotografera dokument"],
+    ["book", "Boka besök"],
+    ["receive_keys", "Hämta nycklarna hos kunden"],
+    ["install", "Installera"],
+  ]);
+
+  // No signal, the app opened again on the order: the phone's stored copy
+  // gives the same steps, and a queued install moves the order where the
+  // lifecycle says, in its words.
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForSelector("#screen-order:not([hidden])");
+  assert.equal(await page.textContent('#order-actions button[data-event="receive_keys"]'), "Hämta nycklarna hos kunden");
+  await install(page, "TX-1005", "WB-2005");
+  assert.match(await page.textContent("#order-card"), /Installerad enligt servern/);
+  assert.deepEqual((await steps()).map(([event]) => event), ["contact", "photos"], "no step left for the installer");
+
+  // The worker's pass for Background Sync fails while the install still
+  // waits, so that the browser tries again; once it is sent, it succeeds.
+  const [worker] = context.serviceWorkers();
+  assert.ok(worker, "a service worker runs");
+  const pass = () => worker.evaluate(() => self.Larmkoll.flushOrThrow().then(() => "complete", (e) => `rejected: ${e.message}`));
+  assert.match(await pass(), /^rejected/);
+  await context.setOffline(false);
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+  assert.equal(await pass(), "complete");
+  const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
+  assert.equal(detail.order.state, "installed");
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
+  assert.deepEqual(problems, []);
+});
