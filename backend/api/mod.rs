@@ -446,3 +446,50 @@ pub(crate) fn file_bytes(
         .description(Some(description))
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    /// utoipa names a schema after its type and keeps the last of two with
+    /// one name: an answer is then checked against the other type's schema
+    /// (the lifecycle's `Transition` once shadowed the order history's).
+    #[test]
+    fn no_two_schemas_share_a_name() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    out.push((path.display().to_string(), text));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("backend");
+        sources(&root, &mut files);
+        let mut seen = std::collections::HashMap::new();
+        let mut clashes = Vec::new();
+        for (path, text) in &files {
+            let mut derives_schema = false;
+            for line in text.lines().map(str::trim) {
+                if line.starts_with("#[derive(") {
+                    derives_schema = line.contains("ToSchema");
+                } else if derives_schema && !line.starts_with("#[") && !line.starts_with("///") {
+                    let name = ["pub struct ", "pub enum "]
+                        .iter()
+                        .find_map(|k| line.strip_prefix(k))
+                        .and_then(|rest| rest.split([' ', '{', '(', '<']).next());
+                    if let Some(name) = name {
+                        if let Some(first) = seen.insert(name.to_string(), path.clone()) {
+                            clashes.push(format!("{name}: {first} and {path}"));
+                        }
+                    }
+                    derives_schema = false;
+                }
+            }
+        }
+        assert!(!seen.is_empty());
+        assert!(clashes.is_empty(), "schemas with one name: {clashes:?}");
+    }
+}

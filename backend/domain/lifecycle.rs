@@ -29,7 +29,7 @@ pub struct KindLifecycle {
     pub events: Vec<EventDescription>,
     /// Every allowed (state, event) and the state it leads to. A pair not
     /// listed is refused with 409 `invalid_transition`.
-    pub transitions: Vec<Transition>,
+    pub transitions: Vec<StateTransition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -58,7 +58,7 @@ pub struct EventDescription {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Transition {
+pub struct StateTransition {
     pub from: OrderState,
     pub event: OrderEvent,
     pub to: OrderState,
@@ -74,11 +74,11 @@ pub fn describe(may_fire: impl Fn(Role, OrderEvent) -> bool) -> Lifecycle {
                 .into_iter()
                 .filter(|s| reachable_states(kind).contains(s))
                 .collect();
-            let transitions: Vec<Transition> = reachable
+            let transitions: Vec<StateTransition> = reachable
                 .iter()
                 .flat_map(|&from| {
                     OrderEvent::ALL.into_iter().filter_map(move |event| {
-                        next_state(kind, from, event).map(|to| Transition { from, event, to })
+                        next_state(kind, from, event).map(|to| StateTransition { from, event, to })
                     })
                 })
                 .collect();
