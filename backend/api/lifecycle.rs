@@ -16,11 +16,16 @@ pub fn lifecycle() -> Lifecycle {
     describe(|role, event| allows(role, Action::Order(event)))
 }
 
-/// The document as served and committed (`openapi/lifecycle.json`).
-pub fn lifecycle_json() -> String {
-    let mut json = serde_json::to_string_pretty(&lifecycle()).expect("the lifecycle serialises");
-    json.push('\n');
-    json
+/// The document as served and committed (`openapi/lifecycle.json`): built
+/// once, since it changes only with the server's version.
+pub fn lifecycle_json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut json =
+            serde_json::to_string_pretty(&lifecycle()).expect("the lifecycle serialises");
+        json.push('\n');
+        json
+    })
 }
 
 /// The order lifecycle: for each kind of order its states (final or open),

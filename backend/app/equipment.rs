@@ -364,21 +364,8 @@ pub async fn step(
                         "Bara ett digitalt lås monterat hos kunden kan kopplas till kunden.",
                     ));
                 }
-                let expected = item.version;
-                item.linked_customer_id = Some(customer_id.clone());
-                item.version += 1;
-                item.updated_at = db::now();
-                if !custody::update_item_if_version(conn, item, expected)? {
-                    return Err(AppError::stale_version(expected + 1));
-                }
-                record(
-                    conn,
-                    user,
-                    item,
-                    item.state.as_str(),
-                    None,
-                    Some("Kopplat till kund".into()),
-                )
+                let note = Some("Kopplat till kund".into());
+                set_link(conn, user, item, Some(customer_id), note)
             }
             ItemStep::Unlink { note } => {
                 if item.linked_customer_id.is_none() {
@@ -389,26 +376,31 @@ pub async fn step(
                         "Låset är inte kopplat till någon kund.",
                     ));
                 }
-                let expected = item.version;
-                item.linked_customer_id = None;
-                item.version += 1;
-                item.updated_at = db::now();
-                if !custody::update_item_if_version(conn, item, expected)? {
-                    return Err(AppError::stale_version(expected + 1));
-                }
-                record(
-                    conn,
-                    user,
-                    item,
-                    item.state.as_str(),
-                    None,
-                    note.or(Some("Koppling borttagen".into())),
-                )
+                let note = note.or(Some("Koppling borttagen".into()));
+                set_link(conn, user, item, None, note)
             }
         }?;
         record_of(conn, item.clone())
     })
     .await
+}
+
+/// Links a lock to its customer (or unlinks it), recorded as a move in place.
+fn set_link(
+    conn: &mut DbConn,
+    user: &Actor,
+    item: &mut custody::ItemRow,
+    customer_id: Option<String>,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    let expected = item.version;
+    item.linked_customer_id = customer_id;
+    item.version += 1;
+    item.updated_at = db::now();
+    if !custody::update_item_if_version(conn, item, expected)? {
+        return Err(AppError::stale_version(expected + 1));
+    }
+    record(conn, user, item, item.state.as_str(), None, note)
 }
 
 pub fn item_not_found() -> AppError {

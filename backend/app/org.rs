@@ -105,17 +105,11 @@ pub fn create_user(
 pub fn cut_sessions(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
     let now = db::now();
     tokens::revoke_all_of_user(conn, user_id, now)?;
-    let user = users::find(conn, user_id)?
-        .ok_or_else(|| AppError::not_found(ErrorCode::UserNotFound, "user", "användare"))?;
+    let user = users::find(conn, user_id)?.ok_or_else(user_not_found)?;
     let changes = users::UserChanges {
-        display_name: None,
-        role: None,
-        alarm_lead: None,
-        active: None,
-        password_hash: None,
         token_version: Some(user.token_version + 1),
-        version: user.version + 1,
         updated_at: now,
+        ..users::UserChanges::next_version(&user)
     };
     users::update_if_version(conn, user_id, user.version, &changes)?;
     Ok(())
@@ -194,7 +188,7 @@ pub async fn update_user(
         let lead = alarm_lead.unwrap_or(current.alarm_lead);
         let holder = new_role.unwrap_or(current.role);
         let mut p = Problems::default();
-        crate::app::org::check_alarm_lead(&mut p, lead, holder);
+        check_alarm_lead(&mut p, lead, holder);
         p.finish()?;
         let cuts = active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
         let changes = users::UserChanges {
@@ -202,10 +196,8 @@ pub async fn update_user(
             role: new_role,
             alarm_lead,
             active,
-            password_hash: None,
             token_version: cuts.then_some(current.token_version + 1),
-            version: current.version + 1,
-            updated_at: db::now(),
+            ..users::UserChanges::next_version(&current)
         };
         if !users::update_if_version(conn, &target, expected, &changes)? {
             return Err(AppError::stale_version(current.version + 1));
@@ -233,14 +225,9 @@ pub async fn set_password(
     db.transaction(move |conn| {
         let current = users::find(conn, &id)?.ok_or_else(user_not_found)?;
         let changes = users::UserChanges {
-            display_name: None,
-            role: None,
-            alarm_lead: None,
-            active: None,
             password_hash: Some(password::hash(&new_password)?),
             token_version: Some(current.token_version + 1),
-            version: current.version + 1,
-            updated_at: db::now(),
+            ..users::UserChanges::next_version(&current)
         };
         users::update_if_version(conn, &id, current.version, &changes)?;
         crate::db::tokens::revoke_all_of_user(conn, &id, db::now())?;
@@ -257,7 +244,7 @@ pub async fn set_password(
 /// Ends every session of a user (a lost phone).
 pub async fn revoke_sessions(db: &Db, user: Actor, id: String) -> Result<(), AppError> {
     db.transaction(move |conn| {
-        crate::app::org::cut_sessions(conn, &id)?;
+        cut_sessions(conn, &id)?;
         audit::record(
             conn,
             &user,

@@ -98,6 +98,22 @@ pub struct UserChanges {
     pub updated_at: NaiveDateTime,
 }
 
+impl UserChanges {
+    /// Nothing changed yet but the version, one past `current`'s, stamped now.
+    pub fn next_version(current: &UserRow) -> Self {
+        Self {
+            display_name: None,
+            role: None,
+            alarm_lead: None,
+            active: None,
+            password_hash: None,
+            token_version: None,
+            version: current.version + 1,
+            updated_at: super::now(),
+        }
+    }
+}
+
 /// Applies changes only if the row is still at `expected_version`; returns
 /// whether it was.
 pub fn update_if_version(
