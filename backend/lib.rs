@@ -20,6 +20,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web as aw, App};
 use state::AppState;
+use utoipa_actix_web::AppExt;
 
 /// The whole application, used by `serve` and by the tests alike.
 pub fn build_app(
@@ -44,19 +45,25 @@ pub fn build_app(
         )
         .app_data(aw::PathConfig::default().error_handler(api::path_error))
         .app_data(aw::QueryConfig::default().error_handler(api::query_error))
-        // Resources, not bare routes: another method gets 405, not the PWA's shell.
-        .service(aw::resource("/healthz").route(aw::get().to(api::health::healthz)))
-        .service(aw::resource("/readyz").route(aw::get().to(api::health::readyz)))
-        .service(
-            aw::scope("/api/v1")
-                .wrap(from_fn(http::idempotency))
-                .configure(api::configure)
-                .default_service(aw::to(api::route_not_found)),
-        )
+        .into_utoipa_app()
+        .configure(api::mount)
+        .into_app()
         .configure(web::configure)
+        .default_service(aw::to(unrouted))
         .wrap(from_fn(http::problem_fallback))
         .wrap(from_fn(http::body_timeout::cut_stalled_bodies))
         .wrap(http::security_headers())
         .wrap(from_fn(http::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::<http::QuietRootSpan>::new())
+}
+
+/// Outside the API, a path the document lists under another method (`TRACE
+/// /healthz`) gets 405, not the field app's shell.
+async fn unrouted(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    match api::allowed_methods(req.path()) {
+        Some(allow) => actix_web::HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, allow))
+            .finish(),
+        None => web::serve_pwa(req).await,
+    }
 }

@@ -5,15 +5,15 @@ use crate::auth::{Action, Actor};
 use crate::db::audit;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::get;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so a wrong method gets 405 with `Allow`.
-    cfg.service(web::resource("/audit").route(web::get().to(query_audit)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(query_audit);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,12 +58,13 @@ pub struct AuditQuery {
 
 /// The audit log, newest first (admin). The monthly log follow-up
 /// (logguppföljning) starts here.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses(
         (status = 200, description = "One page of entries", body = Page<AuditEntry>),
         (status = 403, description = "Only admins read the audit log", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/audit")]
 pub async fn query_audit(
     state: web::Data<AppState>,
     user: Actor,

@@ -8,17 +8,17 @@ use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
+use actix_web::{get, post};
 use actix_web::{web, HttpResponse};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so a wrong method gets 405 with `Allow`.
-    cfg.service(web::resource("/auth/login").route(web::post().to(login)));
-    cfg.service(web::resource("/auth/refresh").route(web::post().to(refresh)));
-    cfg.service(web::resource("/auth/logout").route(web::post().to(logout)));
-    cfg.service(web::resource("/auth/me").route(web::get().to(me)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(login)
+        .service(refresh)
+        .service(logout)
+        .service(me);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -76,13 +76,14 @@ fn invalid_credentials() -> AppError {
 /// Failures do not tell whether the username or the password was wrong. After
 /// repeated failures per account or per address the call answers 429 with
 /// `Retry-After`.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
+#[utoipa::path(tag = "auth", security(()),
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
     ctx: RequestContext,
@@ -119,7 +120,7 @@ pub async fn login(
             match user.filter(|_| ok) {
                 Some(u) => {
                     let pair = issue_pair(conn, &st, &u.id, u.token_version, None)?;
-                    let me = load_me(conn, &u)?;
+                    let profile = load_me(conn, &u)?;
                     audit::record_as(
                         conn,
                         Some(&u.id),
@@ -127,7 +128,7 @@ pub async fn login(
                         &ctx,
                         audit::Entry::new("auth.login", "user", Some(&u.id)),
                     )?;
-                    Ok(Some((pair, me)))
+                    Ok(Some((pair, profile)))
                 }
                 None => {
                     audit::record_as(
@@ -144,9 +145,9 @@ pub async fn login(
         })
         .await?;
     match outcome {
-        Some((pair, me)) => {
-            state.limiter.record_success(&me.username);
-            Ok(HttpResponse::Ok().json(pair.into_response(&state, me)))
+        Some((pair, profile)) => {
+            state.limiter.record_success(&profile.username);
+            Ok(HttpResponse::Ok().json(pair.into_response(&state, profile)))
         }
         None => {
             state.limiter.record_failure(&attempted, &address);
@@ -195,7 +196,7 @@ fn issue_pair(
     token_version: i32,
     family: Option<String>,
 ) -> Result<TokenPair, AppError> {
-    let refresh = jwt::new_refresh_token();
+    let refresh_token = jwt::new_refresh_token();
     let now = db::now();
     let family_id = family.unwrap_or_else(db::new_id);
     tokens::insert(
@@ -204,7 +205,7 @@ fn issue_pair(
             id: db::new_id(),
             user_id: user_id.to_string(),
             family_id: family_id.clone(),
-            token_hash: jwt::hash_refresh_token(&refresh),
+            token_hash: jwt::hash_refresh_token(&refresh_token),
             created_at: now,
             expires_at: now + Duration::days(state.settings.refresh_token_days),
             used_at: None,
@@ -217,7 +218,10 @@ fn issue_pair(
         &family_id,
         state.settings.access_token_minutes,
     );
-    Ok(TokenPair { access, refresh })
+    Ok(TokenPair {
+        access,
+        refresh: refresh_token,
+    })
 }
 
 pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
@@ -263,12 +267,13 @@ fn invalid_refresh() -> AppError {
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once;
 /// presenting a used one revokes its whole family (a stolen copy is dead).
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", security(()),
+#[utoipa::path(tag = "auth", security(()),
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New token pair", body = TokenResponse),
         (status = 401, description = "Unknown, expired, used or revoked refresh token", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
     ctx: RequestContext,
@@ -310,12 +315,12 @@ pub async fn refresh(
                 user.token_version,
                 Some(token.family_id),
             )?;
-            let me = load_me(conn, &user)?;
-            Ok(Ok((pair, me)))
+            let profile = load_me(conn, &user)?;
+            Ok(Ok((pair, profile)))
         })
         .await?;
-    let (pair, me) = result?;
-    Ok(HttpResponse::Ok().json(pair.into_response(&state, me)))
+    let (pair, profile) = result?;
+    Ok(HttpResponse::Ok().json(pair.into_response(&state, profile)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -330,9 +335,10 @@ pub struct LogoutRequest {
 }
 
 /// Ends this session (the refresh token's family), or every session of the user.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
     request_body = LogoutRequest,
     responses((status = 204, description = "Logged out")))]
+#[post("/auth/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
     user: Actor,
@@ -371,8 +377,9 @@ pub async fn logout(
 }
 
 /// Who am I: role, alarm-lead flag and groups.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = Me)))]
+#[get("/auth/me")]
 pub async fn me(state: web::Data<AppState>, user: Actor) -> Result<HttpResponse, AppError> {
     let me = state
         .db

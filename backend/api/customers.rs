@@ -13,27 +13,19 @@ use crate::domain::Personnummer;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::header;
+use actix_web::{get, patch, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so a wrong method gets 405 with `Allow`.
-    cfg.service(
-        web::resource("/customers")
-            .route(web::get().to(list_customers))
-            .route(web::post().to(create_customer)),
-    );
-    cfg.service(
-        web::resource("/customers/{id}")
-            .route(web::get().to(get_customer))
-            .route(web::patch().to(update_customer)),
-    );
-    cfg.service(
-        web::resource("/customers/{id}/personnummer").route(web::get().to(reveal_personnummer)),
-    );
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_customers)
+        .service(create_customer)
+        .service(get_customer)
+        .service(update_customer)
+        .service(reveal_personnummer);
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
@@ -187,9 +179,10 @@ pub struct CustomerQuery {
 
 /// Customers you may see, sorted by name, filtered and paginated by cursor.
 /// Each customer returned is recorded in the audit log as read.
-#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(tag = "customers", security(("bearer" = [])),
     params(CustomerQuery),
     responses((status = 200, description = "One page of customers", body = Page<Customer>)))]
+#[get("/customers")]
 pub async fn list_customers(
     state: web::Data<AppState>,
     user: Actor,
@@ -322,12 +315,13 @@ pub struct NewCustomer {
 }
 
 /// Creates a customer (assessor, admin).
-#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(tag = "customers", security(("bearer" = [])),
     request_body = NewCustomer,
     responses(
         (status = 201, description = "Created", body = Customer, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 409, description = "A customer with this personnummer exists", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/customers")]
 pub async fn create_customer(
     state: web::Data<AppState>,
     user: Actor,
@@ -432,12 +426,13 @@ fn address(p: &mut Problems, a: &Address) -> Address {
 }
 
 /// One customer's card. Recorded in the audit log.
-#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(tag = "customers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "The customer", body = Customer, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 404, description = "No such customer, or not one you may see (the attempt is audited)", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/customers/{id}")]
 pub async fn get_customer(
     state: web::Data<AppState>,
     user: Actor,
@@ -513,7 +508,7 @@ pub struct CustomerUpdate {
 
 /// Changes a customer (assessor, coordinator, admin). Fields left out stay as
 /// they are. Needs `If-Match` with the ETag you read; a stale one gets 412.
-#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(tag = "customers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id"),
            ("If-Match" = String, Header, description = "ETag from GET")),
     request_body = CustomerUpdate,
@@ -523,6 +518,7 @@ pub struct CustomerUpdate {
         (status = 412, description = "Changed by someone else since you read it", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ))]
+#[patch("/customers/{id}")]
 pub async fn update_customer(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -595,13 +591,14 @@ pub struct RevealedPersonnummer {
 
 /// The full personnummer, for roles that may see it. Needs a reason; the
 /// reveal is recorded in the audit log with it.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/personnummer", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(tag = "customers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id"), RevealQuery),
     responses(
         (status = 200, description = "The full number", body = RevealedPersonnummer),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason given, or one over 200 characters", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/customers/{id}/personnummer")]
 pub async fn reveal_personnummer(
     state: web::Data<AppState>,
     user: Actor,

@@ -12,19 +12,17 @@ use crate::db::lifecycle;
 use crate::domain::{Period, Service};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::{get, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/customers/{id}/decisions")
-            .route(web::get().to(list_decisions))
-            .route(web::post().to(grant)),
-    );
-    cfg.service(web::resource("/decisions/{id}/end").route(web::post().to(end_decision)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_decisions)
+        .service(grant)
+        .service(end_decision);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,12 +58,13 @@ fn decision_dto(d: lifecycle::DecisionRow) -> Result<Decision, AppError> {
 }
 
 /// A customer's decisions, oldest first.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/decisions", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "Decisions", body = Vec<Decision>),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/customers/{id}/decisions")]
 pub async fn list_decisions(
     state: web::Data<AppState>,
     user: Actor,
@@ -111,7 +110,7 @@ pub struct Granted {
 /// Grants a service (assessor). Creates the decision and its order — an install
 /// order, or an extension order when `follows_id` names an earlier decision,
 /// whose period must be followed without gap or overlap.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/decisions", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = NewDecision,
     responses(
@@ -119,6 +118,7 @@ pub struct Granted {
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The service is already ordered, or the earlier decision already has an extension", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/customers/{id}/decisions")]
 pub async fn grant(
     state: web::Data<AppState>,
     user: Actor,
@@ -168,7 +168,7 @@ pub struct Ended {
 /// Ends a decision (assessor) with the end date. A running service gets an
 /// uninstall order carrying that date; orders not yet done are cancelled.
 /// Needs `If-Match` with the decision's version.
-#[utoipa::path(post, path = "/api/v1/decisions/{id}/end", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Decision id"), ("If-Match" = String, Header, description = "The decision's version")),
     request_body = EndDecision,
     responses(
@@ -178,6 +178,7 @@ pub struct Ended {
         (status = 412, description = "Changed since you read it", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/decisions/{id}/end")]
 pub async fn end_decision(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -12,26 +12,22 @@ use crate::error::{AppError, Problem};
 use crate::media::{self, pipeline};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, put};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/documents/{id}")
-            .route(web::put().to(upload))
-            .route(web::get().to(get_document)),
-    );
-    cfg.service(web::resource("/documents/{id}/display").route(web::get().to(display)));
-    cfg.service(web::resource("/documents/{id}/thumbnail").route(web::get().to(thumbnail)));
-    cfg.service(web::resource("/documents/{id}/original").route(web::get().to(original)));
-    cfg.service(web::resource("/documents/{id}/supersede").route(web::post().to(supersede)));
-    cfg.service(
-        web::resource("/customers/{id}/documents").route(web::get().to(customer_documents)),
-    );
-    cfg.service(web::resource("/orders/{id}/documents").route(web::get().to(order_documents)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(upload)
+        .service(get_document)
+        .service(display)
+        .service(thumbnail)
+        .service(original)
+        .service(supersede)
+        .service(customer_documents)
+        .service(order_documents);
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -308,7 +304,7 @@ impl utoipa::ToSchema for PhotoBytes {}
 /// refused without telling whose it is. Over the size limit: 413 before the
 /// body is read. A photo whose header says it needs more memory than one photo
 /// may have is refused before it is decoded.
-#[utoipa::path(put, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id chosen by the client"), UploadQuery),
     request_body(
         description = "The image bytes: JPEG, PNG or WebP as itself, or as `application/octet-stream` (the format is then read from the bytes)",
@@ -324,6 +320,7 @@ impl utoipa::ToSchema for PhotoBytes {}
         (status = 415, description = "Not a JPEG, PNG or WebP, or not the format sent as (`unsupported_image`); a HEIC/HEIF photo (`heic_not_supported`, with how to set the phone to JPEG)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters or an unknown order (`validation_failed`); more than 12,000 pixels a side or more than the 512 MB one photo may need to process (`image_too_large`, the limit stated); a damaged file (`image_corrupt`)", body = Problem, content_type = "application/problem+json"),
     ))]
+#[put("/documents/{id}")]
 pub async fn upload(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -444,11 +441,11 @@ pub async fn upload(
         state.uploads_in_flight.clone(),
         claim.sha256.clone(),
     );
-    let original = body.clone();
+    let original_bytes = body.clone();
     let hold = web::block(move || -> std::io::Result<media::Hold> {
         let hold = media::InFlight::hold(&in_flight, &sha);
         if !store.exists(&media::original_key(&sha))? {
-            store.put(&media::original_key(&sha), &original)?;
+            store.put(&media::original_key(&sha), &original_bytes)?;
         }
         store.put(&media::display_key(&sha), &processed.display_jpeg)?;
         store.put(&media::thumb_key(&sha), &processed.thumb_jpeg)?;
@@ -583,12 +580,13 @@ fn load(
 }
 
 /// A document's record.
-#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
     responses(
         (status = 200, description = "The document", body = Document),
         (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/documents/{id}")]
 pub async fn get_document(
     state: web::Data<AppState>,
     user: Actor,
@@ -671,49 +669,62 @@ async fn serve_file(
     Ok(resp.body(bytes))
 }
 
-macro_rules! variant {
-    ($fn:ident, $variant:literal, $path:literal, $doc:literal, $forbidden:literal, $($content:tt)+) => {
-        #[doc = $doc]
-        #[utoipa::path(get, path = $path, tag = "documents", security(("bearer" = [])),
-            params(("id" = Uuid, Path, description = "Document id")),
-            responses(
-                (status = 200, description = "The image", content($($content)+)),
-                (status = 304, description = "Not modified (If-None-Match)"),
-                (status = 403, description = $forbidden, body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
-            ))]
-        pub async fn $fn(state: web::Data<AppState>, req: HttpRequest, user: Actor, id: web::Path<Uuid>) -> Result<HttpResponse, AppError> {
-            serve_file(&state, &req, user, id.into_inner(), $variant).await
-        }
-    };
+/// The display copy: upright, at most 2048 px, no metadata (admin, assessor, coordinator, installer, care staff).
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The image", content((String = "image/jpeg"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 403, description = "Billing and the alarm centre see no photos of signed papers", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/documents/{id}/display")]
+pub async fn display(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    serve_file(&state, &req, user, id.into_inner(), "display").await
 }
 
-variant!(
-    display,
-    "display",
-    "/api/v1/documents/{id}/display",
-    "The display copy: upright, at most 2048 px, no metadata (admin, assessor, coordinator, installer, care staff).",
-    "Billing and the alarm centre see no photos of signed papers",
-    (String = "image/jpeg")
-);
-variant!(
-    thumbnail,
-    "thumbnail",
-    "/api/v1/documents/{id}/thumbnail",
-    "The thumbnail: upright, at most 320 px, no metadata (admin, assessor, coordinator, installer, care staff).",
-    "Billing and the alarm centre see no photos of signed papers",
-    (String = "image/jpeg")
-);
-variant!(
-    original,
-    "original",
-    "/api/v1/documents/{id}/original",
-    "The original bytes as received, the proof, with its EXIF (phone, time, GPS); header `X-Content-SHA256`. Only for those who handle the paper: admin, assessor, coordinator, installer.",
-    "Care staff, billing and the alarm centre do not get the original (care staff: use the display copy)",
-    (String = "image/jpeg"),
-    (String = "image/png"),
-    (String = "image/webp")
-);
+/// The thumbnail: upright, at most 320 px, no metadata (admin, assessor, coordinator, installer, care staff).
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The image", content((String = "image/jpeg"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 403, description = "Billing and the alarm centre see no photos of signed papers", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/documents/{id}/thumbnail")]
+pub async fn thumbnail(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    serve_file(&state, &req, user, id.into_inner(), "thumbnail").await
+}
+
+/// The original bytes as received, the proof, with its EXIF (phone, time, GPS); header `X-Content-SHA256`. Only for those who handle the paper: admin, assessor, coordinator, installer.
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The image", content((String = "image/jpeg"), (String = "image/png"), (String = "image/webp"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 403, description = "Care staff, billing and the alarm centre do not get the original (care staff: use the display copy)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/documents/{id}/original")]
+pub async fn original(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    serve_file(&state, &req, user, id.into_inner(), "original").await
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -724,7 +735,7 @@ pub struct Supersede {
 
 /// Marks a document as replaced by a better photo of the same customer's paper
 /// (installer, care staff, coordinator). Nothing is deleted.
-#[utoipa::path(post, path = "/api/v1/documents/{id}/supersede", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
     request_body = Supersede,
     responses(
@@ -732,6 +743,7 @@ pub struct Supersede {
         (status = 404, description = "No such document, or not one you may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already superseded", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/documents/{id}/supersede")]
 pub async fn supersede(
     state: web::Data<AppState>,
     user: Actor,
@@ -774,12 +786,13 @@ pub async fn supersede(
 }
 
 /// A customer's documents.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/documents", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "Documents", body = Vec<Document>),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/customers/{id}/documents")]
 pub async fn customer_documents(
     state: web::Data<AppState>,
     user: Actor,
@@ -797,12 +810,13 @@ pub async fn customer_documents(
 }
 
 /// An order's documents.
-#[utoipa::path(get, path = "/api/v1/orders/{id}/documents", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "Documents", body = Vec<Document>),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/orders/{id}/documents")]
 pub async fn order_documents(
     state: web::Data<AppState>,
     user: Actor,

@@ -11,31 +11,26 @@ use crate::db::{self, audit, custody, customers};
 use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::{get, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/equipment/models")
-            .route(web::get().to(list_models))
-            .route(web::post().to(create_model)),
-    );
-    cfg.service(
-        web::resource("/equipment/items")
-            .route(web::get().to(list_items))
-            .route(web::post().to(create_item)),
-    );
-    cfg.service(web::resource("/equipment/items.csv").route(web::get().to(export_items)));
-    cfg.service(web::resource("/equipment/items/{id}").route(web::get().to(get_item)));
-    cfg.service(web::resource("/equipment/items/{id}/hand-out").route(web::post().to(hand_out)));
-    cfg.service(web::resource("/equipment/items/{id}/restock").route(web::post().to(restock)));
-    cfg.service(web::resource("/equipment/items/{id}/scrap").route(web::post().to(scrap)));
-    cfg.service(web::resource("/equipment/items/{id}/collect").route(web::post().to(collect_item)));
-    cfg.service(web::resource("/equipment/items/{id}/link").route(web::post().to(link)));
-    cfg.service(web::resource("/equipment/items/{id}/unlink").route(web::post().to(unlink)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_models)
+        .service(create_model)
+        .service(list_items)
+        .service(create_item)
+        .service(export_items)
+        .service(get_item)
+        .service(hand_out)
+        .service(restock)
+        .service(scrap)
+        .service(collect_item)
+        .service(link)
+        .service(unlink);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -124,8 +119,9 @@ fn detail_dto(record: ItemRecord) -> Result<ItemDetail, AppError> {
 }
 
 /// The catalogue.
-#[utoipa::path(get, path = "/api/v1/equipment/models", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     responses((status = 200, description = "Models", body = Vec<Model>)))]
+#[get("/equipment/models")]
 pub async fn list_models(
     state: web::Data<AppState>,
     _user: Actor,
@@ -165,12 +161,13 @@ pub struct NewModel {
 }
 
 /// Adds a model to the catalogue (admin).
-#[utoipa::path(post, path = "/api/v1/equipment/models", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     request_body = NewModel,
     responses(
         (status = 201, description = "Added", body = Model),
         (status = 409, description = "Already in the catalogue", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/models")]
 pub async fn create_model(
     state: web::Data<AppState>,
     user: Actor,
@@ -228,12 +225,13 @@ pub struct NewItem {
 }
 
 /// Registers an item in stock (admin, coordinator). Serials are unique per supplier and kind.
-#[utoipa::path(post, path = "/api/v1/equipment/items", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     request_body = NewItem,
     responses(
         (status = 201, description = "In stock", body = ItemDetail),
         (status = 409, description = "The serial is already registered for this supplier and kind", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/items")]
 pub async fn create_item(
     state: web::Data<AppState>,
     user: Actor,
@@ -335,9 +333,10 @@ async fn query_items(state: &AppState, user: Actor, q: ItemQuery) -> Result<Vec<
 }
 
 /// Items, filtered: stock, what is at a customer, the list to collect.
-#[utoipa::path(get, path = "/api/v1/equipment/items", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(ItemQuery),
     responses((status = 200, description = "Items", body = Vec<Item>)))]
+#[get("/equipment/items")]
 pub async fn list_items(
     state: web::Data<AppState>,
     user: Actor,
@@ -347,9 +346,10 @@ pub async fn list_items(
 }
 
 /// The equipment list as CSV, with the same filters (the printable list to collect: `?state=to_collect`).
-#[utoipa::path(get, path = "/api/v1/equipment/items.csv", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(ItemQuery),
     responses((status = 200, description = "CSV: typ;leverantör;serienummer;läge;kundnummer", content_type = "text/csv", body = String)))]
+#[get("/equipment/items.csv")]
 pub async fn export_items(
     state: web::Data<AppState>,
     user: Actor,
@@ -373,12 +373,13 @@ pub async fn export_items(
 }
 
 /// One item and its custody chain.
-#[utoipa::path(get, path = "/api/v1/equipment/items/{id}", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id")),
     responses(
         (status = 200, description = "The item", body = ItemDetail, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/equipment/items/{id}")]
 pub async fn get_item(
     state: web::Data<AppState>,
     user: Actor,
@@ -440,7 +441,7 @@ pub struct ItemNote {
 
 /// Hands a receipt product out to a customer until a lock is mounted (seed 002).
 /// Refused for a customer from another municipality. Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/hand-out", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
     request_body = CustomerRef,
     responses(
@@ -448,6 +449,7 @@ pub struct ItemNote {
         (status = 404, description = "No such item or customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The item is not in stock", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/items/{id}/hand-out")]
 pub async fn hand_out(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -468,7 +470,7 @@ pub async fn hand_out(
 }
 
 /// Back in stock after collection (admin, coordinator, installer). Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/restock", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
     request_body = ItemNote,
     responses(
@@ -476,6 +478,7 @@ pub async fn hand_out(
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The item was not collected", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/items/{id}/restock")]
 pub async fn restock(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -496,7 +499,7 @@ pub async fn restock(
 }
 
 /// Scrapped (admin, coordinator). Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/scrap", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
     request_body = ItemNote,
     responses(
@@ -504,6 +507,7 @@ pub async fn restock(
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The item is at a customer's", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/items/{id}/scrap")]
 pub async fn scrap(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -526,7 +530,7 @@ pub async fn scrap(
 /// Picked up from the customer outside an uninstall — a receipt product taken
 /// away, a broken unit swapped — or a missing item that turned up (installer,
 /// care staff, coordinator). Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/collect", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
     request_body = ItemNote,
     responses(
@@ -534,6 +538,7 @@ pub async fn scrap(
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The item is not at a customer's or missing", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/items/{id}/collect")]
 pub async fn collect_item(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -555,7 +560,7 @@ pub async fn collect_item(
 
 /// Links a mounted digital lock to its customer (admin; seed 002). A provider
 /// change leaves the link as it is. Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/link", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
     request_body = CustomerRef,
     responses(
@@ -563,6 +568,7 @@ pub async fn collect_item(
         (status = 404, description = "No such item or customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a lock mounted at that customer's", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/items/{id}/link")]
 pub async fn link(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -583,7 +589,7 @@ pub async fn link(
 }
 
 /// Removes the lock's link to its customer at removal (admin). Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/equipment/items/{id}/unlink", tag = "equipment", security(("bearer" = [])),
+#[utoipa::path(tag = "equipment", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "The item's version")),
     request_body = ItemNote,
     responses(
@@ -591,6 +597,7 @@ pub async fn link(
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not linked", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/equipment/items/{id}/unlink")]
 pub async fn unlink(
     state: web::Data<AppState>,
     req: HttpRequest,

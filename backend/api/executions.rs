@@ -11,20 +11,18 @@ use crate::domain::Service;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::header;
+use actix_web::{get, post};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/customers/{id}/executions").route(web::get().to(list_executions)));
-    cfg.service(
-        web::resource("/customers/{id}/night-visibility")
-            .route(web::post().to(start_night_visibility)),
-    );
-    cfg.service(web::resource("/billing/events").route(web::get().to(billing_events)));
-    cfg.service(web::resource("/billing/events.csv").route(web::get().to(billing_csv)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_executions)
+        .service(start_night_visibility)
+        .service(billing_events)
+        .service(billing_csv);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,12 +54,13 @@ fn execution_dto(e: lifecycle::ExecutionRow) -> Result<Execution, AppError> {
 }
 
 /// A customer's executions.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/executions", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "Executions", body = Vec<Execution>),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/customers/{id}/executions")]
 pub async fn list_executions(
     state: web::Data<AppState>,
     user: Actor,
@@ -91,7 +90,7 @@ pub struct NightVisibility {
 
 /// Starts the night coordinator's visibility execution for the safety alarm
 /// (coordinator): the night patrol sees the customer; no fee, no billing event.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/night-visibility", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = NightVisibility,
     responses(
@@ -99,6 +98,7 @@ pub struct NightVisibility {
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already running", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/customers/{id}/night-visibility")]
 pub async fn start_night_visibility(
     state: web::Data<AppState>,
     user: Actor,
@@ -193,12 +193,13 @@ async fn load_events(
 }
 
 /// Billing starts and stops with their dates, for a period (billing, admin).
-#[utoipa::path(get, path = "/api/v1/billing/events", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(tag = "billing", security(("bearer" = [])),
     params(PeriodQuery),
     responses(
         (status = 200, description = "Events in date order", body = Vec<BillingEvent>),
         (status = 422, description = "The period ends before it starts", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/billing/events")]
 pub async fn billing_events(
     state: web::Data<AppState>,
     user: Actor,
@@ -211,12 +212,13 @@ pub async fn billing_events(
 }
 
 /// The same as CSV (semicolon-separated, UTF-8), as the billing officers import it.
-#[utoipa::path(get, path = "/api/v1/billing/events.csv", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(tag = "billing", security(("bearer" = [])),
     params(PeriodQuery),
     responses(
         (status = 200, description = "CSV: datum;händelse;kundnummer;insats;egen_rad;verkställighet", content_type = "text/csv", body = String),
         (status = 422, description = "The period ends before it starts", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/billing/events.csv")]
 pub async fn billing_csv(
     state: web::Data<AppState>,
     user: Actor,

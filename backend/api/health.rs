@@ -1,7 +1,7 @@
 //! Liveness and readiness, outside /api/v1 for load balancers.
 
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,8 +16,9 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+#[utoipa::path(tag = "health", security(()),
     responses((status = 200, description = "Alive", body = Health)))]
+#[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -26,11 +27,12 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The database answers; a load balancer sends traffic only when this is 200.
-#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+#[utoipa::path(tag = "health", security(()),
     responses(
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "The database does not answer", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::AppError> {
     state
         .db

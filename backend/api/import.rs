@@ -5,6 +5,7 @@ use crate::app::import::{self, ImportReport, Mapping};
 use crate::auth::{Action, Actor};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::post;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -13,12 +14,8 @@ use utoipa::IntoParams;
 pub const MAX_BYTES: usize = crate::sheet::MAX_BODY_BYTES;
 pub use import::MAX_APPLY_ROWS;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/import/key-register")
-            .app_data(web::PayloadConfig::new(MAX_BYTES))
-            .route(web::post().to(import_key_register)),
-    );
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(import_key_register);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -65,7 +62,7 @@ impl utoipa::ToSchema for SheetBytes {}
 /// 64 columns (A–BL). Applying writes at most 2000 keys (422
 /// `import_too_large`). Key numbers are stored upper-case with every run of
 /// spaces and dashes as one `-`.
-#[utoipa::path(post, path = "/api/v1/import/key-register", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(ImportQuery),
     request_body(content = inline(SheetBytes), description = "The sheet: .xlsx or CSV, not empty, at most 5 MiB", content_type = "application/octet-stream"),
     responses(
@@ -73,6 +70,7 @@ impl utoipa::ToSchema for SheetBytes {}
         (status = 413, description = "The body is over 5 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The file is unreadable or over a limit, the mapping is wrong, or (applying) some rows are wrong or too many: nothing was written", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/import/key-register")]
 pub async fn import_key_register(
     state: web::Data<AppState>,
     user: Actor,

@@ -14,28 +14,24 @@ use crate::domain::custody::{KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPositi
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::header;
+use actix_web::{get, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/keys")
-            .route(web::get().to(list_keys))
-            .route(web::post().to(receive_key)),
-    );
-    cfg.service(web::resource("/keys.csv").route(web::get().to(export_keys)));
-    cfg.service(web::resource("/keys/{id}").route(web::get().to(get_key)));
-    cfg.service(web::resource("/keys/{id}/sign-out").route(web::post().to(sign_out)));
-    cfg.service(web::resource("/keys/{id}/sign-in").route(web::post().to(sign_in)));
-    cfg.service(
-        web::resource("/keys/{id}/return-to-customer").route(web::post().to(return_to_customer)),
-    );
-    cfg.service(web::resource("/keys/{id}/report-lost").route(web::post().to(report_lost)));
-    cfg.service(web::resource("/keys/{id}/receive-again").route(web::post().to(receive_again)));
-    cfg.service(web::resource("/customers/{id}/keys").route(web::get().to(customer_keys)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_keys)
+        .service(receive_key)
+        .service(export_keys)
+        .service(get_key)
+        .service(sign_out)
+        .service(sign_in)
+        .service(return_to_customer)
+        .service(report_lost)
+        .service(receive_again)
+        .service(customer_keys);
 }
 
 fn may_handle_keys(user: &Actor) -> Result<(), AppError> {
@@ -176,13 +172,14 @@ pub struct NewKey {
 }
 
 /// Registers a key received from a customer (installer, care staff, coordinator, admin).
-#[utoipa::path(post, path = "/api/v1/keys", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     request_body = NewKey,
     responses(
         (status = 201, description = "In the cabinet", body = KeyDetail),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key number is taken", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/keys")]
 pub async fn receive_key(
     state: web::Data<AppState>,
     user: Actor,
@@ -293,9 +290,10 @@ async fn query_keys(state: &AppState, user: Actor, q: KeyQuery) -> Result<Vec<Ke
 
 /// The key register, filtered: a group's signed-out keys, overdue keys, keys
 /// that cannot be accounted for.
-#[utoipa::path(get, path = "/api/v1/keys", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(KeyQuery),
     responses((status = 200, description = "Keys, by key number", body = Vec<Key>)))]
+#[get("/keys")]
 pub async fn list_keys(
     state: web::Data<AppState>,
     user: Actor,
@@ -308,9 +306,10 @@ pub async fn list_keys(
 }
 
 /// The key register as CSV (semicolon-separated, UTF-8), with the same filters.
-#[utoipa::path(get, path = "/api/v1/keys.csv", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(KeyQuery),
     responses((status = 200, description = "CSV: nyckelnummer;kundnummer;antal;skåp;krok;nattskåp;var;sedan", content_type = "text/csv", body = String)))]
+#[get("/keys.csv")]
 pub async fn export_keys(
     state: web::Data<AppState>,
     user: Actor,
@@ -346,12 +345,13 @@ pub async fn export_keys(
 }
 
 /// Where is this customer's key right now.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/keys", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "The customer's keys", body = Vec<Key>),
         (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/customers/{id}/keys")]
 pub async fn customer_keys(
     state: web::Data<AppState>,
     user: Actor,
@@ -382,12 +382,13 @@ pub async fn customer_keys(
 }
 
 /// One key and its whole custody chain.
-#[utoipa::path(get, path = "/api/v1/keys/{id}", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Key id")),
     responses(
         (status = 200, description = "The key", body = KeyDetail, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 404, description = "No such key, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/keys/{id}")]
 pub async fn get_key(
     state: web::Data<AppState>,
     user: Actor,
@@ -443,7 +444,7 @@ pub struct SignOut {
 }
 
 /// Signs a key out of the cabinet to a group or a person. Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/keys/{id}/sign-out", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
     request_body = SignOut,
     responses(
@@ -452,6 +453,7 @@ pub struct SignOut {
         (status = 409, description = "The key is not in the cabinet; the message says where the register has it", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/keys/{id}/sign-out")]
 pub async fn sign_out(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -502,7 +504,7 @@ pub struct SignIn {
 }
 
 /// Back in the cabinet (also: a lost key found). Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/keys/{id}/sign-in", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
     request_body = SignIn,
     responses(
@@ -511,6 +513,7 @@ pub struct SignIn {
         (status = 409, description = "The key is not signed out or lost; the message says where the register has it", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/keys/{id}/sign-in")]
 pub async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -552,7 +555,7 @@ pub struct ReturnKey {
 }
 
 /// Handed back to the customer. Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/keys/{id}/return-to-customer", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
     request_body = ReturnKey,
     responses(
@@ -561,6 +564,7 @@ pub struct ReturnKey {
         (status = 409, description = "The key is not in the cabinet; the message says where the register has it", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/keys/{id}/return-to-customer")]
 pub async fn return_to_customer(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -589,7 +593,7 @@ pub struct ReportLost {
 }
 
 /// Reports a key lost: an incident until it is found and signed in. Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/keys/{id}/report-lost", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
     request_body = ReportLost,
     responses(
@@ -598,6 +602,7 @@ pub struct ReportLost {
         (status = 409, description = "The key is already returned or lost", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/keys/{id}/report-lost")]
 pub async fn report_lost(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -616,7 +621,7 @@ pub async fn report_lost(
 }
 
 /// A returned key received from the customer again. Needs `If-Match`.
-#[utoipa::path(post, path = "/api/v1/keys/{id}/receive-again", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(tag = "keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Key id"), ("If-Match" = String, Header, description = "The key's version")),
     request_body = ReturnKey,
     responses(
@@ -625,6 +630,7 @@ pub async fn report_lost(
         (status = 409, description = "The key was not returned", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The key moved since you read it", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/keys/{id}/receive-again")]
 pub async fn receive_again(
     state: web::Data<AppState>,
     req: HttpRequest,

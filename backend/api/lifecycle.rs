@@ -5,10 +5,11 @@ use crate::auth::permissions::{allows, Action};
 use crate::auth::Actor;
 use crate::domain::lifecycle::{describe, Lifecycle};
 use crate::error::AppError;
-use actix_web::{web, HttpResponse};
+use actix_web::get;
+use actix_web::HttpResponse;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/lifecycle").route(web::get().to(get_lifecycle)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_lifecycle);
 }
 
 /// The state machines with the authorization table's roles.
@@ -32,8 +33,9 @@ pub fn lifecycle_json() -> &'static str {
 /// its events, every allowed transition and the roles that may fire each
 /// event, with the Swedish labels the apps show. The same for every caller;
 /// it changes only with a new server version.
-#[utoipa::path(get, path = "/api/v1/lifecycle", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     responses((status = 200, description = "The state machines of install, uninstall and extension orders", body = Lifecycle)))]
+#[get("/lifecycle")]
 pub async fn get_lifecycle(user: Actor) -> Result<HttpResponse, AppError> {
     user.require(
         Action::ReadLifecycle,

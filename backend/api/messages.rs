@@ -5,16 +5,15 @@ use crate::db::{self, messages};
 use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::{get, post};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/messages").route(web::get().to(inbox)));
-    cfg.service(web::resource("/messages/unread-count").route(web::get().to(unread_count)));
-    cfg.service(web::resource("/messages/{id}/read").route(web::post().to(mark_read)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(inbox).service(unread_count).service(mark_read);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,9 +61,10 @@ fn addressee(user: &Actor) -> (String, String, Vec<String>) {
 }
 
 /// Your inbox, newest first: your own messages, your groups' and your role's.
-#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", security(("bearer" = [])),
+#[utoipa::path(tag = "messages", security(("bearer" = [])),
     params(InboxQuery),
     responses((status = 200, description = "Messages", body = Vec<Message>)))]
+#[get("/messages")]
 pub async fn inbox(
     state: web::Data<AppState>,
     user: Actor,
@@ -108,8 +108,9 @@ pub async fn inbox(
 }
 
 /// How many messages you have not read.
-#[utoipa::path(get, path = "/api/v1/messages/unread-count", tag = "messages", security(("bearer" = [])),
+#[utoipa::path(tag = "messages", security(("bearer" = [])),
     responses((status = 200, description = "Count", body = UnreadCount)))]
+#[get("/messages/unread-count")]
 pub async fn unread_count(
     state: web::Data<AppState>,
     user: Actor,
@@ -132,12 +133,13 @@ pub async fn unread_count(
 }
 
 /// Marks a message read, for you (idempotent).
-#[utoipa::path(post, path = "/api/v1/messages/{id}/read", tag = "messages", security(("bearer" = [])),
+#[utoipa::path(tag = "messages", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Message id")),
     responses(
         (status = 204, description = "Marked read"),
         (status = 404, description = "No such message in your inbox", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/messages/{id}/read")]
 pub async fn mark_read(
     state: web::Data<AppState>,
     user: Actor,

@@ -26,111 +26,20 @@ use crate::error::ErrorCode;
 use crate::error::{AppError, FieldError, Problem};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest};
+use actix_web::HttpRequest;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::Required;
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Larmkoll API",
         description = "Safety alarms (trygghetslarm), digital locks and customers' keys, from the assessor's decision to the day the equipment comes back.\n\nEvery error is `application/problem+json` (RFC 9457) with a stable `code` and a message in English (`detail`) and Swedish (`detail_sv`). Every POST accepts an `Idempotency-Key` header; writes to an existing record need `If-Match` with the ETag you read.",
-    ),
-    paths(
-        health::healthz,
-        health::readyz,
-        auth::login,
-        auth::refresh,
-        auth::logout,
-        auth::me,
-        org::list_areas,
-        org::create_area,
-        org::list_groups,
-        org::create_group,
-        org::list_users,
-        org::create_user,
-        org::get_user,
-        org::update_user,
-        org::set_password,
-        org::revoke_sessions,
-        org::add_member,
-        org::remove_member,
-        customers::list_customers,
-        customers::create_customer,
-        customers::get_customer,
-        customers::update_customer,
-        customers::reveal_personnummer,
-        audit::query_audit,
-        decisions::list_decisions,
-        decisions::grant,
-        decisions::end_decision,
-        lifecycle::get_lifecycle,
-        orders::list_orders,
-        orders::get_order,
-        orders::log_contact,
-        orders::return_to_assessor,
-        orders::resubmit,
-        orders::book,
-        orders::receive_keys,
-        orders::install,
-        orders::execute,
-        orders::collect_equipment,
-        orders::return_keys,
-        orders::end,
-        orders::decline,
-        orders::cancel,
-        orders::order_from_supplier,
-        orders::collect_lock_receipt,
-        executions::list_executions,
-        executions::start_night_visibility,
-        executions::billing_events,
-        executions::billing_csv,
-        messages::inbox,
-        messages::unread_count,
-        messages::mark_read,
-        keys::list_keys,
-        keys::receive_key,
-        keys::export_keys,
-        keys::customer_keys,
-        keys::get_key,
-        keys::sign_out,
-        keys::sign_in,
-        keys::return_to_customer,
-        keys::report_lost,
-        keys::receive_again,
-        equipment::list_models,
-        equipment::create_model,
-        equipment::list_items,
-        equipment::create_item,
-        equipment::export_items,
-        equipment::get_item,
-        equipment::hand_out,
-        equipment::restock,
-        equipment::scrap,
-        equipment::collect_item,
-        equipment::link,
-        equipment::unlink,
-        import::import_key_register,
-        documents::upload,
-        documents::get_document,
-        documents::display,
-        documents::thumbnail,
-        documents::original,
-        documents::supersede,
-        documents::customer_documents,
-        documents::order_documents,
-        reports::not_executed,
-        reports::to_collect,
-        reports::audit_follow_up,
-        reports::deliveries,
-        reports::keys_not_received,
-        reports::keys_out,
-        reports::equipment,
-        reports::extensions,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
@@ -330,17 +239,48 @@ fn add_errors(op: &mut Operation) {
     }
 }
 
-/// The document as served and committed.
-pub fn openapi_json() -> String {
-    let mut json = ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("OpenAPI serialises");
-    json.push('\n');
-    json
+/// The document as served and committed: the operations registered by
+/// [`configure`], each described at its handler, plus what every operation
+/// shares ([`SecurityAndErrors`]).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(mount)
+        .split_for_parts();
+    SecurityAndErrors.modify(&mut doc);
+    doc
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(serve_openapi))
+/// [`openapi`] as JSON, built once.
+pub fn openapi_json() -> &'static str {
+    static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut json = openapi().to_pretty_json().expect("OpenAPI serialises");
+        json.push('\n');
+        json
+    });
+    &JSON
+}
+
+/// Everything the server answers besides the apps and the docs: the health
+/// checks and the API, the same way for serving and for the document.
+pub fn mount(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(crate::http::idempotency))
+                .configure(configure)
+                .default_service(actix_web::web::to(unrouted)),
+        );
+}
+
+/// Every operation under `/api/v1`. Each is declared once, at its handler
+/// (`#[utoipa::path]` over the route attribute); registering it here both
+/// serves it and puts it in the OpenAPI document. Within a module, a literal
+/// segment is registered before a `{id}` that would also match it.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.route("/openapi.json", actix_web::web::get().to(serve_openapi))
         .configure(auth::routes)
         .configure(org::routes)
         .configure(customers::routes)
@@ -357,6 +297,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(documents::routes);
 }
 
+/// The document itself; not an operation of its own in it.
 async fn serve_openapi() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("application/json")
@@ -424,13 +365,57 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
     .into()
 }
 
-pub async fn route_not_found() -> Result<actix_web::HttpResponse, AppError> {
+/// A request no operation took: 405 with `Allow` when the path is one the
+/// document lists (under another method), else 404. The router cannot tell
+/// these apart itself, since each operation is its own resource.
+pub async fn unrouted(req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
+    if let Some(allow) = allowed_methods(req.path()) {
+        return Ok(actix_web::HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, allow))
+            .finish());
+    }
     Err(AppError::new(
         StatusCode::NOT_FOUND,
         ErrorCode::RouteNotFound,
         "There is no such endpoint. See /api/v1/openapi.json for the ones that exist.",
         "Den adressen finns inte. Se /api/v1/openapi.json för de som finns.",
     ))
+}
+
+/// The methods the document lists for the path template `path` matches, as
+/// an `Allow` value, or `None` when it matches none.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    static TABLE: std::sync::LazyLock<Vec<(Vec<String>, String)>> =
+        std::sync::LazyLock::new(|| {
+            openapi()
+                .paths
+                .paths
+                .iter()
+                .map(|(template, item)| {
+                    let methods = [
+                        ("GET", item.get.is_some()),
+                        ("PUT", item.put.is_some()),
+                        ("POST", item.post.is_some()),
+                        ("DELETE", item.delete.is_some()),
+                        ("PATCH", item.patch.is_some()),
+                    ];
+                    let allow: Vec<&str> = methods.iter().filter(|m| m.1).map(|m| m.0).collect();
+                    (
+                        template.split('/').map(str::to_string).collect(),
+                        allow.join(", "),
+                    )
+                })
+                .collect()
+        });
+    let segments: Vec<&str> = path.split('/').collect();
+    TABLE.iter().find_map(|(template, allow)| {
+        let matches = template.len() == segments.len()
+            && template
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s);
+        matches.then(|| allow.clone())
+    })
 }
 
 /// A file as the request body: binary, at least one byte (an empty body is

@@ -15,39 +15,30 @@ use crate::domain::order::ContactKind;
 use crate::domain::{OrderEvent, OrderKind, OrderState};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::{get, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/orders").route(web::get().to(list_orders)));
-    cfg.service(web::resource("/orders/{id}").route(web::get().to(get_order)));
-    cfg.service(web::resource("/orders/{id}/contacts").route(web::post().to(log_contact)));
-    cfg.service(
-        web::resource("/orders/{id}/return-to-assessor").route(web::post().to(return_to_assessor)),
-    );
-    cfg.service(web::resource("/orders/{id}/resubmit").route(web::post().to(resubmit)));
-    cfg.service(web::resource("/orders/{id}/book").route(web::post().to(book)));
-    cfg.service(web::resource("/orders/{id}/receive-keys").route(web::post().to(receive_keys)));
-    cfg.service(web::resource("/orders/{id}/install").route(web::post().to(install)));
-    cfg.service(web::resource("/orders/{id}/execute").route(web::post().to(execute)));
-    cfg.service(
-        web::resource("/orders/{id}/collect-equipment").route(web::post().to(collect_equipment)),
-    );
-    cfg.service(web::resource("/orders/{id}/return-keys").route(web::post().to(return_keys)));
-    cfg.service(web::resource("/orders/{id}/end").route(web::post().to(end)));
-    cfg.service(web::resource("/orders/{id}/decline").route(web::post().to(decline)));
-    cfg.service(web::resource("/orders/{id}/cancel").route(web::post().to(cancel)));
-    cfg.service(
-        web::resource("/orders/{id}/order-from-supplier")
-            .route(web::post().to(order_from_supplier)),
-    );
-    cfg.service(
-        web::resource("/orders/{id}/collect-lock-receipt")
-            .route(web::post().to(collect_lock_receipt)),
-    );
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_orders)
+        .service(get_order)
+        .service(log_contact)
+        .service(return_to_assessor)
+        .service(resubmit)
+        .service(book)
+        .service(receive_keys)
+        .service(install)
+        .service(execute)
+        .service(collect_equipment)
+        .service(return_keys)
+        .service(end)
+        .service(decline)
+        .service(cancel)
+        .service(order_from_supplier)
+        .service(collect_lock_receipt);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,9 +70,10 @@ pub struct OrderQuery {
 
 /// Orders you may see, oldest first, filtered. The installer's "my visits
 /// today" is `?mine=true&visit_from=<today>&visit_to=<today>`.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(OrderQuery),
     responses((status = 200, description = "One page of orders", body = Page<Order>)))]
+#[get("/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
     user: Actor,
@@ -210,12 +202,13 @@ fn detail_dto(record: OrderRecord) -> Result<OrderDetail, AppError> {
 }
 
 /// One order with its history and contact log.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order", body = OrderDetail, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/orders/{id}")]
 pub async fn get_order(
     state: web::Data<AppState>,
     user: Actor,
@@ -250,13 +243,14 @@ pub struct NewContact {
 }
 
 /// Adds to the order's contact log (installer, coordinator). Append-only.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/contacts", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id")),
     request_body = NewContact,
     responses(
         (status = 201, description = "Logged", body = Contact),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/orders/{id}/contacts")]
 pub async fn log_contact(
     state: web::Data<AppState>,
     user: Actor,
@@ -775,9 +769,10 @@ impl IntoEffect for LockReceiptBody {
 }
 
 /// Records that the digital lock was ordered from its supplier (coordinator; seed 001 step 6). The order keeps its state.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/order-from-supplier", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = SupplierOrderBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/order-from-supplier")]
 pub async fn order_from_supplier(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -798,9 +793,10 @@ pub async fn order_from_supplier(
 }
 
 /// Staff picked up the lock receipt the fitter left at the customer's (care staff, installer; seed 001 step 8), also after execution.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/collect-lock-receipt", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = LockReceiptBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/collect-lock-receipt")]
 pub async fn collect_lock_receipt(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -821,9 +817,10 @@ pub async fn collect_lock_receipt(
 }
 
 /// The order is incorrect: back to the assessor with the reason (installer, coordinator). The assessor is messaged.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/return-to-assessor", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = ReasonBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/return-to-assessor")]
 pub async fn return_to_assessor(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -844,9 +841,10 @@ pub async fn return_to_assessor(
 }
 
 /// The assessor has corrected a returned order (assessor).
-#[utoipa::path(post, path = "/api/v1/orders/{id}/resubmit", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = NoteBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/resubmit")]
 pub async fn resubmit(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -867,9 +865,10 @@ pub async fn resubmit(
 }
 
 /// Books (or rebooks) the visit (installer). Also logged as a contact.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/book", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = BookBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/book")]
 pub async fn book(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -890,9 +889,10 @@ pub async fn book(
 }
 
 /// The customer's keys are received (installer); their position becomes the customer's key position.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/receive-keys", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = ReceiveKeysBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/receive-keys")]
 pub async fn receive_keys(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -913,9 +913,10 @@ pub async fn receive_keys(
 }
 
 /// Installed on a date with serials (installer). Billing, the night patrol, the home-care group and the alarm team are messaged.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/install", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = InstallBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/install")]
 pub async fn install(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -936,9 +937,10 @@ pub async fn install(
 }
 
 /// Executes the order (coordinator) with the installation date recorded at install, not today: the execution and billing start on it.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/execute", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = EmptyBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/execute")]
 pub async fn execute(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -959,9 +961,10 @@ pub async fn execute(
 }
 
 /// Equipment collected (installer): which items came back, which are missing. Billing and the ordinary assessor are messaged.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/collect-equipment", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = CollectBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/collect-equipment")]
 pub async fn collect_equipment(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -982,9 +985,10 @@ pub async fn collect_equipment(
 }
 
 /// Keys handed back, or kept because other services go on (installer).
-#[utoipa::path(post, path = "/api/v1/orders/{id}/return-keys", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = ReturnKeysBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/return-keys")]
 pub async fn return_keys(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -1005,9 +1009,10 @@ pub async fn return_keys(
 }
 
 /// Ends the execution (coordinator) with the end date the assessor gave; billing stops on it.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/end", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = EndBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/end")]
 pub async fn end(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -1020,9 +1025,10 @@ pub async fn end(
 }
 
 /// The customer does not want it (installer, coordinator). The assessor is messaged.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/decline", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = ReasonBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/decline")]
 pub async fn decline(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -1043,9 +1049,10 @@ pub async fn decline(
 }
 
 /// The decision was withdrawn (assessor).
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     request_body = ReasonBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -11,42 +11,25 @@ use crate::db::{self, org, users};
 use crate::domain::{GroupKind, Role};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::{delete, get, patch, post, put};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so a wrong method gets 405 with `Allow`.
-    cfg.service(
-        web::resource("/areas")
-            .route(web::get().to(list_areas))
-            .route(web::post().to(create_area)),
-    );
-    cfg.service(
-        web::resource("/groups")
-            .route(web::get().to(list_groups))
-            .route(web::post().to(create_group)),
-    );
-    cfg.service(
-        web::resource("/users")
-            .route(web::get().to(list_users))
-            .route(web::post().to(create_user)),
-    );
-    cfg.service(
-        web::resource("/users/{id}")
-            .route(web::get().to(get_user))
-            .route(web::patch().to(update_user)),
-    );
-    cfg.service(web::resource("/users/{id}/password").route(web::post().to(set_password)));
-    cfg.service(
-        web::resource("/users/{id}/revoke-sessions").route(web::post().to(revoke_sessions)),
-    );
-    cfg.service(
-        web::resource("/groups/{group_id}/members/{user_id}")
-            .route(web::put().to(add_member))
-            .route(web::delete().to(remove_member)),
-    );
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_areas)
+        .service(create_area)
+        .service(list_groups)
+        .service(create_group)
+        .service(list_users)
+        .service(create_user)
+        .service(get_user)
+        .service(update_user)
+        .service(set_password)
+        .service(revoke_sessions)
+        .service(add_member)
+        .service(remove_member);
 }
 
 fn require_admin(user: &Actor) -> Result<(), AppError> {
@@ -77,8 +60,9 @@ pub struct NewArea {
 }
 
 /// Areas (hemtjänstområden).
-#[utoipa::path(get, path = "/api/v1/areas", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     responses((status = 200, description = "All areas", body = Vec<Area>)))]
+#[get("/areas")]
 pub async fn list_areas(
     state: web::Data<AppState>,
     _user: Actor,
@@ -95,12 +79,13 @@ pub async fn list_areas(
 }
 
 /// Creates an area (admin).
-#[utoipa::path(post, path = "/api/v1/areas", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     request_body = NewArea,
     responses(
         (status = 201, description = "Created", body = Area),
         (status = 409, description = "An area with this name exists", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/areas")]
 pub async fn create_area(
     state: web::Data<AppState>,
     user: Actor,
@@ -163,9 +148,10 @@ fn group_dto(g: org::GroupRow) -> Result<Group, AppError> {
 }
 
 /// Groups (home care, alarm team, night patrol, reception team), optionally of one area.
-#[utoipa::path(get, path = "/api/v1/groups", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(GroupQuery),
     responses((status = 200, description = "Groups", body = Vec<Group>)))]
+#[get("/groups")]
 pub async fn list_groups(
     state: web::Data<AppState>,
     _user: Actor,
@@ -184,12 +170,13 @@ pub async fn list_groups(
 }
 
 /// Creates a group in an area (admin).
-#[utoipa::path(post, path = "/api/v1/groups", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     request_body = NewGroup,
     responses(
         (status = 201, description = "Created", body = Group),
         (status = 409, description = "The area already has a group with this name", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/groups")]
 pub async fn create_group(
     state: web::Data<AppState>,
     user: Actor,
@@ -237,8 +224,9 @@ fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError>
 }
 
 /// All users (admin).
-#[utoipa::path(get, path = "/api/v1/users", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     responses((status = 200, description = "Users", body = Vec<User>)))]
+#[get("/users")]
 pub async fn list_users(state: web::Data<AppState>, user: Actor) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let (rows, memberships) = state
@@ -304,12 +292,13 @@ impl From<NewUser> for crate::app::org::UserDraft {
 }
 
 /// Creates a user (admin).
-#[utoipa::path(post, path = "/api/v1/users", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = User),
         (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
     user: Actor,
@@ -346,12 +335,13 @@ async fn load_user(state: &AppState, id: Uuid) -> Result<User, AppError> {
 }
 
 /// One user (admin).
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "The user", body = User, headers(("ETag" = String, description = "Version for If-Match"))),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/users/{id}")]
 pub async fn get_user(
     state: web::Data<AppState>,
     user: Actor,
@@ -384,7 +374,7 @@ pub struct UserUpdate {
 
 /// Changes a user's name, role, alarm-lead flag or active state (admin).
 /// Needs `If-Match`. Deactivating or changing the role ends the user's sessions.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id"),
            ("If-Match" = String, Header, description = "ETag from GET")),
     request_body = UserUpdate,
@@ -394,6 +384,7 @@ pub struct UserUpdate {
         (status = 412, description = "Changed by someone else since you read it", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ))]
+#[patch("/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -436,13 +427,14 @@ pub struct NewPassword {
 }
 
 /// Sets a user's password (admin reset). Ends all their sessions.
-#[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     request_body = NewPassword,
     responses(
         (status = 204, description = "Password set; sessions ended"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/users/{id}/password")]
 pub async fn set_password(
     state: web::Data<AppState>,
     user: Actor,
@@ -463,12 +455,13 @@ pub async fn set_password(
 
 /// Ends every session of a user at once (admin): refresh tokens are revoked
 /// and access tokens already issued stop working.
-#[utoipa::path(post, path = "/api/v1/users/{id}/revoke-sessions", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 204, description = "Sessions ended"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
+#[post("/users/{id}/revoke-sessions")]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
     user: Actor,
@@ -481,12 +474,13 @@ pub async fn revoke_sessions(
 }
 
 /// Adds a user to a group (admin). Idempotent.
-#[utoipa::path(put, path = "/api/v1/groups/{group_id}/members/{user_id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("group_id" = Uuid, Path, description = "Group id"), ("user_id" = Uuid, Path, description = "User id")),
     responses(
         (status = 204, description = "The user is a member"),
         (status = 404, description = "No such group or user", body = Problem, content_type = "application/problem+json"),
     ))]
+#[put("/groups/{group_id}/members/{user_id}")]
 pub async fn add_member(
     state: web::Data<AppState>,
     user: Actor,
@@ -499,12 +493,13 @@ pub async fn add_member(
 }
 
 /// Removes a user from a group (admin).
-#[utoipa::path(delete, path = "/api/v1/groups/{group_id}/members/{user_id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("group_id" = Uuid, Path, description = "Group id"), ("user_id" = Uuid, Path, description = "User id")),
     responses(
         (status = 204, description = "Removed"),
         (status = 404, description = "The user is not a member of that group", body = Problem, content_type = "application/problem+json"),
     ))]
+#[delete("/groups/{group_id}/members/{user_id}")]
 pub async fn remove_member(
     state: web::Data<AppState>,
     user: Actor,

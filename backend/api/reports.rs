@@ -10,23 +10,22 @@ use crate::domain::followup::{keys_outstanding, one_month_after, three_months_af
 use crate::domain::{OrderState, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
+use actix_web::get;
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/reports/not-executed").route(web::get().to(not_executed)));
-    cfg.service(web::resource("/reports/to-collect").route(web::get().to(to_collect)));
-    cfg.service(web::resource("/reports/audit-follow-up").route(web::get().to(audit_follow_up)));
-    cfg.service(web::resource("/reports/deliveries").route(web::get().to(deliveries)));
-    cfg.service(
-        web::resource("/reports/keys-not-received").route(web::get().to(keys_not_received)),
-    );
-    cfg.service(web::resource("/reports/keys-out").route(web::get().to(keys_out)));
-    cfg.service(web::resource("/reports/equipment").route(web::get().to(equipment)));
-    cfg.service(web::resource("/reports/extensions").route(web::get().to(extensions)));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(not_executed)
+        .service(to_collect)
+        .service(audit_follow_up)
+        .service(deliveries)
+        .service(keys_not_received)
+        .service(keys_out)
+        .service(equipment)
+        .service(extensions);
 }
 
 fn may_read_reports(user: &Actor) -> Result<(), AppError> {
@@ -133,12 +132,13 @@ fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
 
 /// Install orders not executed one (or three) months after they were received,
 /// with the reason and the ordinary assessor (seed 004).
-#[utoipa::path(get, path = "/api/v1/reports/not-executed", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(NotExecutedQuery),
     responses(
         (status = 200, description = "Rows, oldest first (JSON, or CSV with format=csv)", content((Vec<NotExecutedRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad months or format", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/not-executed")]
 pub async fn not_executed(
     state: web::Data<AppState>,
     user: Actor,
@@ -250,12 +250,13 @@ pub struct ToCollectRow {
 
 /// The pick-up list (seed 003): alarms and locks to collect, grouped by area and
 /// sorted by address, with key numbers and no personnummer.
-#[utoipa::path(get, path = "/api/v1/reports/to-collect", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(FormatQuery),
     responses(
         (status = 200, description = "One row per customer (JSON, or CSV with format=csv)", content((Vec<ToCollectRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/to-collect")]
 pub async fn to_collect(
     state: web::Data<AppState>,
     user: Actor,
@@ -373,12 +374,13 @@ pub struct AuditFollowUpRow {
 /// The monthly log follow-up (logguppföljning) the law expects: for a customer,
 /// every user who opened the record and when; for a user, every customer they
 /// opened (admin).
-#[utoipa::path(get, path = "/api/v1/reports/audit-follow-up", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(AuditFollowUpQuery),
     responses(
         (status = 200, description = "One row per user or customer (JSON, or CSV with format=csv)", content((Vec<AuditFollowUpRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Neither or both of customer_id and user_id", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/audit-follow-up")]
 pub async fn audit_follow_up(
     state: web::Data<AppState>,
     user: Actor,
@@ -542,12 +544,13 @@ pub struct DeliveryRow {
 
 /// The delivery list: booked visits (installations and collections) by day and
 /// time, with address, phone, key position and entry notes.
-#[utoipa::path(get, path = "/api/v1/reports/deliveries", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(DeliveryQuery),
     responses(
         (status = 200, description = "Booked visits in order (JSON, or CSV with format=csv)", content((Vec<DeliveryRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/deliveries")]
 pub async fn deliveries(
     state: web::Data<AppState>,
     user: Actor,
@@ -666,12 +669,13 @@ pub struct KeysNotReceivedRow {
 
 /// Install orders whose keys have not come in a month after the order (seed
 /// 004): the same rule the follow-up messages the assessor by.
-#[utoipa::path(get, path = "/api/v1/reports/keys-not-received", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(AsOfQuery),
     responses(
         (status = 200, description = "Rows, oldest order first (JSON, or CSV with format=csv)", content((Vec<KeysNotReceivedRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/keys-not-received")]
 pub async fn keys_not_received(
     state: web::Data<AppState>,
     user: Actor,
@@ -772,12 +776,13 @@ pub struct KeyOutRow {
 
 /// Keys signed out longer than allowed (`LARMKOLL_KEY_SIGN_OUT_HOURS`), with
 /// who holds them and since when: a key that cannot be accounted for is an incident.
-#[utoipa::path(get, path = "/api/v1/reports/keys-out", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(FormatQuery),
     responses(
         (status = 200, description = "Overdue keys, longest out first (JSON, or CSV with format=csv)", content((Vec<KeyOutRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/keys-out")]
 pub async fn keys_out(
     state: web::Data<AppState>,
     user: Actor,
@@ -905,12 +910,13 @@ pub struct EquipmentReport {
 /// Equipment in stock and out: per model, how many are in stock, at customers,
 /// to collect, missing; and the list of items to collect and missing (or at
 /// customers, with `item_state=at_customer`).
-#[utoipa::path(get, path = "/api/v1/reports/equipment", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(EquipmentReportQuery),
     responses(
         (status = 200, description = "Summary and items (JSON, or CSV with format=csv)", content((EquipmentReport = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format, part or limit", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/equipment")]
 pub async fn equipment(
     state: web::Data<AppState>,
     user: Actor,
@@ -1100,12 +1106,13 @@ pub struct ExtensionCheckRow {
 /// the extension follows without a gap or an overlap (seed 003), for the
 /// coordinator to execute. The check is redone now: a decision ended early
 /// after its extension was granted leaves a gap.
-#[utoipa::path(get, path = "/api/v1/reports/extensions", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(FormatQuery),
     responses(
         (status = 200, description = "Open extension orders, oldest first (JSON, or CSV with format=csv)", content((Vec<ExtensionCheckRow> = "application/json"), (String = "text/csv"))),
         (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
     ))]
+#[get("/reports/extensions")]
 pub async fn extensions(
     state: web::Data<AppState>,
     user: Actor,

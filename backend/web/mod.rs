@@ -27,11 +27,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .insert_header((header::LOCATION, "/docs/"))
                 .finish()
         }),
-    )
-    .default_service(web::to(serve_pwa));
+    );
 }
 
-async fn serve_pwa(req: HttpRequest) -> HttpResponse {
+/// The apps' files, and their shell for any other path outside the API.
+pub async fn serve_pwa(req: HttpRequest) -> HttpResponse {
     if req.path().starts_with("/api/") {
         return actix_web::ResponseError::error_response(&crate::error::AppError::new(
             actix_web::http::StatusCode::NOT_FOUND,

@@ -223,6 +223,34 @@ async fn a_method_the_document_does_not_list_gets_405_with_allow(app: TestApp) {
     }
 }
 
+on_both_backends!(a_method_an_api_path_does_not_take_gets_405_and_an_unknown_path_404);
+
+async fn a_method_an_api_path_does_not_take_gets_405_and_an_unknown_path_404(app: TestApp) {
+    // Each operation is its own route, so the 405 comes from the document's paths.
+    let admin = app.login("admin").await;
+    let id = uuid::Uuid::new_v4();
+    for (method, path, allow) in [
+        ("DELETE", format!("/api/v1/customers/{id}"), "GET, PATCH"),
+        ("PUT", "/api/v1/customers".to_string(), "GET, POST"),
+        ("GET", format!("/api/v1/orders/{id}/install"), "POST"),
+        ("POST", "/api/v1/keys/export".to_string(), "GET"),
+    ] {
+        let res = app.send(method, &path, Some(&admin), &[], None).await;
+        assert_eq!(res.status, 405, "{method} {path}: {}", res.body);
+        assert_eq!(res.problem_code(), "method_not_allowed", "{method} {path}");
+        assert_eq!(res.header("allow").as_deref(), Some(allow), "{method} {path}");
+    }
+    for path in [
+        format!("/api/v1/customers/{id}/nothing"),
+        "/api/v1/customer".to_string(),
+        "/api/v1/orders//install".to_string(),
+    ] {
+        let res = app.send("GET", &path, Some(&admin), &[], None).await;
+        assert_eq!(res.status, 404, "{path}: {}", res.body);
+        assert_eq!(res.problem_code(), "route_not_found", "{path}");
+    }
+}
+
 on_both_backends!(text_with_a_nul_is_refused_not_a_server_error);
 
 async fn text_with_a_nul_is_refused_not_a_server_error(app: TestApp) {
