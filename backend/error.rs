@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "type": "urn:larmkoll:problem:customer_not_found",
-    "title": "Not Found",
+    "title": "No such customer",
+    "title_sv": "Brukaren finns inte",
     "status": 404,
     "code": "customer_not_found",
     "detail": "No customer with this id exists, or you may not see it.",
@@ -21,8 +22,10 @@ pub struct Problem {
     /// `urn:larmkoll:problem:{code}`.
     #[serde(rename = "type")]
     pub problem_type: String,
-    /// The HTTP status phrase.
+    /// What kind of problem this is, in English: one text per `code`.
     pub title: String,
+    /// The same in Swedish, e.g. as a heading above `detail_sv`.
+    pub title_sv: String,
     pub status: u16,
     /// Stable machine-readable code; clients branch on this, never on text.
     #[schema(value_type = ErrorCode)]
@@ -163,10 +166,11 @@ fn list_sv(items: &[String]) -> String {
     }
 }
 
-/// Generates [`ErrorCode`] from one list: each variant with its stored name,
-/// so the name a client sees, the spec's `enum` and `as_str` cannot disagree.
+/// Generates [`ErrorCode`] from one list: each variant with its name on the
+/// wire and its title in English and Swedish, so the name a client sees, the
+/// spec's `enum` and `as_str` cannot disagree, and no code lacks its words.
 macro_rules! error_codes {
-    ($($v:ident => $s:literal,)*) => {
+    ($($v:ident => $s:literal, $en:literal, $sv:literal,)*) => {
         /// Every `code` a problem answer can carry: stable, for clients to
         /// branch on (never on the text, which may be reworded).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -179,93 +183,104 @@ macro_rules! error_codes {
             pub fn as_str(self) -> &'static str {
                 match self { $(ErrorCode::$v => $s,)* }
             }
+
+            /// What kind of problem this is, in English: the same for every
+            /// answer with this code (the problem's `title`).
+            pub fn title(self) -> &'static str {
+                match self { $(ErrorCode::$v => $en,)* }
+            }
+
+            /// The same in Swedish (`title_sv`).
+            pub fn title_sv(self) -> &'static str {
+                match self { $(ErrorCode::$v => $sv,)* }
+            }
         }
     };
 }
 
 error_codes! {
-    AlreadyApplied => "already_applied",
-    AlreadyExecuted => "already_executed",
-    AlreadyExists => "already_exists",
-    AlreadyExtended => "already_extended",
-    AlreadyRunning => "already_running",
-    AlreadySuperseded => "already_superseded",
-    AreaExists => "area_exists",
-    BadRequest => "bad_request",
-    BodyTimeout => "body_timeout",
-    ConcurrentChange => "concurrent_change",
-    ConsentMissing => "consent_missing",
-    CustomerExists => "customer_exists",
-    CustomerNotFound => "customer_not_found",
-    DatabaseUnavailable => "database_unavailable",
-    DecisionAlreadyEnded => "decision_already_ended",
-    DecisionNotFound => "decision_not_found",
-    DocumentIdConflict => "document_id_conflict",
-    DocumentNotFound => "document_not_found",
-    Forbidden => "forbidden",
-    GroupExists => "group_exists",
-    GroupNotFound => "group_not_found",
-    HeicNotSupported => "heic_not_supported",
-    IdempotencyInProgress => "idempotency_in_progress",
-    IdempotencyKeyReused => "idempotency_key_reused",
-    ImageCorrupt => "image_corrupt",
-    ImageTooLarge => "image_too_large",
-    ImportHasErrors => "import_has_errors",
-    ImportTooLarge => "import_too_large",
-    IncompleteBody => "incomplete_body",
-    InternalError => "internal_error",
-    InvalidBody => "invalid_body",
-    InvalidCredentials => "invalid_credentials",
-    InvalidCursor => "invalid_cursor",
-    InvalidIdempotencyKey => "invalid_idempotency_key",
-    InvalidIfMatch => "invalid_if_match",
-    InvalidLimit => "invalid_limit",
-    InvalidMapping => "invalid_mapping",
-    InvalidPathParameter => "invalid_path_parameter",
-    InvalidQueryParameter => "invalid_query_parameter",
-    InvalidRefreshToken => "invalid_refresh_token",
-    InvalidTransition => "invalid_transition",
-    ItemAtOtherCustomer => "item_at_other_customer",
-    ItemNotFound => "item_not_found",
-    ItemNotThere => "item_not_there",
-    KeyNotFound => "key_not_found",
-    KeyNotThere => "key_not_there",
-    KeyNumberTaken => "key_number_taken",
-    MalformedJson => "malformed_json",
-    MembershipNotFound => "membership_not_found",
-    MessageNotFound => "message_not_found",
-    MethodNotAllowed => "method_not_allowed",
-    NoLockReceiptLeft => "no_lock_receipt_left",
-    NoRunningExecution => "no_running_execution",
-    NotALockOrder => "not_a_lock_order",
-    NotAReceiptProduct => "not_a_receipt_product",
-    NotFound => "not_found",
-    NotLinked => "not_linked",
-    NotMountedHere => "not_mounted_here",
-    OrderNotFound => "order_not_found",
-    OtherMunicipalityNoLock => "other_municipality_no_lock",
-    PayloadTooLarge => "payload_too_large",
-    PeriodGap => "period_gap",
-    PeriodInvalid => "period_invalid",
-    PeriodOverlap => "period_overlap",
-    PreconditionRequired => "precondition_required",
-    ReferenceMissing => "reference_missing",
-    RouteNotFound => "route_not_found",
-    SerialTaken => "serial_taken",
-    ServiceAlreadyOrdered => "service_already_ordered",
-    SheetTooLarge => "sheet_too_large",
-    StaleVersion => "stale_version",
-    StorageUnavailable => "storage_unavailable",
-    TooManyAttempts => "too_many_attempts",
-    Unauthenticated => "unauthenticated",
-    UnreadableBody => "unreadable_body",
-    UnreadableSheet => "unreadable_sheet",
-    UnsupportedImage => "unsupported_image",
-    UnsupportedMediaType => "unsupported_media_type",
-    UploadInProgress => "upload_in_progress",
-    UserNotFound => "user_not_found",
-    UsernameTaken => "username_taken",
-    ValidationFailed => "validation_failed",
+    AlreadyApplied => "already_applied", "This was already done", "Detta är redan gjort",
+    AlreadyExecuted => "already_executed", "Already executed", "Insatsen är redan verkställd",
+    AlreadyExists => "already_exists", "Already exists", "Finns redan",
+    AlreadyExtended => "already_extended", "Already extended", "Redan förlängd",
+    AlreadyRunning => "already_running", "Already running", "Pågår redan",
+    AlreadySuperseded => "already_superseded", "Already replaced", "Redan ersatt",
+    AreaExists => "area_exists", "The area already exists", "Området finns redan",
+    BadRequest => "bad_request", "The request cannot be handled as sent", "Begäran kan inte hanteras som den skickades",
+    BodyTimeout => "body_timeout", "The body arrived too slowly", "Innehållet kom för långsamt",
+    ConcurrentChange => "concurrent_change", "Changed by someone else at the same time", "Ändrades av någon annan samtidigt",
+    ConsentMissing => "consent_missing", "The customer's consent is missing", "Brukarens samtycke saknas",
+    CustomerExists => "customer_exists", "The customer already exists", "Brukaren finns redan",
+    CustomerNotFound => "customer_not_found", "No such customer", "Brukaren finns inte",
+    DatabaseUnavailable => "database_unavailable", "The database cannot be reached", "Databasen går inte att nå",
+    DecisionAlreadyEnded => "decision_already_ended", "The decision has already ended", "Beslutet är redan avslutat",
+    DecisionNotFound => "decision_not_found", "No such decision", "Beslutet finns inte",
+    DocumentIdConflict => "document_id_conflict", "Another document already has this id", "Ett annat dokument har redan detta id",
+    DocumentNotFound => "document_not_found", "No such document", "Dokumentet finns inte",
+    Forbidden => "forbidden", "Your role may not do this", "Din roll får inte göra detta",
+    GroupExists => "group_exists", "The group already exists", "Gruppen finns redan",
+    GroupNotFound => "group_not_found", "No such group", "Gruppen finns inte",
+    HeicNotSupported => "heic_not_supported", "HEIC photos are not accepted", "HEIC-bilder tas inte emot",
+    IdempotencyInProgress => "idempotency_in_progress", "The same request is still being handled", "Samma begäran hanteras fortfarande",
+    IdempotencyKeyReused => "idempotency_key_reused", "The Idempotency-Key was used for another request", "Idempotency-Key har använts för en annan begäran",
+    ImageCorrupt => "image_corrupt", "The image is damaged", "Bilden är skadad",
+    ImageTooLarge => "image_too_large", "The image is too large", "Bilden är för stor",
+    ImportHasErrors => "import_has_errors", "The sheet has rows with mistakes", "Arket har rader med fel",
+    ImportTooLarge => "import_too_large", "Too many rows to import at once", "För många rader att läsa in på en gång",
+    IncompleteBody => "incomplete_body", "The body was cut off", "Innehållet kom inte fram helt",
+    InternalError => "internal_error", "Unexpected server error", "Oväntat fel i servern",
+    InvalidBody => "invalid_body", "A value in the body is wrong", "Ett värde i innehållet är fel",
+    InvalidCredentials => "invalid_credentials", "Wrong username or password", "Fel användarnamn eller lösenord",
+    InvalidCursor => "invalid_cursor", "The page cursor is not valid", "Sidmarkören är ogiltig",
+    InvalidIdempotencyKey => "invalid_idempotency_key", "The Idempotency-Key is not valid", "Idempotency-Key är ogiltig",
+    InvalidIfMatch => "invalid_if_match", "The If-Match header is not valid", "Rubriken If-Match är ogiltig",
+    InvalidLimit => "invalid_limit", "The page size is not valid", "Sidstorleken är ogiltig",
+    InvalidMapping => "invalid_mapping", "The column mapping is not valid", "Kolumnmappningen är ogiltig",
+    InvalidPathParameter => "invalid_path_parameter", "A part of the address is not valid", "En del av adressen är ogiltig",
+    InvalidQueryParameter => "invalid_query_parameter", "A query parameter is not valid", "En sökparameter är ogiltig",
+    InvalidRefreshToken => "invalid_refresh_token", "The session has ended", "Inloggningen har upphört",
+    InvalidTransition => "invalid_transition", "Not possible in the order's current state", "Inte möjligt i beställningens nuvarande läge",
+    ItemAtOtherCustomer => "item_at_other_customer", "The item is at another customer", "Utrustningen finns hos en annan brukare",
+    ItemNotFound => "item_not_found", "No such item", "Utrustningen finns inte",
+    ItemNotThere => "item_not_there", "The item is not where the step expects it", "Utrustningen finns inte där steget väntar sig",
+    KeyNotFound => "key_not_found", "No such key", "Nyckeln finns inte",
+    KeyNotThere => "key_not_there", "The key is not where the step expects it", "Nyckeln finns inte där steget väntar sig",
+    KeyNumberTaken => "key_number_taken", "The key number is already in use", "Nyckelnumret används redan",
+    MalformedJson => "malformed_json", "The body is not valid JSON", "Innehållet är inte giltig JSON",
+    MembershipNotFound => "membership_not_found", "No such membership", "Medlemskapet finns inte",
+    MessageNotFound => "message_not_found", "No such message", "Meddelandet finns inte",
+    MethodNotAllowed => "method_not_allowed", "The address does not take this method", "Adressen tar inte emot den metoden",
+    NoLockReceiptLeft => "no_lock_receipt_left", "No lock receipt left in stock", "Inga låskvitton kvar i lager",
+    NoRunningExecution => "no_running_execution", "No execution is running", "Ingen insats pågår",
+    NotALockOrder => "not_a_lock_order", "Not a lock order", "Inte en beställning av lås",
+    NotAReceiptProduct => "not_a_receipt_product", "Not a receipt product", "Inte en kvittoprodukt",
+    NotFound => "not_found", "Not found", "Finns inte",
+    NotLinked => "not_linked", "The lock is not linked", "Låset är inte kopplat",
+    NotMountedHere => "not_mounted_here", "The item is not mounted at this customer", "Utrustningen sitter inte hos denna brukare",
+    OrderNotFound => "order_not_found", "No such order", "Beställningen finns inte",
+    OtherMunicipalityNoLock => "other_municipality_no_lock", "No lock for a customer from another municipality", "Inget lås för en brukare från en annan kommun",
+    PayloadTooLarge => "payload_too_large", "The body is too large", "Innehållet är för stort",
+    PeriodGap => "period_gap", "The period leaves a gap", "Perioden lämnar ett glapp",
+    PeriodInvalid => "period_invalid", "The period is not valid", "Perioden är ogiltig",
+    PeriodOverlap => "period_overlap", "The period overlaps another", "Perioden överlappar en annan",
+    PreconditionRequired => "precondition_required", "If-Match is missing", "If-Match saknas",
+    ReferenceMissing => "reference_missing", "Something it refers to does not exist", "Något som den hänvisar till finns inte",
+    RouteNotFound => "route_not_found", "No such address", "Adressen finns inte",
+    SerialTaken => "serial_taken", "The serial number is already in use", "Serienumret används redan",
+    ServiceAlreadyOrdered => "service_already_ordered", "The service is already ordered", "Tjänsten är redan beställd",
+    SheetTooLarge => "sheet_too_large", "The sheet is too large", "Arket är för stort",
+    StaleVersion => "stale_version", "Changed since you read it", "Ändrad sedan du läste den",
+    StorageUnavailable => "storage_unavailable", "The document storage cannot be reached", "Dokumentlagringen går inte att nå",
+    TooManyAttempts => "too_many_attempts", "Too many attempts", "För många försök",
+    Unauthenticated => "unauthenticated", "Not logged in", "Inte inloggad",
+    UnreadableBody => "unreadable_body", "The body cannot be read", "Innehållet går inte att läsa",
+    UnreadableSheet => "unreadable_sheet", "The sheet cannot be read", "Arket går inte att läsa",
+    UnsupportedImage => "unsupported_image", "This kind of image is not accepted", "Den bildtypen tas inte emot",
+    UnsupportedMediaType => "unsupported_media_type", "The body's type is not accepted", "Innehållets typ tas inte emot",
+    UploadInProgress => "upload_in_progress", "The same document is still being uploaded", "Samma dokument laddas fortfarande upp",
+    UserNotFound => "user_not_found", "No such user", "Användaren finns inte",
+    UsernameTaken => "username_taken", "The username is already in use", "Användarnamnet används redan",
+    ValidationFailed => "validation_failed", "Some values are wrong", "Några uppgifter är fel",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -473,11 +488,8 @@ impl AppError {
     pub fn to_problem(&self) -> Problem {
         Problem {
             problem_type: format!("urn:larmkoll:problem:{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_string(),
+            title: self.code.title().to_string(),
+            title_sv: self.code.title_sv().to_string(),
             status: self.status.as_u16(),
             code: self.code.to_string(),
             detail: self.detail.clone(),
@@ -607,7 +619,8 @@ mod tests {
             body,
             serde_json::json!({
                 "type": "urn:larmkoll:problem:customer_not_found",
-                "title": "Not Found",
+                "title": "No such customer",
+                "title_sv": "Brukaren finns inte",
                 "status": 404,
                 "code": "customer_not_found",
                 "detail": "No customer with this id exists, or you may not see it.",
@@ -620,6 +633,25 @@ mod tests {
     fn each_error_code_is_named_as_serde_names_it() {
         for code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+
+    /// Each code's title names it in both languages, each its own words: a
+    /// Swedish title that is the English one, or two codes sharing a title,
+    /// tell a person nothing the code does not.
+    #[test]
+    fn every_error_code_has_its_own_title_in_english_and_swedish() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let (en, sv) = (code.title(), code.title_sv());
+            assert!(!en.is_empty() && !sv.is_empty(), "{code}");
+            assert_ne!(en, sv, "{code}: the Swedish title is the English one");
+            assert!(
+                !en.ends_with('.') && !sv.ends_with('.'),
+                "{code}: a title, not a sentence"
+            );
+            assert!(seen.insert(en), "{code}: another code has the title {en:?}");
+            assert!(seen.insert(sv), "{code}: another code has the title {sv:?}");
         }
     }
 

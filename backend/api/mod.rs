@@ -39,7 +39,7 @@ use utoipa_actix_web::AppExt;
 #[openapi(
     info(
         title = "Larmkoll API",
-        description = "Safety alarms (trygghetslarm), digital locks and customers' keys, from the assessor's decision to the day the equipment comes back.\n\nEvery error is `application/problem+json` (RFC 9457) with a stable `code` and a message in English (`detail`) and Swedish (`detail_sv`). Every POST accepts an `Idempotency-Key` header; writes to an existing record need `If-Match` with the ETag you read.",
+        description = "Safety alarms (trygghetslarm), digital locks and customers' keys, from the assessor's decision to the day the equipment comes back.\n\nEvery error is `application/problem+json` (RFC 9457) with a stable `code`, its title in English and Swedish (`title`, `title_sv`) and a message in English (`detail`) and Swedish (`detail_sv`). Every POST accepts an `Idempotency-Key` header; writes to an existing record need `If-Match` with the ETag you read.",
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
@@ -85,6 +85,7 @@ const WITH_BODY: &[(&str, &str)] = &[
 impl Modify for SecurityAndErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        describe_error_codes(components);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
@@ -137,6 +138,30 @@ impl Modify for SecurityAndErrors {
             }
         }
     }
+}
+
+/// The `ErrorCode` schema says what each code means, as `title` and
+/// `title_sv` will, so a client's developer need not provoke each one.
+fn describe_error_codes(components: &mut utoipa::openapi::Components) {
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(RefOr::T(Schema::Object(schema))) = components.schemas.get_mut("ErrorCode") else {
+        return;
+    };
+    let mut text = schema
+        .description
+        .take()
+        .unwrap_or_default()
+        .replace('\n', " ");
+    text.push_str(" Each with its `title` and `title_sv`:\n");
+    for code in ErrorCode::ALL {
+        text.push_str(&format!(
+            "\n- `{}`: {} ({})",
+            code.as_str(),
+            code.title(),
+            code.title_sv()
+        ));
+    }
+    schema.description = Some(text);
 }
 
 /// Every POST (but login, refresh and logout) honours `Idempotency-Key`.

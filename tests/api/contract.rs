@@ -238,7 +238,11 @@ async fn a_method_an_api_path_does_not_take_gets_405_and_an_unknown_path_404(app
         let res = app.send(method, &path, Some(&admin), &[], None).await;
         assert_eq!(res.status, 405, "{method} {path}: {}", res.body);
         assert_eq!(res.problem_code(), "method_not_allowed", "{method} {path}");
-        assert_eq!(res.header("allow").as_deref(), Some(allow), "{method} {path}");
+        assert_eq!(
+            res.header("allow").as_deref(),
+            Some(allow),
+            "{method} {path}"
+        );
     }
     for path in [
         format!("/api/v1/customers/{id}/nothing"),
