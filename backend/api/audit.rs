@@ -1,8 +1,8 @@
 //! Reading the audit log: "who opened this customer's record, and why".
 
 use super::pagination::{self, Page};
+use crate::app;
 use crate::auth::{Action, Actor};
-use crate::db::audit;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::get;
@@ -82,7 +82,7 @@ pub async fn query_audit(
         .as_deref()
         .map(pagination::decode_time)
         .transpose()?;
-    let filter = audit::Filter {
+    let filter = app::audit::Filter {
         customer_id: q.customer_id.map(|u| u.to_string()),
         user_id: q.user_id.map(|u| u.to_string()),
         action: crate::app::validation::query_text("action", q.action)?,
@@ -91,10 +91,7 @@ pub async fn query_audit(
         before,
         limit: limit + 1,
     };
-    let mut rows = state
-        .db
-        .run(move |conn| Ok(audit::query(conn, &filter)?))
-        .await?;
+    let mut rows = app::audit::entries(&state.db, filter).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more

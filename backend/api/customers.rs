@@ -5,10 +5,8 @@ use super::concurrency::{etag, expected_version};
 use super::json::Json;
 use super::pagination::{self, Page};
 use crate::app;
-use crate::app::customers::load_visible;
 use crate::app::validation::{nullable, Problems};
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, customers};
 use crate::domain::Personnummer;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -108,7 +106,7 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
-fn customer_dto(row: customers::CustomerRow, group_ids: Vec<String>) -> Customer {
+fn customer_dto(row: app::customers::CustomerRow, group_ids: Vec<String>) -> Customer {
     let pnr = Personnummer::from_canonical(row.personnummer);
     Customer {
         id: row.id,
@@ -190,12 +188,11 @@ pub async fn list_customers(
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
-    let mut filter = customers::ListFilter {
+    let mut filter = app::customers::ListFilter {
         area_id: q.area_id.map(|u| u.to_string()),
         group_id: q.group_id.map(|u| u.to_string()),
         ordinary_assessor_id: q.ordinary_assessor_id.map(|u| u.to_string()),
         other_municipality: q.other_municipality,
-        limit: limit + 1,
         ..Default::default()
     };
     let text = crate::app::validation::query_text("q", q.q)?;
@@ -214,26 +211,7 @@ pub async fn list_customers(
         let id = parts.pop().unwrap_or_default();
         filter.after = Some((parts.pop().unwrap_or_default(), id));
     }
-    let scope = user.scope();
-    let (rows, groups) = state
-        .db
-        .transaction(move |conn| {
-            let mut rows = customers::list(conn, &scope, &filter)?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
-            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-            for id in &ids {
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("customer.list", "customer", Some(id)).customer(id),
-                )?;
-            }
-            let groups = customers::groups_of_many(conn, &ids)?;
-            Ok(((rows, more), groups))
-        })
-        .await?;
-    let (rows, more) = rows;
+    let (rows, groups, more) = app::customers::list(&state.db, user, filter, limit).await?;
     let next_cursor = more
         .then(|| {
             rows.last()
@@ -353,43 +331,22 @@ pub async fn create_customer(
         );
     }
     p.finish()?;
-    let pnr = pnr.expect("validated above");
-    let group_ids: Vec<String> = new.group_ids.iter().map(Uuid::to_string).collect();
-    let assessor = new.ordinary_assessor_id.map(|u| u.to_string());
-    let now = db::now();
-    let by = Some(user.id.clone());
-    let row = customers::CustomerRow {
-        id: db::new_id(),
-        customer_number: String::new(),
-        personnummer: pnr.canonical().to_string(),
-        birth_date: pnr.birth_date(),
-        search_name: customers::search_name(&first_name, &last_name),
+    let new = app::customers::NewCustomer {
+        personnummer: pnr.expect("validated above"),
         first_name,
         last_name,
-        street: address.street,
-        postal_code: address.postal_code,
-        city: address.city,
+        address: (address.street, address.postal_code, address.city),
         phone,
         area_id,
-        ordinary_assessor_id: assessor,
+        ordinary_assessor_id: new.ordinary_assessor_id.map(|u| u.to_string()),
         key_position,
         entry_notes,
         other_municipality: new.other_municipality,
         consent_digital_lock: new.consent_digital_lock,
-        consent_digital_lock_at: new.consent_digital_lock.then_some(now),
-        consent_digital_lock_by: if new.consent_digital_lock {
-            by.clone()
-        } else {
-            None
-        },
         consent_staff_unlock: new.consent_staff_unlock,
-        consent_staff_unlock_at: new.consent_staff_unlock.then_some(now),
-        consent_staff_unlock_by: if new.consent_staff_unlock { by } else { None },
-        version: 1,
-        created_at: now,
-        updated_at: now,
+        group_ids: new.group_ids.iter().map(Uuid::to_string).collect(),
     };
-    let (row, groups) = app::customers::register(&state.db, user, row, group_ids).await?;
+    let (row, groups) = app::customers::register(&state.db, user, new).await?;
     let version = row.version;
     Ok(private(
         HttpResponse::Created()
@@ -439,18 +396,7 @@ pub async fn get_customer(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();
-    let (row, groups) = state
-        .db
-        .transaction(move |conn| {
-            let found = load_visible(conn, &user, &id, "customer.read")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("customer.read", "customer", Some(&id)).customer(&id),
-            )?;
-            Ok(found)
-        })
-        .await?;
+    let (row, groups) = app::customers::read(&state.db, user, id).await?;
     Ok(private(
         HttpResponse::Ok()
             .insert_header(etag(row.version))
@@ -614,21 +560,9 @@ pub async fn reveal_personnummer(
     let reason = p.text("reason", &query.reason, 200);
     p.finish()?;
     let id = id.into_inner().to_string();
-    let row = state
-        .db
-        .transaction(move |conn| {
-            let (row, _) = load_visible(conn, &user, &id, "customer.reveal_personnummer")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("customer.reveal_personnummer", "customer", Some(&id))
-                    .customer(&id)
-                    .reason(Some(&reason)),
-            )?;
-            Ok(row)
-        })
-        .await?;
-    let shown = Personnummer::from_canonical(row.personnummer).display();
+    let shown = app::customers::reveal_personnummer(&state.db, user, id, reason)
+        .await?
+        .display();
     Ok(private(HttpResponse::Ok().json(RevealedPersonnummer {
         personnummer: shown,
     })))

@@ -5,10 +5,8 @@ use super::concurrency::{etag, expected_version};
 use super::dto::{order_dto, Order};
 use super::json::Json;
 use crate::app;
-use crate::app::customers::read_of_customer;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::lifecycle;
 use crate::domain::{Period, Service};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -42,7 +40,7 @@ pub struct Decision {
     pub created_at: DateTime<Utc>,
 }
 
-fn decision_dto(d: lifecycle::DecisionRow) -> Result<Decision, AppError> {
+fn decision_dto(d: app::decisions::DecisionRow) -> Result<Decision, AppError> {
     Ok(Decision {
         service: d.service,
         id: d.id,
@@ -70,14 +68,7 @@ pub async fn list_decisions(
     user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = read_of_customer(
-        &state.db,
-        user,
-        id.into_inner().to_string(),
-        "decision.list",
-        |conn, id| Ok(lifecycle::decisions_of(conn, id)?),
-    )
-    .await?;
+    let rows = app::decisions::of_customer(&state.db, user, id.into_inner().to_string()).await?;
     let list = rows
         .into_iter()
         .map(decision_dto)

@@ -1,6 +1,6 @@
 //! The representations more than one resource answers with.
 
-use crate::db::lifecycle;
+use crate::app::orders::OrderRow;
 use crate::domain::order::allowed_events_for;
 use crate::domain::{OrderEvent, OrderKind, OrderState, Service};
 use crate::error::AppError;
@@ -53,7 +53,7 @@ pub struct SupplierOrder {
     pub ordered_on: NaiveDate,
 }
 
-pub fn order_dto(o: lifecycle::OrderRow) -> Result<Order, AppError> {
+pub fn order_dto(o: OrderRow) -> Result<Order, AppError> {
     let (kind, state, service) = (o.kind, o.state, o.service);
     Ok(Order {
         allowed_events: allowed_events_for(kind, service, state),

@@ -4,10 +4,9 @@
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
 use crate::app;
-use crate::app::equipment::{find_visible_item, new_item, ItemRecord, ItemStep};
+use crate::app::equipment::{ItemRecord, ItemStep};
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, custody, customers};
 use crate::domain::custody::{EquipmentKind, ItemState};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -78,7 +77,7 @@ pub struct ItemDetail {
     pub history: Vec<ItemMoveEntry>,
 }
 
-fn item_dto(i: custody::ItemRow, number: Option<String>) -> Result<Item, AppError> {
+fn item_dto(i: app::equipment::ItemRow, number: Option<String>) -> Result<Item, AppError> {
     Ok(Item {
         kind: i.kind,
         state: i.state,
@@ -126,7 +125,7 @@ pub async fn list_models(
     state: web::Data<AppState>,
     _user: Actor,
 ) -> Result<HttpResponse, AppError> {
-    let rows = state.db.run(|conn| Ok(custody::list_models(conn)?)).await?;
+    let rows = app::equipment::models(&state.db).await?;
     let list = rows
         .into_iter()
         .map(|m| {
@@ -182,25 +181,7 @@ pub async fn create_model(
     let supplier = p.text("supplier", &body.supplier, 100);
     let model = p.text("model", &body.model, 100);
     p.finish()?;
-    let row = custody::ModelRow {
-        id: db::new_id(),
-        kind: body.kind,
-        supplier,
-        model,
-        created_at: db::now(),
-    };
-    let row = state
-        .db
-        .transaction(move |conn| {
-            custody::insert_model(conn, &row)?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("equipment.model_create", "equipment_model", Some(&row.id)),
-            )?;
-            Ok(row)
-        })
-        .await?;
+    let row = app::equipment::add_model(&state.db, user, body.kind, supplier, model).await?;
     Ok(HttpResponse::Created().json(Model {
         kind: row.kind,
         id: row.id,
@@ -245,14 +226,7 @@ pub async fn create_item(
     let mut p = Problems::default();
     let serial = p.text("serial", &body.serial, 100);
     p.finish()?;
-    let model_id = body.model_id.to_string();
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let item = new_item(conn, &user, &model_id, &serial)?;
-            app::equipment::record_of(conn, item)
-        })
-        .await?;
+    let d = app::equipment::register(&state.db, user, body.model_id.to_string(), serial).await?;
     let d = detail_dto(d)?;
     Ok(HttpResponse::Created()
         .insert_header(etag(d.item.version))
@@ -276,60 +250,19 @@ pub struct ItemQuery {
 async fn query_items(state: &AppState, user: Actor, q: ItemQuery) -> Result<Vec<Item>, AppError> {
     user.require(Action::ListEquipment, "list equipment", "lista utrustning")?;
     let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
-    let filter = custody::ItemFilter {
-        state: q.state.map(|s| s.as_str().into()),
-        kind: q.kind.map(|k| k.as_str().into()),
-        customer_id: q.customer_id.map(|u| u.to_string()),
-        serial: crate::app::validation::query_text("serial", q.serial)?,
-        limit,
-    };
-    let scope = user.scope();
-    let (rows, numbers, visible) = state
-        .db
-        .transaction(move |conn| {
-            let rows = custody::list_items(conn, &filter)?;
-            let mut ids: Vec<String> = rows.iter().filter_map(|i| i.customer_id.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            // Only the listed items' customers: reading every visible customer
-            // cost 25,000 rows a call and hid items past the 65,535th.
-            let visible = customers::list(
-                conn,
-                &scope,
-                &customers::ListFilter {
-                    limit: ids.len() as i64,
-                    ids: Some(ids.clone()),
-                    ..Default::default()
-                },
-            )?
-            .into_iter()
-            .map(|c| c.id)
-            .collect::<Vec<_>>();
-            // Items listed at a customer's are a read of that customer's record.
-            audit::record_many(
-                conn,
-                &user,
-                rows.iter().filter_map(|i| {
-                    let c = i.customer_id.as_ref().filter(|c| visible.contains(c))?;
-                    Some(audit::Entry::new("equipment.list", "equipment", Some(&i.id)).customer(c))
-                }),
-            )?;
-            Ok((rows, customers::numbers_of(conn, &ids)?, visible))
-        })
-        .await?;
-    rows.into_iter()
-        // Items at customers the caller may not see are not listed.
-        .filter(|i| i.customer_id.as_ref().is_none_or(|c| visible.contains(c)))
-        .map(|i| {
-            let n = i.customer_id.as_ref().and_then(|c| {
-                numbers
-                    .iter()
-                    .find(|(id, _)| id == c)
-                    .map(|(_, n)| n.clone())
-            });
-            item_dto(i, n)
-        })
-        .collect()
+    let rows = app::equipment::list(
+        &state.db,
+        user,
+        app::equipment::ItemQuery {
+            state: q.state,
+            kind: q.kind,
+            customer_id: q.customer_id.map(|u| u.to_string()),
+            serial: crate::app::validation::query_text("serial", q.serial)?,
+            limit,
+        },
+    )
+    .await?;
+    rows.into_iter().map(|(i, n)| item_dto(i, n)).collect()
 }
 
 /// Items, filtered: stock, what is at a customer, the list to collect.
@@ -386,20 +319,7 @@ pub async fn get_item(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let item = find_visible_item(conn, &user, &id, "equipment.read")?;
-            if let Some(c) = &item.customer_id {
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("equipment.read", "equipment", Some(&item.id)).customer(c),
-                )?;
-            }
-            app::equipment::record_of(conn, item)
-        })
-        .await?;
+    let d = app::equipment::read(&state.db, user, id).await?;
     let d = detail_dto(d)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.item.version))

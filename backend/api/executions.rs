@@ -3,10 +3,8 @@
 
 use super::json::Json;
 use crate::app;
-use crate::app::customers::read_of_customer;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{audit, customers, lifecycle};
 use crate::domain::Service;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -39,7 +37,7 @@ pub struct Execution {
     pub created_at: DateTime<Utc>,
 }
 
-fn execution_dto(e: lifecycle::ExecutionRow) -> Result<Execution, AppError> {
+fn execution_dto(e: app::executions::ExecutionRow) -> Result<Execution, AppError> {
     Ok(Execution {
         service: e.service,
         id: e.id,
@@ -66,14 +64,7 @@ pub async fn list_executions(
     user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = read_of_customer(
-        &state.db,
-        user,
-        id.into_inner().to_string(),
-        "execution.list",
-        |conn, id| Ok(lifecycle::executions_of(conn, id)?),
-    )
-    .await?;
+    let rows = app::executions::of_customer(&state.db, user, id.into_inner().to_string()).await?;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
             .map(execution_dto)
@@ -160,26 +151,12 @@ async fn load_events(
         );
         p.finish()?;
     }
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let events = lifecycle::billing_events_between(conn, q.from, q.to)?;
-            let ids: Vec<String> = events.iter().map(|e| e.customer_id.clone()).collect();
-            let numbers = customers::numbers_of(conn, &ids)?;
-            audit::record(conn, &user, audit::Entry::new(action, "billing", None))?;
-            Ok((events, numbers))
-        })
-        .await?;
-    let (events, numbers) = rows;
+    let events = app::executions::billing_events(&state.db, user, q.from, q.to, action).await?;
     events
         .into_iter()
-        .map(|e| {
+        .map(|(e, customer_number)| {
             Ok(BillingEvent {
-                customer_number: numbers
-                    .iter()
-                    .find(|(id, _)| *id == e.customer_id)
-                    .map(|(_, n)| n.clone())
-                    .unwrap_or_default(),
+                customer_number,
                 service: e.service,
                 id: e.id,
                 kind: e.kind,

@@ -2,7 +2,6 @@
 
 use crate::state::AppState;
 use actix_web::{get, web, HttpResponse};
-use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -34,13 +33,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::AppError> {
-    state
-        .db
-        .run(|conn| {
-            conn.batch_execute("SELECT 1")
-                .map_err(crate::error::AppError::database_unavailable)
-        })
-        .await?;
+    state.db.ping().await?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ok",
         database: state.db.backend(),

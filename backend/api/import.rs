@@ -14,8 +14,14 @@ use utoipa::IntoParams;
 pub const MAX_BYTES: usize = crate::sheet::MAX_BODY_BYTES;
 pub use import::MAX_APPLY_ROWS;
 
+/// A sheet may be larger than other bodies: its own scope takes `MAX_BYTES`.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(import_key_register);
+    cfg.service(
+        utoipa_actix_web::scope("/import")
+            .app_data(web::PayloadConfig::new(MAX_BYTES))
+            .service(import_key_register)
+            .default_service(web::to(super::unrouted)),
+    );
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -70,7 +76,7 @@ impl utoipa::ToSchema for SheetBytes {}
         (status = 413, description = "The body is over 5 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The file is unreadable or over a limit, the mapping is wrong, or (applying) some rows are wrong or too many: nothing was written", body = Problem, content_type = "application/problem+json"),
     ))]
-#[post("/import/key-register")]
+#[post("/key-register")]
 pub async fn import_key_register(
     state: web::Data<AppState>,
     user: Actor,

@@ -4,19 +4,17 @@
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
 use crate::app;
-use crate::app::customers::load_visible;
 use crate::app::keys::KeyChange;
-use crate::app::keys::{load_visible_key, KeyRecord};
+use crate::app::keys::KeyRecord;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, custody, customers};
 use crate::domain::custody::{KeyCount, KeyCustody, KeyMove, KeyNumber, KeyPosition};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{get, post};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -87,13 +85,12 @@ pub struct KeyDetail {
 }
 
 pub(crate) fn key_dto(
-    k: custody::KeyRow,
+    k: app::keys::KeyRow,
     customer_number: String,
     overdue_hours: i64,
 ) -> Result<Key, AppError> {
+    let overdue = app::keys::is_overdue(&k, overdue_hours);
     let custody: KeyCustody = k.custody;
-    let overdue =
-        custody == KeyCustody::SignedOut && db::now() - k.since > Duration::hours(overdue_hours);
     Ok(Key {
         id: k.id,
         key_number: k.key_number,
@@ -229,62 +226,23 @@ pub struct KeyQuery {
 async fn query_keys(state: &AppState, user: Actor, q: KeyQuery) -> Result<Vec<Key>, AppError> {
     let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
     let hours = state.settings.key_sign_out_hours;
-    let overdue_before = db::now() - Duration::hours(hours);
-    let base = custody::KeyFilter {
-        customer_id: q.customer_id.map(|u| u.to_string()),
-        holder_group_id: q.holder_group_id.map(|u| u.to_string()),
-        holder_user_id: q.holder_user_id.map(|u| u.to_string()),
-        custody: q.custody.map(|c| c.as_str().to_string()),
-        signed_out_before: (q.overdue).then_some(overdue_before),
-        limit,
-    };
-    let scope = user.scope();
-    let unaccounted = q.unaccounted;
-    let (rows, numbers) = state
-        .db
-        .transaction(move |conn| {
-            let mut rows = if unaccounted {
-                let mut lost = custody::list_keys(
-                    conn,
-                    &scope,
-                    &custody::KeyFilter {
-                        custody: Some("lost".into()),
-                        ..base.clone()
-                    },
-                )?;
-                lost.extend(custody::list_keys(
-                    conn,
-                    &scope,
-                    &custody::KeyFilter {
-                        signed_out_before: Some(overdue_before),
-                        ..base
-                    },
-                )?);
-                lost
-            } else {
-                custody::list_keys(conn, &scope, &base)?
-            };
-            rows.sort_by(|a, b| a.key_number.cmp(&b.key_number));
-            let ids: Vec<String> = rows.iter().map(|k| k.customer_id.clone()).collect();
-            for k in &rows {
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("key.list", "key", Some(&k.id)).customer(&k.customer_id),
-                )?;
-            }
-            Ok((rows, customers::numbers_of(conn, &ids)?))
-        })
-        .await?;
+    let rows = app::keys::list(
+        &state.db,
+        user,
+        app::keys::KeyQuery {
+            customer_id: q.customer_id.map(|u| u.to_string()),
+            holder_group_id: q.holder_group_id.map(|u| u.to_string()),
+            holder_user_id: q.holder_user_id.map(|u| u.to_string()),
+            custody: q.custody,
+            overdue: q.overdue,
+            unaccounted: q.unaccounted,
+            overdue_hours: hours,
+            limit,
+        },
+    )
+    .await?;
     rows.into_iter()
-        .map(|k| {
-            let n = numbers
-                .iter()
-                .find(|(id, _)| *id == k.customer_id)
-                .map(|(_, n)| n.clone())
-                .unwrap_or_default();
-            key_dto(k, n, hours)
-        })
+        .map(|(k, n)| key_dto(k, n, hours))
         .collect()
 }
 
@@ -359,21 +317,7 @@ pub async fn customer_keys(
 ) -> Result<HttpResponse, AppError> {
     let hours = state.settings.key_sign_out_hours;
     let id = id.into_inner().to_string();
-    let (rows, number) = state
-        .db
-        .transaction(move |conn| {
-            let (customer, _) = load_visible(conn, &user, &id, "key.list")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("key.list", "customer", Some(&id)).customer(&id),
-            )?;
-            Ok((
-                custody::keys_of_customer(conn, &id)?,
-                customer.customer_number,
-            ))
-        })
-        .await?;
+    let (rows, number) = app::keys::of_customer(&state.db, user, id).await?;
     let keys = rows
         .into_iter()
         .map(|k| key_dto(k, number.clone(), hours))
@@ -396,18 +340,7 @@ pub async fn get_key(
 ) -> Result<HttpResponse, AppError> {
     let hours = state.settings.key_sign_out_hours;
     let id = id.into_inner().to_string();
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let (k, number) = load_visible_key(conn, &user, &id, "key.read")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("key.read", "key", Some(&id)).customer(&k.customer_id),
-            )?;
-            detail_dto(app::keys::record_of(conn, k, number)?, hours)
-        })
-        .await?;
+    let d = detail_dto(app::keys::read(&state.db, user, id).await?, hours)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.key.version))
         .json(d))

@@ -1,8 +1,7 @@
 //! The inbox: messages to the user, their groups and their role.
 
+use crate::app;
 use crate::auth::Actor;
-use crate::db::{self, messages};
-use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::{get, post};
@@ -52,14 +51,6 @@ pub struct UnreadCount {
     pub unread: i64,
 }
 
-fn addressee(user: &Actor) -> (String, String, Vec<String>) {
-    (
-        user.id.clone(),
-        user.role.as_str().to_string(),
-        user.groups.iter().map(|g| g.group_id.clone()).collect(),
-    )
-}
-
 /// Your inbox, newest first: your own messages, your groups' and your role's.
 #[utoipa::path(tag = "messages", security(("bearer" = [])),
     params(InboxQuery),
@@ -71,23 +62,7 @@ pub async fn inbox(
     q: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     let limit = super::pagination::limit(q.limit)?;
-    let unread = q.unread;
-    let (uid, role, groups) = addressee(&user);
-    let rows = state
-        .db
-        .run(move |conn| {
-            Ok(messages::inbox(
-                conn,
-                &messages::Addressee {
-                    user_id: &uid,
-                    role: &role,
-                    group_ids: &groups,
-                },
-                unread,
-                limit,
-            )?)
-        })
-        .await?;
+    let rows = app::messages::inbox(&state.db, &user, q.unread, limit).await?;
     let list: Vec<Message> = rows
         .into_iter()
         .map(|(m, read)| Message {
@@ -115,20 +90,7 @@ pub async fn unread_count(
     state: web::Data<AppState>,
     user: Actor,
 ) -> Result<HttpResponse, AppError> {
-    let (uid, role, groups) = addressee(&user);
-    let n = state
-        .db
-        .run(move |conn| {
-            Ok(messages::unread_count(
-                conn,
-                &messages::Addressee {
-                    user_id: &uid,
-                    role: &role,
-                    group_ids: &groups,
-                },
-            )?)
-        })
-        .await?;
+    let n = app::messages::unread_count(&state.db, &user).await?;
     Ok(HttpResponse::Ok().json(UnreadCount { unread: n }))
 }
 
@@ -145,28 +107,6 @@ pub async fn mark_read(
     user: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner().to_string();
-    let (uid, role, groups) = addressee(&user);
-    state
-        .db
-        .transaction(move |conn| {
-            let m = messages::find(conn, &id)?;
-            let a = messages::Addressee {
-                user_id: &uid,
-                role: &role,
-                group_ids: &groups,
-            };
-            match m {
-                Some(m) if messages::is_addressed_to(&m, &a) => {
-                    Ok(messages::mark_read(conn, &id, &uid, db::now())?)
-                }
-                _ => Err(AppError::not_found(
-                    ErrorCode::MessageNotFound,
-                    "message",
-                    "meddelande",
-                )),
-            }
-        })
-        .await?;
+    app::messages::mark_read(&state.db, &user, id.into_inner().to_string()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,10 +6,9 @@ use super::concurrency::{etag, expected_version};
 use super::dto::{order_dto, Order};
 use super::json::Json;
 use super::pagination::{self, Page};
-use crate::app::orders::{self, load_visible_order, Effect, OrderRecord};
+use crate::app::orders::{self, Effect, OrderRecord};
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{self, audit, lifecycle};
 use crate::domain::custody::{KeyCount, KeyNumber, KeyOutcome, KeyPosition};
 use crate::domain::order::ContactKind;
 use crate::domain::{OrderEvent, OrderKind, OrderState};
@@ -86,7 +85,7 @@ pub async fn list_orders(
         .as_deref()
         .map(pagination::decode_time)
         .transpose()?;
-    let filter = lifecycle::OrderFilter {
+    let filter = orders::OrderFilter {
         state: q.state.map(|s| s.as_str().to_string()),
         kind: q.kind.map(|k| k.as_str().to_string()),
         team_group_id: q.team_group_id.map(|u| u.to_string()),
@@ -101,26 +100,9 @@ pub async fn list_orders(
         visit_to: q.visit_to,
         open_only: q.open,
         after,
-        limit: limit + 1,
+        limit,
     };
-    let scope = user.scope();
-    let (rows, more) = state
-        .db
-        .transaction(move |conn| {
-            let mut rows = lifecycle::list_orders(conn, &scope, &filter)?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
-            // Each order listed is a read of its customer's case, like `GET /orders/{id}`.
-            audit::record_many(
-                conn,
-                &user,
-                rows.iter().map(|o| {
-                    audit::Entry::new("order.list", "order", Some(&o.id)).customer(&o.customer_id)
-                }),
-            )?;
-            Ok((rows, more))
-        })
-        .await?;
+    let (rows, more) = orders::list(&state.db, user, filter, limit).await?;
     let next_cursor = more
         .then(|| {
             rows.last()
@@ -215,18 +197,7 @@ pub async fn get_order(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner().to_string();
-    let d = state
-        .db
-        .transaction(move |conn| {
-            let (order, _, _) = load_visible_order(conn, &user, &id, "order.read")?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("order.read", "order", Some(&id)).customer(&order.customer_id),
-            )?;
-            orders::record_of(conn, order)
-        })
-        .await?;
+    let d = orders::read(&state.db, user, id).await?;
     let d = detail_dto(d)?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(d.order.version))
@@ -265,30 +236,14 @@ pub async fn log_contact(
     let mut p = Problems::default();
     let note = p.optional_text("note", body.note.as_deref(), 2000);
     p.finish()?;
-    let kind = body.kind;
-    let id = id.into_inner().to_string();
-    let row = state
-        .db
-        .transaction(move |conn| {
-            let (order, _, _) = load_visible_order(conn, &user, &id, "order.contact")?;
-            let row = lifecycle::ContactRow {
-                id: db::new_id(),
-                order_id: order.id.clone(),
-                at: db::now(),
-                user_id: user.id.clone(),
-                kind: kind.as_str().to_string(),
-                note,
-            };
-            lifecycle::insert_contact(conn, &row)?;
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("order.contact", "order", Some(&order.id))
-                    .customer(&order.customer_id),
-            )?;
-            Ok(row)
-        })
-        .await?;
+    let row = orders::log_contact(
+        &state.db,
+        user,
+        id.into_inner().to_string(),
+        body.kind,
+        note,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(Contact {
         at: row.at.and_utc(),
         user_id: row.user_id,

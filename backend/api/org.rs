@@ -4,10 +4,8 @@
 use super::json::Json;
 use crate::api::concurrency::{etag, expected_version};
 use crate::app;
-use crate::app::org::user_not_found;
 use crate::app::validation::Problems;
 use crate::auth::{password, Action, Actor};
-use crate::db::{self, org, users};
 use crate::domain::{GroupKind, Role};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -67,7 +65,7 @@ pub async fn list_areas(
     state: web::Data<AppState>,
     _user: Actor,
 ) -> Result<HttpResponse, AppError> {
-    let rows = state.db.run(|conn| Ok(org::list_areas(conn)?)).await?;
+    let rows = app::org::areas(&state.db).await?;
     let areas: Vec<Area> = rows
         .into_iter()
         .map(|a| Area {
@@ -95,12 +93,7 @@ pub async fn create_area(
     let mut p = Problems::default();
     let name = p.text("name", &body.name, 100);
     p.finish()?;
-    let row = org::AreaRow {
-        id: db::new_id(),
-        name,
-        created_at: db::now(),
-    };
-    let created = app::org::create_area(&state.db, user, row).await?;
+    let created = app::org::create_area(&state.db, user, name).await?;
     Ok(HttpResponse::Created().json(Area {
         id: created.id,
         name: created.name,
@@ -138,7 +131,7 @@ pub struct GroupQuery {
     pub area_id: Option<Uuid>,
 }
 
-fn group_dto(g: org::GroupRow) -> Result<Group, AppError> {
+fn group_dto(g: app::org::GroupRow) -> Result<Group, AppError> {
     Ok(Group {
         kind: g.kind,
         id: g.id,
@@ -158,10 +151,7 @@ pub async fn list_groups(
     query: web::Query<GroupQuery>,
 ) -> Result<HttpResponse, AppError> {
     let area = query.area_id.map(|a| a.to_string());
-    let rows = state
-        .db
-        .run(move |conn| Ok(org::list_groups(conn, area.as_deref())?))
-        .await?;
+    let rows = app::org::groups(&state.db, area).await?;
     let groups = rows
         .into_iter()
         .map(group_dto)
@@ -186,14 +176,8 @@ pub async fn create_group(
     let mut p = Problems::default();
     let name = p.text("name", &body.name, 100);
     p.finish()?;
-    let row = org::GroupRow {
-        id: db::new_id(),
-        area_id: body.area_id.to_string(),
-        name,
-        kind: body.kind,
-        created_at: db::now(),
-    };
-    let created = app::org::create_group(&state.db, user, row).await?;
+    let created =
+        app::org::create_group(&state.db, user, body.area_id.to_string(), name, body.kind).await?;
     Ok(HttpResponse::Created().json(group_dto(created)?))
 }
 
@@ -210,7 +194,7 @@ pub struct User {
     pub version: i32,
 }
 
-fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError> {
+fn user_dto(u: app::org::UserRow, group_ids: Vec<String>) -> Result<User, AppError> {
     Ok(User {
         role: u.role,
         id: u.id,
@@ -229,24 +213,10 @@ fn user_dto(u: users::UserRow, group_ids: Vec<String>) -> Result<User, AppError>
 #[get("/users")]
 pub async fn list_users(state: web::Data<AppState>, user: Actor) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let (rows, memberships) = state
-        .db
-        .run(|conn| {
-            let rows = users::list(conn)?;
-            let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
-            Ok((rows, users::group_ids_of(conn, &ids)?))
-        })
-        .await?;
-    let list = rows
+    let list = app::org::users(&state.db)
+        .await?
         .into_iter()
-        .map(|u| {
-            let groups = memberships
-                .iter()
-                .filter(|(uid, _)| *uid == u.id)
-                .map(|(_, g)| g.clone())
-                .collect();
-            user_dto(u, groups)
-        })
+        .map(|(u, groups)| user_dto(u, groups))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -305,32 +275,15 @@ pub async fn create_user(
     body: Json<NewUser>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let created = state
-        .db
-        .transaction(move |conn| {
-            let (row, groups) =
-                crate::app::org::create_user(conn, body.into_inner().into(), Some(&user))?;
-            user_dto(row, groups)
-        })
-        .await?;
+    let (row, groups) = app::org::add_user(&state.db, user, body.into_inner().into()).await?;
+    let created = user_dto(row, groups)?;
     Ok(HttpResponse::Created()
         .insert_header(etag(created.version))
         .json(created))
 }
 
 async fn load_user(state: &AppState, id: Uuid) -> Result<User, AppError> {
-    let id = id.to_string();
-    let (row, groups) = state
-        .db
-        .run(move |conn| {
-            let row = users::find(conn, &id)?.ok_or_else(user_not_found)?;
-            let groups = users::memberships_of(conn, &id)?
-                .into_iter()
-                .map(|m| m.group_id)
-                .collect();
-            Ok((row, groups))
-        })
-        .await?;
+    let (row, groups) = app::org::user(&state.db, id.to_string()).await?;
     user_dto(row, groups)
 }
 

@@ -4,10 +4,12 @@
 use crate::app::validation::{unknown_reference, Problems};
 use crate::auth::permissions::{may_hold, Duty};
 use crate::db::{self, audit, customers, org, users, Db, DbConn};
-use crate::domain::Actor;
+use crate::domain::{Actor, Personnummer};
 use crate::error::AppError;
 use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
+
+pub use crate::db::customers::{CustomerRow, ListFilter};
 
 pub fn customer_not_found() -> AppError {
     AppError::not_found(ErrorCode::CustomerNotFound, "customer", "brukare")
@@ -20,7 +22,7 @@ pub fn load_visible(
     user: &Actor,
     id: &str,
     action: &str,
-) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
+) -> Result<(CustomerRow, Vec<String>), AppError> {
     let row = customers::find(conn, id)?.ok_or_else(customer_not_found)?;
     let groups = customers::groups_of(conn, id)?;
     if !user.scope().admits(&row.area_id, &groups) {
@@ -61,14 +63,64 @@ where
     .await
 }
 
+/// A customer as the assessor registers them, already validated.
+pub struct NewCustomer {
+    pub personnummer: Personnummer,
+    pub first_name: String,
+    pub last_name: String,
+    /// Street, postal code, city.
+    pub address: (String, String, String),
+    pub phone: Option<String>,
+    pub area_id: String,
+    pub ordinary_assessor_id: Option<String>,
+    pub key_position: Option<String>,
+    pub entry_notes: Option<String>,
+    pub other_municipality: bool,
+    /// A consent given now records who and when.
+    pub consent_digital_lock: bool,
+    pub consent_staff_unlock: bool,
+    pub group_ids: Vec<String>,
+}
+
 /// A new customer, checked: the area, groups and ordinary assessor must exist
 /// (and the assessor be one), the personnummer not be registered already.
+/// The customer gets the next customer number.
 pub async fn register(
     db: &Db,
     user: Actor,
-    row: customers::CustomerRow,
-    group_ids: Vec<String>,
-) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
+    new: NewCustomer,
+) -> Result<(CustomerRow, Vec<String>), AppError> {
+    let now = db::now();
+    let by = Some(user.id.clone());
+    let (street, postal_code, city) = new.address;
+    let row = CustomerRow {
+        id: db::new_id(),
+        customer_number: String::new(),
+        personnummer: new.personnummer.canonical().to_string(),
+        birth_date: new.personnummer.birth_date(),
+        search_name: customers::search_name(&new.first_name, &new.last_name),
+        first_name: new.first_name,
+        last_name: new.last_name,
+        street,
+        postal_code,
+        city,
+        phone: new.phone,
+        area_id: new.area_id,
+        ordinary_assessor_id: new.ordinary_assessor_id,
+        key_position: new.key_position,
+        entry_notes: new.entry_notes,
+        other_municipality: new.other_municipality,
+        consent_digital_lock: new.consent_digital_lock,
+        consent_digital_lock_at: new.consent_digital_lock.then_some(now),
+        consent_digital_lock_by: new.consent_digital_lock.then(|| by.clone()).flatten(),
+        consent_staff_unlock: new.consent_staff_unlock,
+        consent_staff_unlock_at: new.consent_staff_unlock.then_some(now),
+        consent_staff_unlock_by: new.consent_staff_unlock.then_some(by).flatten(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let group_ids = new.group_ids;
     db.transaction(move |conn| {
         check_references(
             conn,
@@ -93,6 +145,74 @@ pub async fn register(
             audit::Entry::new("customer.create", "customer", Some(&row.id)).customer(&row.id),
         )?;
         Ok((row, group_ids))
+    })
+    .await
+}
+
+/// One page of the customers the actor may see, each look audited, with
+/// each one's groups and whether more follow.
+pub async fn list(
+    db: &Db,
+    user: Actor,
+    mut filter: ListFilter,
+    limit: i64,
+) -> Result<(Vec<CustomerRow>, Vec<(String, String)>, bool), AppError> {
+    let scope = user.scope();
+    filter.limit = limit + 1;
+    db.transaction(move |conn| {
+        let mut rows = customers::list(conn, &scope, &filter)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        for id in &ids {
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("customer.list", "customer", Some(id)).customer(id),
+            )?;
+        }
+        let groups = customers::groups_of_many(conn, &ids)?;
+        Ok((rows, groups, more))
+    })
+    .await
+}
+
+/// One customer's card and groups; the look audited.
+pub async fn read(
+    db: &Db,
+    user: Actor,
+    id: String,
+) -> Result<(CustomerRow, Vec<String>), AppError> {
+    db.transaction(move |conn| {
+        let found = load_visible(conn, &user, &id, "customer.read")?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("customer.read", "customer", Some(&id)).customer(&id),
+        )?;
+        Ok(found)
+    })
+    .await
+}
+
+/// The customer's whole personnummer, shown for `reason`, which the audit
+/// log keeps.
+pub async fn reveal_personnummer(
+    db: &Db,
+    user: Actor,
+    id: String,
+    reason: String,
+) -> Result<Personnummer, AppError> {
+    db.transaction(move |conn| {
+        let (row, _) = load_visible(conn, &user, &id, "customer.reveal_personnummer")?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("customer.reveal_personnummer", "customer", Some(&id))
+                .customer(&id)
+                .reason(Some(&reason)),
+        )?;
+        Ok(Personnummer::from_canonical(row.personnummer))
     })
     .await
 }
@@ -123,7 +243,7 @@ pub async fn change(
     id: String,
     expected: i32,
     c: Changes,
-) -> Result<(customers::CustomerRow, Vec<String>), AppError> {
+) -> Result<(CustomerRow, Vec<String>), AppError> {
     db.transaction(move |conn| {
         let (mut row, mut groups) = load_visible(conn, &user, &id, "customer.update")?;
         if row.version != expected {

@@ -15,6 +15,20 @@ use crate::error::{AppError, ErrorCode};
 use actix_web::http::StatusCode;
 use chrono::NaiveDate;
 
+pub use crate::db::lifecycle::DecisionRow;
+
+/// A customer's decisions, oldest first; the look audited.
+pub async fn of_customer(
+    db: &Db,
+    user: Actor,
+    customer_id: String,
+) -> Result<Vec<DecisionRow>, AppError> {
+    crate::app::customers::read_of_customer(db, user, customer_id, "decision.list", |conn, id| {
+        Ok(lifecycle::decisions_of(conn, id)?)
+    })
+    .await
+}
+
 /// A decision to grant, as the assessor gave it.
 pub struct Grant {
     pub service: Service,

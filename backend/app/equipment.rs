@@ -467,3 +467,139 @@ pub fn new_item(
     record(conn, user, &item, "new", None, None)?;
     Ok(item)
 }
+
+pub use crate::db::custody::{ItemMoveRow, ItemRow, ModelRow};
+
+/// The catalogue of models.
+pub async fn models(db: &Db) -> Result<Vec<ModelRow>, AppError> {
+    db.run(|conn| Ok(custody::list_models(conn)?)).await
+}
+
+/// Adds a model to the catalogue.
+pub async fn add_model(
+    db: &Db,
+    user: Actor,
+    kind: EquipmentKind,
+    supplier: String,
+    model: String,
+) -> Result<ModelRow, AppError> {
+    let row = ModelRow {
+        id: db::new_id(),
+        kind,
+        supplier,
+        model,
+        created_at: db::now(),
+    };
+    db.transaction(move |conn| {
+        custody::insert_model(conn, &row)?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("equipment.model_create", "equipment_model", Some(&row.id)),
+        )?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Registers an item of a model in stock, by its serial number.
+pub async fn register(
+    db: &Db,
+    user: Actor,
+    model_id: String,
+    serial: String,
+) -> Result<ItemRecord, AppError> {
+    db.transaction(move |conn| {
+        let item = new_item(conn, &user, &model_id, &serial)?;
+        record_of(conn, item)
+    })
+    .await
+}
+
+/// Which items to list.
+pub struct ItemQuery {
+    pub state: Option<ItemState>,
+    pub kind: Option<EquipmentKind>,
+    pub customer_id: Option<String>,
+    pub serial: Option<String>,
+    pub limit: i64,
+}
+
+/// The items the query selects, but those at customers the actor may not see,
+/// each with its customer's number; an item listed at a customer's is a look
+/// at that customer, audited.
+pub async fn list(
+    db: &Db,
+    user: Actor,
+    q: ItemQuery,
+) -> Result<Vec<(ItemRow, Option<String>)>, AppError> {
+    let filter = custody::ItemFilter {
+        state: q.state.map(|s| s.as_str().into()),
+        kind: q.kind.map(|k| k.as_str().into()),
+        customer_id: q.customer_id,
+        serial: q.serial,
+        limit: q.limit,
+    };
+    let scope = user.scope();
+    db.transaction(move |conn| {
+        let rows = custody::list_items(conn, &filter)?;
+        let mut ids: Vec<String> = rows.iter().filter_map(|i| i.customer_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        // Only the listed items' customers: reading every visible customer
+        // cost 25,000 rows a call and hid items past the 65,535th.
+        let visible = customers::list(
+            conn,
+            &scope,
+            &customers::ListFilter {
+                limit: ids.len() as i64,
+                ids: Some(ids.clone()),
+                ..Default::default()
+            },
+        )?
+        .into_iter()
+        .map(|c| c.id)
+        .collect::<Vec<_>>();
+        // Items listed at a customer's are a read of that customer's record.
+        audit::record_many(
+            conn,
+            &user,
+            rows.iter().filter_map(|i| {
+                let c = i.customer_id.as_ref().filter(|c| visible.contains(c))?;
+                Some(audit::Entry::new("equipment.list", "equipment", Some(&i.id)).customer(c))
+            }),
+        )?;
+        let numbers = customers::numbers_of(conn, &ids)?;
+        Ok(rows
+            .into_iter()
+            // Items at customers the caller may not see are not listed.
+            .filter(|i| i.customer_id.as_ref().is_none_or(|c| visible.contains(c)))
+            .map(|i| {
+                let n = i.customer_id.as_ref().and_then(|c| {
+                    numbers
+                        .iter()
+                        .find(|(id, _)| id == c)
+                        .map(|(_, n)| n.clone())
+                });
+                (i, n)
+            })
+            .collect())
+    })
+    .await
+}
+
+/// One item and its custody chain; at a customer's, the look audited.
+pub async fn read(db: &Db, user: Actor, id: String) -> Result<ItemRecord, AppError> {
+    db.transaction(move |conn| {
+        let item = find_visible_item(conn, &user, &id, "equipment.read")?;
+        if let Some(c) = &item.customer_id {
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("equipment.read", "equipment", Some(&item.id)).customer(c),
+            )?;
+        }
+        record_of(conn, item)
+    })
+    .await
+}

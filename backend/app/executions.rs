@@ -8,6 +8,49 @@ use crate::error::{AppError, ErrorCode};
 use actix_web::http::StatusCode;
 use chrono::NaiveDate;
 
+pub use crate::db::lifecycle::{BillingEventRow, ExecutionRow};
+
+/// A customer's executions; the look audited.
+pub async fn of_customer(
+    db: &Db,
+    user: Actor,
+    customer_id: String,
+) -> Result<Vec<ExecutionRow>, AppError> {
+    crate::app::customers::read_of_customer(db, user, customer_id, "execution.list", |conn, id| {
+        Ok(lifecycle::executions_of(conn, id)?)
+    })
+    .await
+}
+
+/// Billing starts and stops dated `from` to `to`, each with its customer's
+/// number, read as `action` in the audit log (the list or its CSV).
+pub async fn billing_events(
+    db: &Db,
+    user: Actor,
+    from: NaiveDate,
+    to: NaiveDate,
+    action: &'static str,
+) -> Result<Vec<(BillingEventRow, String)>, AppError> {
+    db.transaction(move |conn| {
+        let events = lifecycle::billing_events_between(conn, from, to)?;
+        let ids: Vec<String> = events.iter().map(|e| e.customer_id.clone()).collect();
+        let numbers = crate::db::customers::numbers_of(conn, &ids)?;
+        audit::record(conn, &user, audit::Entry::new(action, "billing", None))?;
+        Ok(events
+            .into_iter()
+            .map(|e| {
+                let number = numbers
+                    .iter()
+                    .find(|(id, _)| *id == e.customer_id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_default();
+                (e, number)
+            })
+            .collect())
+    })
+    .await
+}
+
 /// Starts the night-visibility execution of a customer's safety alarm on
 /// `start`; 409 while one runs.
 pub async fn start_night_visibility(

@@ -341,3 +341,120 @@ pub fn load_visible_key(
     })?;
     Ok((k, customer.customer_number))
 }
+
+pub use crate::db::custody::{KeyMoveRow, KeyRow};
+
+/// Signed out longer than the `hours` a key may be away.
+pub fn is_overdue(k: &KeyRow, hours: i64) -> bool {
+    k.custody == KeyCustody::SignedOut && db::now() - k.since > chrono::Duration::hours(hours)
+}
+
+/// Which keys of the register to list.
+pub struct KeyQuery {
+    pub customer_id: Option<String>,
+    pub holder_group_id: Option<String>,
+    pub holder_user_id: Option<String>,
+    pub custody: Option<KeyCustody>,
+    /// Only keys signed out longer than `overdue_hours`.
+    pub overdue: bool,
+    /// Only keys that cannot be accounted for: lost, or overdue.
+    pub unaccounted: bool,
+    pub overdue_hours: i64,
+    pub limit: i64,
+}
+
+/// The keys the query selects among the customers the actor may see, by key
+/// number, each with its customer's number; each look audited.
+pub async fn list(db: &Db, user: Actor, q: KeyQuery) -> Result<Vec<(KeyRow, String)>, AppError> {
+    let overdue_before = db::now() - chrono::Duration::hours(q.overdue_hours);
+    let base = custody::KeyFilter {
+        customer_id: q.customer_id,
+        holder_group_id: q.holder_group_id,
+        holder_user_id: q.holder_user_id,
+        custody: q.custody.map(|c| c.as_str().to_string()),
+        signed_out_before: q.overdue.then_some(overdue_before),
+        limit: q.limit,
+    };
+    let scope = user.scope();
+    db.transaction(move |conn| {
+        let mut rows = if q.unaccounted {
+            let mut lost = custody::list_keys(
+                conn,
+                &scope,
+                &custody::KeyFilter {
+                    custody: Some(KeyCustody::Lost.as_str().into()),
+                    ..base.clone()
+                },
+            )?;
+            lost.extend(custody::list_keys(
+                conn,
+                &scope,
+                &custody::KeyFilter {
+                    signed_out_before: Some(overdue_before),
+                    ..base
+                },
+            )?);
+            lost
+        } else {
+            custody::list_keys(conn, &scope, &base)?
+        };
+        rows.sort_by(|a, b| a.key_number.cmp(&b.key_number));
+        let ids: Vec<String> = rows.iter().map(|k| k.customer_id.clone()).collect();
+        for k in &rows {
+            audit::record(
+                conn,
+                &user,
+                audit::Entry::new("key.list", "key", Some(&k.id)).customer(&k.customer_id),
+            )?;
+        }
+        let numbers = crate::db::customers::numbers_of(conn, &ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|k| {
+                let n = numbers
+                    .iter()
+                    .find(|(id, _)| *id == k.customer_id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_default();
+                (k, n)
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Where a customer's keys are right now, with the customer's number; the
+/// look audited.
+pub async fn of_customer(
+    db: &Db,
+    user: Actor,
+    id: String,
+) -> Result<(Vec<KeyRow>, String), AppError> {
+    db.transaction(move |conn| {
+        let (customer, _) = load_visible(conn, &user, &id, "key.list")?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("key.list", "customer", Some(&id)).customer(&id),
+        )?;
+        Ok((
+            custody::keys_of_customer(conn, &id)?,
+            customer.customer_number,
+        ))
+    })
+    .await
+}
+
+/// One key and its whole custody chain; the look audited.
+pub async fn read(db: &Db, user: Actor, id: String) -> Result<KeyRecord, AppError> {
+    db.transaction(move |conn| {
+        let (k, number) = load_visible_key(conn, &user, &id, "key.read")?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("key.read", "key", Some(&id)).customer(&k.customer_id),
+        )?;
+        record_of(conn, k, number)
+    })
+    .await
+}

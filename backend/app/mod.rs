@@ -4,6 +4,7 @@
 //! (`main.rs`) and the scheduler call this layer and nothing below it; it
 //! asks `domain` to decide and `db` to persist.
 
+pub mod audit;
 pub mod customers;
 pub mod decisions;
 pub mod documents;
@@ -12,6 +13,7 @@ pub mod executions;
 pub mod followup;
 pub mod import;
 pub mod keys;
+pub mod messages;
 pub mod notify;
 pub mod orders;
 pub mod org;

@@ -628,3 +628,76 @@ fn require_lock(service: Service) -> Result<(), AppError> {
         "Detta gäller bara beställningar av digitalt lås.",
     ))
 }
+
+pub use crate::db::lifecycle::{ContactRow, OrderFilter, OrderRow, TransitionRow};
+
+/// One page of the orders the filter selects among the customers the actor
+/// may see, and whether more follow; each order listed is a look at its
+/// customer's case, audited like [`read`].
+pub async fn list(
+    db: &Db,
+    user: Actor,
+    mut filter: OrderFilter,
+    limit: i64,
+) -> Result<(Vec<OrderRow>, bool), AppError> {
+    let scope = user.scope();
+    filter.limit = limit + 1;
+    db.transaction(move |conn| {
+        let mut rows = lifecycle::list_orders(conn, &scope, &filter)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        audit::record_many(
+            conn,
+            &user,
+            rows.iter().map(|o| {
+                audit::Entry::new("order.list", "order", Some(&o.id)).customer(&o.customer_id)
+            }),
+        )?;
+        Ok((rows, more))
+    })
+    .await
+}
+
+/// One order with its history and contact log; the look audited.
+pub async fn read(db: &Db, user: Actor, id: String) -> Result<OrderRecord, AppError> {
+    db.transaction(move |conn| {
+        let (order, _, _) = load_visible_order(conn, &user, &id, "order.read")?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("order.read", "order", Some(&id)).customer(&order.customer_id),
+        )?;
+        record_of(conn, order)
+    })
+    .await
+}
+
+/// Adds a call or visit attempt to the order's contact log (append-only).
+pub async fn log_contact(
+    db: &Db,
+    user: Actor,
+    id: String,
+    kind: ContactKind,
+    note: Option<String>,
+) -> Result<ContactRow, AppError> {
+    db.transaction(move |conn| {
+        let (order, _, _) = load_visible_order(conn, &user, &id, "order.contact")?;
+        let row = ContactRow {
+            id: db::new_id(),
+            order_id: order.id.clone(),
+            at: db::now(),
+            user_id: user.id.clone(),
+            kind: kind.as_str().to_string(),
+            note,
+        };
+        lifecycle::insert_contact(conn, &row)?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("order.contact", "order", Some(&order.id))
+                .customer(&order.customer_id),
+        )?;
+        Ok(row)
+    })
+    .await
+}

@@ -4,7 +4,7 @@ use crate::app::validation::{unknown_reference, Problems};
 use crate::auth::password;
 use crate::auth::permissions::{may_hold, Duty};
 use crate::db::{self, audit, org, tokens, users, Db, DbConn};
-use crate::domain::{Actor, Role};
+use crate::domain::{Actor, GroupKind, Role};
 use crate::error::AppError;
 use crate::error::ErrorCode;
 use actix_web::http::StatusCode;
@@ -115,12 +115,71 @@ pub fn cut_sessions(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Creates an area; its name must be free.
-pub async fn create_area(
+pub use crate::db::org::{AreaRow, GroupRow};
+pub use crate::db::users::UserRow;
+
+/// Every area.
+pub async fn areas(db: &Db) -> Result<Vec<AreaRow>, AppError> {
+    db.run(|conn| Ok(org::list_areas(conn)?)).await
+}
+
+/// Every group, or those of one area.
+pub async fn groups(db: &Db, area_id: Option<String>) -> Result<Vec<GroupRow>, AppError> {
+    db.run(move |conn| Ok(org::list_groups(conn, area_id.as_deref())?))
+        .await
+}
+
+/// Every user, each with the ids of their groups.
+pub async fn users(db: &Db) -> Result<Vec<(UserRow, Vec<String>)>, AppError> {
+    db.run(|conn| {
+        let rows = users::list(conn)?;
+        let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+        let memberships = users::group_ids_of(conn, &ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|u| {
+                let groups = memberships
+                    .iter()
+                    .filter(|(uid, _)| *uid == u.id)
+                    .map(|(_, g)| g.clone())
+                    .collect();
+                (u, groups)
+            })
+            .collect())
+    })
+    .await
+}
+
+/// One user and the ids of their groups.
+pub async fn user(db: &Db, id: String) -> Result<(UserRow, Vec<String>), AppError> {
+    db.run(move |conn| {
+        let row = users::find(conn, &id)?.ok_or_else(user_not_found)?;
+        let groups = users::memberships_of(conn, &id)?
+            .into_iter()
+            .map(|m| m.group_id)
+            .collect();
+        Ok((row, groups))
+    })
+    .await
+}
+
+/// Creates a user as an admin does; see [`create_user`].
+pub async fn add_user(
     db: &Db,
     user: Actor,
-    row: org::AreaRow,
-) -> Result<org::AreaRow, AppError> {
+    draft: UserDraft,
+) -> Result<(UserRow, Vec<String>), AppError> {
+    db.transaction(move |conn| create_user(conn, draft, Some(&user)))
+        .await
+}
+
+/// Creates an area; its name must be free.
+pub async fn create_area(db: &Db, user: Actor, name: String) -> Result<AreaRow, AppError> {
+    let row = AreaRow {
+        id: db::new_id(),
+        name,
+        created_at: db::now(),
+    };
     db.transaction(move |conn| {
         org::insert_area(conn, &row)
             .map_err(|e| duplicate(e, ErrorCode::AreaExists, "area", "område"))?;
@@ -134,12 +193,21 @@ pub async fn create_area(
     .await
 }
 
-/// Creates a group in an existing area; its name must be free there.
+/// Creates a group of a kind in an existing area; its name must be free there.
 pub async fn create_group(
     db: &Db,
     user: Actor,
-    row: org::GroupRow,
-) -> Result<org::GroupRow, AppError> {
+    area_id: String,
+    name: String,
+    kind: GroupKind,
+) -> Result<GroupRow, AppError> {
+    let row = GroupRow {
+        id: db::new_id(),
+        area_id,
+        name,
+        kind,
+        created_at: db::now(),
+    };
     db.transaction(move |conn| {
         if org::find_area(conn, &row.area_id)?.is_none() {
             return Err(unknown_reference("area_id", "area", "området"));

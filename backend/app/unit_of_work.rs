@@ -23,6 +23,16 @@ impl Db {
         .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
     }
 
+    /// The database answers a trivial query (readiness); 503 when not.
+    pub async fn ping(&self) -> Result<(), AppError> {
+        use diesel::connection::SimpleConnection;
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1")
+                .map_err(AppError::database_unavailable)
+        })
+        .await
+    }
+
     /// Runs blocking work in one transaction. An error rolls it back, except
     /// an access denial (`AppError::denied`): the audit entry recording the
     /// denied attempt is committed and the error still returned. A request

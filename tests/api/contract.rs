@@ -234,6 +234,8 @@ async fn a_method_an_api_path_does_not_take_gets_405_and_an_unknown_path_404(app
         ("PUT", "/api/v1/customers".to_string(), "GET, POST"),
         ("GET", format!("/api/v1/orders/{id}/install"), "POST"),
         ("POST", "/api/v1/keys/export".to_string(), "GET"),
+        // A route in a scope of its own (the import's larger body limit).
+        ("GET", "/api/v1/import/key-register".to_string(), "POST"),
     ] {
         let res = app.send(method, &path, Some(&admin), &[], None).await;
         assert_eq!(res.status, 405, "{method} {path}: {}", res.body);
@@ -248,6 +250,7 @@ async fn a_method_an_api_path_does_not_take_gets_405_and_an_unknown_path_404(app
         format!("/api/v1/customers/{id}/nothing"),
         "/api/v1/customer".to_string(),
         "/api/v1/orders//install".to_string(),
+        "/api/v1/import/other".to_string(),
     ] {
         let res = app.send("GET", &path, Some(&admin), &[], None).await;
         assert_eq!(res.status, 404, "{path}: {}", res.body);

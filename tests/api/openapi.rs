@@ -129,7 +129,7 @@ async fn every_documented_operation_is_served() {
 fn every_write_that_takes_if_match_documents_412_and_428() {
     // A generated client should know that a missing `If-Match` is refused
     // (428) and a stale one too (412), wherever the header is taken.
-    let spec: Value = serde_json::from_str(&larmkoll::api::openapi_json()).unwrap();
+    let spec: Value = serde_json::from_str(larmkoll::api::openapi_json()).unwrap();
     let mut checked = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
