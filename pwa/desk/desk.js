@@ -8,6 +8,7 @@
 
 const state = {
   token: sessionStorage.getItem("access_token"),
+  refreshToken: sessionStorage.getItem("refresh_token"),
   user: JSON.parse(sessionStorage.getItem("desk_user") || "null"),
   lifecycle: null,
 };
@@ -27,6 +28,7 @@ function stateLabel(kind, orderState) {
 // Which views each role works in; the first is where it starts.
 const VIEWS = [
   { id: "queue", label: "Att verkställa", roles: ["coordinator", "admin"], load: loadQueue },
+  { id: "ending", label: "Att avsluta", roles: ["coordinator", "admin"], load: loadEnding },
   { id: "extensions", label: "Förlängningar", roles: ["coordinator", "admin"], load: loadExtensions },
   { id: "stalled", label: "Stoppade ärenden", roles: ["assessor", "coordinator", "admin"], load: loadStalled },
   { id: "messages", label: "Meddelanden", roles: null, load: loadMessages },
@@ -42,13 +44,72 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, options = {}) {
+// --- The session: tokens kept fresh, a lapsed login asked for again --------
+
+const SESSION_LAPSED = "Inloggningen har gått ut. Logga in igen.";
+let refreshTimer = null;
+let refreshing = null;
+
+// Keeps a new token pair and refreshes it before the access token expires.
+function keepSession(t) {
+  state.token = t.access_token;
+  state.refreshToken = t.refresh_token;
+  sessionStorage.setItem("access_token", t.access_token);
+  sessionStorage.setItem("refresh_token", t.refresh_token);
+  sessionStorage.setItem("access_expires_at", String(Date.now() + t.expires_in * 1000));
+  if (t.user) {
+    state.user = t.user;
+    sessionStorage.setItem("desk_user", JSON.stringify(t.user));
+  }
+  scheduleRefresh();
+}
+
+// A minute before expiry (a fifth of the lifetime for short ones), and at
+// once when the page was closed for longer than that.
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  const expiresAt = Number(sessionStorage.getItem("access_expires_at") || 0);
+  if (!state.refreshToken || !expiresAt) return;
+  const left = expiresAt - Date.now();
+  const margin = Math.min(60_000, left / 5);
+  // A failed renewal is noticed at the next request, which asks for the login again.
+  refreshTimer = setTimeout(refreshSession, Math.max(0, left - margin));
+}
+
+// Exchanges the refresh token for a new pair; concurrent callers share one
+// exchange (a refresh token is good once). Resolves false when the session
+// cannot be renewed.
+function refreshSession() {
+  if (!state.refreshToken) return Promise.resolve(false);
+  refreshing ??= (async () => {
+    try {
+      const res = await fetch("/api/v1/auth/refresh", {
+        method: "POST",
+        headers: { Accept: "application/json", "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: state.refreshToken }),
+      });
+      if (!res.ok) return false;
+      keepSession(await res.json());
+      return true;
+    } catch {
+      return false;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+async function api(path, options = {}, retried = false) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   if (options.body) headers["Content-Type"] = "application/json";
   const res = await fetch(`/api/v1${path}`, { ...options, headers });
   if (res.status === 401 && state.token) {
-    logout("Inloggningen har gått ut. Logga in igen.");
+    // An expired or ended access token: renew once and ask again, else log in again.
+    if (!retried && (await refreshSession())) return api(path, options, true);
+    logout(SESSION_LAPSED);
+    throw new ApiError(SESSION_LAPSED, 401, "unauthenticated");
   }
   if (!res.ok) {
     const problem = await res.json().catch(() => ({}));
@@ -173,6 +234,59 @@ async function execute(order, row, button, label, key) {
   }
 }
 
+// --- The coordinator's endings: collected, keys back, to end ----------------
+
+async function loadEnding() {
+  const page = await api("/orders?kind=uninstall&state=keys_returned&limit=200");
+  const rows = await Promise.all(page.items.map(async (order) => endingRow(order, await customer(order.customer_id))));
+  fill("ending-rows", "ending-empty", rows);
+}
+
+function endingRow(order, c) {
+  const label = customerLabel(c, order.customer_id);
+  const step = stepFor(order, "end");
+  let button = null;
+  if (step) {
+    button = el("button", { type: "button", textContent: step.label });
+    button.setAttribute("aria-label", `${step.label} ${label} per ${order.end_date}`);
+    button.dataset.orderId = order.id;
+  }
+  const row = el(
+    "tr",
+    {},
+    cell(label),
+    cell(c ? `${c.address.street}, ${c.address.city}` : "–"),
+    cell(SERVICE[order.service] ?? order.service),
+    cell(order.end_date ?? "–"),
+    cell(button ?? stateLabel(order.kind, order.state)),
+  );
+  const key = newKey();
+  button?.addEventListener("click", () => end(order, row, button, label, key));
+  return row;
+}
+
+// Ends the execution on the end date the assessor gave: billing stops that day.
+async function end(order, row, button, label, key) {
+  button.disabled = true;
+  try {
+    const res = await api(`/orders/${order.id}/end`, {
+      method: "POST",
+      body: "{}",
+      headers: { "If-Match": `"${order.version}"`, "Idempotency-Key": key },
+    });
+    const ended = res.order?.end_date ?? order.end_date;
+    say(`${label}: insatsen är avslutad per ${ended}. Debiteringen stoppas samma dag.`);
+    const next = row.nextElementSibling ?? row.previousElementSibling;
+    row.remove();
+    document.getElementById("ending-empty").hidden = document.getElementById("ending-rows").children.length > 0;
+    (next?.querySelector("button") ?? document.getElementById("h-ending")).focus();
+  } catch (e) {
+    button.disabled = false;
+    say(`Kunde inte avsluta ${label}: ${e.message}`, true);
+    if (e.status === 412 || e.status === 409) await loadEnding();
+  }
+}
+
 // --- Extension checks -------------------------------------------------------
 
 function period(p) {
@@ -294,8 +408,8 @@ async function loadStalled() {
 // --- Messages ---------------------------------------------------------------
 
 async function loadMessages() {
-  const page = await api("/messages?limit=100");
-  const items = page.items.map((m) => {
+  const messages = await api("/messages?limit=100");
+  const items = messages.map((m) => {
     const when = new Date(m.created_at).toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
     const li = el(
       "li",
@@ -427,6 +541,7 @@ async function show(id, { focus = false } = {}) {
     else b.removeAttribute("aria-current");
   }
   if (location.hash !== `#${view.id}`) history.replaceState(null, "", `#${view.id}`);
+  if (focus) say("");
   if (focus) document.getElementById(`h-${view.id}`).focus();
   if (view.load) {
     try {
@@ -459,20 +574,34 @@ async function enterDesk() {
 }
 
 function logout(message) {
+  const username = state.user?.username;
+  if (state.refreshToken && message === undefined) {
+    // Logging out on purpose ends the session on the server too.
+    fetch("/api/v1/auth/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) },
+      body: JSON.stringify({ refresh_token: state.refreshToken }),
+    }).catch(() => {});
+  }
+  clearTimeout(refreshTimer);
   state.token = null;
+  state.refreshToken = null;
   state.user = null;
-  sessionStorage.removeItem("access_token");
-  sessionStorage.removeItem("desk_user");
+  for (const k of ["access_token", "refresh_token", "access_expires_at", "desk_user"]) sessionStorage.removeItem(k);
   if (document.body.dataset.page !== "desk") {
     location.href = "/desk/index.html";
     return;
   }
+  const form = document.getElementById("login");
+  if (username) form.elements.username.value = username;
+  form.elements.password.value = "";
   for (const v of VIEWS) document.getElementById(`view-${v.id}`).hidden = true;
   document.getElementById("views").hidden = true;
   document.getElementById("logout").hidden = true;
   document.getElementById("who").textContent = "";
-  document.getElementById("login").hidden = false;
+  form.hidden = false;
   say(typeof message === "string" ? message : "");
+  (username ? form.elements.password : form.elements.username).focus();
 }
 
 function startDesk() {
@@ -485,10 +614,8 @@ function startDesk() {
         method: "POST",
         body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
       });
-      state.token = t.access_token;
-      state.user = t.user;
-      sessionStorage.setItem("access_token", t.access_token);
-      sessionStorage.setItem("desk_user", JSON.stringify(t.user));
+      keepSession(t);
+      ev.target.elements.password.value = "";
       error.hidden = true;
       enterDesk();
     } catch (e) {
@@ -509,7 +636,10 @@ function startDesk() {
     b.addEventListener("click", () => downloadCsv(b.dataset.csv, b.dataset.file));
   }
   window.addEventListener("hashchange", () => state.user && show(location.hash.slice(1)));
-  if (state.token && state.user) enterDesk();
+  if (state.token && state.user) {
+    scheduleRefresh();
+    enterDesk();
+  }
 }
 
 async function startPickup() {
@@ -518,6 +648,7 @@ async function startPickup() {
     location.href = "/desk/index.html";
     return;
   }
+  scheduleRefresh();
   try {
     await loadPickup();
   } catch (e) {

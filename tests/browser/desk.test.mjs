@@ -10,7 +10,7 @@ import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
-import { base, launch, call as request, token, localDate } from "./lib.mjs";
+import { base, launch, call as request, token, localDate, proxy, watchProblems } from "./lib.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -150,4 +150,146 @@ test("a coordinator executes by keyboard and prints the pick-up list to PDF", as
 
   assert.deepEqual(problems, [], "console errors (a CSP violation shows here)");
   await context.close();
+});
+
+// Logs in at the desk by keyboard and waits for the first view.
+async function deskLogin(page, origin, username, firstView) {
+  await page.goto(`${origin}/desk/`);
+  await page.locator("input[name=username]").focus();
+  await page.keyboard.type(username);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("demo");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`body[data-ready=${firstView}]`);
+}
+
+test("a coordinator ends an execution by keyboard and billing stops on the assessor's end date", async () => {
+  const tokens = {
+    assessor: await login("handlaggare"),
+    installer: await login("installator"),
+    coordinator: await login("koordinator"),
+  };
+  const [c] = await freshCustomers(tokens.assessor, 1);
+  const stock = async (kind) =>
+    (await call(tokens.installer, "GET", `/equipment/items?state=in_stock&kind=${kind}&limit=1000`)).map((i) => i.serial).reverse();
+  const serials = [(await stock("alarm_unit"))[2], (await stock("alarm_button"))[2]];
+  const suffix = Date.now().toString(36).toUpperCase();
+  const a = await installed(tokens, c, serials, `DE-${suffix}`, day(-12));
+  await step(tokens.coordinator, a.order, "execute");
+  const endDate = day(-2);
+  await call(tokens.assessor, "POST", `/decisions/${a.decision.id}/end`, { end_date: endDate }, { "If-Match": `"${a.decision.version}"` });
+  const [uninstall] = (await call(tokens.installer, "GET", `/orders?customer_id=${c.id}&kind=uninstall`)).items;
+  let order = await step(tokens.installer, uninstall, "collect-equipment", { collected_on: day(0), items: serials });
+  order = await step(tokens.installer, order, "return-keys", { outcome: "returned" });
+  assert.equal(order.state, "keys_returned");
+
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await deskLogin(page, base, "koordinator", "queue");
+
+  // To the tab "Att avsluta" and on to this customer's button, by keyboard alone.
+  let reached = false;
+  for (let i = 0; i < 50 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = await page.evaluate(() => document.activeElement?.dataset?.view === "ending");
+  }
+  assert.ok(reached, "the tab Att avsluta can be reached with Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("body[data-ready=ending]");
+  const button = page.locator(`button[data-order-id="${order.id}"]`);
+  const row = page.locator("#ending-rows tr", { has: button });
+  assert.match(await row.textContent(), new RegExp(`${c.customer_number}.*${endDate}`));
+  reached = false;
+  for (let i = 0; i < 300 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = await page.evaluate((id) => document.activeElement?.dataset?.orderId === id, order.id);
+  }
+  assert.ok(reached, "the end button can be reached with Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => /är avslutad per/.test(document.getElementById("status").textContent));
+  assert.match(await page.textContent("#status"), new RegExp(`${c.customer_number} .*: insatsen är avslutad per ${endDate}`));
+  assert.equal(await button.count(), 0, "the ended order leaves the list");
+
+  // Through the API: the order ended, and billing stopped on the assessor's date.
+  const ended = await call(tokens.coordinator, "GET", `/orders/${order.id}`);
+  assert.equal(ended.order.state, "ended");
+  const billing = await login("avgift");
+  const events = await call(billing, "GET", `/billing/events?from=${day(-30)}&to=${day(0)}`);
+  const mine = events.filter((e) => e.customer_id === c.id).map((e) => `${e.kind} ${e.date}`);
+  assert.deepEqual(mine, [`start ${day(-12)}`, `stop ${endDate}`]);
+  assert.deepEqual(problems, [], "console errors");
+  await context.close();
+});
+
+test("the desk renews a lapsed token, asks for the login again when it cannot, and every inbox opens", async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await deskLogin(page, base, "koordinator", "queue");
+  assert.equal(await page.locator("#login").isVisible(), false);
+  assert.equal(await page.locator("#logout").isVisible(), true);
+
+  // The access token no longer works (expired, or its session cut): the desk renews it and goes on.
+  await page.evaluate(() => { state.token = "lapsed"; sessionStorage.setItem("access_token", "lapsed"); });
+  await page.locator('#views button[data-view="messages"]').click();
+  await page.waitForSelector("body[data-ready=messages]");
+  assert.equal(await page.locator("#login").isVisible(), false, "still logged in");
+  assert.notEqual(await page.evaluate(() => sessionStorage.getItem("access_token")), "lapsed");
+  assert.equal(await page.textContent("#status"), "", "no error over the inbox");
+  assert.ok((await page.locator("#message-list li").count()) + (await page.locator("#messages-empty").isVisible() ? 1 : 0) > 0);
+
+  // Neither token works: a Swedish login with the name kept and the password empty, nothing else.
+  await page.evaluate(() => {
+    state.token = "lapsed";
+    state.refreshToken = "lapsed";
+  });
+  await page.locator('#views button[data-view="queue"]').click();
+  await page.waitForSelector("#login:not([hidden])");
+  assert.equal(await page.textContent("#status"), "Inloggningen har gått ut. Logga in igen.");
+  assert.equal(await page.inputValue("input[name=username]"), "koordinator");
+  assert.equal(await page.inputValue("input[name=password]"), "");
+  for (const hidden of ["#views", "#logout", "#view-queue"]) {
+    assert.equal(await page.locator(hidden).isVisible(), false, `${hidden} is not shown at the login`);
+  }
+  assert.equal(await page.evaluate(() => document.activeElement?.name), "password", "the cursor waits in the password");
+
+  // Each desk role's inbox opens without an error.
+  for (const username of ["koordinator", "handlaggare", "avgift", "larmcentral", "admin"]) {
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto(`${base}/desk/#messages`);
+    await page.reload();
+    await page.locator("input[name=username]").fill(username);
+    await page.locator("input[name=password]").fill("demo");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("body[data-ready=messages]");
+    assert.equal(await page.textContent("#status"), "", `${username}: no error over the inbox`);
+  }
+  assert.deepEqual(problems, [], "console errors");
+  await context.close();
+});
+
+test("a desk session kept open past two token lifetimes stays logged in", async () => {
+  const upstream = process.env.LARMKOLL_SHORT_TOKEN_URL;
+  assert.ok(upstream, "LARMKOLL_SHORT_TOKEN_URL must name the short-token server");
+  const server = await proxy(upstream);
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  try {
+    const problems = watchProblems(page);
+    await deskLogin(page, server.url, "koordinator", "queue");
+    // Access tokens live one minute there; wait out two of them and a little.
+    await page.waitForTimeout(130_000);
+    await page.locator('#views button[data-view="messages"]').click();
+    await page.waitForSelector("body[data-ready=messages]");
+    assert.equal(await page.locator("#login").isVisible(), false, "still logged in");
+    const count = (request) => server.seen.filter((r) => r === request).length;
+    const refreshes = count("POST /api/v1/auth/refresh");
+    assert.ok(refreshes >= 2, `renewed before each expiry (${refreshes} renewals): ${server.seen.join(", ")}`);
+    assert.equal(count("POST /api/v1/auth/login"), 1, "logged in once, never asked again");
+    assert.deepEqual(problems, [], "console errors");
+  } finally {
+    await context.close();
+    await server.close();
+  }
 });
