@@ -164,7 +164,7 @@ pub fn run(
             .unwrap_or_else(|| "ingen orsak angiven".into());
         let (subject, body) = (
             format!("Ej verkställt efter en månad – {number}"),
-            format!("{svc} för kund {number}, mottagen {received}, är inte verkställt efter en månad. Läge: {}. Orsak: {reason}.", state.as_str()),
+            format!("{svc} för kund {number}, mottagen {received}, är inte verkställt efter en månad. Läge: {}. Orsak: {reason}.", state.sv()),
         );
         let assessor = customer.ordinary_assessor_id.clone();
         if let Some(f) = fire(conn, at, Rule::NotExecuted, &order.id, "1m", |c| {

@@ -155,6 +155,20 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
             .contains("Hanna Handläggare"),
         "{escalation}"
     );
+    // The words a person reads: the order's state in Swedish, never its code.
+    let not_executed = lead_msgs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["topic"] == "not_executed")
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(!not_executed.is_empty());
+    for body in &not_executed {
+        assert!(body.contains("Läge: bokad") || body.contains("Läge: mottagen"), "{body}");
+        assert!(!body.contains("booked") && !body.contains("received"), "{body}");
+    }
 
     // Monthly: decisions not executed after three months, once a month.
     assert_eq!(fired(&app, "2026-04-14"), Vec::<Value>::new());
