@@ -90,6 +90,19 @@ impl Value for Option<String> {
     }
 }
 
+impl Value for LogFormat {
+    type Toml = String;
+    fn from_toml(toml: &String) -> Result<Self, String> {
+        toml.parse()
+    }
+    fn from_env(text: &str) -> Result<Option<Self>, String> {
+        text.parse().map(Some)
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
 impl Value for DocumentStore {
     type Toml = String;
     fn from_toml(toml: &String) -> Result<Self, String> {
@@ -276,6 +289,13 @@ settings! {
         default: 60,
         meaning: "an Idempotency-Key claimed this long by a request that never committed (it died) is freed for the retry",
     }
+    /// Neither carries personal data: requests are logged by route
+    /// template, status, time, request id and user id.
+    log_format: LogFormat {
+        env: "LARMKOLL_LOG_FORMAT",
+        default: LogFormat::Text,
+        meaning: "`text` for people, `json` for one JSON object per line (a log platform)",
+    }
     followup_interval_minutes: u64 {
         env: "LARMKOLL_FOLLOWUP_INTERVAL_MINUTES",
         default: 60,
@@ -361,6 +381,34 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("expected `text` or `json`".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        })
+    }
 }
 
 /// Where document files live: the data directory, or an S3-compatible bucket

@@ -32,7 +32,8 @@ impl RootSpanBuilder for QuietRootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "(unmatched)".into());
-        tracing::info_span!("http", method = %request.method(), route = %route, request_id = %request_id)
+        // `user_id` is filled in when the request's token names one (`Actor`).
+        tracing::info_span!("http", method = %request.method(), route = %route, request_id = %request_id, user_id = tracing::field::Empty)
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {

@@ -93,14 +93,24 @@ fn main() -> anyhow::Result<()> {
     // personal data: whatever the caller's umask, nothing the server creates
     // is readable by another local account (files 0600, folders 0700).
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    tracing_subscriber::fmt()
+    let settings = Settings::load(cli.config.as_deref())?;
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| config::DEFAULT_LOG_FILTER.into()),
-        )
-        .init();
-    let settings = Settings::load(cli.config.as_deref())?;
+        );
+    match settings.log_format {
+        config::LogFormat::Text => logs.init(),
+        // One object per line: the event's fields at the top, the request's
+        // (method, route, request id, user id) under `span`.
+        config::LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     prepare_data_dir(&settings)?;
     let target =
         DatabaseTarget::from_url(&settings.effective_database_url()).map_err(anyhow::Error::msg)?;

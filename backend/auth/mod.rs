@@ -109,6 +109,8 @@ impl FromRequest for Actor {
                 .await?;
             match loaded {
                 Some((user, groups)) if user.active && user.token_version == claims.tv => {
+                    // An id, never a name: the log carries no personal data.
+                    tracing::Span::current().record("user_id", user.id.as_str());
                     let role = user.role;
                     Ok(Actor {
                         id: user.id,

@@ -336,3 +336,118 @@ async fn files_at_rest_are_the_servers_own_whatever_the_umask() {
     let originals = seen.iter().filter(|s| s.contains("original")).count();
     assert!(originals >= 1, "no original among {seen:?}");
 }
+
+/// `LARMKOLL_LOG_FORMAT=json`: every line one JSON object, a request's line
+/// with its route template, status, request id and user id, and no line with
+/// the personal data the request read.
+#[actix_web::test]
+async fn json_logs_are_one_object_per_line_without_personal_data() {
+    use std::io::BufRead;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo"])
+        .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LARMKOLL_DATA_DIR", data.path())
+        .env("LARMKOLL_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start larmkoll");
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let collected = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            collected.lock().unwrap().push(line);
+        }
+    });
+    assert!(read_banner(&mut child).is_some(), "server did not start");
+    let server = Server(child);
+
+    let client = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .send_json(&serde_json::json!({"username": "admin", "password": "demo"}))
+        .await
+        .unwrap();
+    let login: serde_json::Value = login.json().await.unwrap();
+    let (token, admin_id) = (
+        login["access_token"].as_str().unwrap().to_string(),
+        login["user"]["id"].as_str().unwrap().to_string(),
+    );
+    let mut page = client
+        .get(format!("{base}/api/v1/customers?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let page: serde_json::Value = page.json().await.unwrap();
+    let customer = page["items"][0].clone();
+    let mut read = client
+        .get(format!(
+            "{base}/api/v1/customers/{}",
+            customer["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let request_id = read
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let _ = read.body().await;
+
+    // The line for that request, once the server has written it.
+    let mut found = None;
+    for _ in 0..50 {
+        found = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["span"]["request_id"] == request_id.as_str() && l["status"].is_number());
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(server);
+    let line = found.expect("a log line for the request");
+    assert_eq!(line["span"]["route"], "/api/v1/customers/{id}", "{line}");
+    assert_eq!(line["span"]["method"], "GET", "{line}");
+    assert_eq!(line["span"]["user_id"], admin_id.as_str(), "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert!(
+        line["timestamp"].is_string() && line["level"] == "INFO",
+        "{line}"
+    );
+
+    let all = lines.lock().unwrap().clone();
+    assert!(all.len() > 3, "{all:?}");
+    for l in &all {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(l).is_ok(),
+            "not one JSON object: {l}"
+        );
+        for personal in [
+            customer["first_name"].as_str().unwrap(),
+            customer["last_name"].as_str().unwrap(),
+            customer["address"]["street"].as_str().unwrap(),
+            customer["personnummer"].as_str().unwrap(),
+        ] {
+            assert!(!l.contains(personal), "{personal:?} in the log: {l}");
+        }
+    }
+}

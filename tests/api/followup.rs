@@ -166,8 +166,14 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
         .collect::<Vec<_>>();
     assert!(!not_executed.is_empty());
     for body in &not_executed {
-        assert!(body.contains("Läge: bokad") || body.contains("Läge: mottagen"), "{body}");
-        assert!(!body.contains("booked") && !body.contains("received"), "{body}");
+        assert!(
+            body.contains("Läge: bokad") || body.contains("Läge: mottagen"),
+            "{body}"
+        );
+        assert!(
+            !body.contains("booked") && !body.contains("received"),
+            "{body}"
+        );
     }
 
     // Monthly: decisions not executed after three months, once a month.
