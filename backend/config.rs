@@ -289,6 +289,11 @@ settings! {
         default: 60,
         meaning: "an Idempotency-Key claimed this long by a request that never committed (it died) is freed for the retry",
     }
+    shutdown_grace_seconds: u64 {
+        env: "LARMKOLL_SHUTDOWN_GRACE_SECONDS",
+        default: 30,
+        meaning: "on SIGTERM or Ctrl+C, how long requests in flight (photos included) may take to finish; a second signal stops at once",
+    }
     /// Neither carries personal data: requests are logged by route
     /// template, status, time, request id and user id.
     log_format: LogFormat {

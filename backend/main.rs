@@ -370,7 +370,8 @@ async fn serve(
         let state = state.clone();
         move || build_app(state.clone())
     })
-    .shutdown_timeout(30)
+    .shutdown_timeout(state.settings.shutdown_grace_seconds)
+    .disable_signals()
     .bind(listen)
     .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let base = format!("http://{listen}");
@@ -393,6 +394,40 @@ async fn serve(
     }
     println!("  Stop with Ctrl+C.");
     println!();
-    server.run().await?;
+    let server = server.run();
+    stop_on_signals(server.handle(), state.settings.shutdown_grace_seconds);
+    server.await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// The first SIGTERM or SIGINT stops accepting and lets the requests in
+/// flight finish (up to `grace` seconds); the second stops at once.
+fn stop_on_signals(server: actix_web::dev::ServerHandle, grace: u64) {
+    use tokio::signal::unix::{signal, SignalKind};
+    actix_web::rt::spawn(async move {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for SIGTERM and SIGINT; stop the server with SIGKILL");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!(
+            grace_seconds = grace,
+            "stopping: no new connections; requests in flight may finish"
+        );
+        let stopping = actix_web::rt::spawn(server.stop(true));
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        stopping.abort();
+        tracing::warn!("second signal: stopping at once");
+        std::process::exit(130);
+    });
 }

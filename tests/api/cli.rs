@@ -451,3 +451,119 @@ async fn json_logs_are_one_object_per_line_without_personal_data() {
         }
     }
 }
+
+/// SIGTERM while a photo is being uploaded: the server takes no new
+/// connection, the upload still completes (201), the process exits 0 within
+/// the grace period, and the storage check finds nothing half-written.
+#[actix_web::test]
+async fn sigterm_lets_an_upload_in_flight_finish_and_exits_0() {
+    use std::io::{Read, Write};
+    const PHOTO: &[u8] = include_bytes!("../fixtures/portrait-orientation-6-gps.jpg");
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo"])
+        .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LARMKOLL_DATA_DIR", data.path())
+        .env("LARMKOLL_SHUTDOWN_GRACE_SECONDS", "20")
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start larmkoll");
+    assert!(read_banner(&mut child).is_some(), "server did not start");
+    let pid = child.id().to_string();
+
+    let client = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .send_json(&serde_json::json!({"username": "installator", "password": "demo"}))
+        .await
+        .unwrap();
+    let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut page = client
+        .get(format!("{base}/api/v1/customers?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let customer = page.json::<serde_json::Value>().await.unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Half the photo, then the signal, then the rest.
+    let id = uuid::Uuid::new_v4();
+    let today = chrono::Utc::now().date_naive();
+    let head = format!(
+        "PUT /api/v1/documents/{id}?kind=responsibility_agreement&customer_id={customer}&signed_by=Kunden&signed_at={today} HTTP/1.1\r\n\
+         Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: image/jpeg\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        PHOTO.len()
+    );
+    let mut upload = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    upload.write_all(head.as_bytes()).unwrap();
+    upload.write_all(&PHOTO[..PHOTO.len() / 2]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "a new connection is refused while stopping"
+    );
+    upload.write_all(&PHOTO[PHOTO.len() / 2..]).unwrap();
+    let mut answer = String::new();
+    upload.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "still running after the grace period"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "exits 0 after a graceful stop");
+
+    let check = Command::new(BIN)
+        .arg("check-documents")
+        .env("LARMKOLL_DATA_DIR", data.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "nothing half-written: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    // The original, its display copy and thumbnail, each with its row (no orphans above).
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            files(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    assert_eq!(files(&data.path().join("documents")), 3);
+}
