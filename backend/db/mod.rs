@@ -75,6 +75,15 @@ const CHECKOUT_SLICE: Duration = Duration::from_millis(250);
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The versions of the SQLite migrations this binary carries (a backup made
+/// by a newer release names others).
+pub fn known_sqlite_migrations() -> Vec<String> {
+    use diesel::migration::MigrationSource;
+    MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+        .map(|all| all.iter().map(|m| m.name().version().to_string()).collect())
+        .unwrap_or_default()
+}
+
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     Postgres(diesel::PgConnection),

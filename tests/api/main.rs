@@ -6,6 +6,7 @@ mod helpers;
 mod attacks;
 mod auth;
 mod authz;
+mod backup;
 mod browser;
 mod cli;
 mod clients;
