@@ -92,9 +92,8 @@ async fn a_backup_taken_while_the_server_writes_restores_whole_and_a_tampered_on
         )
     });
     let writes = async {
-        let mut n = 100;
         let mut written = 0;
-        for _ in 0..6 {
+        for n in 100..106 {
             let res = app
                 .post(
                     "/api/v1/areas",
@@ -104,7 +103,6 @@ async fn a_backup_taken_while_the_server_writes_restores_whole_and_a_tampered_on
                 .await;
             written += usize::from(res.status == 201);
             written += usize::from(upload(&app, &installer, &customer, n).await.is_some());
-            n += 1;
         }
         written
     };
