@@ -289,6 +289,12 @@ settings! {
         default: 60,
         meaning: "an Idempotency-Key claimed this long by a request that never committed (it died) is freed for the retry",
     }
+    /// Kept out of the TOML file's examples: a secret, like a password.
+    metrics_token: Option<String> {
+        env: "LARMKOLL_METRICS_TOKEN",
+        default: None,
+        meaning: "bearer token that opens /metrics (Prometheus/OpenMetrics text); unset, /metrics does not exist",
+    }
     shutdown_grace_seconds: u64 {
         env: "LARMKOLL_SHUTDOWN_GRACE_SECONDS",
         default: 30,

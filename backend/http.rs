@@ -2,6 +2,7 @@
 //! security headers, `Idempotency-Key` replay, and cutting stalled bodies.
 
 pub mod body_timeout;
+pub mod metrics;
 
 use crate::db::{self, idempotency};
 use crate::error::AppError;

@@ -343,7 +343,12 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
 
 /// Runs the follow-up rules now and then on a timer. Safe with several
 /// instances: each rule claims its (order, period) in the database.
-fn spawn_follow_up(db: Db, every_minutes: u64, escalation_days: i64) {
+fn spawn_follow_up(
+    db: Db,
+    metrics: std::sync::Arc<larmkoll::http::metrics::Metrics>,
+    every_minutes: u64,
+    escalation_days: i64,
+) {
     actix_web::rt::spawn(async move {
         let mut tick =
             actix_web::rt::time::interval(std::time::Duration::from_secs(every_minutes * 60));
@@ -359,6 +364,10 @@ fn spawn_follow_up(db: Db, every_minutes: u64, escalation_days: i64) {
                 Ok(fired.len())
             })
             .await;
+            metrics.followup_run(match &result {
+                Ok(Ok(n)) => Some(*n),
+                _ => None,
+            });
             match result {
                 Ok(Ok(n)) if n > 0 => tracing::info!(fired = n, "follow-up rules fired"),
                 Ok(Ok(_)) => {}
@@ -395,16 +404,17 @@ async fn serve(
             None => tracing::info!("database already has users; demo data not loaded"),
         }
     }
-    if settings.followup_interval_minutes > 0 {
-        spawn_follow_up(
-            db.clone(),
-            settings.followup_interval_minutes,
-            settings.escalation_days,
-        );
-    }
     let keys = auth::jwt::TokenKeys::load_or_create(&settings.data_dir)?;
     let listen = settings.listen;
     let state = web::Data::new(AppState::new(db, keys, settings, demo)?);
+    if state.settings.followup_interval_minutes > 0 {
+        spawn_follow_up(
+            state.db.clone(),
+            state.metrics.clone(),
+            state.settings.followup_interval_minutes,
+            state.settings.escalation_days,
+        );
+    }
     // Files without a row are what a crash between the two leaves; report them.
     let (check_db, check_store) = (state.db.clone(), state.store.clone());
     let check = web::block(move || -> anyhow::Result<_> {

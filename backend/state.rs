@@ -27,6 +27,10 @@ pub struct AppState {
     pub media_memory: Arc<tokio::sync::Semaphore>,
     /// Uploads between writing their files and committing their record.
     pub uploads_in_flight: Arc<InFlight>,
+    /// `media_slots`' and `media_memory`'s sizes, for the metrics.
+    pub photo_slots: usize,
+    pub photo_memory_mib: usize,
+    pub metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 impl AppState {
@@ -43,6 +47,8 @@ impl AppState {
                 .unwrap_or(1),
             n => n,
         };
+        let memory_mib = (pipeline::MEMORY_BUDGET / pipeline::MIB) as usize;
+        let metrics = Arc::new(crate::http::metrics::Metrics::new(db.pool_waits()));
         Ok(Self {
             db,
             keys,
@@ -52,10 +58,11 @@ impl AppState {
             demo,
             store,
             media_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
-            media_memory: Arc::new(tokio::sync::Semaphore::new(
-                (pipeline::MEMORY_BUDGET / pipeline::MIB) as usize,
-            )),
+            media_memory: Arc::new(tokio::sync::Semaphore::new(memory_mib)),
             uploads_in_flight: Arc::default(),
+            photo_slots: slots,
+            photo_memory_mib: memory_mib,
+            metrics,
         })
     }
 }

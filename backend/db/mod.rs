@@ -214,6 +214,13 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// How long requests waited for a pooled connection, for the metrics.
+#[derive(Debug, Default)]
+pub struct PoolWaits {
+    pub checkouts: std::sync::atomic::AtomicU64,
+    pub waited_micros: std::sync::atomic::AtomicU64,
+}
+
 /// The shared pool. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -224,6 +231,7 @@ pub struct Db {
     /// SQLite reports as "database is locked" without waiting).
     sqlite_writer: Option<Arc<Mutex<()>>>,
     unreachable: Arc<AtomicBool>,
+    waits: Arc<PoolWaits>,
 }
 
 impl Db {
@@ -251,6 +259,7 @@ impl Db {
             backend,
             sqlite_writer,
             unreachable,
+            waits: Arc::default(),
         })
     }
 
@@ -259,20 +268,38 @@ impl Db {
     fn checkout(
         pool: &Pool<ConnectionManager>,
         unreachable: &AtomicBool,
+        waits: &PoolWaits,
     ) -> Result<r2d2::PooledConnection<ConnectionManager>, r2d2::PoolError> {
-        let deadline = Instant::now() + CHECKOUT_WAIT;
-        loop {
+        let started = Instant::now();
+        let deadline = started + CHECKOUT_WAIT;
+        let result = loop {
             match pool.get_timeout(CHECKOUT_SLICE) {
                 Err(e) if !unreachable.load(Ordering::Relaxed) && Instant::now() < deadline => {
                     drop(e)
                 }
-                result => return result,
+                result => break result,
             }
-        }
+        };
+        waits.checkouts.fetch_add(1, Ordering::Relaxed);
+        waits
+            .waited_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        result
+    }
+
+    /// Checkouts so far and the time they waited.
+    pub fn pool_waits(&self) -> Arc<PoolWaits> {
+        self.waits.clone()
     }
 
     pub fn backend(&self) -> &'static str {
         self.backend
+    }
+
+    /// The pool now: connections open, and of those idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
     }
 
     /// Applies every pending migration; returns the versions applied.
@@ -302,12 +329,13 @@ impl Db {
             pool: self.pool.clone(),
             sqlite_writer: self.sqlite_writer.clone(),
             unreachable: self.unreachable.clone(),
+            waits: self.waits.clone(),
         }
     }
 
     /// For the command line and start-up, outside actix.
     pub fn get(&self) -> anyhow::Result<r2d2::PooledConnection<ConnectionManager>> {
-        Ok(Self::checkout(&self.pool, &self.unreachable)?)
+        Ok(Self::checkout(&self.pool, &self.unreachable, &self.waits)?)
     }
 }
 
@@ -328,13 +356,14 @@ pub struct Connector {
     pool: Pool<ConnectionManager>,
     sqlite_writer: Option<Arc<Mutex<()>>>,
     unreachable: Arc<AtomicBool>,
+    waits: Arc<PoolWaits>,
 }
 
 impl Connector {
     /// A pooled connection: waits up to `CHECKOUT_WAIT` for a busy pool, but
     /// gives up as soon as connecting fails.
     pub fn connect(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
-        Ok(Db::checkout(&self.pool, &self.unreachable)?)
+        Ok(Db::checkout(&self.pool, &self.unreachable, &self.waits)?)
     }
 
     /// Runs `work` in one write transaction. On SQLite, write transactions take

@@ -248,9 +248,31 @@ fn fit(width: u32, height: u32, edge: u32) -> (u32, u32) {
     (scale(width), scale(height))
 }
 
+/// Photos processed by this process and the time it took, for the metrics.
+pub static PROCESSED: Processing = Processing {
+    photos: std::sync::atomic::AtomicU64::new(0),
+    micros: std::sync::atomic::AtomicU64::new(0),
+};
+
+pub struct Processing {
+    pub photos: std::sync::atomic::AtomicU64,
+    pub micros: std::sync::atomic::AtomicU64,
+}
+
 /// Decodes and makes the two copies. Call [`plan`] first and admit the
 /// photo by its `memory`; this checks the plan again, so it is never unsafe.
 pub fn process(bytes: &[u8], claimed: Option<ImageFormat>) -> Result<Processed, MediaError> {
+    use std::sync::atomic::Ordering;
+    let started = std::time::Instant::now();
+    let result = process_timed(bytes, claimed);
+    PROCESSED.photos.fetch_add(1, Ordering::Relaxed);
+    PROCESSED
+        .micros
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    result
+}
+
+fn process_timed(bytes: &[u8], claimed: Option<ImageFormat>) -> Result<Processed, MediaError> {
     let plan = plan(bytes, claimed)?;
     let mut decoder = decoder(bytes, plan.format)?;
     let orientation = decoder

@@ -26,6 +26,7 @@ mod idempotency;
 mod import;
 mod lifecycle;
 mod lifecycle_document;
+mod metrics;
 mod migrations;
 mod openapi;
 mod org;
