@@ -9,7 +9,10 @@ const TOKEN: &str = "s3cret-metrics-token-for-the-test";
 
 /// The samples of an OpenMetrics text, as parsed by `prometheus_client`:
 /// `[name, labels, value]` each.
-fn parse(text: &str) -> Option<Vec<(String, serde_json::Map<String, Value>, f64)>> {
+/// One sample: name, labels, value.
+type Sample = (String, serde_json::Map<String, Value>, f64);
+
+fn parse(text: &str) -> Option<Vec<Sample>> {
     let python = tool("python")?;
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), text).unwrap();
@@ -29,8 +32,7 @@ fn parse(text: &str) -> Option<Vec<(String, serde_json::Map<String, Value>, f64)
         "the parser refuses it: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let samples: Vec<(String, serde_json::Map<String, Value>, f64)> =
-        serde_json::from_slice(&out.stdout).unwrap();
+    let samples: Vec<Sample> = serde_json::from_slice(&out.stdout).unwrap();
     Some(samples)
 }
 
