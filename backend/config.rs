@@ -373,8 +373,8 @@ pub fn help() -> String {
     }
     text + "\
 The TOML file's [messages] table: topic = [recipients] (topics: ordered, installed, declined,
-returned_to_assessor, equipment_collected, cancelled; recipients: role:<role>,
-group:<group kind>, assessor:ordinary)."
+returned_to_assessor, equipment_collected, cancelled, terminated, lock_mounted, lock_removed;
+recipients: role:<role>, group:<group kind>, assessor:ordinary)."
 }
 
 /// `text` in lines of at most `width` characters, broken at spaces.

@@ -19,7 +19,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub struct Message {
     pub id: String,
     pub created_at: DateTime<Utc>,
-    /// ordered, installed, declined, returned_to_assessor, equipment_collected, cancelled
+    /// ordered, installed, declined, returned_to_assessor, equipment_collected, cancelled,
+    /// terminated, lock_mounted, lock_removed; from the follow-up: not_executed,
+    /// keys_not_received, escalation, three_month_list
     pub topic: String,
     pub subject: String,
     pub body: String,

@@ -231,6 +231,21 @@ pub async fn end(
                 messages::cancelled(&customer.customer_number, service.sv(), "beslutet avslutat"),
             )?;
         }
+        if let Some(order) = &uninstall {
+            let about = About {
+                customer: &customer,
+                customer_groups: &groups,
+                order_id: Some(&order.id),
+                sender_id: Some(&user.id),
+            };
+            notify::send(
+                conn,
+                &rules,
+                Topic::Terminated,
+                &about,
+                messages::terminated(&customer.customer_number, service.sv(), end_date),
+            )?;
+        }
         audit::record(
             conn,
             &user,

@@ -428,11 +428,14 @@ fn apply(
             )?;
             order.installation_date = Some(date);
             order.serials = Some(serials.join("\n"));
-            let text = messages::installed(&number, svc, date);
+            let mut notices = vec![(Topic::Installed, messages::installed(&number, svc, date))];
+            if service == Service::DigitalLock {
+                notices.push((Topic::LockMounted, messages::lock_mounted(&number, date)));
+            }
             (
                 None,
                 Some(serde_json::json!({"installation_date": date, "serials": serials})),
-                vec![(Topic::Installed, text)],
+                notices,
             )
         }
         Effect::Execute => {
@@ -509,11 +512,17 @@ fn apply(
                 &items,
                 &missing,
             )?;
-            let text = messages::collected(&number, svc, date, &missing);
+            let mut notices = vec![(
+                Topic::EquipmentCollected,
+                messages::collected(&number, svc, date, &missing),
+            )];
+            if service == Service::DigitalLock {
+                notices.push((Topic::LockRemoved, messages::lock_removed(&number, date)));
+            }
             (
                 None,
                 Some(serde_json::json!({"collected_on": date, "items": items, "missing": missing})),
-                vec![(Topic::EquipmentCollected, text)],
+                notices,
             )
         }
         Effect::Supplier {

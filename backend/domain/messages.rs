@@ -21,16 +21,29 @@ pub enum Topic {
     EquipmentCollected,
     /// An order was cancelled: the alarm centre deregisters it (seed 000).
     Cancelled,
+    /// The decision ended and the equipment is to be fetched (avbeställning):
+    /// the alarm centre deregisters the alarm (seed 000 step 12), the alarm
+    /// team collects (seed 004).
+    Terminated,
+    /// A digital lock is mounted: the system administrator links it, the
+    /// provider is told (seed 002).
+    LockMounted,
+    /// A digital lock is taken down: unlinked by the system administrator,
+    /// the provider told (seed 002).
+    LockRemoved,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 9] = [
         Topic::Ordered,
         Topic::Installed,
         Topic::Declined,
         Topic::ReturnedToAssessor,
         Topic::EquipmentCollected,
         Topic::Cancelled,
+        Topic::Terminated,
+        Topic::LockMounted,
+        Topic::LockRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +54,9 @@ impl Topic {
             Topic::ReturnedToAssessor => "returned_to_assessor",
             Topic::EquipmentCollected => "equipment_collected",
             Topic::Cancelled => "cancelled",
+            Topic::Terminated => "terminated",
+            Topic::LockMounted => "lock_mounted",
+            Topic::LockRemoved => "lock_removed",
         }
     }
 }
@@ -89,7 +105,11 @@ impl Default for MessageRules {
         use GroupKind::*;
         use Recipient::*;
         Self(BTreeMap::from([
-            (Topic::Ordered, vec![Role(super::Role::AlarmCenter)]),
+            // The alarm centre registers it; the installers book the visit (seed 000 steps 3–4).
+            (
+                Topic::Ordered,
+                vec![Role(super::Role::AlarmCenter), CustomerGroup(AlarmTeam)],
+            ),
             (
                 Topic::Installed,
                 vec![
@@ -99,13 +119,35 @@ impl Default for MessageRules {
                     CustomerGroup(AlarmTeam),
                 ],
             ),
-            (Topic::Declined, vec![OrdinaryAssessor]),
+            // The assessor, and the home-care provider is informed (seed 000 steps 5–6).
+            (
+                Topic::Declined,
+                vec![OrdinaryAssessor, CustomerGroup(HomeCare)],
+            ),
             (Topic::ReturnedToAssessor, vec![OrdinaryAssessor]),
+            // Coordinators day and night end the execution (seed 003); billing
+            // and a copy to the ordinary assessor (seed 004).
             (
                 Topic::EquipmentCollected,
-                vec![Role(super::Role::Billing), OrdinaryAssessor],
+                vec![
+                    Role(super::Role::Billing),
+                    OrdinaryAssessor,
+                    Role(super::Role::Coordinator),
+                ],
             ),
             (Topic::Cancelled, vec![Role(super::Role::AlarmCenter)]),
+            (
+                Topic::Terminated,
+                vec![Role(super::Role::AlarmCenter), CustomerGroup(AlarmTeam)],
+            ),
+            (
+                Topic::LockMounted,
+                vec![Role(super::Role::Admin), CustomerGroup(HomeCare)],
+            ),
+            (
+                Topic::LockRemoved,
+                vec![Role(super::Role::Admin), CustomerGroup(HomeCare)],
+            ),
         ]))
     }
 }
@@ -199,6 +241,33 @@ pub fn cancelled(customer_number: &str, service_sv: &str, reason: &str) -> Text 
     }
 }
 
+pub fn terminated(customer_number: &str, service_sv: &str, end_date: NaiveDate) -> Text {
+    Text {
+        subject: format!("Avbeställning: {service_sv} – {customer_number}"),
+        body: format!(
+            "Beslutet om {service_sv} för kund {customer_number} upphör {end_date}. Avregistrera larmet och hämta utrustningen; koordinatorn avslutar insatsen med detta datum."
+        ),
+    }
+}
+
+pub fn lock_mounted(customer_number: &str, date: NaiveDate) -> Text {
+    Text {
+        subject: format!("Digitalt lås monterat – {customer_number}"),
+        body: format!(
+            "Ett digitalt lås monterades hos kund {customer_number} den {date}. Koppla låset i låssystemet så att utföraren kan öppna."
+        ),
+    }
+}
+
+pub fn lock_removed(customer_number: &str, date: NaiveDate) -> Text {
+    Text {
+        subject: format!("Digitalt lås nedmonterat – {customer_number}"),
+        body: format!(
+            "Det digitala låset hos kund {customer_number} togs ner den {date}. Koppla bort låset i låssystemet."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,8 +286,16 @@ mod tests {
         );
         assert_eq!(
             rules.recipients(Topic::EquipmentCollected),
-            [Recipient::Role(Role::Billing), Recipient::OrdinaryAssessor]
+            [
+                Recipient::Role(Role::Billing),
+                Recipient::OrdinaryAssessor,
+                Recipient::Role(Role::Coordinator)
+            ]
         );
+        // Every topic reaches someone by default.
+        for topic in Topic::ALL {
+            assert!(!rules.recipients(topic).is_empty(), "{topic:?}");
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod lifecycle;
 mod lifecycle_document;
 mod metrics;
 mod migrations;
+mod notices;
 mod openapi;
 mod org;
 mod reports;
