@@ -54,6 +54,8 @@ pub fn build_app(
         .default_service(aw::to(unrouted))
         .wrap(from_fn(http::problem_fallback))
         .wrap(from_fn(http::metrics::count))
+        // gzip, brotli or zstd as the client accepts; photos (image/*) stay as they are.
+        .wrap(actix_web::middleware::Compress::default())
         .wrap(from_fn(http::body_timeout::cut_stalled_bodies))
         .wrap(http::security_headers())
         .wrap(from_fn(http::request_id_header))
