@@ -90,21 +90,122 @@ impl TestDatabase {
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .expect("create database");
-                let (path, query) = admin.split_once('?').unwrap_or((&admin, ""));
-                let base = path.rsplit_once('/').map(|(b, _)| b).unwrap_or(path);
-                let query = if query.is_empty() {
-                    String::new()
-                } else {
-                    format!("?{query}")
-                };
-                Some(Self {
-                    url: format!("{base}/{name}{query}"),
-                    _dir: None,
-                    postgres: Some((admin, name)),
-                })
+                Some(Self::on_postgres(admin, name))
             }
         }
     }
+}
+
+impl TestDatabase {
+    /// A database already migrated to the current schema: on PostgreSQL a
+    /// copy of a template migrated once per schema (`CREATE DATABASE …
+    /// TEMPLATE`), on SQLite a new file (the server migrates it in
+    /// milliseconds). Tests of migrating itself use [`TestDatabase::create`].
+    pub fn migrated(backend: Backend) -> Option<Self> {
+        if backend == Backend::Sqlite {
+            return Self::create(backend);
+        }
+        let admin = postgres_admin_url()?;
+        let template = postgres_template(&admin);
+        let name = format!("larmkoll_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(&admin).expect("admin connection");
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .execute(&mut conn)
+            .expect("create database from the template");
+        Some(Self::on_postgres(admin, name))
+    }
+
+    fn on_postgres(admin: String, name: String) -> Self {
+        Self {
+            url: database_url(&admin, &name),
+            _dir: None,
+            postgres: Some((admin, name)),
+        }
+    }
+}
+
+/// The admin URL with another database's name in it.
+fn database_url(admin: &str, name: &str) -> String {
+    let (path, query) = admin.split_once('?').unwrap_or((admin, ""));
+    let base = path.rsplit_once('/').map(|(b, _)| b).unwrap_or(path);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{base}/{name}{query}")
+}
+
+/// The name of a PostgreSQL database migrated to this checkout's schema, made
+/// once per schema: named after a hash of `migrations/postgres`, built under a
+/// different name and renamed when whole, under an advisory lock so parallel
+/// test processes build it once. Nothing stays connected to it, so it can be
+/// copied.
+fn postgres_template(admin: &str) -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        let mut files: Vec<_> = walk(&dir);
+        files.sort();
+        let mut hash = Sha256::new();
+        for f in &files {
+            hash.update(f.strip_prefix(&dir).unwrap().to_string_lossy().as_bytes());
+            hash.update(std::fs::read(f).unwrap());
+        }
+        let name = format!("larmkoll_template_{}", &hex::encode(hash.finalize())[..16]);
+        let mut conn = PgConnection::establish(admin).expect("admin connection");
+        diesel::sql_query("SELECT pg_advisory_lock(72201)")
+            .execute(&mut conn)
+            .expect("lock");
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let found: Found = diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n FROM pg_database WHERE datname = '{name}'"
+        ))
+        .get_result(&mut conn)
+        .expect("look for the template");
+        if found.n == 0 {
+            let building = format!("{name}_building_{}", std::process::id());
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {building}"))
+                .execute(&mut conn)
+                .expect("drop a half-built template");
+            diesel::sql_query(format!("CREATE DATABASE {building}"))
+                .execute(&mut conn)
+                .expect("create the template");
+            let target =
+                DatabaseTarget::from_url(&database_url(admin, &building)).expect("template url");
+            let db = Db::connect(target, 1).expect("template pool");
+            db.migrate().expect("migrate the template");
+            drop(db);
+            diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .execute(&mut conn)
+                .expect("publish the template");
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock(72201)")
+            .execute(&mut conn)
+            .expect("unlock");
+        name
+    })
+    .clone()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                vec![p]
+            }
+        })
+        .collect()
 }
 
 impl Drop for TestDatabase {
@@ -206,7 +307,7 @@ impl TestApp {
         demo_mode: bool,
         adjust: impl FnOnce(&mut Settings),
     ) -> Option<Self> {
-        let database = TestDatabase::create(backend)?;
+        let database = TestDatabase::migrated(backend)?;
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut settings = Settings {
             data_dir: data_dir.path().to_path_buf(),
