@@ -458,6 +458,11 @@ async fn random_key_moves_leave_a_complete_chain(app: TestApp) {
             .wrapping_add(1442695040888963407);
         ((seed >> 33) as usize) % n
     };
+    let (mut accepted, mut answers, mut places) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
     for round in 0..3 {
         let created = app
             .post(
@@ -498,8 +503,11 @@ async fn random_key_moves_leave_a_complete_chain(app: TestApp) {
                 res.status,
                 res.body
             );
+            answers.insert(res.status);
             if res.status == 200 {
                 key = res.body["key"].clone();
+                accepted.insert(mv);
+                places.insert(key["custody"].as_str().unwrap().to_string());
                 ok += 1;
             }
         }
@@ -535,6 +543,26 @@ async fn random_key_moves_leave_a_complete_chain(app: TestApp) {
             "the chain ends where the register says the key is"
         );
     }
+    // What the walk reached (the generator is fixed): every move, every
+    // place, and both refusals — a walk that stopped moving proves nothing.
+    assert_eq!(
+        accepted,
+        [
+            "receive-again",
+            "report-lost",
+            "return-to-customer",
+            "sign-in",
+            "sign-out"
+        ]
+        .into(),
+    );
+    assert_eq!(
+        places,
+        ["in_cabinet", "lost", "returned", "signed_out"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(answers, [200, 409, 412].into());
 }
 
 async fn equipment_custody_from_stock_to_customer_and_back(app: TestApp) {
@@ -978,6 +1006,10 @@ async fn equipment_refusals_and_random_item_moves_leave_a_complete_chain(app: Te
         .body[0]
         .clone();
     let mut ok = 0;
+    let (mut item_moves, mut item_answers) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
     for _ in 0..30 {
         let (mv, body) = match next(4) {
             0 => (
@@ -1006,8 +1038,10 @@ async fn equipment_refusals_and_random_item_moves_leave_a_complete_chain(app: Te
             res.status,
             res.body
         );
+        item_answers.insert(res.status);
         if res.status == 200 {
             item = res.body["item"].clone();
+            item_moves.insert(mv);
             ok += 1;
         }
         if item["state"] == "scrapped" {
@@ -1022,6 +1056,11 @@ async fn equipment_refusals_and_random_item_moves_leave_a_complete_chain(app: Te
         .await;
     let history = detail.body["history"].as_array().unwrap();
     assert!(ok >= 3, "the walk must move the item ({ok} moves)");
+    assert_eq!(
+        item_moves,
+        ["collect", "hand-out", "restock", "scrap"].into()
+    );
+    assert_eq!(item_answers, [200, 403, 409].into());
     assert_eq!(
         history.len(),
         ok + 1,
