@@ -42,6 +42,16 @@ pub struct Counts {
     pub documents: i64,
 }
 
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} users, {} customers, {} orders, {} keys, {} documents",
+            self.users, self.customers, self.orders, self.keys, self.documents
+        )
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: String,

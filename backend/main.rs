@@ -135,14 +135,10 @@ fn main() -> anyhow::Result<()> {
         Command::Restore { dir } => {
             let m = larmkoll::backup::restore(&settings, dir)?;
             println!(
-                "Restored the backup of {} into {}: {} users, {} customers, {} orders, {} keys, {} documents; {} files verified.",
+                "Restored the backup of {} into {}: {}; {} files verified.",
                 m.created_at.format("%Y-%m-%d %H:%M UTC"),
                 settings.data_dir.display(),
-                m.counts.users,
-                m.counts.customers,
-                m.counts.orders,
-                m.counts.keys,
-                m.counts.documents,
+                m.counts,
                 m.files.len()
             );
             return Ok(());
@@ -223,13 +219,9 @@ fn main() -> anyhow::Result<()> {
         Command::Backup { dir } => {
             let m = larmkoll::backup::backup(&settings, &target, &db, &dir)?;
             println!(
-                "Backed up into {}: {} users, {} customers, {} orders, {} keys, {} documents; {} files, each with its SHA-256 in manifest.json.",
+                "Backed up into {}: {}; {} files, each with its SHA-256 in manifest.json.",
                 dir.display(),
-                m.counts.users,
-                m.counts.customers,
-                m.counts.orders,
-                m.counts.keys,
-                m.counts.documents,
+                m.counts,
                 m.files.len()
             );
             Ok(())

@@ -189,49 +189,15 @@ function queueRow(order, c) {
   const label = customerLabel(c, order.customer_id);
   const date = el("input", { type: "date", value: order.installation_date ?? "", readOnly: true, name: "start" });
   date.setAttribute("aria-label", `Verkställ från (installationsdatum) för ${label}`);
-  const step = stepFor(order, "execute");
-  let button = null;
-  if (step) {
-    button = el("button", { type: "button", textContent: step.label });
-    button.setAttribute("aria-label", `${step.label} ${label} från ${order.installation_date}`);
-    button.dataset.orderId = order.id;
-  }
-  const row = el(
-    "tr",
-    {},
-    cell(label),
-    cell(c ? `${c.address.street}, ${c.address.city}` : "–"),
-    cell(SERVICE[order.service] ?? order.service),
-    cell(order.received_at.slice(0, 10)),
-    cell(order.installation_date ?? "–"),
-    cell(date),
-    cell(button ?? stateLabel(order.kind, order.state)),
-  );
-  // One key per order and attempt series: a retry after a lost answer is not a second execution.
-  const key = newKey();
-  button?.addEventListener("click", () => execute(order, row, button, label, key));
-  return row;
-}
-
-async function execute(order, row, button, label, key) {
-  button.disabled = true;
-  try {
-    const res = await api(`/orders/${order.id}/execute`, {
-      method: "POST",
-      body: "{}",
-      headers: { "If-Match": `"${order.version}"`, "Idempotency-Key": key },
-    });
-    const started = res.execution?.start_date ?? order.installation_date;
-    say(`${label} är verkställd från ${started}. Debiteringen startar samma dag.`);
-    const next = row.nextElementSibling ?? row.previousElementSibling;
-    row.remove();
-    document.getElementById("queue-empty").hidden = document.getElementById("queue-rows").children.length > 0;
-    (next?.querySelector("button") ?? document.getElementById("h-queue")).focus();
-  } catch (e) {
-    button.disabled = false;
-    say(`Kunde inte verkställa ${label}: ${e.message}`, true);
-    if (e.status === 412 || e.status === 409) await loadQueue();
-  }
+  return stepRow(order, c, {
+    event: "execute",
+    spoken: `från ${order.installation_date}`,
+    cells: [cell(order.received_at.slice(0, 10)), cell(order.installation_date ?? "–"), cell(date)],
+    done: () => `${label} är verkställd från ${order.installation_date}. Debiteringen startar samma dag.`,
+    failed: `Kunde inte verkställa ${label}`,
+    list: "queue",
+    reload: loadQueue,
+  });
 }
 
 // --- The coordinator's endings: collected, keys back, to end ----------------
@@ -242,13 +208,31 @@ async function loadEnding() {
   fill("ending-rows", "ending-empty", rows);
 }
 
+// Ends the execution on the end date the assessor gave: billing stops that day.
 function endingRow(order, c) {
   const label = customerLabel(c, order.customer_id);
-  const step = stepFor(order, "end");
+  return stepRow(order, c, {
+    event: "end",
+    spoken: `per ${order.end_date}`,
+    cells: [cell(order.end_date ?? "–")],
+    done: (res) => `${label}: insatsen är avslutad per ${res.order?.end_date ?? order.end_date}. Debiteringen stoppas samma dag.`,
+    failed: `Kunde inte avsluta ${label}`,
+    list: "ending",
+    reload: loadEnding,
+  });
+}
+
+// A row of a work list with one step to take on its order: customer, address,
+// service, the view's own cells, and the step's button (or the state, when
+// this user may not take it). A taken step removes the row and keeps the
+// keyboard in the list; a stale row reloads the list.
+function stepRow(order, c, { event, spoken, cells, done, failed, list, reload }) {
+  const label = customerLabel(c, order.customer_id);
+  const step = stepFor(order, event);
   let button = null;
   if (step) {
     button = el("button", { type: "button", textContent: step.label });
-    button.setAttribute("aria-label", `${step.label} ${label} per ${order.end_date}`);
+    button.setAttribute("aria-label", `${step.label} ${label} ${spoken}`);
     button.dataset.orderId = order.id;
   }
   const row = el(
@@ -257,34 +241,31 @@ function endingRow(order, c) {
     cell(label),
     cell(c ? `${c.address.street}, ${c.address.city}` : "–"),
     cell(SERVICE[order.service] ?? order.service),
-    cell(order.end_date ?? "–"),
+    ...cells,
     cell(button ?? stateLabel(order.kind, order.state)),
   );
+  // One key per order and attempt series: a retry after a lost answer does not act twice.
   const key = newKey();
-  button?.addEventListener("click", () => end(order, row, button, label, key));
+  button?.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const res = await api(`/orders/${order.id}/${step.path_segment}`, {
+        method: "POST",
+        body: "{}",
+        headers: { "If-Match": `"${order.version}"`, "Idempotency-Key": key },
+      });
+      say(done(res));
+      const next = row.nextElementSibling ?? row.previousElementSibling;
+      row.remove();
+      document.getElementById(`${list}-empty`).hidden = document.getElementById(`${list}-rows`).children.length > 0;
+      (next?.querySelector("button") ?? document.getElementById(`h-${list}`)).focus();
+    } catch (e) {
+      button.disabled = false;
+      say(`${failed}: ${e.message}`, true);
+      if (e.status === 412 || e.status === 409) await reload();
+    }
+  });
   return row;
-}
-
-// Ends the execution on the end date the assessor gave: billing stops that day.
-async function end(order, row, button, label, key) {
-  button.disabled = true;
-  try {
-    const res = await api(`/orders/${order.id}/end`, {
-      method: "POST",
-      body: "{}",
-      headers: { "If-Match": `"${order.version}"`, "Idempotency-Key": key },
-    });
-    const ended = res.order?.end_date ?? order.end_date;
-    say(`${label}: insatsen är avslutad per ${ended}. Debiteringen stoppas samma dag.`);
-    const next = row.nextElementSibling ?? row.previousElementSibling;
-    row.remove();
-    document.getElementById("ending-empty").hidden = document.getElementById("ending-rows").children.length > 0;
-    (next?.querySelector("button") ?? document.getElementById("h-ending")).focus();
-  } catch (e) {
-    button.disabled = false;
-    say(`Kunde inte avsluta ${label}: ${e.message}`, true);
-    if (e.status === 412 || e.status === 409) await loadEnding();
-  }
 }
 
 // --- Extension checks -------------------------------------------------------

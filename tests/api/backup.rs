@@ -1,12 +1,12 @@
 //! `larmkoll backup`, `verify-backup` and `restore`: a copy taken while the
 //! server writes, put back into a fresh data directory and served again.
 
-use crate::cli::Server;
+use crate::cli::{serve_demo_command, Server};
 use crate::helpers::{distinct_jpeg, free_port, read_banner, Backend, TestApp, TestDatabase};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_larmkoll");
 const PHOTO: &[u8] = include_bytes!("../fixtures/portrait-orientation-6-gps.jpg");
@@ -130,16 +130,7 @@ async fn a_backup_taken_while_the_server_writes_restores_whole_and_a_tampered_on
     let restored = larmkoll(&["restore", dir.to_str().unwrap()], fresh.path(), None);
     assert!(restored.status.success(), "{}", text(&restored));
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--demo"])
-        .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("LARMKOLL_DATA_DIR", fresh.path())
-        .env("RUST_LOG", "warn")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = serve_demo_command(fresh.path(), port).spawn().unwrap();
     assert!(
         read_banner(&mut child).is_some(),
         "the restored system starts"

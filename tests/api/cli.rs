@@ -14,13 +14,9 @@ impl Drop for Server {
     }
 }
 
-/// Starts `larmkoll serve --demo` and returns it with what it printed up to the
-/// "Stop with Ctrl+C." line.
-pub(crate) fn serve_demo(
-    database_url: Option<&str>,
-    data_dir: &std::path::Path,
-    port: u16,
-) -> (Server, String) {
+/// `larmkoll serve --demo` on the embedded database in `data_dir`, listening
+/// on `port`, its standard output piped for [`read_banner`].
+pub(crate) fn serve_demo_command(data_dir: &std::path::Path, port: u16) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--demo"])
         .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
@@ -29,6 +25,17 @@ pub(crate) fn serve_demo(
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    cmd
+}
+
+/// Starts `larmkoll serve --demo` and returns it with what it printed up to the
+/// "Stop with Ctrl+C." line.
+pub(crate) fn serve_demo(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+    port: u16,
+) -> (Server, String) {
+    let mut cmd = serve_demo_command(data_dir, port);
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
@@ -345,14 +352,9 @@ async fn json_logs_are_one_object_per_line_without_personal_data() {
     use std::io::BufRead;
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--demo"])
-        .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("LARMKOLL_DATA_DIR", data.path())
+    let mut child = serve_demo_command(data.path(), port)
         .env("LARMKOLL_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start larmkoll");
@@ -461,15 +463,8 @@ async fn sigterm_lets_an_upload_in_flight_finish_and_exits_0() {
     const PHOTO: &[u8] = include_bytes!("../fixtures/portrait-orientation-6-gps.jpg");
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--demo"])
-        .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("LARMKOLL_DATA_DIR", data.path())
+    let mut child = serve_demo_command(data.path(), port)
         .env("LARMKOLL_SHUTDOWN_GRACE_SECONDS", "20")
-        .env("RUST_LOG", "warn")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("start larmkoll");
     assert!(read_banner(&mut child).is_some(), "server did not start");
