@@ -1,8 +1,9 @@
 //! Login, token refresh and logout.
 
 use super::json::Json;
-use crate::auth::{jwt, password, Actor, RequestContext};
-use crate::db::{self, audit, tokens, users, DbConn};
+use crate::app;
+use crate::app::sessions::{Profile, TokenPair};
+use crate::auth::{Actor, RequestContext};
 use crate::domain::{GroupKind, Role};
 use crate::error::ErrorCode;
 use crate::error::{AppError, Problem};
@@ -10,7 +11,6 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{get, post};
 use actix_web::{web, HttpResponse};
-use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -99,55 +99,13 @@ pub async fn login(
     if let Some(wait) = state.limiter.blocked_for(&username, &address) {
         return Ok(too_many_attempts(wait));
     }
-    let demo = state.demo;
-    let st = state.clone();
     let attempted = username.clone();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let user = users::find_by_username(conn, &username)?;
-            let ok = match &user {
-                Some(u) => {
-                    let matches = password::verify(&given, &u.password_hash);
-                    // The demo password works only while the server runs in demo mode.
-                    matches && u.active && (demo || given != "demo")
-                }
-                None => {
-                    password::verify_against_nobody(&given);
-                    false
-                }
-            };
-            match user.filter(|_| ok) {
-                Some(u) => {
-                    let pair = issue_pair(conn, &st, &u.id, u.token_version, None)?;
-                    let profile = load_me(conn, &u)?;
-                    audit::record_as(
-                        conn,
-                        Some(&u.id),
-                        &u.username,
-                        &ctx,
-                        audit::Entry::new("auth.login", "user", Some(&u.id)),
-                    )?;
-                    Ok(Some((pair, profile)))
-                }
-                None => {
-                    audit::record_as(
-                        conn,
-                        None,
-                        &username,
-                        &ctx,
-                        audit::Entry::new("auth.login", "user", None)
-                            .outcome(audit::Outcome::Failed),
-                    )?;
-                    Ok(None)
-                }
-            }
-        })
-        .await?;
+    let outcome =
+        app::sessions::login(&state.db, issuer(&state), ctx, username, given, state.demo).await?;
     match outcome {
         Some((pair, profile)) => {
-            state.limiter.record_success(&profile.username);
-            Ok(HttpResponse::Ok().json(pair.into_response(&state, profile)))
+            state.limiter.record_success(&profile.user.username);
+            Ok(HttpResponse::Ok().json(token_response(&state, pair, profile)))
         }
         None => {
             state.limiter.record_failure(&attempted, &address);
@@ -171,98 +129,49 @@ fn too_many_attempts(wait: u64) -> HttpResponse {
     resp
 }
 
-struct TokenPair {
-    access: String,
-    refresh: String,
-}
-
-impl TokenPair {
-    fn into_response(self, state: &AppState, user: Me) -> TokenResponse {
-        TokenResponse {
-            access_token: self.access,
-            token_type: "Bearer",
-            expires_in: state.settings.access_token_minutes * 60,
-            refresh_token: self.refresh,
-            refresh_expires_in: state.settings.refresh_token_days * 86_400,
-            user,
-        }
+/// What signing a pair takes, from the server's settings.
+fn issuer(state: &AppState) -> app::sessions::Issuer {
+    app::sessions::Issuer {
+        keys: state.keys.clone(),
+        access_token_minutes: state.settings.access_token_minutes,
+        refresh_token_days: state.settings.refresh_token_days,
     }
 }
 
-fn issue_pair(
-    conn: &mut DbConn,
-    state: &AppState,
-    user_id: &str,
-    token_version: i32,
-    family: Option<String>,
-) -> Result<TokenPair, AppError> {
-    let refresh_token = jwt::new_refresh_token();
-    let now = db::now();
-    let family_id = family.unwrap_or_else(db::new_id);
-    tokens::insert(
-        conn,
-        &tokens::RefreshTokenRow {
-            id: db::new_id(),
-            user_id: user_id.to_string(),
-            family_id: family_id.clone(),
-            token_hash: jwt::hash_refresh_token(&refresh_token),
-            created_at: now,
-            expires_at: now + Duration::days(state.settings.refresh_token_days),
-            used_at: None,
-            revoked_at: None,
-        },
-    )?;
-    let access = state.keys.issue(
-        user_id,
-        token_version,
-        &family_id,
-        state.settings.access_token_minutes,
-    );
-    Ok(TokenPair {
-        access,
-        refresh: refresh_token,
-    })
+fn token_response(state: &AppState, pair: TokenPair, user: Profile) -> TokenResponse {
+    TokenResponse {
+        access_token: pair.access,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_minutes * 60,
+        refresh_token: pair.refresh,
+        refresh_expires_in: state.settings.refresh_token_days * 86_400,
+        user: me_dto(user),
+    }
 }
 
-pub fn load_me(conn: &mut DbConn, u: &users::UserRow) -> Result<Me, AppError> {
-    let ids: Vec<String> = users::memberships_of(conn, &u.id)?
-        .into_iter()
-        .map(|m| m.group_id)
-        .collect();
-    let groups = db::org::find_groups(conn, &ids)?
-        .into_iter()
-        .map(|g| {
-            Ok(MyGroup {
+fn me_dto(Profile { user: u, groups }: Profile) -> Me {
+    Me {
+        id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        role: u.role,
+        alarm_lead: u.alarm_lead,
+        groups: groups
+            .into_iter()
+            .map(|g| MyGroup {
                 kind: g.kind,
                 id: g.id,
                 name: g.name,
                 area_id: g.area_id,
             })
-        })
-        .collect::<Result<Vec<_>, AppError>>()?;
-    Ok(Me {
-        id: u.id.clone(),
-        username: u.username.clone(),
-        display_name: u.display_name.clone(),
-        role: u.role,
-        alarm_lead: u.alarm_lead,
-        groups,
-    })
+            .collect(),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
-}
-
-fn invalid_refresh() -> AppError {
-    AppError::new(
-        StatusCode::UNAUTHORIZED,
-        ErrorCode::InvalidRefreshToken,
-        "This refresh token is not valid any more. Log in again.",
-        "Förnyelsetoken gäller inte längre. Logga in igen.",
-    )
 }
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once;
@@ -279,48 +188,14 @@ pub async fn refresh(
     ctx: RequestContext,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let hash = jwt::hash_refresh_token(body.refresh_token.trim());
-    let st = state.clone();
-    // Reuse revokes the family; that must persist even though the call fails.
-    let result = state
-        .db
-        .transaction(move |conn| {
-            let Some(token) = tokens::find_by_hash(conn, &hash)? else {
-                return Ok(Err(invalid_refresh()));
-            };
-            let now = db::now();
-            let user = users::find(conn, &token.user_id)?.ok_or_else(invalid_refresh)?;
-            let reused = token.used_at.is_some()
-                || token.revoked_at.is_some()
-                || !tokens::mark_used(conn, &token.id, now)?;
-            if reused {
-                tokens::revoke_family(conn, &token.family_id, now)?;
-                audit::record_as(
-                    conn,
-                    Some(&user.id),
-                    &user.username,
-                    &ctx,
-                    audit::Entry::new("auth.refresh_reused", "user", Some(&user.id))
-                        .outcome(audit::Outcome::Denied),
-                )?;
-                return Ok(Err(invalid_refresh()));
-            }
-            if token.expires_at <= now || !user.active {
-                return Ok(Err(invalid_refresh()));
-            }
-            let pair = issue_pair(
-                conn,
-                &st,
-                &user.id,
-                user.token_version,
-                Some(token.family_id),
-            )?;
-            let profile = load_me(conn, &user)?;
-            Ok(Ok((pair, profile)))
-        })
-        .await?;
-    let (pair, profile) = result?;
-    Ok(HttpResponse::Ok().json(pair.into_response(&state, profile)))
+    let (pair, profile) = app::sessions::refresh(
+        &state.db,
+        issuer(&state),
+        ctx,
+        body.into_inner().refresh_token,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(token_response(&state, pair, profile)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -348,31 +223,7 @@ pub async fn logout(
         refresh_token,
         all_sessions,
     } = body.into_inner();
-    state
-        .db
-        .transaction(move |conn| {
-            let now = db::now();
-            if all_sessions {
-                crate::app::org::cut_sessions(conn, &user.id)?;
-            } else {
-                // The session the access token names ends, and the one the refresh token names (normally the same).
-                let named = match refresh_token {
-                    Some(t) => tokens::find_by_hash(conn, &jwt::hash_refresh_token(t.trim()))?
-                        .map(|t| t.family_id),
-                    None => None,
-                };
-                for family in user.session_id.iter().chain(named.iter()) {
-                    tokens::revoke_family_of_user(conn, family, &user.id, now)?;
-                }
-            }
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("auth.logout", "user", Some(&user.id)),
-            )?;
-            Ok(())
-        })
-        .await?;
+    app::sessions::logout(&state.db, user, refresh_token, all_sessions).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -381,12 +232,6 @@ pub async fn logout(
     responses((status = 200, description = "The signed-in user", body = Me)))]
 #[get("/auth/me")]
 pub async fn me(state: web::Data<AppState>, user: Actor) -> Result<HttpResponse, AppError> {
-    let me = state
-        .db
-        .run(move |conn| {
-            let row = users::find(conn, &user.id)?.ok_or_else(AppError::unauthenticated)?;
-            load_me(conn, &row)
-        })
-        .await?;
+    let me = me_dto(app::sessions::me(&state.db, user).await?);
     Ok(HttpResponse::Ok().json(me))
 }

@@ -2,12 +2,12 @@
 //! Every report is filtered to the customers the caller may see, and none shows
 //! a personnummer.
 
+use crate::app;
+use crate::app::reports::FollowUpOf;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::db::{audit, custody, customers, lifecycle, org, reports};
 use crate::domain::custody::{EquipmentKind, ItemState};
-use crate::domain::followup::{keys_outstanding, one_month_after, three_months_after};
-use crate::domain::{OrderState, Period, PeriodError, Service};
+use crate::domain::{Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::get;
@@ -154,49 +154,20 @@ pub async fn not_executed(
         p.finish()?;
     }
     let as_of = q.as_of.unwrap_or_else(crate::domain::calendar::today);
-    let scope = user.scope();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let found = reports::stalled_install_orders(
-                conn,
-                &scope,
-                &OrderState::open_install_states()
-                    .into_iter()
-                    .map(OrderState::as_str)
-                    .collect::<Vec<_>>(),
-                reports::received_before_for(as_of, months),
-            )?;
-            let rows = found
-                .into_iter()
-                .filter(|o| {
-                    let received = o.received_at.date();
-                    let due = if months == 3 {
-                        three_months_after(received)
-                    } else {
-                        one_month_after(received)
-                    };
-                    as_of >= due
-                })
-                .map(|o| NotExecutedRow {
-                    order_id: o.order_id,
-                    customer_number: o.customer_number,
-                    area: o.area,
-                    service: o.service.as_str().to_string(),
-                    received: o.received_at.date(),
-                    state: o.state.as_str().to_string(),
-                    reason: o.state_reason,
-                    ordinary_assessor: o.ordinary_assessor,
-                })
-                .collect::<Vec<_>>();
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("report.not_executed", "report", None),
-            )?;
-            Ok(rows)
+    let rows: Vec<NotExecutedRow> = app::reports::not_executed(&state.db, user, months, as_of)
+        .await?
+        .into_iter()
+        .map(|o| NotExecutedRow {
+            order_id: o.order_id,
+            customer_number: o.customer_number,
+            area: o.area,
+            service: o.service.as_str().to_string(),
+            received: o.received_at.date(),
+            state: o.state.as_str().to_string(),
+            reason: o.state_reason,
+            ordinary_assessor: o.ordinary_assessor,
         })
-        .await?;
+        .collect();
     if as_csv {
         return csv(
             &[
@@ -264,51 +235,21 @@ pub async fn to_collect(
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
-    let scope = user.scope();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let found = reports::to_collect(conn, &scope)?;
-            let mut rows: Vec<ToCollectRow> = Vec::new();
-            let mut ids: Vec<String> = Vec::new();
-            for i in found {
-                let item = format!("{} {}", i.kind, i.serial);
-                if ids.last() == Some(&i.customer_id) {
-                    rows.last_mut().expect("a row per id").items.push(item);
-                    continue;
-                }
-                ids.push(i.customer_id);
-                rows.push(ToCollectRow {
-                    area: i.area,
-                    customer_number: i.customer_number,
-                    name: format!("{} {}", i.first_name, i.last_name),
-                    street: i.street,
-                    postal_code: i.postal_code,
-                    city: i.city,
-                    phone: i.phone,
-                    items: vec![item],
-                    key_numbers: Vec::new(),
-                });
-            }
-            let held = reports::held_key_numbers(conn, &ids)?;
-            for (row, id) in rows.iter_mut().zip(&ids) {
-                row.key_numbers = held
-                    .iter()
-                    .filter(|(c, _)| c == id)
-                    .map(|(_, n)| n.clone())
-                    .collect();
-            }
-            audit::record_many(
-                conn,
-                &user,
-                ids.iter().map(|id| {
-                    audit::Entry::new("report.to_collect", "customer", Some(id)).customer(id)
-                }),
-            )?;
-            rows.sort_by(|a, b| (&a.area, &a.city, &a.street).cmp(&(&b.area, &b.city, &b.street)));
-            Ok(rows)
+    let rows: Vec<ToCollectRow> = app::reports::to_collect(&state.db, user)
+        .await?
+        .into_iter()
+        .map(|p| ToCollectRow {
+            area: p.area,
+            customer_number: p.customer_number,
+            name: p.name,
+            street: p.street,
+            postal_code: p.postal_code,
+            city: p.city,
+            phone: p.phone,
+            items: p.items,
+            key_numbers: p.key_numbers,
         })
-        .await?;
+        .collect();
     if as_csv {
         return csv(
             &[
@@ -393,16 +334,20 @@ pub async fn audit_follow_up(
     )?;
     let q = q.into_inner();
     let as_csv = wants_csv(&q.format)?;
-    if q.customer_id.is_some() == q.user_id.is_some() {
-        let mut p = Problems::default();
-        p.add(
-            "customer_id",
-            "exactly_one",
-            "give either customer_id or user_id",
-            "ange antingen en brukare eller en användare, inte båda",
-        );
-        p.finish()?;
-    }
+    let of = match (q.customer_id, q.user_id) {
+        (Some(c), None) => FollowUpOf::Customer(c.to_string()),
+        (None, Some(u)) => FollowUpOf::User(u.to_string()),
+        _ => {
+            let mut p = Problems::default();
+            p.add(
+                "customer_id",
+                "exactly_one",
+                "give either customer_id or user_id",
+                "ange antingen en brukare eller en användare, inte båda",
+            );
+            return Err(p.finish().unwrap_err());
+        }
+    };
     let today = crate::domain::calendar::today();
     let this_month = today.with_day(1).expect("day 1");
     let from = q.from.unwrap_or_else(|| {
@@ -412,77 +357,19 @@ pub async fn audit_follow_up(
     });
     let to =
         q.to.unwrap_or_else(|| this_month.pred_opt().expect("a day back"));
-    let by_customer = q.customer_id.is_some();
-    let filter = audit::Filter {
-        customer_id: q.customer_id.map(|u| u.to_string()),
-        user_id: q.user_id.map(|u| u.to_string()),
-        from: Some(from.and_hms_opt(0, 0, 0).expect("midnight")),
-        to: Some(
-            (to + chrono::Duration::days(1))
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight"),
-        ),
-        limit: i64::from(i32::MAX),
-        ..Default::default()
-    };
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let entries = audit::query(conn, &filter)?;
-            let mut groups: std::collections::BTreeMap<String, AuditFollowUpRow> =
-                Default::default();
-            let ids: Vec<String> = entries
-                .iter()
-                .filter_map(|e| e.customer_id.clone())
-                .collect();
-            let numbers = customers::numbers_of(conn, &ids)?;
-            for e in entries.iter().rev() {
-                let key = if by_customer {
-                    e.username.clone()
-                } else {
-                    let Some(c) = &e.customer_id else { continue };
-                    numbers
-                        .iter()
-                        .find(|(id, _)| id == c)
-                        .map(|(_, n)| n.clone())
-                        .unwrap_or_else(|| c.clone())
-                };
-                let at = e.at.and_utc();
-                let row = groups.entry(key.clone()).or_insert(AuditFollowUpRow {
-                    who_or_whom: key,
-                    first_at: at,
-                    last_at: at,
-                    reads: 0,
-                    changes: 0,
-                    denied: 0,
-                });
-                row.last_at = at;
-                if e.outcome == "denied" {
-                    row.denied += 1;
-                } else if [
-                    ".read",
-                    ".list",
-                    ".reveal_personnummer",
-                    ".display",
-                    ".thumbnail",
-                    ".original",
-                ]
-                .iter()
-                .any(|s| e.action.ends_with(s))
-                {
-                    row.reads += 1;
-                } else {
-                    row.changes += 1;
-                }
-            }
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("report.audit_follow_up", "audit", None),
-            )?;
-            Ok(groups.into_values().collect::<Vec<_>>())
+    let by_customer = matches!(of, FollowUpOf::Customer(_));
+    let rows: Vec<AuditFollowUpRow> = app::reports::audit_follow_up(&state.db, user, of, from, to)
+        .await?
+        .into_iter()
+        .map(|a| AuditFollowUpRow {
+            who_or_whom: a.who_or_whom,
+            first_at: a.first_at,
+            last_at: a.last_at,
+            reads: a.reads,
+            changes: a.changes,
+            denied: a.denied,
         })
-        .await?;
+        .collect();
     if as_csv {
         return csv(
             &[
@@ -561,47 +448,25 @@ pub async fn deliveries(
     let as_csv = wants_csv(&q.format)?;
     let from = q.from.unwrap_or_else(crate::domain::calendar::today);
     let to = q.to.unwrap_or(from + chrono::Duration::days(7));
-    let scope = user.scope();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let found = reports::deliveries(conn, &scope, from, to)?;
-            audit::record_many(
-                conn,
-                &user,
-                found.iter().map(|d| {
-                    audit::Entry::new("report.deliveries", "customer", Some(&d.customer_id))
-                        .customer(&d.customer_id)
-                }),
-            )?;
-            let mut rows: Vec<DeliveryRow> = found
-                .into_iter()
-                .map(|d| DeliveryRow {
-                    visit_date: d.visit_date.unwrap_or(from),
-                    visit_time: d.visit_at.map(|t| t.format("%H:%M").to_string()),
-                    installer: d.installer,
-                    kind: d.kind,
-                    service: d.service,
-                    customer_number: d.customer_number,
-                    name: format!("{} {}", d.first_name, d.last_name),
-                    street: d.street,
-                    postal_code: d.postal_code,
-                    city: d.city,
-                    phone: d.phone,
-                    key_position: d.key_position,
-                    entry_notes: d.entry_notes,
-                })
-                .collect();
-            rows.sort_by(|a, b| {
-                (a.visit_date, &a.visit_time, &a.street).cmp(&(
-                    b.visit_date,
-                    &b.visit_time,
-                    &b.street,
-                ))
-            });
-            Ok(rows)
+    let rows: Vec<DeliveryRow> = app::reports::deliveries(&state.db, user, from, to)
+        .await?
+        .into_iter()
+        .map(|v| DeliveryRow {
+            visit_date: v.visit_date,
+            visit_time: v.visit_time,
+            installer: v.installer,
+            kind: v.kind,
+            service: v.service,
+            customer_number: v.customer_number,
+            name: v.name,
+            street: v.street,
+            postal_code: v.postal_code,
+            city: v.city,
+            phone: v.phone,
+            key_position: v.key_position,
+            entry_notes: v.entry_notes,
         })
-        .await?;
+        .collect();
     if as_csv {
         return csv(
             &[
@@ -685,48 +550,23 @@ pub async fn keys_not_received(
     let q = q.into_inner();
     let as_csv = wants_csv(&q.format)?;
     let as_of = q.as_of.unwrap_or_else(crate::domain::calendar::today);
-    let scope = user.scope();
-    let waiting: Vec<&'static str> = OrderState::open_install_states()
+    let rows: Vec<KeysNotReceivedRow> = app::reports::keys_not_received(&state.db, user, as_of)
+        .await?
         .into_iter()
-        .filter(|s| keys_outstanding(*s))
-        .map(OrderState::as_str)
+        .map(
+            |app::reports::KeysLate { order: o, due }| KeysNotReceivedRow {
+                order_id: o.order_id,
+                customer_number: o.customer_number,
+                area: o.area,
+                service: o.service,
+                received: o.received_at.date(),
+                due,
+                state: o.state.as_str().to_string(),
+                reason: o.state_reason,
+                ordinary_assessor: o.ordinary_assessor,
+            },
+        )
         .collect();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let found = reports::stalled_install_orders(
-                conn,
-                &scope,
-                &waiting,
-                reports::received_before_for(as_of, 1),
-            )?;
-            let mut rows = Vec::new();
-            for o in found {
-                let received = o.received_at.date();
-                let due = one_month_after(received);
-                if as_of < due {
-                    continue;
-                }
-                rows.push(KeysNotReceivedRow {
-                    order_id: o.order_id,
-                    customer_number: o.customer_number,
-                    area: o.area,
-                    service: o.service,
-                    received,
-                    due,
-                    state: o.state.as_str().to_string(),
-                    reason: o.state_reason,
-                    ordinary_assessor: o.ordinary_assessor,
-                });
-            }
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("report.keys_not_received", "report", None),
-            )?;
-            Ok(rows)
-        })
-        .await?;
     if as_csv {
         return csv(
             &[
@@ -790,41 +630,25 @@ pub async fn keys_out(
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
-    let now = crate::db::now();
-    let before = now - chrono::Duration::hours(state.settings.key_sign_out_hours);
-    let scope = user.scope();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let found = reports::overdue_keys(conn, &scope, before)?;
-            audit::record_many(
-                conn,
-                &user,
-                found.iter().map(|k| {
-                    audit::Entry::new("report.keys_out", "key", Some(&k.key_id))
-                        .customer(&k.customer_id)
-                }),
-            )?;
-            let mut rows = Vec::new();
-            for k in found {
-                rows.push(KeyOutRow {
-                    holder: k
-                        .holder_group
-                        .or(k.holder_user)
-                        .unwrap_or_else(|| "okänd".into()),
-                    hours_out: (now - k.since).num_hours(),
-                    since: k.since.and_utc(),
-                    key_id: k.key_id,
-                    key_number: k.key_number,
-                    customer_number: k.customer_number,
-                    area: k.area,
-                    cabinet: k.cabinet,
-                    hook: k.hook,
-                });
-            }
-            Ok(rows)
-        })
-        .await?;
+    let rows: Vec<KeyOutRow> =
+        app::reports::keys_out(&state.db, user, state.settings.key_sign_out_hours)
+            .await?
+            .into_iter()
+            .map(|app::reports::KeyOut { key: k, hours_out }| KeyOutRow {
+                holder: k
+                    .holder_group
+                    .or(k.holder_user)
+                    .unwrap_or_else(|| "okänd".into()),
+                hours_out,
+                since: k.since.and_utc(),
+                key_id: k.key_id,
+                key_number: k.key_number,
+                customer_number: k.customer_number,
+                area: k.area,
+                cabinet: k.cabinet,
+                hook: k.hook,
+            })
+            .collect();
     if as_csv {
         return csv(
             &[
@@ -944,11 +768,9 @@ pub async fn equipment(
         }
     };
     let limit = super::pagination::limit_within(q.limit, 1000, 100_000)?;
-    let listed: Vec<&'static str> = match q.item_state {
-        None => vec![ItemState::ToCollect.as_str(), ItemState::Missing.as_str()],
-        Some(s @ (ItemState::AtCustomer | ItemState::ToCollect | ItemState::Missing)) => {
-            vec![s.as_str()]
-        }
+    let listed = match q.item_state {
+        None => vec![ItemState::ToCollect, ItemState::Missing],
+        Some(s @ (ItemState::AtCustomer | ItemState::ToCollect | ItemState::Missing)) => vec![s],
         Some(_) => {
             let mut p = Problems::default();
             p.add(
@@ -960,66 +782,37 @@ pub async fn equipment(
             return Err(p.finish().unwrap_err());
         }
     };
-    let scope = user.scope();
-    let report = state
-        .db
-        .transaction(move |conn| {
-            let counts = reports::equipment_counts(conn)?;
-            let mut summary = Vec::new();
-            // The catalogue is sorted by kind, supplier and model; every model gets a row, also an empty one.
-            for m in custody::list_models(conn)? {
-                let mut row = EquipmentSummaryRow {
-                    kind: m.kind,
-                    supplier: m.supplier,
-                    model: m.model,
-                    in_stock: 0,
-                    at_customer: 0,
-                    to_collect: 0,
-                    collected: 0,
-                    missing: 0,
-                    scrapped: 0,
-                };
-                for (_, item_state, n) in counts.iter().filter(|(id, _, _)| *id == m.id) {
-                    let slot = match item_state {
-                        ItemState::InStock => &mut row.in_stock,
-                        ItemState::AtCustomer => &mut row.at_customer,
-                        ItemState::ToCollect => &mut row.to_collect,
-                        ItemState::Collected => &mut row.collected,
-                        ItemState::Missing => &mut row.missing,
-                        ItemState::Scrapped => &mut row.scrapped,
-                    };
-                    *slot += n;
-                }
-                summary.push(row);
-            }
-            let found = reports::items_out(conn, &scope, &listed, limit)?;
-            let mut seen = std::collections::HashSet::new();
-            audit::record_many(
-                conn,
-                &user,
-                found
-                    .iter()
-                    .filter(|i| seen.insert(i.customer_id.as_str()))
-                    .map(|i| {
-                        audit::Entry::new("report.equipment", "customer", Some(&i.customer_id))
-                            .customer(&i.customer_id)
-                    }),
-            )?;
-            let mut items = Vec::new();
-            for i in found {
-                items.push(EquipmentOutRow {
-                    kind: i.kind,
-                    supplier: i.supplier,
-                    model: i.model,
-                    serial: i.serial,
-                    state: i.state,
-                    customer_number: i.customer_number,
-                    area: i.area,
-                });
-            }
-            Ok(EquipmentReport { summary, items })
-        })
-        .await?;
+    let found = app::reports::equipment(&state.db, user, listed, limit).await?;
+    let report = EquipmentReport {
+        summary: found
+            .summary
+            .into_iter()
+            .map(|m| EquipmentSummaryRow {
+                kind: m.kind,
+                supplier: m.supplier,
+                model: m.model,
+                in_stock: m.in_stock,
+                at_customer: m.at_customer,
+                to_collect: m.to_collect,
+                collected: m.collected,
+                missing: m.missing,
+                scrapped: m.scrapped,
+            })
+            .collect(),
+        items: found
+            .items
+            .into_iter()
+            .map(|i| EquipmentOutRow {
+                kind: i.kind,
+                supplier: i.supplier,
+                model: i.model,
+                serial: i.serial,
+                state: i.state,
+                customer_number: i.customer_number,
+                area: i.area,
+            })
+            .collect(),
+    };
     if as_csv && items_csv {
         return csv(
             &[
@@ -1120,70 +913,64 @@ pub async fn extensions(
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
-    let scope = user.scope();
-    let rows = state
-        .db
-        .transaction(move |conn| {
-            let orders = reports::open_extension_orders(conn, &scope)?;
-            let areas = org::list_areas(conn)?;
-            let mut rows = Vec::new();
-            for o in orders {
-                let Some(next) = lifecycle::find_decision(conn, &o.decision_id)? else {
-                    continue;
-                };
-                let Some(prev_id) = &next.follows_id else {
-                    continue;
-                };
-                let Some(prev) = lifecycle::find_decision(conn, prev_id)? else {
-                    continue;
-                };
-                let Some(c) = customers::find(conn, &o.customer_id)? else {
-                    continue;
-                };
-                let previous = Period {
-                    from: prev.valid_from,
-                    to: prev.valid_to,
-                };
-                let next = Period {
-                    from: next.valid_from,
-                    to: next.valid_to,
-                };
-                let (check, first, last, days, note_sv) = match previous.check_followed_by(&next) {
-                    Ok(()) => ("ok", None, None, None, "Förlängningen tar vid dagen efter: inget glapp, ingen överlappning.".to_string()),
-                    Err(PeriodError::Gap { first, last, days }) => ("gap", Some(first), Some(last), Some(days), format!("Glapp på {days} dag(ar): {first} – {last} täcks inte av något beslut.")),
-                    Err(PeriodError::Overlap { first, last, days }) => ("overlap", Some(first), Some(last), Some(days), format!("Överlappning på {days} dag(ar): {first} – {last} täcks av båda besluten.")),
-                    Err(_) => ("previous_open_ended", None, None, None, "Det tidigare beslutet gäller tills vidare, så förlängningen överlappar det.".to_string()),
-                };
-                audit::record(
-                    conn,
-                    &user,
-                    audit::Entry::new("report.extensions", "customer", Some(&c.id))
-                        .customer(&c.id),
-                )?;
-                rows.push(ExtensionCheckRow {
-                    order_id: o.id,
-                    order_version: o.version,
-                    order_state: o.state.as_str().to_string(),
-                    customer_id: c.id,
-                    customer_number: c.customer_number,
-                    area: areas
-                        .iter()
-                        .find(|a| a.id == c.area_id)
-                        .map(|a| a.name.clone())
-                        .unwrap_or_default(),
-                    service: o.service,
-                    previous,
-                    next,
-                    check: check.into(),
-                    first,
-                    last,
-                    days,
-                    note_sv,
-                });
+    let rows: Vec<ExtensionCheckRow> = app::reports::extensions(&state.db, user)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let (check, first, last, days, note_sv) = match e.check {
+                Ok(()) => (
+                    "ok",
+                    None,
+                    None,
+                    None,
+                    "Förlängningen tar vid dagen efter: inget glapp, ingen överlappning."
+                        .to_string(),
+                ),
+                Err(PeriodError::Gap { first, last, days }) => (
+                    "gap",
+                    Some(first),
+                    Some(last),
+                    Some(days),
+                    format!(
+                        "Glapp på {days} dag(ar): {first} – {last} täcks inte av något beslut."
+                    ),
+                ),
+                Err(PeriodError::Overlap { first, last, days }) => (
+                    "overlap",
+                    Some(first),
+                    Some(last),
+                    Some(days),
+                    format!(
+                        "Överlappning på {days} dag(ar): {first} – {last} täcks av båda besluten."
+                    ),
+                ),
+                Err(_) => (
+                    "previous_open_ended",
+                    None,
+                    None,
+                    None,
+                    "Det tidigare beslutet gäller tills vidare, så förlängningen överlappar det."
+                        .to_string(),
+                ),
+            };
+            ExtensionCheckRow {
+                order_id: e.order.id,
+                order_version: e.order.version,
+                order_state: e.order.state.as_str().to_string(),
+                customer_id: e.customer_id,
+                customer_number: e.customer_number,
+                area: e.area,
+                service: e.order.service,
+                previous: e.previous,
+                next: e.next,
+                check: check.into(),
+                first,
+                last,
+                days,
+                note_sv,
             }
-            Ok(rows)
         })
-        .await?;
+        .collect();
     if as_csv {
         let date = |d: Option<NaiveDate>| {
             d.map(|d| d.to_string())
