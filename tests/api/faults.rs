@@ -601,7 +601,7 @@ async fn verify(
 }
 
 async fn kill_run(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend) else {
+    let Some(database) = TestDatabase::migrated(backend) else {
         return;
     };
     let kills = env_number("FAULT_KILLS", 3) as usize;

@@ -72,7 +72,18 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// An empty database, for the tests that watch migrations run.
     pub fn create(backend: Backend) -> Option<Self> {
+        Self::new(backend, false)
+    }
+
+    /// A database with every migration applied: on PostgreSQL a clone of the
+    /// template this run migrated once, so a test does not pay for the DDL.
+    pub fn migrated(backend: Backend) -> Option<Self> {
+        Self::new(backend, true)
+    }
+
+    fn new(backend: Backend, migrated: bool) -> Option<Self> {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -87,24 +98,124 @@ impl TestDatabase {
                 let admin = postgres_admin_url()?;
                 let name = format!("larmkoll_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = PgConnection::establish(&admin).expect("admin connection");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                let create = if migrated {
+                    format!(
+                        "CREATE DATABASE {name} TEMPLATE {}",
+                        postgres_template(&admin)
+                    )
+                } else {
+                    format!("CREATE DATABASE {name}")
+                };
+                diesel::sql_query(create)
                     .execute(&mut conn)
                     .expect("create database");
-                let (path, query) = admin.split_once('?').unwrap_or((&admin, ""));
-                let base = path.rsplit_once('/').map(|(b, _)| b).unwrap_or(path);
-                let query = if query.is_empty() {
-                    String::new()
-                } else {
-                    format!("?{query}")
-                };
                 Some(Self {
-                    url: format!("{base}/{name}{query}"),
+                    url: database_url(&admin, &name),
                     _dir: None,
                     postgres: Some((admin, name)),
                 })
             }
         }
     }
+}
+
+/// The admin URL with its database name replaced.
+fn database_url(admin: &str, name: &str) -> String {
+    let (path, query) = admin.split_once('?').unwrap_or((admin, ""));
+    let base = path.rsplit_once('/').map(|(b, _)| b).unwrap_or(path);
+    if query.is_empty() {
+        format!("{base}/{name}")
+    } else {
+        format!("{base}/{name}?{query}")
+    }
+}
+
+/// The name of the migrated template database, built once per test run and
+/// kept between runs: its name carries a digest of `migrations/postgres`, so
+/// a changed migration gets a new template.
+fn postgres_template(admin: &str) -> &'static str {
+    static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| build_postgres_template(admin))
+}
+
+fn migrations_digest() -> String {
+    use sha2::{Digest, Sha256};
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("migrations folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut paths = Vec::new();
+    files(&root, &mut paths);
+    paths.sort();
+    let mut hash = Sha256::new();
+    for path in paths {
+        hash.update(
+            path.strip_prefix(&root)
+                .expect("inside")
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        hash.update([0]);
+        hash.update(std::fs::read(&path).expect("migration file"));
+        hash.update([0]);
+    }
+    hex::encode(&hash.finalize()[..8])
+}
+
+fn build_postgres_template(admin: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let template = format!("larmkoll_template_{}", migrations_digest());
+    let mut conn = PgConnection::establish(admin).expect("admin connection");
+    // Other test processes wait here while one of them builds the template;
+    // the lock ends with this connection.
+    diesel::sql_query("SELECT pg_advisory_lock(7243190511)")
+        .execute(&mut conn)
+        .expect("advisory lock");
+    let exists = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_database WHERE datname = '{template}'"
+    ))
+    .get_result::<Found>(&mut conn)
+    .expect("look for the template")
+    .n > 0;
+    if !exists {
+        // Built under another name and renamed when complete: a run killed
+        // half-way leaves no half-migrated template behind.
+        let building = format!("{template}_building");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+            format!("CREATE DATABASE {building}"),
+        ] {
+            diesel::sql_query(sql)
+                .execute(&mut conn)
+                .expect("template database");
+        }
+        {
+            let url = database_url(admin, &building);
+            let db = Db::connect(DatabaseTarget::from_url(&url).expect("url"), 1).expect("pool");
+            db.migrate().expect("migrate the template");
+        } // The pool's connection closes here: PostgreSQL renames and clones
+          // only a database nobody is connected to.
+        for sql in [
+            format!("ALTER DATABASE {building} RENAME TO {template}"),
+            format!("ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
+        ] {
+            diesel::sql_query(sql)
+                .execute(&mut conn)
+                .expect("template database");
+        }
+    }
+    template
 }
 
 impl Drop for TestDatabase {
@@ -206,7 +317,7 @@ impl TestApp {
         demo_mode: bool,
         adjust: impl FnOnce(&mut Settings),
     ) -> Option<Self> {
-        let database = TestDatabase::create(backend)?;
+        let database = TestDatabase::migrated(backend)?;
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut settings = Settings {
             data_dir: data_dir.path().to_path_buf(),
