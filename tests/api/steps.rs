@@ -165,8 +165,8 @@ impl TestApp {
 }
 
 impl Session<'_> {
-    pub async fn get(&self, path: &str) -> Response {
-        self.app.get(path, &self.token).await
+    pub async fn get(&self, path: impl AsRef<str>) -> Response {
+        self.app.get(path.as_ref(), &self.token).await
     }
 
     pub async fn post(&self, path: &str, json: Value) -> Response {
