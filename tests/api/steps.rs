@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 use std::fmt;
 use std::ops::Index;
 
+/// Ids as the API writes them, one type per kind of record, so a key id
+/// cannot be passed where an order id is meant.
 macro_rules! ids {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
-        $(#[$doc])*
+    ($($name:ident),*) => {$(
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(pub String);
@@ -48,7 +49,7 @@ macro_rules! ids {
     )*};
 }
 
-ids!(CustomerId, OrderId, DecisionId, KeyId, ItemId, GroupId, UserId,);
+ids!(CustomerId, OrderId, DecisionId, KeyId, ItemId, GroupId);
 
 /// A record as the API last answered it: its typed id, and the whole body
 /// for the test's own assertions (`order["state"]`).
