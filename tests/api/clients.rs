@@ -265,7 +265,7 @@ async fn confirm(base: &str, report: &Value) {
 }
 
 async fn walk_install_routine_with_generated_clients(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend) else {
+    let Some(database) = TestDatabase::migrated(backend) else {
         return;
     };
     let Some(clients) = generated() else {

@@ -129,7 +129,7 @@ async fn fuzz_the_contract(backend: Backend) {
     let Some(st) = tool("schemathesis") else {
         return;
     };
-    let Some(database) = TestDatabase::create(backend) else {
+    let Some(database) = TestDatabase::migrated(backend) else {
         return;
     };
     let url = (backend == Backend::Postgres).then_some(database.url.clone());

@@ -44,7 +44,7 @@ async fn login(base: &str) -> String {
 }
 
 async fn kill_during_uploads(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend) else {
+    let Some(database) = TestDatabase::migrated(backend) else {
         return;
     };
     let url = (backend == Backend::Postgres).then_some(database.url.clone());

@@ -3,6 +3,7 @@
 
 use crate::helpers::{Response, TestApp};
 use crate::on_both_backends;
+use crate::steps::{Crew, Customer};
 use chrono::Utc;
 use serde_json::{json, Value};
 
@@ -312,51 +313,30 @@ on_both_backends!(documents_are_weeded_only_after_the_case_closed_past_retention
 /// Gallring: the documents of a closed case go after the retention period;
 /// those of a running case stay.
 async fn documents_are_weeded_only_after_the_case_closed_past_retention(app: TestApp) {
-    let assessor = app.login("handlaggare").await;
-    let installer = app.login("installator").await;
-    let coordinator = app.login("koordinator").await;
-    let page = app.get("/api/v1/customers?limit=200", &assessor).await;
-    let boo: Vec<Value> = page.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let Crew {
+        assessor,
+        installer,
+        coordinator,
+    } = app.crew().await;
+    let boo: Vec<Customer> = assessor
+        .customers()
+        .await
+        .into_iter()
         .filter(|c| c["address"]["city"] == "Saltsjö-Boo" && c["other_municipality"] == false)
-        .cloned()
         .collect();
     let ago = |d: i64| (Utc::now().date_naive() - chrono::Duration::days(d)).to_string();
-    let step = |token: &str, order: &Value, event: &str, body: Value| {
-        let path = format!("/api/v1/orders/{}/{event}", order["id"].as_str().unwrap());
-        let (app, token, version) = (&app, token.to_string(), order["version"].as_i64().unwrap());
-        async move {
-            let r = app.post_if(&path, &token, version, body).await;
-            assert_eq!(r.status, 200, "{}", r.body);
-            r.body["order"].clone()
-        }
-    };
     let mut ids = Vec::new();
     for (i, c) in boo[..2].iter().enumerate() {
-        let g = app
-            .post(
-                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
-                Some(&assessor),
+        let granted = assessor
+            .grant(
+                &c.id,
                 json!({"service": "safety_alarm", "valid_from": ago(400)}),
             )
             .await;
-        let o = step(
-            &installer,
-            &g.body["order"],
-            "book",
-            json!({"visit_date": ago(399)}),
-        )
-        .await;
-        let o = step(
-            &installer,
-            &o,
-            "install",
-            json!({"installation_date": ago(399), "serials": [format!("TX-10{}", 21 + i)]}),
-        )
-        .await;
-        step(&coordinator, &o, "execute", json!({})).await;
+        let o = installer.book(&granted.order, ago(399)).await;
+        let serial = format!("TX-10{}", 21 + i);
+        let o = installer.install(&o, ago(399), &[serial.as_str()]).await;
+        coordinator.execute(&o).await;
         let id = uuid::Uuid::new_v4().to_string();
         let (ct, photo) = if i == 0 {
             ("image/jpeg", PORTRAIT)
@@ -364,7 +344,7 @@ async fn documents_are_weeded_only_after_the_case_closed_past_retention(app: Tes
             ("image/png", PNG)
         };
         assert_eq!(
-            put(&app, &installer, &id, c, ct, photo.to_vec())
+            put(&app, &installer.token, &id, &c.json, ct, photo.to_vec())
                 .await
                 .status,
             201
@@ -372,32 +352,12 @@ async fn documents_are_weeded_only_after_the_case_closed_past_retention(app: Tes
         ids.push(id);
         if i == 0 {
             // The first customer's alarm ended 300 days ago.
-            let ended = app
-                .post_if(
-                    &format!(
-                        "/api/v1/decisions/{}/end",
-                        g.body["decision"]["id"].as_str().unwrap()
-                    ),
-                    &assessor,
-                    1,
-                    json!({"end_date": ago(300)}),
-                )
+            let ended = assessor.end_decision(&granted.decision, ago(300)).await;
+            let u = installer
+                .collect_equipment(&ended.uninstall_order, ago(0), &["TX-1021"])
                 .await;
-            let u = step(
-                &installer,
-                &ended.body["uninstall_order"],
-                "collect-equipment",
-                json!({"collected_on": ago(0), "items": ["TX-1021"]}),
-            )
-            .await;
-            let u = step(
-                &installer,
-                &u,
-                "return-keys",
-                json!({"outcome": "none_held"}),
-            )
-            .await;
-            step(&coordinator, &u, "end", json!({})).await;
+            let u = installer.return_keys(&u, "none_held").await;
+            coordinator.end(&u).await;
         }
     }
     let weed = |days: &str, apply: bool| {
@@ -428,7 +388,8 @@ async fn documents_are_weeded_only_after_the_case_closed_past_retention(app: Tes
         (Some(1), Some(false))
     );
     assert_eq!(
-        app.get(&format!("/api/v1/documents/{}", ids[0]), &installer)
+        installer
+            .get(format!("/api/v1/documents/{}", ids[0]))
             .await
             .status,
         200,
@@ -438,13 +399,15 @@ async fn documents_are_weeded_only_after_the_case_closed_past_retention(app: Tes
     let done = weed("100", true);
     assert_eq!(done["documents"], 1);
     assert_eq!(
-        app.get(&format!("/api/v1/documents/{}", ids[0]), &installer)
+        installer
+            .get(format!("/api/v1/documents/{}", ids[0]))
             .await
             .status,
         404
     );
     assert_eq!(
-        app.get(&format!("/api/v1/documents/{}", ids[1]), &installer)
+        installer
+            .get(format!("/api/v1/documents/{}", ids[1]))
             .await
             .status,
         200,

@@ -601,7 +601,7 @@ async fn verify(
 }
 
 async fn kill_run(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend) else {
+    let Some(database) = TestDatabase::migrated(backend) else {
         return;
     };
     let kills = env_number("FAULT_KILLS", 3) as usize;
@@ -848,6 +848,17 @@ async fn kill_run(backend: Backend) {
     assert_eq!(
         figures.kills_during_request + figures.kills_between_requests,
         kill_at.len()
+    );
+    // The run reached what it set out to: every kind of action replayed, and
+    // every planned kill done and restarted from.
+    for kind in [Kind::Contact, Kind::Transition, Kind::KeyMove, Kind::Photo] {
+        assert!(kinds(kind) > 0, "no {kind:?} in the replayed queue");
+    }
+    assert_eq!(kill_at.len(), kills.min(queue.len() / 2));
+    assert_eq!(
+        figures.restart_ms.len(),
+        kill_at.len(),
+        "a restart per kill"
     );
 }
 

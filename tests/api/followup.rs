@@ -3,6 +3,7 @@
 
 use crate::helpers::TestApp;
 use crate::on_both_backends;
+use crate::steps::OrderId;
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -39,32 +40,23 @@ fn rules(f: &[Value]) -> Vec<String> {
 }
 
 async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestApp) {
-    let assessor = app.login("handlaggare").await;
-    let admin = app.login("admin").await;
-    let customer = |n: &'static str| {
-        let (app, token) = (&app, assessor.clone());
-        async move {
-            app.get(&format!("/api/v1/customers?q={n}"), &token)
-                .await
-                .body["items"][0]
-                .clone()
-        }
-    };
-    let home = customer("K-100001").await; // served by Boo hemtjänst
-    let reception = customer("K-100005").await; // still with the reception team
-    let mut orders = Vec::new();
+    let assessor = app.as_assessor().await;
+    let admin = app.as_admin().await;
+    let home = assessor.customer_numbered("K-100001").await; // served by Boo hemtjänst
+    let reception = assessor.customer_numbered("K-100005").await; // still with the reception team
+    let mut orders: Vec<OrderId> = Vec::new();
     for c in [&home, &reception] {
-        let g = app
-            .post(
-                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
-                Some(&assessor),
+        let granted = assessor
+            .grant(
+                &c.id,
                 json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
             )
             .await;
-        orders.push(g.body["order"]["id"].as_str().unwrap().to_string());
+        orders.push(granted.order.id);
     }
-    let backdate = |ids: Vec<String>, when: &'static str| {
+    let backdate = |orders: Vec<OrderId>, when: &'static str| {
         let db = app.db.clone();
+        let ids: Vec<String> = orders.into_iter().map(|o| o.0).collect();
         async move {
             db.run(move |c| {
                 use diesel::prelude::*;
@@ -79,8 +71,9 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
         }
     };
     backdate(orders.clone(), "2026-01-15 09:00").await;
-    let messages = |topic: &'static str, order: String| {
+    let messages = |topic: &'static str, order: OrderId| {
         let db = app.db.clone();
+        let order = order.0;
         async move {
             db.run(move |c| {
                 use diesel::prelude::*;
@@ -110,8 +103,8 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
             "not_executed"
         ]
     );
-    let home_group = app.group_id(&admin, "Boo hemtjänst").await;
-    let reception_group = app.group_id(&admin, "Boo mottagningsteam").await;
+    let home_group = admin.group("Boo hemtjänst").await.0;
+    let reception_group = admin.group("Boo mottagningsteam").await.0;
     let ordinary = home["ordinary_assessor_id"].as_str().unwrap().to_string();
     let mut to_home = messages("not_executed", orders[0].clone()).await;
     to_home.sort();
@@ -139,15 +132,12 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
     assert_eq!(fired(&app, "2026-02-28"), Vec::<Value>::new());
     let esc = fired(&app, "2026-03-01");
     assert_eq!(rules(&esc), ["escalation", "escalation"]);
-    let lead_msgs = app.get("/api/v1/messages?limit=200", &assessor).await;
-    let escalation = lead_msgs
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
+    let escalation = assessor
+        .inbox()
+        .await
+        .into_iter()
         .find(|m| m["topic"] == "escalation")
-        .unwrap()
-        .clone();
+        .unwrap();
     assert!(
         escalation["body"]
             .as_str()
@@ -156,11 +146,10 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
         "{escalation}"
     );
     // The words a person reads: the order's state in Swedish, never its code.
-    let not_executed = lead_msgs
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
+    let not_executed = assessor
+        .inbox()
+        .await
+        .into_iter()
         .filter(|m| m["topic"] == "not_executed")
         .map(|m| m["body"].as_str().unwrap().to_string())
         .collect::<Vec<_>>();
@@ -187,18 +176,15 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
     assert_eq!(rules(&fired(&app, "2026-05-01")), ["three_month_list"]);
 
     // Two instances at once still send one message.
-    let third = customer("K-100002").await;
-    let g = app
-        .post(
-            &format!(
-                "/api/v1/customers/{}/decisions",
-                third["id"].as_str().unwrap()
-            ),
-            Some(&assessor),
+    let third = assessor.customer_numbered("K-100002").await;
+    let order = assessor
+        .grant(
+            &third.id,
             json!({"service": "safety_alarm", "valid_from": "2026-06-01"}),
         )
-        .await;
-    let order = g.body["order"]["id"].as_str().unwrap().to_string();
+        .await
+        .order
+        .id;
     backdate(vec![order.clone()], "2026-06-01 08:00").await;
     let (a, b) = (follow_up(&app, "2026-07-01"), follow_up(&app, "2026-07-01"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());

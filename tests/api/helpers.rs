@@ -72,7 +72,18 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// An empty database, for the tests that watch migrations run.
     pub fn create(backend: Backend) -> Option<Self> {
+        Self::new(backend, false)
+    }
+
+    /// A database with every migration applied: on PostgreSQL a clone of the
+    /// template this run migrated once, so a test does not pay for the DDL.
+    pub fn migrated(backend: Backend) -> Option<Self> {
+        Self::new(backend, true)
+    }
+
+    fn new(backend: Backend, migrated: bool) -> Option<Self> {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -87,125 +98,124 @@ impl TestDatabase {
                 let admin = postgres_admin_url()?;
                 let name = format!("larmkoll_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = PgConnection::establish(&admin).expect("admin connection");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                let create = if migrated {
+                    format!(
+                        "CREATE DATABASE {name} TEMPLATE {}",
+                        postgres_template(&admin)
+                    )
+                } else {
+                    format!("CREATE DATABASE {name}")
+                };
+                diesel::sql_query(create)
                     .execute(&mut conn)
                     .expect("create database");
-                Some(Self::on_postgres(admin, name))
+                Some(Self {
+                    url: database_url(&admin, &name),
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                })
             }
         }
     }
 }
 
-impl TestDatabase {
-    /// A database already migrated to the current schema: on PostgreSQL a
-    /// copy of a template migrated once per schema (`CREATE DATABASE …
-    /// TEMPLATE`), on SQLite a new file (the server migrates it in
-    /// milliseconds). Tests of migrating itself use [`TestDatabase::create`].
-    pub fn migrated(backend: Backend) -> Option<Self> {
-        if backend == Backend::Sqlite {
-            return Self::create(backend);
-        }
-        let admin = postgres_admin_url()?;
-        let template = postgres_template(&admin);
-        let name = format!("larmkoll_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::establish(&admin).expect("admin connection");
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
-            .execute(&mut conn)
-            .expect("create database from the template");
-        Some(Self::on_postgres(admin, name))
-    }
-
-    fn on_postgres(admin: String, name: String) -> Self {
-        Self {
-            url: database_url(&admin, &name),
-            _dir: None,
-            postgres: Some((admin, name)),
-        }
-    }
-}
-
-/// The admin URL with another database's name in it.
+/// The admin URL with its database name replaced.
 fn database_url(admin: &str, name: &str) -> String {
     let (path, query) = admin.split_once('?').unwrap_or((admin, ""));
     let base = path.rsplit_once('/').map(|(b, _)| b).unwrap_or(path);
-    let query = if query.is_empty() {
-        String::new()
+    if query.is_empty() {
+        format!("{base}/{name}")
     } else {
-        format!("?{query}")
-    };
-    format!("{base}/{name}{query}")
+        format!("{base}/{name}?{query}")
+    }
 }
 
-/// The name of a PostgreSQL database migrated to this checkout's schema, made
-/// once per schema: named after a hash of `migrations/postgres`, built under a
-/// different name and renamed when whole, under an advisory lock so parallel
-/// test processes build it once. Nothing stays connected to it, so it can be
-/// copied.
-fn postgres_template(admin: &str) -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        use sha2::{Digest, Sha256};
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-        let mut files: Vec<_> = walk(&dir);
-        files.sort();
-        let mut hash = Sha256::new();
-        for f in &files {
-            hash.update(f.strip_prefix(&dir).unwrap().to_string_lossy().as_bytes());
-            hash.update(std::fs::read(f).unwrap());
-        }
-        let name = format!("larmkoll_template_{}", &hex::encode(hash.finalize())[..16]);
-        let mut conn = PgConnection::establish(admin).expect("admin connection");
-        diesel::sql_query("SELECT pg_advisory_lock(72201)")
-            .execute(&mut conn)
-            .expect("lock");
-        #[derive(diesel::QueryableByName)]
-        struct Found {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let found: Found = diesel::sql_query(format!(
-            "SELECT COUNT(*) AS n FROM pg_database WHERE datname = '{name}'"
-        ))
-        .get_result(&mut conn)
-        .expect("look for the template");
-        if found.n == 0 {
-            let building = format!("{name}_building_{}", std::process::id());
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {building}"))
-                .execute(&mut conn)
-                .expect("drop a half-built template");
-            diesel::sql_query(format!("CREATE DATABASE {building}"))
-                .execute(&mut conn)
-                .expect("create the template");
-            let target =
-                DatabaseTarget::from_url(&database_url(admin, &building)).expect("template url");
-            let db = Db::connect(target, 1).expect("template pool");
-            db.migrate().expect("migrate the template");
-            drop(db);
-            diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
-                .execute(&mut conn)
-                .expect("publish the template");
-        }
-        diesel::sql_query("SELECT pg_advisory_unlock(72201)")
-            .execute(&mut conn)
-            .expect("unlock");
-        name
-    })
-    .clone()
+/// The name of the migrated template database, built once per test run and
+/// kept between runs: its name carries a digest of `migrations/postgres`, so
+/// a changed migration gets a new template.
+fn postgres_template(admin: &str) -> &'static str {
+    static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| build_postgres_template(admin))
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .flat_map(|e| {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p)
+fn migrations_digest() -> String {
+    use sha2::{Digest, Sha256};
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("migrations folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
             } else {
-                vec![p]
+                out.push(path);
             }
-        })
-        .collect()
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut paths = Vec::new();
+    files(&root, &mut paths);
+    paths.sort();
+    let mut hash = Sha256::new();
+    for path in paths {
+        hash.update(
+            path.strip_prefix(&root)
+                .expect("inside")
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        hash.update([0]);
+        hash.update(std::fs::read(&path).expect("migration file"));
+        hash.update([0]);
+    }
+    hex::encode(&hash.finalize()[..8])
+}
+
+fn build_postgres_template(admin: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let template = format!("larmkoll_template_{}", migrations_digest());
+    let mut conn = PgConnection::establish(admin).expect("admin connection");
+    // Other test processes wait here while one of them builds the template;
+    // the lock ends with this connection.
+    diesel::sql_query("SELECT pg_advisory_lock(7243190511)")
+        .execute(&mut conn)
+        .expect("advisory lock");
+    let exists = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_database WHERE datname = '{template}'"
+    ))
+    .get_result::<Found>(&mut conn)
+    .expect("look for the template")
+    .n > 0;
+    if !exists {
+        // Built under another name and renamed when complete: a run killed
+        // half-way leaves no half-migrated template behind.
+        let building = format!("{template}_building");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+            format!("CREATE DATABASE {building}"),
+        ] {
+            diesel::sql_query(sql)
+                .execute(&mut conn)
+                .expect("template database");
+        }
+        {
+            let url = database_url(admin, &building);
+            let db = Db::connect(DatabaseTarget::from_url(&url).expect("url"), 1).expect("pool");
+            db.migrate().expect("migrate the template");
+        } // The pool's connection closes here: PostgreSQL renames and clones
+          // only a database nobody is connected to.
+        for sql in [
+            format!("ALTER DATABASE {building} RENAME TO {template}"),
+            format!("ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
+        ] {
+            diesel::sql_query(sql)
+                .execute(&mut conn)
+                .expect("template database");
+        }
+    }
+    template
 }
 
 impl Drop for TestDatabase {

@@ -253,7 +253,7 @@ const MEMORY_BUDGET_KIB: u64 = 64 * 1024;
 /// The real server process, not this test binary, whose other tests allocate
 /// meanwhile: its peak resident memory (VmHWM, reset before the corpus).
 fn hostile_workbooks_leave_the_server_small(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend) else {
+    let Some(database) = TestDatabase::migrated(backend) else {
         return;
     };
     let data = tempfile::tempdir().unwrap();

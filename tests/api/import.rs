@@ -2,6 +2,7 @@
 
 use crate::helpers::{xlsx_rows, Backend, Response, TestApp};
 use crate::on_both_backends;
+use crate::steps::{CustomerId, Order};
 use chrono::{Duration, Utc};
 use larmkoll::api::import;
 use serde_json::{json, Value};
@@ -20,46 +21,12 @@ const SHEET: &[u8] = include_bytes!("../fixtures/nyckelregister.xlsx");
 
 async fn a_sheet_with_mistakes_is_reported_row_by_row_and_imports_nothing_partial(app: TestApp) {
     let coordinator = app.login("koordinator").await;
-    let assessor = app.login("handlaggare").await;
-    let installer = app.login("installator").await;
+    let installer = app.as_installer().await;
     // TX-1035 is already installed at K-100011.
-    let k11 = app
-        .get("/api/v1/customers?q=K-100011", &assessor)
-        .await
-        .body["items"][0]
-        .clone();
+    let k11 = customer_id(&app, "K-100011").await;
+    let booked = booked_order(&app, &k11).await;
     let day = (Utc::now().date_naive() - Duration::days(2)).to_string();
-    let granted = app
-        .post(
-            &format!(
-                "/api/v1/customers/{}/decisions",
-                k11["id"].as_str().unwrap()
-            ),
-            Some(&assessor),
-            json!({"service": "safety_alarm", "valid_from": day}),
-        )
-        .await;
-    let oid = granted.body["order"]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        app.post_if(
-            &format!("/api/v1/orders/{oid}/book"),
-            &installer,
-            1,
-            json!({"visit_date": day})
-        )
-        .await
-        .status,
-        200
-    );
-    let installed = app
-        .post_if(
-            &format!("/api/v1/orders/{oid}/install"),
-            &installer,
-            2,
-            json!({"installation_date": day, "serials": ["TX-1035"]}),
-        )
-        .await;
-    assert_eq!(installed.status, 200, "{}", installed.body);
+    installer.install(&booked, day, &["TX-1035"]).await;
 
     let dry = app.import_sheet(&coordinator, "dry_run=true", SHEET).await;
     assert_eq!(dry.status, 200, "{}", dry.body);
@@ -126,7 +93,8 @@ async fn a_sheet_with_mistakes_is_reported_row_by_row_and_imports_nothing_partia
     assert_eq!(apply.body["errors"][0]["field"], "row 6");
     assert_eq!(app.get("/api/v1/keys", &coordinator).await.body, json!([]));
     assert_eq!(
-        app.get("/api/v1/equipment/items?serial=PH-3010", &installer)
+        installer
+            .get("/api/v1/equipment/items?serial=PH-3010")
             .await
             .body[0]["state"],
         "in_stock"
@@ -163,15 +131,17 @@ async fn a_sheet_with_mistakes_is_reported_row_by_row_and_imports_nothing_partia
         listed,
         [("B-101", "Skåp Ö"), ("B-102", "Skåp Ö"), ("B-110", "Natt")]
     );
-    let ph = app
-        .get("/api/v1/equipment/items?serial=PH-3010", &installer)
+    let ph = installer
+        .get("/api/v1/equipment/items?serial=PH-3010")
         .await;
     assert_eq!(ph.body[0]["customer_number"], "K-100002");
     // Importing the same sheet again finds every key already registered.
     let again = app.import_sheet(&coordinator, "dry_run=true", &csv).await;
     assert_eq!(again.body["errors"], 3);
 
-    let denied = app.import_sheet(&installer, "dry_run=true", SHEET).await;
+    let denied = app
+        .import_sheet(&installer.token, "dry_run=true", SHEET)
+        .await;
     assert_eq!(denied.status, 403);
     let garbage = app
         .import_sheet(&coordinator, "dry_run=true", b"PK\x03\x04 not really a zip")
@@ -184,51 +154,28 @@ async fn a_sheet_with_mistakes_is_reported_row_by_row_and_imports_nothing_partia
 
 /// The id of a demo customer, by customer number.
 async fn customer_id(app: &TestApp, number: &str) -> String {
-    let assessor = app.login("handlaggare").await;
-    let page = app
-        .get(&format!("/api/v1/customers?q={number}"), &assessor)
-        .await;
-    page.body["items"][0]["id"].as_str().unwrap().to_string()
+    let assessor = app.as_assessor().await;
+    assessor.customer_numbered(number).await.id.0
 }
 
 /// A safety-alarm order of this customer, booked: ready to receive keys.
-async fn booked_order(app: &TestApp, customer: &str) -> Value {
-    let assessor = app.login("handlaggare").await;
-    let installer = app.login("installator").await;
+async fn booked_order(app: &TestApp, customer: &str) -> Order {
     let day = (Utc::now().date_naive() - Duration::days(2)).to_string();
     let granted = app
-        .post(
-            &format!("/api/v1/customers/{customer}/decisions"),
-            Some(&assessor),
+        .as_assessor()
+        .await
+        .grant(
+            &CustomerId(customer.to_string()),
             json!({"service": "safety_alarm", "valid_from": day}),
         )
         .await;
-    assert_eq!(granted.status, 201, "{}", granted.body);
-    let oid = granted.body["order"]["id"].as_str().unwrap().to_string();
-    let booked = app
-        .post_if(
-            &format!("/api/v1/orders/{oid}/book"),
-            &installer,
-            granted.body["order"]["version"].as_i64().unwrap(),
-            json!({"visit_date": day}),
-        )
-        .await;
-    assert_eq!(booked.status, 200, "{}", booked.body);
-    booked.body["order"].clone()
+    app.as_installer().await.book(&granted.order, day).await
 }
 
-async fn receive_keys(app: &TestApp, order: &Value, body: Value) -> Response {
-    let installer = app.login("installator").await;
-    app.post_if(
-        &format!(
-            "/api/v1/orders/{}/receive-keys",
-            order["id"].as_str().unwrap()
-        ),
-        &installer,
-        order["version"].as_i64().unwrap(),
-        body,
-    )
-    .await
+/// receive-keys as sent, whatever the answer.
+async fn receive_keys(app: &TestApp, order: &Order, body: Value) -> Response {
+    let installer = app.as_installer().await;
+    installer.try_step(order, "receive-keys", body).await
 }
 
 fn field_codes(res: &Response) -> Vec<(String, String)> {

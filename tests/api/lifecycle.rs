@@ -2,6 +2,7 @@
 
 use crate::helpers::TestApp;
 use crate::on_both_backends;
+use crate::steps::{days_ago, Crew, Decision, Order};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
@@ -15,249 +16,87 @@ on_both_backends!(
     concurrent_transitions_exactly_one_wins,
 );
 
-struct Walk<'a> {
-    app: &'a TestApp,
-    assessor: String,
-    installer: String,
-    coordinator: String,
-}
-
-impl<'a> Walk<'a> {
-    async fn new(app: &'a TestApp) -> Walk<'a> {
-        Walk {
-            assessor: app.login("handlaggare").await,
-            installer: app.login("installator").await,
-            coordinator: app.login("koordinator").await,
-            app,
-        }
-    }
-
-    /// A Boo customer from the demo data whose consent to a lock is as asked.
-    async fn customer(&self, consent: bool, other_municipality: bool) -> Value {
-        let page = self
-            .app
-            .get("/api/v1/customers?limit=200", &self.assessor)
-            .await;
-        page.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| {
-                c["consent"]["digital_lock"]["given"] == consent
-                    && c["other_municipality"] == other_municipality
-                    && c["address"]["city"] == "Saltsjö-Boo"
-            })
-            .expect("a demo customer like that")
-            .clone()
-    }
-
-    async fn grant(&self, customer_id: &str, body: Value) -> Value {
-        let res = self
-            .app
-            .post(
-                &format!("/api/v1/customers/{customer_id}/decisions"),
-                Some(&self.assessor),
-                body,
-            )
-            .await;
-        assert_eq!(res.status, 201, "grant: {}", res.body);
-        res.body
-    }
-
-    /// Performs a transition with the order's current version; asserts success.
-    async fn step(&self, token: &str, order: &Value, event: &str, body: Value) -> Value {
-        let res = self.try_step(token, order, event, body).await;
-        assert_eq!(res.status, 200, "{event}: {}", res.body);
-        res.body["order"].clone()
-    }
-
-    async fn try_step(
-        &self,
-        token: &str,
-        order: &Value,
-        event: &str,
-        body: Value,
-    ) -> crate::helpers::Response {
-        let id = order["id"].as_str().unwrap();
-        let version = order["version"].as_i64().unwrap();
-        self.app
-            .post_if(
-                &format!("/api/v1/orders/{id}/{event}"),
-                token,
-                version,
-                body,
-            )
-            .await
-    }
-
-    /// Grants a service and walks it to a running execution that started on
-    /// `installed` (the assessor grants, the installer books and installs, the
-    /// coordinator executes). Returns the grant's decision.
-    async fn running(
-        &self,
-        customer_id: &str,
-        service: &str,
-        installed: &str,
-        serial: &str,
-    ) -> Value {
-        let granted = self
-            .grant(
-                customer_id,
-                json!({"service": service, "valid_from": installed}),
-            )
-            .await;
-        let order = self
-            .step(
-                &self.installer,
-                &granted["order"],
-                "book",
-                json!({"visit_date": installed}),
-            )
-            .await;
-        let order = self
-            .step(
-                &self.installer,
-                &order,
-                "install",
-                json!({"installation_date": installed, "serials": [serial]}),
-            )
-            .await;
-        let order = self
-            .step(&self.coordinator, &order, "execute", json!({}))
-            .await;
-        assert_eq!(order["state"], "executed");
-        granted["decision"].clone()
-    }
-
-    async fn inbox(&self, token: &str) -> Vec<Value> {
-        self.app
-            .get("/api/v1/messages?limit=200", token)
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-}
-
-fn days_ago(n: i64) -> String {
-    (Utc::now().date_naive() - Duration::days(n)).to_string()
-}
-
 async fn seed_000_order_keys_install_execute_messages_and_end(app: TestApp) {
-    let w = Walk::new(&app).await;
-    let customer = w.customer(false, false).await;
-    let cid = customer["id"].as_str().unwrap();
-    let number = customer["customer_number"].as_str().unwrap();
-    let granted = w
+    let Crew {
+        assessor,
+        installer,
+        coordinator,
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let cid = &customer.id;
+    let number = customer.number();
+    let granted = assessor
         .grant(
             cid,
             json!({"service": "safety_alarm", "valid_from": days_ago(20)}),
         )
         .await;
-    let order = granted["order"].clone();
+    let order = granted.order.clone();
     assert_eq!(order["kind"], "install");
     assert_eq!(order["state"], "received");
 
     // The alarm centre is told of the new order (step 3–4).
-    let alarm_center = app.login("larmcentral").await;
-    assert!(w
-        .inbox(&alarm_center)
+    let alarm_centre = app.as_alarm_centre().await;
+    assert!(alarm_centre
+        .inbox()
         .await
         .iter()
         .any(|m| m["topic"] == "ordered" && m["body"].as_str().unwrap().contains(number)));
 
     // Step 2: calls and a no-answer attempt are logged before the visit.
-    let path = format!("/api/v1/orders/{}/contacts", order["id"].as_str().unwrap());
-    assert_eq!(
-        app.post(&path, Some(&w.installer), json!({"kind": "no_answer"}))
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        app.post(
-            &path,
-            Some(&w.installer),
-            json!({"kind": "call", "note": "Nycklar hämtas på måndag"})
+    installer
+        .log_contact(&order, json!({"kind": "no_answer"}))
+        .await;
+    installer
+        .log_contact(
+            &order,
+            json!({"kind": "call", "note": "Nycklar hämtas på måndag"}),
         )
-        .await
-        .status,
-        201
-    );
+        .await;
 
-    let order = w
+    let order = installer
         .step(
-            &w.installer,
             &order,
             "book",
             json!({"visit_date": days_ago(12), "visit_time": "09:30"}),
         )
         .await;
     assert_eq!(order["visit_time"], "09:30");
-    let order = w
-        .step(
-            &w.installer,
+    let order = installer
+        .receive_keys(
             &order,
-            "receive-keys",
             json!({"key_numbers": ["B-1042"], "count": 2, "cabinet": "Skåp 3", "hook": "7"}),
         )
         .await;
     assert_eq!(order["state"], "keys_received");
-    let card = app
-        .get(&format!("/api/v1/customers/{cid}"), &w.installer)
-        .await;
+    let card = installer.get(&format!("/api/v1/customers/{cid}")).await;
     assert_eq!(card.body["key_position"], "Skåp 3, krok 7");
 
     let installed_on = days_ago(10);
-    let order = w
-        .step(
-            &w.installer,
-            &order,
-            "install",
-            json!({"installation_date": installed_on, "serials": ["TX-1001"]}),
-        )
-        .await;
+    let order = installer.install(&order, &installed_on, &["TX-1001"]).await;
     assert_eq!(order["installation_date"], installed_on);
 
     // Step 11: executed days later, with the installer's date, not today.
-    let order = w.step(&w.coordinator, &order, "execute", json!({})).await;
+    let order = coordinator.execute(&order).await;
     assert_eq!(order["state"], "executed");
-    let executions = app
-        .get(
-            &format!("/api/v1/customers/{cid}/executions"),
-            &w.coordinator,
-        )
-        .await;
-    assert_eq!(executions.body[0]["start_date"], installed_on);
-    let billing = app.login("avgift").await;
-    let events = app
-        .get(
-            &format!(
-                "/api/v1/billing/events?from={}&to={}",
-                days_ago(60),
-                days_ago(0)
-            ),
-            &billing,
-        )
-        .await;
-    let start = events
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["customer_id"] == cid)
-        .expect("billing start")
-        .clone();
+    let executions = coordinator.executions(cid).await;
+    assert_eq!(executions[0]["start_date"], installed_on);
+    let billing = app.as_billing().await;
+    let start = billing
+        .billing_events(days_ago(60), days_ago(0))
+        .await
+        .into_iter()
+        .find(|e| e["customer_id"] == customer.id)
+        .expect("billing start");
     assert_eq!(
         (start["kind"].as_str(), start["date"].as_str()),
         (Some("start"), Some(installed_on.as_str()))
     );
 
     // Step 9–10: the home-care group hears of the installation with number and date.
-    let care = app.login("hemtjanst").await;
-    let msg = w
-        .inbox(&care)
+    let care = app.as_care_staff().await;
+    let msg = care
+        .inbox()
         .await
         .into_iter()
         .find(|m| m["topic"] == "installed")
@@ -268,71 +107,33 @@ async fn seed_000_order_keys_install_execute_messages_and_end(app: TestApp) {
     );
 
     // Step 12–13: ending: the uninstall order, equipment collected, billing stopped.
-    let decision = &granted["decision"];
     let end_date = days_ago(1);
-    let ended = app
-        .post_if(
-            &format!("/api/v1/decisions/{}/end", decision["id"].as_str().unwrap()),
-            &w.assessor,
-            1,
-            json!({"end_date": end_date}),
-        )
-        .await;
-    assert_eq!(ended.status, 200, "{}", ended.body);
-    let uninstall = ended.body["uninstall_order"].clone();
+    let ended = assessor.end_decision(&granted.decision, &end_date).await;
+    let uninstall = &ended.uninstall_order;
     assert_eq!(
         (uninstall["kind"].as_str(), uninstall["end_date"].as_str()),
         (Some("uninstall"), Some(end_date.as_str()))
     );
-    let u = w
-        .step(
-            &w.installer,
-            &uninstall,
-            "collect-equipment",
-            json!({"collected_on": days_ago(0), "items": ["TX-1001"]}),
-        )
+    let u = installer
+        .collect_equipment(uninstall, days_ago(0), &["TX-1001"])
         .await;
-    let u = w
-        .step(
-            &w.installer,
-            &u,
-            "return-keys",
-            json!({"outcome": "returned"}),
-        )
-        .await;
-    let u = w.step(&w.coordinator, &u, "end", json!({})).await;
+    let u = installer.return_keys(&u, "returned").await;
+    let u = coordinator.end(&u).await;
     assert_eq!(u["state"], "ended");
-    let events = app
-        .get(
-            &format!(
-                "/api/v1/billing/events?from={}&to={}",
-                days_ago(60),
-                days_ago(0)
-            ),
-            &billing,
-        )
-        .await;
-    let stop = events
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["customer_id"] == cid && e["kind"] == "stop")
-        .expect("stop")
-        .clone();
+    let stop = billing
+        .billing_events(days_ago(60), days_ago(0))
+        .await
+        .into_iter()
+        .find(|e| e["customer_id"] == customer.id && e["kind"] == "stop")
+        .expect("stop");
     assert_eq!(
         stop["date"], end_date,
         "billing stops on the assessor's date"
     );
 
     // The full history: who, when, from, to.
-    let detail = app
-        .get(
-            &format!("/api/v1/orders/{}", order["id"].as_str().unwrap()),
-            &w.coordinator,
-        )
-        .await;
-    let steps: Vec<(&str, &str)> = detail.body["history"]
+    let detail = coordinator.order_detail(&order.id).await;
+    let steps: Vec<(&str, &str)> = detail["history"]
         .as_array()
         .unwrap()
         .iter()
@@ -348,23 +149,23 @@ async fn seed_000_order_keys_install_execute_messages_and_end(app: TestApp) {
         ]
     );
     assert_eq!(
-        detail.body["contacts"].as_array().unwrap().len(),
+        detail["contacts"].as_array().unwrap().len(),
         3,
         "two calls and the booked visit"
     );
 }
 
 async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: TestApp) {
-    let w = Walk::new(&app).await;
+    let Crew {
+        assessor,
+        installer,
+        coordinator,
+    } = app.crew().await;
     // A lock needs the customer's consent first.
-    let without = w.customer(false, false).await;
-    let refused = app
-        .post(
-            &format!(
-                "/api/v1/customers/{}/decisions",
-                without["id"].as_str().unwrap()
-            ),
-            Some(&w.assessor),
+    let without = assessor.boo_customer_consenting(false, false).await;
+    let refused = assessor
+        .try_grant(
+            &without.id,
             json!({"service": "digital_lock", "valid_from": days_ago(5)}),
         )
         .await;
@@ -373,9 +174,9 @@ async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: T
         (422, "consent_missing")
     );
 
-    let with = w.customer(true, false).await;
-    let cid = with["id"].as_str().unwrap();
-    let granted = w
+    let with = assessor.boo_customer_consenting(true, false).await;
+    let cid = &with.id;
+    let granted = assessor
         .grant(
             cid,
             json!({"service": "digital_lock", "valid_from": days_ago(5)}),
@@ -383,10 +184,9 @@ async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: T
         .await;
 
     // Step 6: the coordinator orders the lock from Tunstall; the order keeps its state.
-    let order = w
+    let order = coordinator
         .step(
-            &w.coordinator,
-            &granted["order"],
+            &granted.order,
             "order-from-supplier",
             json!({"supplier": "Tunstall", "reference": "WO-1", "ordered_on": days_ago(4)}),
         )
@@ -395,38 +195,22 @@ async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: T
     assert_eq!(order["supplier_order"]["supplier"], "Tunstall");
 
     // Step 7: the lock is fitted and the lock receipt left on the hat shelf.
-    let order = w
-        .step(
-            &w.installer,
-            &order,
-            "book",
-            json!({"visit_date": days_ago(3)}),
-        )
-        .await;
-    let order = w
-        .step(&w.installer, &order, "install", json!({"installation_date": days_ago(2), "serials": ["PH-3007"], "lock_receipt_left": true}))
+    let order = installer.book(&order, days_ago(3)).await;
+    let order = installer
+        .step(&order, "install", json!({"installation_date": days_ago(2), "serials": ["PH-3007"], "lock_receipt_left": true}))
         .await;
     assert_eq!(order["lock_receipt"], "left");
-    let order = w.step(&w.coordinator, &order, "execute", json!({})).await;
-    let ex = app
-        .get(
-            &format!("/api/v1/customers/{cid}/executions"),
-            &w.coordinator,
-        )
-        .await;
+    let order = coordinator.execute(&order).await;
+    let ex = coordinator.executions(cid).await;
     assert_eq!(
-        (
-            ex.body[0]["service"].as_str(),
-            ex.body[0]["start_date"].as_str()
-        ),
+        (ex[0]["service"].as_str(), ex[0]["start_date"].as_str()),
         (Some("digital_lock"), Some(days_ago(2).as_str()))
     );
 
     // Step 8: home-care staff pick the receipt up at their next visit, after execution.
-    let care = app.login("hemtjanst").await;
-    let order = w
+    let care = app.as_care_staff().await;
+    let order = care
         .step(
-            &care,
             &order,
             "collect-lock-receipt",
             json!({"collected_on": days_ago(0)}),
@@ -436,9 +220,8 @@ async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: T
         (order["state"].as_str(), order["lock_receipt"].as_str()),
         (Some("executed"), Some("collected"))
     );
-    let twice = w
+    let twice = care
         .try_step(
-            &care,
             &order,
             "collect-lock-receipt",
             json!({"collected_on": days_ago(0)}),
@@ -450,16 +233,15 @@ async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: T
     );
 
     // An alarm is not ordered from the lock supplier.
-    let alarm = w
+    let alarm = assessor
         .grant(
             cid,
             json!({"service": "safety_alarm", "valid_from": days_ago(1)}),
         )
         .await;
-    let wrong = w
+    let wrong = coordinator
         .try_step(
-            &w.coordinator,
-            &alarm["order"],
+            &alarm.order,
             "order-from-supplier",
             json!({"supplier": "Tunstall", "ordered_on": days_ago(0)}),
         )
@@ -471,13 +253,12 @@ async fn seed_001_digital_lock_ordered_from_the_supplier_and_receipt_left(app: T
 }
 
 async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: TestApp) {
-    let w = Walk::new(&app).await;
-    let other = w.customer(true, true).await;
-    let oid = other["id"].as_str().unwrap();
-    let lock = app
-        .post(
-            &format!("/api/v1/customers/{oid}/decisions"),
-            Some(&w.assessor),
+    let crew = app.crew().await;
+    let assessor = &crew.assessor;
+    let other = assessor.boo_customer_consenting(true, true).await;
+    let lock = assessor
+        .try_grant(
+            &other.id,
             json!({"service": "digital_lock", "valid_from": days_ago(5)}),
         )
         .await;
@@ -487,18 +268,15 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
     );
 
     // The alarm is allowed, and billed on its own line.
-    w.running(oid, "safety_alarm", &days_ago(3), "TX-1009")
+    crew.running(&other.id, "safety_alarm", &days_ago(3), "TX-1009")
         .await;
-    let billing = app.login("avgift").await;
-    let csv = app
-        .get(
-            &format!(
-                "/api/v1/billing/events.csv?from={}&to={}",
-                days_ago(30),
-                days_ago(0)
-            ),
-            &billing,
-        )
+    let billing = app.as_billing().await;
+    let csv = billing
+        .get(&format!(
+            "/api/v1/billing/events.csv?from={}&to={}",
+            days_ago(30),
+            days_ago(0)
+        ))
         .await;
     assert_eq!(csv.status, 200);
     assert_eq!(
@@ -509,11 +287,7 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
     assert!(
         text.starts_with("\u{feff}datum;händelse;kundnummer;insats;egen_rad;verkställighet\r\n")
     );
-    let line = format!(
-        "{};start;{};Trygghetslarm;ja;",
-        days_ago(3),
-        other["customer_number"].as_str().unwrap()
-    );
+    let line = format!("{};start;{};Trygghetslarm;ja;", days_ago(3), other.number());
     assert!(text.contains(&line), "{text}");
     assert!(
         !text.contains("XXXX"),
@@ -521,36 +295,31 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
     );
 
     // A provider change (another home-care group) keeps the lock: no uninstall order appears.
-    let with = w.customer(true, false).await;
-    let wid = with["id"].as_str().unwrap();
-    w.running(wid, "digital_lock", &days_ago(3), "PH-3001")
+    let with = assessor.boo_customer_consenting(true, false).await;
+    let wid = &with.id;
+    crew.running(wid, "digital_lock", &days_ago(3), "PH-3001")
         .await;
-    let admin = app.login("admin").await;
-    let sickla_home = app.group_id(&admin, "Sickla hemtjänst").await;
-    let card = app
-        .get(&format!("/api/v1/customers/{wid}"), &w.assessor)
-        .await;
+    let admin = app.as_admin().await;
+    let sickla_home = admin.group("Sickla hemtjänst").await;
+    let card = assessor.get(&format!("/api/v1/customers/{wid}")).await;
     let mut groups: Vec<Value> = card.body["group_ids"].as_array().unwrap().clone();
     groups.push(json!(sickla_home));
     let etag = card.header("etag").unwrap();
     let changed = app
         .patch(
             &format!("/api/v1/customers/{wid}"),
-            &w.assessor,
+            &assessor.token,
             Some(&etag),
             json!({"group_ids": groups}),
         )
         .await;
     assert_eq!(changed.status, 200, "{}", changed.body);
-    let open = app
-        .get(
-            &format!("/api/v1/orders?customer_id={wid}&open=true"),
-            &w.assessor,
-        )
+    let open = assessor
+        .get(&format!("/api/v1/orders?customer_id={wid}&open=true"))
         .await;
     assert_eq!(open.body["items"], json!([]), "no uninstall of the lock");
-    let ex = app
-        .get(&format!("/api/v1/customers/{wid}/executions"), &w.assessor)
+    let ex = assessor
+        .get(&format!("/api/v1/customers/{wid}/executions"))
         .await;
     assert_eq!(
         ex.body[0]["end_date"],
@@ -560,13 +329,17 @@ async fn seed_002_other_municipality_gets_no_lock_and_its_own_invoice_line(app: 
 }
 
 async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
-    let w = Walk::new(&app).await;
-    let customer = w.customer(false, false).await;
-    let cid = customer["id"].as_str().unwrap();
-    let number = customer["customer_number"].as_str().unwrap();
+    let Crew {
+        assessor,
+        installer,
+        coordinator,
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let cid = &customer.id;
+    let number = customer.number();
     let from = Utc::now().date_naive() - Duration::days(40);
     let to = from + Duration::days(29);
-    let granted = w
+    let granted = assessor
         .grant(
             cid,
             json!({"service": "safety_alarm", "valid_from": from, "valid_to": to}),
@@ -574,64 +347,41 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
         .await;
 
     // The alarm team finds the order incorrect: back to the assessor, who is told why.
-    let order = w
+    let order = installer
         .step(
-            &w.installer,
-            &granted["order"],
+            &granted.order,
             "return-to-assessor",
             json!({"reason": "Fel adress i beställningen"}),
         )
         .await;
     assert_eq!(order["state_reason"], "Fel adress i beställningen");
-    let returned = w
-        .inbox(&w.assessor)
+    let returned = assessor
+        .inbox()
         .await
         .into_iter()
         .find(|m| m["topic"] == "returned_to_assessor")
         .expect("message");
     assert!(returned["body"].as_str().unwrap().contains("Fel adress"));
-    let order = w
-        .step(
-            &w.assessor,
-            &order,
-            "resubmit",
-            json!({"note": "Adressen rättad"}),
-        )
+    let order = assessor
+        .step(&order, "resubmit", json!({"note": "Adressen rättad"}))
         .await;
 
-    let order = w
-        .step(
-            &w.installer,
+    let order = installer.book(&order, from + Duration::days(1)).await;
+    let order = installer
+        .receive_keys(
             &order,
-            "book",
-            json!({"visit_date": from + Duration::days(1)}),
-        )
-        .await;
-    let order = w
-        .step(
-            &w.installer,
-            &order,
-            "receive-keys",
             json!({"key_numbers": ["N-7"], "count": 1, "cabinet": "Nattskåp 1", "hook": "2", "night_cabinet": true}),
         )
         .await;
     let installed_on = (from + Duration::days(2)).to_string();
-    let order = w
-        .step(
-            &w.installer,
-            &order,
-            "install",
-            json!({"installation_date": installed_on, "serials": ["TX-1003", "WB-2003"]}),
-        )
+    let order = installer
+        .install(&order, &installed_on, &["TX-1003", "WB-2003"])
         .await;
 
     // The installation message goes to exactly the seed's four addressees.
-    let admin = app.login("admin").await;
-    let log = app
-        .get(
-            &format!("/api/v1/orders/{}", order["id"].as_str().unwrap()),
-            &w.coordinator,
-        )
+    let admin = app.as_admin().await;
+    let log = coordinator
+        .get(&format!("/api/v1/orders/{}", order.id))
         .await;
     assert_eq!(log.status, 200);
     for (name, group) in [
@@ -639,50 +389,45 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
         ("home care", "Boo hemtjänst"),
         ("alarm team", "Boo larmgrupp"),
     ] {
-        let gid = app.group_id(&admin, group).await;
-        let found = w
-            .inbox(&w.installer)
+        let gid = admin.group(group).await;
+        let found = installer
+            .inbox()
             .await
             .into_iter()
-            .chain(w.inbox(&app.login("hemtjanst").await).await)
+            .chain(app.as_care_staff().await.inbox().await)
             .any(|m| {
                 m["topic"] == "installed"
-                    && m["recipient_group_id"] == gid.as_str()
+                    && m["recipient_group_id"] == gid
                     && m["body"].as_str().unwrap().contains(number)
             });
         assert!(found, "{name} was not told");
     }
-    let billing = app.login("avgift").await;
-    let to_billing = w
-        .inbox(&billing)
+    let billing = app.as_billing().await;
+    let to_billing = billing
+        .inbox()
         .await
         .into_iter()
         .find(|m| m["topic"] == "installed")
         .expect("billing told");
     assert!(to_billing["body"].as_str().unwrap().contains(&installed_on));
-    let unread = app
-        .get("/api/v1/messages/unread-count", &billing)
-        .await
-        .body["unread"]
+    let unread = billing.get("/api/v1/messages/unread-count").await.body["unread"]
         .as_i64()
         .unwrap();
     assert_eq!(
-        app.post(
-            &format!(
-                "/api/v1/messages/{}/read",
-                to_billing["id"].as_str().unwrap()
-            ),
-            Some(&billing),
-            json!({})
-        )
-        .await
-        .status,
+        billing
+            .post(
+                &format!(
+                    "/api/v1/messages/{}/read",
+                    to_billing["id"].as_str().unwrap()
+                ),
+                json!({})
+            )
+            .await
+            .status,
         204
     );
     assert_eq!(
-        app.get("/api/v1/messages/unread-count", &billing)
-            .await
-            .body["unread"]
+        billing.get("/api/v1/messages/unread-count").await.body["unread"]
             .as_i64()
             .unwrap(),
         unread - 1
@@ -690,11 +435,10 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
 
     // The day coordinator executes with the installation date; the night coordinator
     // starts the fee-free visibility execution.
-    w.step(&w.coordinator, &order, "execute", json!({})).await;
-    let night = app
+    coordinator.execute(&order).await;
+    let night = coordinator
         .post(
             &format!("/api/v1/customers/{cid}/night-visibility"),
-            Some(&w.coordinator),
             json!({"start_date": installed_on}),
         )
         .await;
@@ -704,11 +448,10 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
     );
 
     // Extension: a gap is found and named to the day.
-    let decision_id = granted["decision"]["id"].as_str().unwrap();
-    let gap = app
-        .post(
-            &format!("/api/v1/customers/{cid}/decisions"),
-            Some(&w.assessor),
+    let decision_id = &granted.decision.id;
+    let gap = assessor
+        .try_grant(
+            cid,
             json!({"service": "safety_alarm", "valid_from": to + Duration::days(4), "follows_id": decision_id}),
         )
         .await;
@@ -725,33 +468,24 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
         "{}",
         gap.body
     );
-    let overlap = app
-        .post(
-            &format!("/api/v1/customers/{cid}/decisions"),
-            Some(&w.assessor),
+    let overlap = assessor
+        .try_grant(
+            cid,
             json!({"service": "safety_alarm", "valid_from": to, "follows_id": decision_id}),
         )
         .await;
     assert_eq!(overlap.problem_code(), "period_overlap");
-    let ext = w.grant(cid, json!({"service": "safety_alarm", "valid_from": to + Duration::days(1), "follows_id": decision_id})).await;
-    assert_eq!(ext["order"]["kind"], "extension");
-    let ext_order = w
-        .step(&w.coordinator, &ext["order"], "execute", json!({}))
+    let ext = assessor
+        .grant(cid, json!({"service": "safety_alarm", "valid_from": to + Duration::days(1), "follows_id": decision_id}))
         .await;
+    assert_eq!(ext.order["kind"], "extension");
+    let ext_order = coordinator.execute(&ext.order).await;
     assert_eq!(ext_order["state"], "executed");
-    let events = app
-        .get(
-            &format!("/api/v1/billing/events?from={from}&to={}", days_ago(0)),
-            &billing,
-        )
-        .await;
+    let events = billing.billing_events(from, days_ago(0)).await;
     assert_eq!(
         events
-            .body
-            .as_array()
-            .unwrap()
             .iter()
-            .filter(|e| e["customer_id"] == cid)
+            .filter(|e| e["customer_id"] == customer.id)
             .count(),
         1,
         "an extension starts no new billing"
@@ -759,82 +493,44 @@ async fn seed_003_returned_installed_executed_extended_and_ended(app: TestApp) {
 
     // Ending: the coordinator ends with the assessor's date; billing stops; the night visibility ends too.
     let end_date = days_ago(2);
-    let ended = app
-        .post_if(
-            &format!(
-                "/api/v1/decisions/{}/end",
-                ext["decision"]["id"].as_str().unwrap()
-            ),
-            &w.assessor,
-            1,
-            json!({"end_date": end_date}),
-        )
+    let ended = assessor.end_decision(&ext.decision, &end_date).await;
+    let u = installer.book(&ended.uninstall_order, days_ago(1)).await;
+    let u = installer
+        .collect_equipment(&u, days_ago(1), &["TX-1003", "WB-2003"])
         .await;
-    let u = ended.body["uninstall_order"].clone();
-    let u = w
-        .step(&w.installer, &u, "book", json!({"visit_date": days_ago(1)}))
-        .await;
-    let u = w
+    let u = installer
         .step(
-            &w.installer,
-            &u,
-            "collect-equipment",
-            json!({"collected_on": days_ago(1), "items": ["TX-1003", "WB-2003"]}),
-        )
-        .await;
-    let u = w
-        .step(
-            &w.installer,
             &u,
             "return-keys",
             json!({"outcome": "kept", "note": "Hemtjänsten fortsätter"}),
         )
         .await;
-    w.step(&w.coordinator, &u, "end", json!({})).await;
-    let ex = app
-        .get(
-            &format!("/api/v1/customers/{cid}/executions"),
-            &w.coordinator,
-        )
-        .await;
+    coordinator.end(&u).await;
+    let ex = coordinator.executions(cid).await;
     assert!(
-        ex.body
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["end_date"] == end_date.as_str()),
-        "{}",
-        ex.body
+        ex.iter().all(|e| e["end_date"] == end_date.as_str()),
+        "{ex:?}"
     );
 }
 
 async fn seed_004_termination_tells_billing_and_the_ordinary_assessor(app: TestApp) {
-    let w = Walk::new(&app).await;
-    let customer = w.customer(false, false).await;
-    let cid = customer["id"].as_str().unwrap();
-    let decision = w
-        .running(cid, "safety_alarm", &days_ago(80), "TX-1004")
+    let crew = app.crew().await;
+    let customer = crew.assessor.boo_customer_consenting(false, false).await;
+    let decision = crew
+        .running(&customer.id, "safety_alarm", &days_ago(80), "TX-1004")
         .await;
 
-    let ended = app
-        .post_if(
-            &format!("/api/v1/decisions/{}/end", decision["id"].as_str().unwrap()),
-            &w.assessor,
-            1,
-            json!({"end_date": days_ago(3)}),
+    let ended = crew.assessor.end_decision(&decision, days_ago(3)).await;
+    crew.installer
+        .step(
+            &ended.uninstall_order,
+            "collect-equipment",
+            json!({"collected_on": days_ago(1), "items": [], "missing": ["TX-1004"]}),
         )
         .await;
-    let u = ended.body["uninstall_order"].clone();
-    w.step(
-        &w.installer,
-        &u,
-        "collect-equipment",
-        json!({"collected_on": days_ago(1), "items": [], "missing": ["TX-1004"]}),
-    )
-    .await;
-    let billing = app.login("avgift").await;
-    let to_billing = w
-        .inbox(&billing)
+    let billing = app.as_billing().await;
+    let to_billing = billing
+        .inbox()
         .await
         .into_iter()
         .find(|m| m["topic"] == "equipment_collected")
@@ -843,8 +539,9 @@ async fn seed_004_termination_tells_billing_and_the_ordinary_assessor(app: TestA
         .as_str()
         .unwrap()
         .contains("Saknas: TX-1004"));
-    let copy = w
-        .inbox(&w.assessor)
+    let copy = crew
+        .assessor
+        .inbox()
         .await
         .into_iter()
         .find(|m| m["topic"] == "equipment_collected")
@@ -853,18 +550,20 @@ async fn seed_004_termination_tells_billing_and_the_ordinary_assessor(app: TestA
 }
 
 async fn invalid_transitions_and_wrong_roles_are_refused_with_what_is_allowed(app: TestApp) {
-    let w = Walk::new(&app).await;
-    let customer = w.customer(false, false).await;
-    let granted = w
+    let Crew {
+        assessor,
+        installer,
+        coordinator,
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let order = assessor
         .grant(
-            customer["id"].as_str().unwrap(),
+            &customer.id,
             json!({"service": "safety_alarm", "valid_from": days_ago(1)}),
         )
-        .await;
-    let order = granted["order"].clone();
-    let early = w
-        .try_step(&w.coordinator, &order, "execute", json!({}))
-        .await;
+        .await
+        .order;
+    let early = coordinator.try_step(&order, "execute", json!({})).await;
     assert_eq!(
         (early.status, early.problem_code().as_str()),
         (409, "invalid_transition")
@@ -877,16 +576,15 @@ async fn invalid_transitions_and_wrong_roles_are_refused_with_what_is_allowed(ap
         "{}",
         early.body
     );
-    let wrong_role = w
-        .try_step(&w.installer, &order, "cancel", json!({"reason": "x"}))
+    let wrong_role = installer
+        .try_step(&order, "cancel", json!({"reason": "x"}))
         .await;
     assert_eq!(
         (wrong_role.status, wrong_role.problem_code().as_str()),
         (403, "forbidden")
     );
-    let future = w
+    let future = installer
         .try_step(
-            &w.installer,
             &order,
             "install",
             json!({"installation_date": "2999-01-01", "serials": ["X"]}),
@@ -897,21 +595,17 @@ async fn invalid_transitions_and_wrong_roles_are_refused_with_what_is_allowed(ap
         "validation comes before the state check: {}",
         future.body
     );
-    let no_version = app
+    // Without If-Match.
+    let no_version = installer
         .post(
-            &format!("/api/v1/orders/{}/book", order["id"].as_str().unwrap()),
-            Some(&w.installer),
+            &format!("/api/v1/orders/{}/book", order.id),
             json!({"visit_date": days_ago(0)}),
         )
         .await;
     assert_eq!(no_version.status, 428);
-    let dup = app
-        .post(
-            &format!(
-                "/api/v1/customers/{}/decisions",
-                customer["id"].as_str().unwrap()
-            ),
-            Some(&w.assessor),
+    let dup = assessor
+        .try_grant(
+            &customer.id,
             json!({"service": "safety_alarm", "valid_from": days_ago(1)}),
         )
         .await;
@@ -919,59 +613,42 @@ async fn invalid_transitions_and_wrong_roles_are_refused_with_what_is_allowed(ap
         (dup.status, dup.problem_code().as_str()),
         (409, "service_already_ordered")
     );
-    let cancelled = w
-        .step(
-            &w.assessor,
-            &order,
-            "cancel",
-            json!({"reason": "Beslutet återkallat"}),
-        )
+    let cancelled = assessor
+        .step(&order, "cancel", json!({"reason": "Beslutet återkallat"}))
         .await;
-    let closed = w
-        .try_step(
-            &w.installer,
-            &cancelled,
-            "book",
-            json!({"visit_date": days_ago(0)}),
-        )
+    let closed = installer
+        .try_step(&cancelled, "book", json!({"visit_date": days_ago(0)}))
         .await;
     assert!(closed.body["detail"]
         .as_str()
         .unwrap()
         .contains("nothing (the order is closed)"));
     // Nothing was written by the refused calls.
-    let detail = app
-        .get(
-            &format!("/api/v1/orders/{}", order["id"].as_str().unwrap()),
-            &w.assessor,
-        )
-        .await;
-    assert_eq!(detail.body["history"].as_array().unwrap().len(), 1);
+    let detail = assessor.order_detail(&order.id).await;
+    assert_eq!(detail["history"].as_array().unwrap().len(), 1);
 }
 
 async fn concurrent_transitions_exactly_one_wins(app: TestApp) {
-    let w = Walk::new(&app).await;
-    let customer = w.customer(false, false).await;
-    let granted = w
+    let Crew {
+        assessor,
+        installer,
+        ..
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let order = assessor
         .grant(
-            customer["id"].as_str().unwrap(),
+            &customer.id,
             json!({"service": "safety_alarm", "valid_from": days_ago(1)}),
         )
-        .await;
-    let order = granted["order"].clone();
+        .await
+        .order;
     let (a, b) = futures_util::join!(
-        w.try_step(
-            &w.installer,
+        installer.try_step(
             &order,
             "book",
             json!({"visit_date": days_ago(0), "visit_time": "08:00"})
         ),
-        w.try_step(
-            &w.installer,
-            &order,
-            "decline",
-            json!({"reason": "Vill inte"})
-        ),
+        installer.try_step(&order, "decline", json!({"reason": "Vill inte"})),
     );
     let mut statuses = [a.status, b.status];
     statuses.sort();
@@ -982,14 +659,9 @@ async fn concurrent_transitions_exactly_one_wins(app: TestApp) {
         a.body,
         b.body
     );
-    let detail = app
-        .get(
-            &format!("/api/v1/orders/{}", order["id"].as_str().unwrap()),
-            &w.installer,
-        )
-        .await;
-    assert_eq!(detail.body["history"].as_array().unwrap().len(), 1);
-    assert_eq!(detail.body["order"]["version"], 2);
+    let detail = installer.order_detail(&order.id).await;
+    assert_eq!(detail["history"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["order"]["version"], 2);
 }
 
 on_both_backends!(random_transitions_by_random_roles_keep_every_invariant);
@@ -1000,25 +672,15 @@ on_both_backends!(random_transitions_by_random_roles_keep_every_invariant);
 async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
     use larmkoll::domain::order::reachable_states;
     use larmkoll::domain::{OrderEvent, OrderKind};
-    let users = [
-        "handlaggare",
-        "koordinator",
-        "installator",
-        "hemtjanst",
-        "avgift",
+    let sessions = [
+        app.as_assessor().await,
+        app.as_coordinator().await,
+        app.as_installer().await,
+        app.as_care_staff().await,
+        app.as_billing().await,
     ];
-    let mut tokens = Vec::new();
-    for u in users {
-        tokens.push(app.login(u).await);
-    }
-    let w = Walk::new(&app).await;
-    let customers = app
-        .get("/api/v1/customers?limit=200", &w.assessor)
-        .await
-        .body["items"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let crew = app.crew().await;
+    let customers = crew.assessor.customers().await;
     // A small deterministic generator, so a failure can be replayed.
     let mut seed: u64 = 0x5eed_0003;
     let mut next = |n: usize| {
@@ -1039,65 +701,69 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
         OrderEvent::Execute | OrderEvent::End => json!({}),
         _ => json!({"reason": "slump"}),
     };
-    // Real serials in stock, one alarm unit per customer walked.
-    let units: Vec<String> = app
-        .get(
-            "/api/v1/equipment/items?state=in_stock&kind=alarm_unit",
-            &w.installer,
-        )
-        .await
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["serial"].as_str().unwrap().to_string())
-        .collect();
+    // What the walk reached, so a walk that silently does nothing fails.
     let mut reached = std::collections::BTreeSet::new();
     let mut accepted = std::collections::BTreeSet::new();
-    let mut answers = std::collections::BTreeSet::new();
+    let (mut accepted_steps, mut refused_steps, mut uninstall_orders) = (0, 0, 0);
+    let (mut executions_checked, mut ended_executions_checked) = (0, 0);
     let mut round = 0;
     for customer in customers
         .iter()
         .filter(|c| c["address"]["city"] == "Saltsjö-Boo" && c["other_municipality"] == false)
         .take(6)
     {
-        let cid = customer["id"].as_str().unwrap();
+        let cid = &customer.id;
         round += 1;
-        let serial = units[round].clone();
-        let granted = w
+        let serial = format!("TX-{}", 1010 + round);
+        let granted = crew
+            .assessor
             .grant(
                 cid,
                 json!({"service": "safety_alarm", "valid_from": days_ago(30)}),
             )
             .await;
-        let mut orders = vec![granted["order"].clone()];
-        let mut decision = granted["decision"].clone();
-        for _ in 0..45 {
+        let mut orders: Vec<Order> = vec![granted.order];
+        let mut decision: Decision = granted.decision;
+        for _ in 0..30 {
             let order = orders.last().unwrap().clone();
             // Mostly a possible event by a random user, sometimes anything at all.
+            // A decline or cancel closes the order, so those are rarer: the
+            // walk should get as far as executing and ending.
             let allowed: Vec<OrderEvent> = order["allowed_events"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|e| serde_json::from_value(e.clone()).unwrap())
                 .collect();
-            // Ending events (decline, cancel) now and then, so most walks get
-            // through installation, execution and the uninstall.
-            let onward: Vec<OrderEvent> = allowed
+            let onwards: Vec<OrderEvent> = allowed
                 .iter()
                 .copied()
                 .filter(|e| !matches!(e, OrderEvent::Decline | OrderEvent::Cancel))
                 .collect();
-            let event = match next(20) {
-                0 => OrderEvent::ALL[next(OrderEvent::ALL.len())],
-                1 if !allowed.is_empty() => allowed[next(allowed.len())],
-                _ if !onward.is_empty() => onward[next(onward.len())],
-                _ if !allowed.is_empty() => allowed[next(allowed.len())],
-                _ => OrderEvent::ALL[next(OrderEvent::ALL.len())],
+            let event = if !allowed.is_empty() && next(4) != 0 {
+                if !onwards.is_empty() && next(8) != 0 {
+                    onwards[next(onwards.len())]
+                } else {
+                    allowed[next(allowed.len())]
+                }
+            } else {
+                OrderEvent::ALL[next(OrderEvent::ALL.len())]
             };
-            let token = &tokens[next(tokens.len())];
-            let res = w
-                .try_step(token, &order, event.segment(), bodies(event, &serial))
+            // Half the time whoever's step it is in the routine, so the walk
+            // gets past the first refusals; otherwise anyone.
+            let owner = match event {
+                OrderEvent::Resubmit | OrderEvent::Cancel => 0,
+                OrderEvent::Execute | OrderEvent::End | OrderEvent::OrderFromSupplier => 1,
+                OrderEvent::CollectLockReceipt => 3,
+                _ => 2,
+            };
+            let who = if next(2) == 0 {
+                &sessions[owner]
+            } else {
+                &sessions[next(sessions.len())]
+            };
+            let res = who
+                .try_step(&order, event.segment(), bodies(event, &serial))
                 .await;
             assert!(
                 [200, 403, 409, 412, 422].contains(&res.status),
@@ -1105,14 +771,12 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
                 res.status,
                 res.body
             );
-            answers.insert(res.status);
             if res.status == 200 {
-                accepted.insert(format!(
-                    "{}:{}",
-                    order["kind"].as_str().unwrap(),
-                    event.segment()
-                ));
-                *orders.last_mut().unwrap() = res.body["order"].clone();
+                *orders.last_mut().unwrap() = Order::new(res.body["order"].clone());
+                accepted_steps += 1;
+                accepted.insert(format!("{event:?}"));
+            } else {
+                refused_steps += 1;
             }
             // When the install is executed, end the decision now and then to get an uninstall order.
             let current = orders.last().unwrap().clone();
@@ -1121,24 +785,19 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
                 && decision["ended_on"].is_null()
                 && next(3) == 0
             {
-                let ended = app
-                    .post_if(
-                        &format!("/api/v1/decisions/{}/end", decision["id"].as_str().unwrap()),
-                        &w.assessor,
-                        decision["version"].as_i64().unwrap(),
-                        json!({"end_date": days_ago(1)}),
-                    )
-                    .await;
-                assert_eq!(ended.status, 200, "{}", ended.body);
-                decision = ended.body["decision"].clone();
-                orders.push(ended.body["uninstall_order"].clone());
+                let ended = crew.assessor.end_decision(&decision, days_ago(1)).await;
+                decision = ended.decision;
+                orders.push(ended.uninstall_order);
+                uninstall_orders += 1;
             }
         }
-        reached.extend(
-            orders
-                .iter()
-                .map(|o| o["state"].as_str().unwrap().to_string()),
-        );
+        reached.extend(orders.iter().map(|o| {
+            format!(
+                "{}:{}",
+                o["kind"].as_str().unwrap(),
+                o["state"].as_str().unwrap()
+            )
+        }));
         for order in &orders {
             let kind: OrderKind = order["kind"].as_str().unwrap().parse().unwrap();
             let state = order["state"].as_str().unwrap().parse().unwrap();
@@ -1147,16 +806,7 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
                 "{kind:?} in {state:?}"
             );
         }
-        let executions = app
-            .get(
-                &format!("/api/v1/customers/{cid}/executions"),
-                &w.coordinator,
-            )
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .clone();
+        let executions = crew.coordinator.executions(cid).await;
         let regular: Vec<&Value> = executions
             .iter()
             .filter(|e| e["kind"] == "regular")
@@ -1165,23 +815,11 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
             regular.len() <= 1,
             "two executions for one order: {executions:?}"
         );
-        let billing = app.login("avgift").await;
-        let events = app
-            .get(
-                &format!(
-                    "/api/v1/billing/events?from={}&to={}",
-                    days_ago(60),
-                    days_ago(0)
-                ),
-                &billing,
-            )
-            .await;
+        let billing = app.as_billing().await;
+        let events = billing.billing_events(days_ago(60), days_ago(0)).await;
         let mine: Vec<&Value> = events
-            .body
-            .as_array()
-            .unwrap()
             .iter()
-            .filter(|e| e["customer_id"] == cid)
+            .filter(|e| e["customer_id"] == customer.id)
             .collect();
         for e in &regular {
             let starts = mine
@@ -1198,29 +836,35 @@ async fn random_transitions_by_random_roles_keep_every_invariant(app: TestApp) {
                 usize::from(!e["end_date"].is_null()),
                 "an ended execution has exactly one stop"
             );
+            executions_checked += 1;
+            ended_executions_checked += usize::from(!e["end_date"].is_null());
         }
     }
-    // What the walk reached (the generator is fixed): a walk that quietly
-    // stopped moving would keep every invariant above and prove nothing.
-    assert_eq!(round, 6, "six customers walked");
-    for state in ["executed", "ended"] {
+    eprintln!(
+        "walk: {round} customers, {accepted_steps} accepted, {refused_steps} refused, \
+         {uninstall_orders} uninstall orders, {executions_checked} executions \
+         ({ended_executions_checked} ended); events {accepted:?}; ended in {reached:?}"
+    );
+    // The seed's walk (deterministic) gets through a whole install and uninstall.
+    assert!(
+        accepted_steps >= 20 && refused_steps >= 50,
+        "{accepted_steps} steps accepted, {refused_steps} refused"
+    );
+    for event in [
+        "Book",
+        "Install",
+        "Execute",
+        "CollectEquipment",
+        "ReturnKeys",
+        "End",
+    ] {
+        assert!(accepted.contains(event), "never {event}: {accepted:?}");
+    }
+    for state in ["install:executed", "uninstall:ended"] {
         assert!(
             reached.contains(state),
-            "never reached {state}: {reached:?}"
+            "never ended in {state}: {reached:?}"
         );
     }
-    for step in [
-        "install:install",
-        "install:execute",
-        "uninstall:collect-equipment",
-        "uninstall:end",
-    ] {
-        assert!(accepted.contains(step), "never took {step}: {accepted:?}");
-    }
-    for status in [200, 403, 409] {
-        assert!(
-            answers.contains(&status),
-            "never answered {status}: {answers:?}"
-        );
-    }
+    assert!(uninstall_orders >= 1 && ended_executions_checked >= 1);
 }

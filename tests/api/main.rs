@@ -2,6 +2,7 @@
 //! SQLite and on PostgreSQL.
 
 mod helpers;
+mod steps;
 
 mod attacks;
 mod auth;

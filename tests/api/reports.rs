@@ -2,59 +2,30 @@
 
 use crate::helpers::{read_csv, TestApp};
 use crate::on_both_backends;
+use crate::steps::{Order, OrderId};
 use chrono::Timelike;
 use serde_json::{json, Value};
 
 on_both_backends!(reports_match_hand_built_data);
 
 async fn reports_match_hand_built_data(app: TestApp) {
-    let assessor = app.login("handlaggare").await;
-    let installer = app.login("installator").await;
-    let coordinator = app.login("koordinator").await;
-    let find = |n: &'static str| {
-        let (app, token) = (&app, assessor.clone());
-        async move {
-            app.get(&format!("/api/v1/customers?q={n}"), &token)
-                .await
-                .body["items"][0]
-                .clone()
-        }
-    };
-    let stalled = find("K-100001").await;
-    let fresh = find("K-100003").await;
-    let mut ids = Vec::new();
+    let assessor = app.as_assessor().await;
+    let installer = app.as_installer().await;
+    let coordinator = app.as_coordinator().await;
+    let stalled = assessor.customer_numbered("K-100001").await;
+    let fresh = assessor.customer_numbered("K-100003").await;
+    let mut orders: Vec<Order> = Vec::new();
     for c in [&stalled, &fresh] {
-        let g = app
-            .post(
-                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
-                Some(&assessor),
+        let granted = assessor
+            .grant(
+                &c.id,
                 json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
             )
             .await;
-        ids.push(g.body["order"].clone());
+        orders.push(granted.order);
     }
-    let oid = ids[0]["id"].as_str().unwrap().to_string();
-    app.db
-        .run(move |c| {
-            use diesel::prelude::*;
-            use larmkoll::db::schema::orders::dsl as o;
-            let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 15)
-                .unwrap()
-                .and_hms_opt(9, 0, 0)
-                .unwrap();
-            Ok(diesel::update(o::orders.find(oid))
-                .set(o::received_at.eq(at))
-                .execute(c)?)
-        })
-        .await
-        .unwrap();
-    let report = |q: &'static str| {
-        let (app, token) = (&app, coordinator.clone());
-        async move {
-            app.get(&format!("/api/v1/reports/not-executed?{q}"), &token)
-                .await
-        }
-    };
+    set_received(&app, &orders[0].id, "2026-01-15").await;
+    let report = |q: &'static str| coordinator.get(format!("/api/v1/reports/not-executed?{q}"));
     let one = report("months=1&as_of=2026-02-15").await;
     assert_eq!(one.status, 200, "{}", one.body);
     let rows = one.body.as_array().unwrap();
@@ -112,65 +83,20 @@ async fn reports_match_hand_built_data(app: TestApp) {
     assert_eq!(table[1][6], "Hanna Handläggare", "Swedish letters intact");
 
     // The pick-up list: installed, ended, equipment to collect, the key still held.
-    let order = &ids[1];
-    let b = app
-        .post_if(
-            &format!("/api/v1/orders/{}/book", order["id"].as_str().unwrap()),
-            &installer,
-            1,
-            json!({"visit_date": "2026-01-20"}),
-        )
-        .await;
-    let k = app
-        .post_if(
-            &format!(
-                "/api/v1/orders/{}/receive-keys",
-                order["id"].as_str().unwrap()
-            ),
-            &installer,
-            b.body["order"]["version"].as_i64().unwrap(),
+    let order = installer.book(&orders[1], "2026-01-20").await;
+    let order = installer
+        .receive_keys(
+            &order,
             json!({"key_numbers": ["P-7"], "count": 1, "cabinet": "Skåp Ö", "hook": "7"}),
         )
         .await;
-    let i = app
-        .post_if(
-            &format!("/api/v1/orders/{}/install", order["id"].as_str().unwrap()),
-            &installer,
-            k.body["order"]["version"].as_i64().unwrap(),
-            json!({"installation_date": "2026-01-21", "serials": ["TX-1038", "WB-2038"]}),
-        )
+    let order = installer
+        .install(&order, "2026-01-21", &["TX-1038", "WB-2038"])
         .await;
-    let e = app
-        .post_if(
-            &format!("/api/v1/orders/{}/execute", order["id"].as_str().unwrap()),
-            &coordinator,
-            i.body["order"]["version"].as_i64().unwrap(),
-            json!({}),
-        )
-        .await;
-    assert_eq!(e.status, 200, "{}", e.body);
-    let decisions = app
-        .get(
-            &format!(
-                "/api/v1/customers/{}/decisions",
-                fresh["id"].as_str().unwrap()
-            ),
-            &assessor,
-        )
-        .await;
-    let ended = app
-        .post_if(
-            &format!(
-                "/api/v1/decisions/{}/end",
-                decisions.body[0]["id"].as_str().unwrap()
-            ),
-            &assessor,
-            1,
-            json!({"end_date": "2026-03-31"}),
-        )
-        .await;
-    assert_eq!(ended.status, 200, "{}", ended.body);
-    let pick = app.get("/api/v1/reports/to-collect", &installer).await;
+    coordinator.execute(&order).await;
+    let decisions = assessor.decisions(&fresh.id).await;
+    assessor.end_decision(&decisions[0], "2026-03-31").await;
+    let pick = installer.get("/api/v1/reports/to-collect").await;
     let rows: Vec<Value> = pick.body.as_array().unwrap().clone();
     assert_eq!(rows.len(), 1, "{}", pick.body);
     assert_eq!(
@@ -185,9 +111,7 @@ async fn reports_match_hand_built_data(app: TestApp) {
         json!(["alarm_button WB-2038", "alarm_unit TX-1038"])
     );
     assert_eq!(rows[0]["key_numbers"], json!(["P-7"]));
-    let csv = app
-        .get("/api/v1/reports/to-collect?format=csv", &installer)
-        .await;
+    let csv = installer.get("/api/v1/reports/to-collect?format=csv").await;
     let text = csv.body.as_str().unwrap();
     let table = read_csv(text);
     assert_eq!(table[1][4], "K-100003");
@@ -196,37 +120,35 @@ async fn reports_match_hand_built_data(app: TestApp) {
             && !text.contains(&fresh["birth_date"].as_str().unwrap().replace('-', "")),
         "no personnummer"
     );
-    let billing = app.login("avgift").await;
-    assert_eq!(
-        app.get("/api/v1/reports/to-collect", &billing).await.status,
-        403
-    );
+    let billing = app.as_billing().await;
+    assert_eq!(billing.get("/api/v1/reports/to-collect").await.status, 403);
 }
 
 on_both_backends!(the_monthly_log_follow_up_names_who_opened_a_record);
 
 async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
-    let admin = app.login("admin").await;
-    let assessor = app.login("handlaggare").await;
-    let coordinator = app.login("koordinator").await;
-    let sickla = app.group_id(&admin, "Sickla mottagningsteam").await;
-    app.create_user(&admin, "sickla.nyfiken", "assessor", &[&sickla])
-        .await;
+    let admin = app.as_admin().await;
+    let assessor = app.as_assessor().await;
+    let coordinator = app.as_coordinator().await;
+    let sickla = admin.group("Sickla mottagningsteam").await;
+    app.create_user(
+        &admin.token,
+        "sickla.nyfiken",
+        "assessor",
+        &[sickla.as_str()],
+    )
+    .await;
     let outsider = app.login_with("sickla.nyfiken", "ett-langt-losenord").await;
-    let c = app
-        .get("/api/v1/customers?q=K-100001", &assessor)
-        .await
-        .body["items"][0]
-        .clone();
+    let c = assessor.get("/api/v1/customers?q=K-100001").await.body["items"][0].clone();
     let cid = c["id"].as_str().unwrap();
     let path = format!("/api/v1/customers/{cid}");
-    app.get(&path, &assessor).await;
-    let card = app.get(&path, &coordinator).await;
+    assessor.get(&path).await;
+    let card = coordinator.get(&path).await;
     let etag = card.header("etag").unwrap();
     assert_eq!(
         app.patch(
             &path,
-            &coordinator,
+            &coordinator.token,
             Some(&etag),
             json!({"entry_notes": "Ny portkod"})
         )
@@ -237,11 +159,10 @@ async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
     assert_eq!(app.get(&path, &outsider).await.status, 404);
 
     let today = chrono::Utc::now().date_naive();
-    let report = app
-        .get(
-            &format!("/api/v1/reports/audit-follow-up?customer_id={cid}&from={today}&to={today}"),
-            &admin,
-        )
+    let report = admin
+        .get(&format!(
+            "/api/v1/reports/audit-follow-up?customer_id={cid}&from={today}&to={today}"
+        ))
         .await;
     assert_eq!(report.status, 200, "{}", report.body);
     let row = |who: &str| {
@@ -277,17 +198,14 @@ async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
         (Some(0), Some(1))
     );
 
-    let me = app.get("/api/v1/auth/me", &assessor).await.body["id"]
+    let me = assessor.get("/api/v1/auth/me").await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let mine = app
-        .get(
-            &format!(
-                "/api/v1/reports/audit-follow-up?user_id={me}&from={today}&to={today}&format=csv"
-            ),
-            &admin,
-        )
+    let mine = admin
+        .get(&format!(
+            "/api/v1/reports/audit-follow-up?user_id={me}&from={today}&to={today}&format=csv"
+        ))
         .await;
     let table = read_csv(mine.body.as_str().unwrap());
     assert_eq!(
@@ -303,24 +221,23 @@ async fn the_monthly_log_follow_up_names_who_opened_a_record(app: TestApp) {
     );
     assert!(table.iter().any(|r| r[0] == "K-100001"), "{table:?}");
     assert_eq!(
-        app.get(
-            &format!("/api/v1/reports/audit-follow-up?customer_id={cid}"),
-            &assessor
-        )
-        .await
-        .status,
+        assessor
+            .get(&format!(
+                "/api/v1/reports/audit-follow-up?customer_id={cid}"
+            ))
+            .await
+            .status,
         403
     );
     assert_eq!(
-        app.get("/api/v1/reports/audit-follow-up", &admin)
-            .await
-            .status,
+        admin.get("/api/v1/reports/audit-follow-up").await.status,
         422
     );
 }
 
-async fn set_received(app: &TestApp, order_id: &str, day: &str) {
-    let (id, day) = (order_id.to_string(), day.to_string());
+/// Backdates when the order was received, to 09:00 on `day`.
+async fn set_received(app: &TestApp, order: &OrderId, day: &str) {
+    let (id, day) = (order.0.clone(), day.to_string());
     app.db
         .run(move |c| {
             use diesel::prelude::*;
@@ -341,58 +258,36 @@ async fn set_received(app: &TestApp, order_id: &str, day: &str) {
 on_both_backends!(keys_not_received_lists_orders_still_waiting_for_keys_a_month_on);
 
 async fn keys_not_received_lists_orders_still_waiting_for_keys_a_month_on(app: TestApp) {
-    let assessor = app.login("handlaggare").await;
-    let installer = app.login("installator").await;
-    let coordinator = app.login("koordinator").await;
-    let mut orders = Vec::new();
+    let assessor = app.as_assessor().await;
+    let installer = app.as_installer().await;
+    let coordinator = app.as_coordinator().await;
+    let mut orders: Vec<Order> = Vec::new();
     for n in ["K-100001", "K-100003", "K-100005"] {
-        let c = app
-            .get(&format!("/api/v1/customers?q={n}"), &assessor)
-            .await
-            .body["items"][0]
-            .clone();
-        let g = app
-            .post(
-                &format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
-                Some(&assessor),
+        let c = assessor.customer_numbered(n).await;
+        let granted = assessor
+            .grant(
+                &c.id,
                 json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
             )
             .await;
-        assert_eq!(g.status, 201, "{}", g.body);
-        orders.push(g.body["order"].clone());
+        orders.push(granted.order);
     }
-    let id = |i: usize| orders[i]["id"].as_str().unwrap().to_string();
     // K-100001 waits since 15 January; K-100003's keys came in; K-100005 was ordered later.
-    set_received(&app, &id(0), "2026-01-15").await;
-    set_received(&app, &id(1), "2026-01-15").await;
-    set_received(&app, &id(2), "2026-01-31").await;
-    let booked = app
-        .post_if(
-            &format!("/api/v1/orders/{}/book", id(1)),
-            &installer,
-            1,
-            json!({"visit_date": "2026-01-20"}),
-        )
-        .await;
-    let keys = app
-        .post_if(
-            &format!("/api/v1/orders/{}/receive-keys", id(1)),
-            &installer,
-            booked.body["order"]["version"].as_i64().unwrap(),
+    set_received(&app, &orders[0].id, "2026-01-15").await;
+    set_received(&app, &orders[1].id, "2026-01-15").await;
+    set_received(&app, &orders[2].id, "2026-01-31").await;
+    let booked = installer.book(&orders[1], "2026-01-20").await;
+    installer
+        .receive_keys(
+            &booked,
             json!({"key_numbers": ["R-1"], "count": 1, "cabinet": "Skåp 1", "hook": "1"}),
         )
         .await;
-    assert_eq!(keys.status, 200, "{}", keys.body);
 
     let report = |as_of: &'static str, fmt: &'static str| {
-        let (app, token) = (&app, coordinator.clone());
-        async move {
-            app.get(
-                &format!("/api/v1/reports/keys-not-received?as_of={as_of}{fmt}"),
-                &token,
-            )
-            .await
-        }
+        coordinator.get(format!(
+            "/api/v1/reports/keys-not-received?as_of={as_of}{fmt}"
+        ))
     };
     assert_eq!(
         report("2026-02-14", "").await.body,
@@ -465,9 +360,10 @@ async fn keys_not_received_lists_orders_still_waiting_for_keys_a_month_on(app: T
             "Hanna Handläggare"
         )
     );
-    let billing = app.login("avgift").await;
+    let billing = app.as_billing().await;
     assert_eq!(
-        app.get("/api/v1/reports/keys-not-received", &billing)
+        billing
+            .get("/api/v1/reports/keys-not-received")
             .await
             .problem_code(),
         "forbidden"
@@ -477,44 +373,28 @@ async fn keys_not_received_lists_orders_still_waiting_for_keys_a_month_on(app: T
 on_both_backends!(keys_out_too_long_name_the_holder_and_since_when);
 
 async fn keys_out_too_long_name_the_holder_and_since_when(app: TestApp) {
-    let installer = app.login("installator").await;
-    let care = app.login("hemtjanst").await;
-    let coordinator = app.login("koordinator").await;
-    let admin = app.login("admin").await;
-    let home = app.group_id(&admin, "Boo hemtjänst").await;
-    let c = app
-        .get("/api/v1/customers?q=K-100001", &coordinator)
-        .await
-        .body["items"][0]
-        .clone();
-    let cid = c["id"].as_str().unwrap();
+    let installer = app.as_installer().await;
+    let care = app.as_care_staff().await;
+    let coordinator = app.as_coordinator().await;
+    let admin = app.as_admin().await;
+    let home = admin.group("Boo hemtjänst").await;
+    let customer = coordinator.customer_numbered("K-100001").await;
+    let cid = customer.id.as_str();
     let mut keys = Vec::new();
     for number in ["Ö-1", "Ö-2", "Ö-3"] {
-        let k = app
-            .post(
-                "/api/v1/keys",
-                Some(&installer),
-                json!({"key_number": number, "customer_id": cid, "count": 1, "cabinet": "Skåp Å", "hook": "3"}),
-            )
-            .await;
-        assert_eq!(k.status, 201, "{}", k.body);
-        keys.push(k.body["key"].clone());
+        keys.push(
+            installer
+                .create_key(json!({"key_number": number, "customer_id": cid, "count": 1, "cabinet": "Skåp Å", "hook": "3"}))
+                .await,
+        );
     }
     // Ö-1 and Ö-2 go out to the home-care group; only Ö-1 has been out longer than 16 hours.
     for k in &keys[..2] {
-        let out = app
-            .post_if(
-                &format!("/api/v1/keys/{}/sign-out", k["id"].as_str().unwrap()),
-                &care,
-                k["version"].as_i64().unwrap(),
-                json!({"group_id": home}),
-            )
-            .await;
-        assert_eq!(out.status, 200, "{}", out.body);
+        care.sign_out_key(k, &home).await;
     }
     let since = chrono::Utc::now().naive_utc() - chrono::Duration::hours(20);
     let since = since.with_nanosecond(0).expect("a whole second");
-    let kid = keys[0]["id"].as_str().unwrap().to_string();
+    let kid = keys[0].id.0.clone();
     app.db
         .run(move |c| {
             use diesel::prelude::*;
@@ -526,7 +406,7 @@ async fn keys_out_too_long_name_the_holder_and_since_when(app: TestApp) {
         .await
         .unwrap();
 
-    let report = app.get("/api/v1/reports/keys-out", &coordinator).await;
+    let report = coordinator.get("/api/v1/reports/keys-out").await;
     assert_eq!(report.status, 200, "{}", report.body);
     let rows = report.body.as_array().unwrap();
     assert_eq!(rows.len(), 1, "{}", report.body);
@@ -557,9 +437,7 @@ async fn keys_out_too_long_name_the_holder_and_since_when(app: TestApp) {
         1,
         "the read is logged against the customer"
     );
-    let csv = app
-        .get("/api/v1/reports/keys-out?format=csv", &coordinator)
-        .await;
+    let csv = coordinator.get("/api/v1/reports/keys-out?format=csv").await;
     let table = read_csv(csv.body.as_str().unwrap());
     assert_eq!(
         table[0],
@@ -588,9 +466,14 @@ async fn keys_out_too_long_name_the_holder_and_since_when(app: TestApp) {
         ]
     );
     // A coordinator in Sickla does not see Boo's keys.
-    let sickla = app.group_id(&admin, "Sickla larmgrupp").await;
-    app.create_user(&admin, "sickla.koord", "coordinator", &[&sickla])
-        .await;
+    let sickla = admin.group("Sickla larmgrupp").await;
+    app.create_user(
+        &admin.token,
+        "sickla.koord",
+        "coordinator",
+        &[sickla.as_str()],
+    )
+    .await;
     let other = app.login_with("sickla.koord", "ett-langt-losenord").await;
     assert_eq!(
         app.get("/api/v1/reports/keys-out", &other).await.body,
@@ -601,10 +484,10 @@ async fn keys_out_too_long_name_the_holder_and_since_when(app: TestApp) {
 on_both_backends!(equipment_in_stock_and_out_per_model);
 
 async fn equipment_in_stock_and_out_per_model(app: TestApp) {
-    let assessor = app.login("handlaggare").await;
-    let installer = app.login("installator").await;
-    let coordinator = app.login("koordinator").await;
-    let before = app.get("/api/v1/reports/equipment", &coordinator).await;
+    let assessor = app.as_assessor().await;
+    let installer = app.as_installer().await;
+    let coordinator = app.as_coordinator().await;
+    let before = coordinator.get("/api/v1/reports/equipment").await;
     assert_eq!(before.status, 200, "{}", before.body);
     let model = |r: &Value, kind: &str| {
         r["summary"]
@@ -621,42 +504,19 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
     assert_eq!(before.body["items"], json!([]));
 
     // Install TX-1038 and WB-2038 at K-100003, then end the decision: both are to collect.
-    let c = app
-        .get("/api/v1/customers?q=K-100003", &assessor)
-        .await
-        .body["items"][0]
-        .clone();
-    let cid = c["id"].as_str().unwrap();
-    let g = app
-        .post(
-            &format!("/api/v1/customers/{cid}/decisions"),
-            Some(&assessor),
+    let customer = assessor.customer_numbered("K-100003").await;
+    let granted = assessor
+        .grant(
+            &customer.id,
             json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
         )
         .await;
-    let oid = g.body["order"]["id"].as_str().unwrap();
-    let b = app
-        .post_if(
-            &format!("/api/v1/orders/{oid}/book"),
-            &installer,
-            1,
-            json!({"visit_date": "2026-01-20"}),
-        )
+    let order = installer.book(&granted.order, "2026-01-20").await;
+    let order = installer
+        .install(&order, "2026-01-21", &["TX-1038", "WB-2038"])
         .await;
-    let i = app
-        .post_if(
-            &format!("/api/v1/orders/{oid}/install"),
-            &installer,
-            b.body["order"]["version"].as_i64().unwrap(),
-            json!({"installation_date": "2026-01-21", "serials": ["TX-1038", "WB-2038"]}),
-        )
-        .await;
-    assert_eq!(i.status, 200, "{}", i.body);
-    let at = app
-        .get(
-            "/api/v1/reports/equipment?item_state=at_customer",
-            &coordinator,
-        )
+    let at = coordinator
+        .get("/api/v1/reports/equipment?item_state=at_customer")
         .await;
     let units = model(&at.body, "alarm_unit");
     assert_eq!(
@@ -683,37 +543,14 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
         ]
     );
     assert_eq!(
-        app.get("/api/v1/reports/equipment", &coordinator)
-            .await
-            .body["items"],
+        coordinator.get("/api/v1/reports/equipment").await.body["items"],
         json!([]),
         "by default only what is to collect or missing"
     );
-    let e = app
-        .post_if(
-            &format!("/api/v1/orders/{oid}/execute"),
-            &coordinator,
-            i.body["order"]["version"].as_i64().unwrap(),
-            json!({}),
-        )
-        .await;
-    assert_eq!(e.status, 200, "{}", e.body);
-    let d = app
-        .get(&format!("/api/v1/customers/{cid}/decisions"), &assessor)
-        .await;
-    let ended = app
-        .post_if(
-            &format!(
-                "/api/v1/decisions/{}/end",
-                d.body[0]["id"].as_str().unwrap()
-            ),
-            &assessor,
-            1,
-            json!({"end_date": "2026-03-31"}),
-        )
-        .await;
-    assert_eq!(ended.status, 200, "{}", ended.body);
-    let out = app.get("/api/v1/reports/equipment", &coordinator).await;
+    coordinator.execute(&order).await;
+    let decisions = assessor.decisions(&customer.id).await;
+    assessor.end_decision(&decisions[0], "2026-03-31").await;
+    let out = coordinator.get("/api/v1/reports/equipment").await;
     let units = model(&out.body, "alarm_unit");
     assert_eq!(
         (
@@ -725,8 +562,8 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
         (Some(stock - 1), Some(0), Some(1), Some(0))
     );
 
-    let csv = app
-        .get("/api/v1/reports/equipment?format=csv", &coordinator)
+    let csv = coordinator
+        .get("/api/v1/reports/equipment?format=csv")
         .await;
     let table = read_csv(csv.body.as_str().unwrap());
     assert_eq!(
@@ -753,11 +590,8 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
         (&unit[3][..], &unit[5][..]),
         (&(stock - 1).to_string()[..], "1")
     );
-    let items = app
-        .get(
-            "/api/v1/reports/equipment?format=csv&part=items",
-            &coordinator,
-        )
+    let items = coordinator
+        .get("/api/v1/reports/equipment?format=csv&part=items")
         .await;
     let table = read_csv(items.body.as_str().unwrap());
     assert_eq!(table.len(), 3, "{table:?}");
@@ -771,54 +605,42 @@ async fn equipment_in_stock_and_out_per_model(app: TestApp) {
         ("Larmenhet", "TX-1038", "att hämta", "K-100003")
     );
     assert_eq!(
-        app.get(
-            "/api/v1/reports/equipment?item_state=in_stock",
-            &coordinator
-        )
-        .await
-        .status,
-        422
-    );
-    assert_eq!(
-        app.get("/api/v1/reports/equipment?part=all", &coordinator)
+        coordinator
+            .get("/api/v1/reports/equipment?item_state=in_stock")
             .await
             .status,
         422
     );
     assert_eq!(
-        app.get("/api/v1/reports/equipment", &assessor).await.status,
-        403
+        coordinator
+            .get("/api/v1/reports/equipment?part=all")
+            .await
+            .status,
+        422
     );
+    assert_eq!(assessor.get("/api/v1/reports/equipment").await.status, 403);
 }
 
 on_both_backends!(extension_checks_show_the_gap_or_overlap);
 
 async fn extension_checks_show_the_gap_or_overlap(app: TestApp) {
-    let assessor = app.login("handlaggare").await;
-    let coordinator = app.login("koordinator").await;
-    let c = app
-        .get("/api/v1/customers?q=K-100001", &assessor)
-        .await
-        .body["items"][0]
-        .clone();
-    let cid = c["id"].as_str().unwrap();
-    let first = app
-        .post(
-            &format!("/api/v1/customers/{cid}/decisions"),
-            Some(&assessor),
+    let assessor = app.as_assessor().await;
+    let coordinator = app.as_coordinator().await;
+    let customer = assessor.customer_numbered("K-100001").await;
+    let first = assessor
+        .grant(
+            &customer.id,
             json!({"service": "safety_alarm", "valid_from": "2026-01-01", "valid_to": "2026-06-30"}),
         )
         .await;
-    let did = first.body["decision"]["id"].as_str().unwrap().to_string();
-    let ext = app
-        .post(
-            &format!("/api/v1/customers/{cid}/decisions"),
-            Some(&assessor),
+    let did = first.decision.id.0.clone();
+    let ext = assessor
+        .grant(
+            &customer.id,
             json!({"service": "safety_alarm", "valid_from": "2026-07-01", "valid_to": "2026-12-31", "follows_id": did}),
         )
         .await;
-    assert_eq!(ext.status, 201, "{}", ext.body);
-    let report = app.get("/api/v1/reports/extensions", &coordinator).await;
+    let report = coordinator.get("/api/v1/reports/extensions").await;
     assert_eq!(report.status, 200, "{}", report.body);
     let rows = report.body.as_array().unwrap();
     assert_eq!(rows.len(), 1, "{}", report.body);
@@ -835,7 +657,7 @@ async fn extension_checks_show_the_gap_or_overlap(app: TestApp) {
             Some("ok"),
             Some("2026-06-30"),
             Some("2026-07-01"),
-            ext.body["order"]["id"].as_str()
+            Some(ext.order.id.as_str())
         )
     );
     // The first decision is cut short to 27 June afterwards: 28–30 June are not covered.
@@ -849,7 +671,7 @@ async fn extension_checks_show_the_gap_or_overlap(app: TestApp) {
         })
         .await
         .unwrap();
-    let gap = app.get("/api/v1/reports/extensions", &coordinator).await;
+    let gap = coordinator.get("/api/v1/reports/extensions").await;
     let row = &gap.body[0];
     assert_eq!(
         (
@@ -860,8 +682,8 @@ async fn extension_checks_show_the_gap_or_overlap(app: TestApp) {
         ),
         (Some("gap"), Some("2026-06-28"), Some("2026-06-30"), Some(3))
     );
-    let csv = app
-        .get("/api/v1/reports/extensions?format=csv", &coordinator)
+    let csv = coordinator
+        .get("/api/v1/reports/extensions?format=csv")
         .await;
     let table = read_csv(csv.body.as_str().unwrap());
     assert_eq!(

@@ -133,7 +133,7 @@ fn check_documents(cmd: Command) -> (bool, serde_json::Value) {
 }
 
 async fn documents_in_an_s3_bucket(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend) else {
+    let Some(database) = TestDatabase::migrated(backend) else {
         return;
     };
     let Some((s3_server, endpoint)) = s3_server().await else {
