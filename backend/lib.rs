@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod media;
+pub mod metrics;
 pub mod sheet;
 pub mod state;
 pub mod web;

@@ -337,7 +337,7 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
 /// instances: each rule claims its (order, period) in the database.
 fn spawn_follow_up(
     db: Db,
-    metrics: std::sync::Arc<larmkoll::http::metrics::Metrics>,
+    metrics: std::sync::Arc<larmkoll::metrics::Metrics>,
     every_minutes: u64,
     escalation_days: i64,
 ) {

@@ -30,7 +30,7 @@ pub struct AppState {
     /// `media_slots`' and `media_memory`'s sizes, for the metrics.
     pub photo_slots: usize,
     pub photo_memory_mib: usize,
-    pub metrics: Arc<crate::http::metrics::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -48,7 +48,7 @@ impl AppState {
             n => n,
         };
         let memory_mib = (pipeline::MEMORY_BUDGET / pipeline::MIB) as usize;
-        let metrics = Arc::new(crate::http::metrics::Metrics::new(db.pool_waits()));
+        let metrics = Arc::new(crate::metrics::Metrics::new(db.pool_waits()));
         Ok(Self {
             db,
             keys,
