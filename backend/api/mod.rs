@@ -277,10 +277,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// [`openapi`], built once: the served JSON and the 405 table read it.
+fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: std::sync::LazyLock<utoipa::openapi::OpenApi> = std::sync::LazyLock::new(openapi);
+    &DOC
+}
+
 /// [`openapi`] as JSON, built once.
 pub fn openapi_json() -> &'static str {
     static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let mut json = openapi().to_pretty_json().expect("OpenAPI serialises");
+        let mut json = document().to_pretty_json().expect("OpenAPI serialises");
         json.push('\n');
         json
     });
@@ -412,7 +418,7 @@ pub async fn unrouted(req: HttpRequest) -> Result<actix_web::HttpResponse, AppEr
 pub fn allowed_methods(path: &str) -> Option<String> {
     static TABLE: std::sync::LazyLock<Vec<(Vec<String>, String)>> =
         std::sync::LazyLock::new(|| {
-            openapi()
+            document()
                 .paths
                 .paths
                 .iter()
