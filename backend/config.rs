@@ -61,7 +61,31 @@ macro_rules! value_as_itself {
     )*};
 }
 
-value_as_itself!(SocketAddr, u32, u64, i64, usize);
+value_as_itself!(SocketAddr, u32, u64, i64, usize, bool, String);
+
+/// A list: an array in the TOML file, comma-separated in the environment.
+impl Value for Vec<String> {
+    type Toml = Self;
+    fn from_toml(toml: &Self) -> Result<Self, String> {
+        Ok(toml.clone())
+    }
+    fn from_env(text: &str) -> Result<Option<Self>, String> {
+        Ok(Some(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ))
+    }
+    fn shown(&self) -> String {
+        if self.is_empty() {
+            NO_DEFAULT.into()
+        } else {
+            self.join(",")
+        }
+    }
+}
 
 impl Value for PathBuf {
     type Toml = Self;
@@ -317,6 +341,58 @@ settings! {
         default: 14,
         meaning: "days without an answer from the ordinary assessor before the alarm leads hear",
     }
+    public_url: Option<String> {
+        env: "LARMKOLL_PUBLIC_URL",
+        default: None,
+        default_reads: "http://<listen>",
+        meaning: "the address people open Larmkoll at, e.g. https://larmkoll.kommun.se; the identity provider sends them back to <this>/api/v1/auth/oidc/callback",
+    }
+    oidc_issuer: Option<String> {
+        env: "LARMKOLL_OIDC_ISSUER",
+        default: None,
+        meaning: "the identity provider's issuer URL (OpenID Connect discovery); unset, password login only",
+    }
+    oidc_client_id: Option<String> {
+        env: "LARMKOLL_OIDC_CLIENT_ID",
+        default: None,
+        meaning: "Larmkoll's client id at the identity provider",
+    }
+    oidc_match_claim: String {
+        env: "LARMKOLL_OIDC_MATCH_CLAIM",
+        default: String::from("sub"),
+        meaning: "the ID token's claim matched against each user's external identity: sub, email, upn, an HSA-id claim, …",
+    }
+    oidc_scopes: String {
+        env: "LARMKOLL_OIDC_SCOPES",
+        default: String::from("openid profile email"),
+        meaning: "the scopes asked for, space-separated; they must bring the matched claim",
+    }
+    oidc_required_acr: Option<String> {
+        env: "LARMKOLL_OIDC_REQUIRED_ACR",
+        default: None,
+        meaning: "the assurance level (acr) the provider must vouch for, e.g. http://id.elegnamnden.se/loa/1.0/loa3; a lower one is refused",
+    }
+    oidc_button_text: String {
+        env: "LARMKOLL_OIDC_BUTTON_TEXT",
+        default: String::from("Logga in med kommunens inloggning"),
+        meaning: "the login button's text",
+    }
+    password_login: bool {
+        env: "LARMKOLL_PASSWORD_LOGIN",
+        default: true,
+        meaning: "false: only the break-glass accounts log in with a password",
+    }
+    break_glass_accounts: Vec<String> {
+        env: "LARMKOLL_BREAK_GLASS_ACCOUNTS",
+        default: Vec::new(),
+        meaning: "usernames (comma-separated) that keep password login when it is off, for when the provider is down",
+    }
+    /// Kept out of the TOML file's examples: a secret, like a password.
+    scim_token: Option<String> {
+        env: "LARMKOLL_SCIM_TOKEN",
+        default: None,
+        meaning: "bearer token for user provisioning by SCIM 2.0 at /scim/v2; unset, /scim/v2 does not exist",
+    }
 }
 
 /// Every row of the configuration reference, in the order `--help` prints
@@ -334,6 +410,11 @@ pub fn reference() -> Vec<Reference> {
     )];
     rows.extend(Settings::declared());
     rows.extend([
+        row(
+            "LARMKOLL_OIDC_CLIENT_SECRET",
+            NO_DEFAULT,
+            "Larmkoll's client secret at the identity provider (never from the file)",
+        ),
         row(
             "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY",
             NO_DEFAULT,
@@ -511,6 +592,14 @@ impl Settings {
     }
 
     /// The database URL in force: the configured one, or the SQLite file in the data dir.
+    /// The address people open Larmkoll at, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),

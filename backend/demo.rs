@@ -282,6 +282,7 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
             version: 1,
             created_at: now,
             updated_at: now,
+            external_id: None,
         };
         users::insert(conn, &row)?;
         if let Some(a) = area {

@@ -36,7 +36,8 @@ enum Command {
     /// Print the order lifecycle as served at /api/v1/lifecycle
     /// (`larmkoll lifecycle > openapi/lifecycle.json`).
     Lifecycle,
-    /// Create a user. The password is read from LARMKOLL_NEW_PASSWORD or standard input.
+    /// Create a user. The password is read from LARMKOLL_NEW_PASSWORD or
+    /// standard input, unless `--external-id` is given and `--no-password` too.
     CreateUser {
         #[arg(long)]
         username: String,
@@ -47,6 +48,12 @@ enum Command {
         role: Role,
         #[arg(long)]
         alarm_lead: bool,
+        /// The identity they sign in with at the identity provider (the matched claim's value).
+        #[arg(long)]
+        external_id: Option<String>,
+        /// Sign in only through the identity provider (needs `--external-id`).
+        #[arg(long, requires = "external_id")]
+        no_password: bool,
     },
     /// Compare document files with the database: files without a record (an
     /// interrupted upload) and records without files. Prints JSON; exits 1 on
@@ -168,8 +175,14 @@ fn main() -> anyhow::Result<()> {
             display_name,
             role,
             alarm_lead,
+            external_id,
+            no_password,
         } => {
-            let password = read_new_password()?;
+            let password = if no_password {
+                None
+            } else {
+                Some(read_new_password()?)
+            };
             let mut conn = db.get()?;
             let (user, _) = diesel::Connection::transaction(&mut *conn, |c| {
                 app::org::create_user(
@@ -181,6 +194,7 @@ fn main() -> anyhow::Result<()> {
                         role,
                         alarm_lead,
                         group_ids: vec![],
+                        external_id,
                     },
                     None,
                 )

@@ -31,6 +31,8 @@ pub struct AppState {
     pub photo_slots: usize,
     pub photo_memory_mib: usize,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The municipality's identity provider, when one is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
         };
         let memory_mib = (pipeline::MEMORY_BUDGET / pipeline::MIB) as usize;
         let metrics = Arc::new(crate::metrics::Metrics::new(db.pool_waits()));
+        let oidc = identity_provider(&settings).map_err(std::io::Error::other)?;
         Ok(Self {
             db,
             keys,
@@ -63,6 +66,51 @@ impl AppState {
             photo_slots: slots,
             photo_memory_mib: memory_mib,
             metrics,
+            oidc,
         })
     }
+
+    /// Who may log in with a password.
+    pub fn password_policy(&self) -> crate::app::sessions::PasswordPolicy {
+        crate::app::sessions::PasswordPolicy {
+            enabled: self.settings.password_login,
+            break_glass: self.settings.break_glass_accounts.clone(),
+        }
+    }
+}
+
+/// The identity provider from the settings: issuer and client id both, or
+/// neither; the secret from the environment only.
+fn identity_provider(
+    settings: &Settings,
+) -> anyhow::Result<Option<Arc<crate::auth::oidc::Oidc>>> {
+    let (issuer, client_id) = match (&settings.oidc_issuer, &settings.oidc_client_id) {
+        (None, None) => return Ok(None),
+        (Some(i), Some(c)) => (i.clone(), c.clone()),
+        _ => anyhow::bail!(
+            "LARMKOLL_OIDC_ISSUER and LARMKOLL_OIDC_CLIENT_ID go together: set both, or neither"
+        ),
+    };
+    let client_secret = std::env::var("LARMKOLL_OIDC_CLIENT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let config = crate::auth::oidc::OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        redirect_uri: format!(
+            "{}{}",
+            settings.public_url().trim_end_matches('/'),
+            crate::app::sessions::CALLBACK_PATH
+        ),
+        scopes: settings
+            .oidc_scopes
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        match_claim: settings.oidc_match_claim.clone(),
+        required_acr: settings.oidc_required_acr.clone(),
+        button_text: settings.oidc_button_text.clone(),
+    };
+    Ok(Some(Arc::new(crate::auth::oidc::Oidc::new(config)?)))
 }

@@ -18,7 +18,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(login)
         .service(refresh)
         .service(logout)
-        .service(me);
+        .service(me)
+        .service(methods)
+        .service(oidc_start)
+        .service(oidc_callback)
+        .service(oidc_token);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -81,6 +85,7 @@ fn invalid_credentials() -> AppError {
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Password login is switched off for this account (`password_login_off`): log in through the identity provider", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/auth/login")]
@@ -100,8 +105,16 @@ pub async fn login(
         return Ok(too_many_attempts(wait));
     }
     let attempted = username.clone();
-    let outcome =
-        app::sessions::login(&state.db, issuer(&state), ctx, username, given, state.demo).await?;
+    let outcome = app::sessions::login(
+        &state.db,
+        issuer(&state),
+        ctx,
+        username,
+        given,
+        state.demo,
+        state.password_policy(),
+    )
+    .await?;
     match outcome {
         Some((pair, profile)) => {
             state.limiter.record_success(&profile.user.username);
@@ -209,10 +222,23 @@ pub struct LogoutRequest {
     pub all_sessions: bool,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct LoggedOut {
+    /// The identity provider's logout page (RP-initiated logout): send the
+    /// browser there to end the provider's session too. It comes back to the app.
+    pub end_session_url: String,
+}
+
 /// Ends this session (the refresh token's family), or every session of the user.
+///
+/// A session that began at the identity provider answers 200 with the
+/// provider's logout URL when the provider has one; otherwise 204.
 #[utoipa::path(tag = "auth", security(("bearer" = [])),
     request_body = LogoutRequest,
-    responses((status = 204, description = "Logged out")))]
+    responses(
+        (status = 200, description = "Logged out of Larmkoll; the provider's session ends at `end_session_url`", body = LoggedOut),
+        (status = 204, description = "Logged out"),
+    ))]
 #[post("/auth/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -223,8 +249,191 @@ pub async fn logout(
         refresh_token,
         all_sessions,
     } = body.into_inner();
+    let session = user.session_id.clone();
     app::sessions::logout(&state.db, user, refresh_token, all_sessions).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let provider = match &state.oidc {
+        Some(oidc) => app::sessions::provider_logout(&state.db, oidc, session).await?,
+        None => None,
+    };
+    Ok(match provider {
+        Some(end_session_url) => HttpResponse::Ok().json(LoggedOut { end_session_url }),
+        None => HttpResponse::NoContent().finish(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginMethods {
+    /// Whether the password form is for everyone. `false`: only the
+    /// break-glass accounts log in with a password (for when the provider is down).
+    pub password: bool,
+    /// Sign-in through the municipality's identity provider, when configured.
+    pub provider: Option<ProviderLogin>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderLogin {
+    /// The login button's text.
+    #[schema(example = "Logga in med kommunens inloggning")]
+    pub button_text: String,
+    /// Open this in the browser (a navigation, not a fetch) with `?app=desk`
+    /// or `?app=field`; the login comes back to that app with a ticket for
+    /// `POST /api/v1/auth/oidc/token`.
+    #[schema(example = "/api/v1/auth/oidc/start")]
+    pub start_url: String,
+}
+
+/// How one logs in here: the password form, the identity provider, or both.
+#[utoipa::path(tag = "auth", security(()),
+    responses((status = 200, description = "The login methods", body = LoginMethods)))]
+#[get("/auth/methods")]
+pub async fn methods(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(LoginMethods {
+        password: state.settings.password_login,
+        provider: state.oidc.as_ref().map(|o| ProviderLogin {
+            button_text: o.config.button_text.clone(),
+            start_url: "/api/v1/auth/oidc/start".into(),
+        }),
+    })
+}
+
+/// The browser binding of a login at the provider.
+const BINDING_COOKIE: &str = "larmkoll_oidc";
+
+fn not_configured() -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::OidcNotConfigured,
+        "Sign-in through an identity provider is not set up on this server.",
+        "Inloggning via kommunens inloggningstjänst är inte inställd på den här servern.",
+    )
+}
+
+/// The cookie that binds a login's state to this browser, or clears it.
+fn binding_cookie(state: &AppState, value: Option<String>) -> actix_web::cookie::Cookie<'static> {
+    let secure = state.settings.public_url().starts_with("https://");
+    let mut cookie = actix_web::cookie::Cookie::build(BINDING_COOKIE, value.clone().unwrap_or_default())
+        .path("/api/v1/auth/oidc")
+        .http_only(true)
+        .secure(secure)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .finish();
+    match value {
+        Some(_) => cookie.set_max_age(actix_web::cookie::time::Duration::minutes(10)),
+        None => cookie.make_removal(),
+    }
+    cookie
+}
+
+fn see_other(state: &AppState, to: app::sessions::Redirect) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, to.location))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .cookie(binding_cookie(state, to.binding))
+        .finish()
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartQuery {
+    /// The app the login returns to: `desk` or `field` (the default).
+    #[param(inline, value_type = Option<String>, pattern = "^(desk|field)$")]
+    pub app: Option<String>,
+}
+
+/// Starts a login at the municipality's identity provider (a browser
+/// navigation): redirects there with a fresh state, nonce and PKCE challenge,
+/// and binds the state to this browser with a cookie.
+#[utoipa::path(tag = "auth", security(()),
+    params(StartQuery),
+    responses(
+        (status = 303, description = "To the identity provider (or, when it cannot be reached, back to the app with a ticket that tells so)", headers(("Location" = String, description = "Where to go"))),
+        (status = 404, description = "No identity provider is configured", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/auth/oidc/start")]
+pub async fn oidc_start(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, AppError> {
+    let oidc = state.oidc.clone().ok_or_else(not_configured)?;
+    let app = query
+        .app
+        .as_deref()
+        .and_then(app::sessions::LoginApp::parse)
+        .unwrap_or(app::sessions::LoginApp::Field);
+    let to = app::sessions::oidc_begin(&state.db, &oidc, ctx, app).await?;
+    Ok(see_other(&state, to))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// The provider's error code, when it stopped the login.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub iss: Option<String>,
+}
+
+/// Where the identity provider sends the browser back (the redirect URI to
+/// register there: `<public url>/api/v1/auth/oidc/callback`). Checks the
+/// answer and sends the browser on to the app with a one-time ticket, in the
+/// URL's fragment, that `POST /api/v1/auth/oidc/token` redeems.
+#[utoipa::path(tag = "auth", security(()),
+    params(CallbackQuery),
+    responses(
+        (status = 303, description = "To the app with a ticket (signed in, or the refusal in words)", headers(("Location" = String, description = "The app, with `#oidc=<ticket>`"))),
+        (status = 404, description = "No identity provider is configured", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/auth/oidc/callback")]
+pub async fn oidc_callback(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    ctx: RequestContext,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let oidc = state.oidc.clone().ok_or_else(not_configured)?;
+    let CallbackQuery {
+        code, state: st, error, ..
+    } = query.into_inner();
+    let answer = app::sessions::Callback {
+        state: st,
+        code,
+        error,
+        binding: req.cookie(BINDING_COOKIE).map(|c| c.value().to_string()),
+    };
+    let to = app::sessions::oidc_callback(&state.db, &oidc, ctx, answer).await?;
+    Ok(see_other(&state, to))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRequest {
+    /// The ticket from the app's URL fragment (`#oidc=<ticket>`).
+    pub ticket: String,
+}
+
+/// Redeems the ticket a login at the identity provider ended with: the token
+/// pair, as a password login gives, or the refusal (`detail_sv` says why and
+/// what to do). Each ticket works once, for two minutes.
+#[utoipa::path(tag = "auth", security(()),
+    request_body = TicketRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "Unknown, used or expired ticket", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The login was refused (`login_refused`): unknown person, account switched off, too low assurance, an answer that did not hold up", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/auth/oidc/token")]
+pub async fn oidc_token(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: Json<TicketRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (pair, profile) =
+        app::sessions::oidc_redeem(&state.db, issuer(&state), ctx, body.into_inner().ticket)
+            .await?;
+    Ok(HttpResponse::Ok().json(token_response(&state, pair, profile)))
 }
 
 /// Who am I: role, alarm-lead flag and groups.

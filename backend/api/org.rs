@@ -190,11 +190,17 @@ pub struct User {
     pub alarm_lead: bool,
     pub active: bool,
     pub group_ids: Vec<String>,
+    /// The identity the user signs in with at the municipality's identity
+    /// provider (the value of the configured claim), if any.
+    pub external_id: Option<String>,
+    /// Whether the user has a password (otherwise they sign in only through the provider).
+    pub has_password: bool,
     /// Pass as `If-Match: "<version>"` when changing the user.
     pub version: i32,
 }
 
 fn user_dto(u: app::org::UserRow, group_ids: Vec<String>) -> Result<User, AppError> {
+    let has_password = app::org::has_password(&u);
     Ok(User {
         role: u.role,
         id: u.id,
@@ -203,6 +209,8 @@ fn user_dto(u: app::org::UserRow, group_ids: Vec<String>) -> Result<User, AppErr
         alarm_lead: u.alarm_lead,
         active: u.active,
         group_ids,
+        has_password,
+        external_id: u.external_id,
         version: u.version,
     })
 }
@@ -236,9 +244,10 @@ pub struct NewUser {
         pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
     )]
     pub display_name: String,
-    /// At least 10 characters.
+    /// At least 10 characters. Leave it out for a user who signs in only
+    /// through the identity provider; `external_id` is then required.
     #[schema(min_length = 10)]
-    pub password: String,
+    pub password: Option<String>,
     pub role: Role,
     /// Only for an assessor (`role` `assessor`; otherwise 422 `invalid`).
     #[serde(default)]
@@ -246,6 +255,11 @@ pub struct NewUser {
     /// Ids of existing groups (`GET /api/v1/groups`; otherwise 422 `unknown`).
     #[serde(default)]
     pub group_ids: Vec<Uuid>,
+    /// The identity the user will sign in with at the identity provider: the
+    /// value of the claim Larmkoll matches on (`oidc_match_claim`), e.g. the
+    /// `sub`, an HSA-id or an e-mail address. Unique.
+    #[schema(max_length = 256)]
+    pub external_id: Option<String>,
 }
 
 impl From<NewUser> for crate::app::org::UserDraft {
@@ -257,6 +271,7 @@ impl From<NewUser> for crate::app::org::UserDraft {
             role: new.role,
             alarm_lead: new.alarm_lead,
             group_ids: new.group_ids.iter().map(Uuid::to_string).collect(),
+            external_id: new.external_id,
         }
     }
 }
@@ -323,6 +338,9 @@ pub struct UserUpdate {
     pub alarm_lead: Option<bool>,
     /// A deactivated user cannot log in and their tokens stop working.
     pub active: Option<bool>,
+    /// The identity at the identity provider; `""` removes it. A new one ends the user's sessions.
+    #[schema(max_length = 256)]
+    pub external_id: Option<String>,
 }
 
 /// Changes a user's name, role, alarm-lead flag or active state (admin).
@@ -353,6 +371,7 @@ pub async fn update_user(
         role,
         alarm_lead,
         active,
+        external_id,
     } = body.into_inner();
     let mut p = Problems::default();
     let display_name = display_name.map(|d| p.text("display_name", &d, 100));
@@ -363,6 +382,7 @@ pub async fn update_user(
         role,
         alarm_lead,
         active,
+        external_id,
     };
     app::org::update_user(&state.db, user, target, expected, edit).await?;
     let updated = load_user(&state, id.parse().expect("uuid")).await?;

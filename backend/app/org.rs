@@ -25,10 +25,54 @@ pub fn check_alarm_lead(p: &mut Problems, alarm_lead: bool, role: Role) {
 pub struct UserDraft {
     pub username: String,
     pub display_name: String,
-    pub password: String,
+    /// `None`: the user signs in only through the identity provider, as
+    /// `external_id`, which then must be given.
+    pub password: Option<String>,
     pub role: Role,
     pub alarm_lead: bool,
     pub group_ids: Vec<String>,
+    pub external_id: Option<String>,
+}
+
+/// The stored hash of a user without a password: no password verifies against it.
+const NO_PASSWORD: &str = "!";
+
+/// Whether the user can log in with a password at all.
+pub fn has_password(user: &UserRow) -> bool {
+    user.password_hash != NO_PASSWORD
+}
+
+/// An external identity as stored: trimmed, at most 256 characters; empty is none.
+fn external_identity(p: &mut Problems, given: Option<&str>) -> Option<String> {
+    let given = given?.trim();
+    if given.is_empty() {
+        return None;
+    }
+    Some(p.text("external_id", given, 256))
+}
+
+fn identity_taken(e: diesel::result::Error) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) if info.message().contains("external_id") => AppError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::ExternalIdTaken,
+            "Another user already signs in with this external identity.",
+            "En annan användare loggar redan in med den här externa identiteten.",
+        ),
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken,
+            "That username is taken; choose another.",
+            "Användarnamnet är upptaget; välj ett annat.",
+        ),
+        other => other.into(),
+    }
 }
 
 /// Validates and creates a user with memberships, in the caller's
@@ -52,8 +96,20 @@ pub fn create_user(
         );
     }
     let display_name = p.text("display_name", &new.display_name, 100);
-    if let Err(why) = password::check_strength(&new.password) {
-        p.add("password", "too_weak", why.en, why.sv);
+    let external_id = external_identity(&mut p, new.external_id.as_deref());
+    match &new.password {
+        Some(given) => {
+            if let Err(why) = password::check_strength(given) {
+                p.add("password", "too_weak", why.en, why.sv);
+            }
+        }
+        None if external_id.is_none() => p.add(
+            "password",
+            "required",
+            "give a password, or the external identity the user signs in with",
+            "ange ett lösenord eller den externa identitet användaren loggar in med",
+        ),
+        None => {}
     }
     check_alarm_lead(&mut p, new.alarm_lead, new.role);
     p.finish()?;
@@ -66,7 +122,10 @@ pub fn create_user(
         id: db::new_id(),
         username,
         display_name,
-        password_hash: password::hash(&new.password)?,
+        password_hash: match &new.password {
+            Some(given) => password::hash(given)?,
+            None => NO_PASSWORD.to_string(),
+        },
         role: new.role,
         alarm_lead: new.alarm_lead,
         active: true,
@@ -74,19 +133,9 @@ pub fn create_user(
         version: 1,
         created_at: now,
         updated_at: now,
+        external_id,
     };
-    users::insert(conn, &row).map_err(|e| match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => AppError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::UsernameTaken,
-            "That username is taken; choose another.",
-            "Användarnamnet är upptaget; välj ett annat.",
-        ),
-        other => other.into(),
-    })?;
+    users::insert(conn, &row).map_err(identity_taken)?;
     for g in &group_ids {
         users::add_membership(conn, g, &row.id)?;
     }
@@ -230,6 +279,8 @@ pub struct UserEdit {
     pub role: Option<Role>,
     pub alarm_lead: Option<bool>,
     pub active: Option<bool>,
+    /// `Some("")` removes it.
+    pub external_id: Option<String>,
 }
 
 /// Changes a user at version `expected`; a deactivation or a new role ends
@@ -246,6 +297,7 @@ pub async fn update_user(
         role,
         alarm_lead,
         active,
+        external_id,
     } = edit;
     db.transaction(move |conn| {
         let current = users::find(conn, &target)?.ok_or_else(user_not_found)?;
@@ -257,17 +309,22 @@ pub async fn update_user(
         let holder = new_role.unwrap_or(current.role);
         let mut p = Problems::default();
         check_alarm_lead(&mut p, lead, holder);
+        let external_id = external_id.map(|given| external_identity(&mut p, Some(&given)));
         p.finish()?;
-        let cuts = active == Some(false) || new_role.as_ref().is_some_and(|r| *r != current.role);
+        // A new identity at the provider is a new person signing in: their sessions end too.
+        let cuts = active == Some(false)
+            || new_role.as_ref().is_some_and(|r| *r != current.role)
+            || external_id.as_ref().is_some_and(|e| *e != current.external_id);
         let changes = users::UserChanges {
             display_name,
             role: new_role,
             alarm_lead,
             active,
+            external_id,
             token_version: cuts.then_some(current.token_version + 1),
             ..users::UserChanges::next_version(&current)
         };
-        if !users::update_if_version(conn, &target, expected, &changes)? {
+        if !users::update_if_version(conn, &target, expected, &changes).map_err(identity_taken)? {
             return Err(AppError::stale_version(current.version + 1));
         }
         if cuts {

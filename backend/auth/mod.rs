@@ -1,6 +1,7 @@
 //! Authentication: who is calling. Authorization lives in `permissions`.
 
 pub mod jwt;
+pub mod oidc;
 pub mod password;
 pub mod permissions;
 pub mod rate_limit;

@@ -49,6 +49,7 @@ pub mod documents;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod messages;
+pub mod oidc;
 pub mod org;
 pub mod reports;
 pub mod schema;

@@ -31,6 +31,29 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        external_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oidc_logins (id) {
+        id -> Text,
+        state_hash -> Nullable<Text>,
+        browser_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        app -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        called_back_at -> Nullable<Timestamp>,
+        ticket_hash -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        refusal_code -> Nullable<Text>,
+        refusal_en -> Nullable<Text>,
+        refusal_sv -> Nullable<Text>,
+        redeemed_at -> Nullable<Timestamp>,
+        family_id -> Nullable<Text>,
+        id_token -> Nullable<Text>,
     }
 }
 
@@ -271,6 +294,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     equipment_moves,
     documents,
     followups,
+    oidc_logins,
 );
 
 diesel::table! {

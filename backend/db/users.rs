@@ -20,11 +20,22 @@ pub struct UserRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The identity the user signs in with at the identity provider.
+    pub external_id: Option<String>,
 }
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::username.eq(username.to_lowercase()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user who signs in at the identity provider as `external_id`.
+pub fn find_by_external_id(conn: &mut DbConn, external_id: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::external_id.eq(external_id))
         .select(UserRow::as_select())
         .first(conn)
         .optional()
@@ -94,6 +105,8 @@ pub struct UserChanges {
     pub active: Option<bool>,
     pub password_hash: Option<String>,
     pub token_version: Option<i32>,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
     pub version: i32,
     pub updated_at: NaiveDateTime,
 }
@@ -108,6 +121,7 @@ impl UserChanges {
             active: None,
             password_hash: None,
             token_version: None,
+            external_id: None,
             version: current.version + 1,
             updated_at: super::now(),
         }

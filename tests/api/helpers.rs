@@ -324,9 +324,14 @@ impl TestApp {
             database_url: Some(database.url.clone()),
             db_pool_size: 4,
             json_limit_bytes: 16 * 1024,
+            listen: "127.0.0.1:0".parse().expect("address"),
             ..Settings::default()
         };
         adjust(&mut settings);
+        // Bound before the state is built, so the public URL can name the port.
+        let listener = TcpListener::bind(settings.listen).expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        settings.public_url.get_or_insert_with(|| base.clone());
         let target = DatabaseTarget::from_url(&database.url).expect("test url");
         let db = Db::connect(target, settings.db_pool_size).expect("pool");
         let seed = db.clone();
@@ -340,8 +345,6 @@ impl TestApp {
         let keys = auth::jwt::TokenKeys::load_or_create(data_dir.path()).expect("keys");
         let state =
             web::Data::new(AppState::new(db.clone(), keys, settings, demo_mode).expect("state"));
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(2)
             .disable_signals()

@@ -30,6 +30,7 @@ mod lifecycle_document;
 mod metrics;
 mod migrations;
 mod notices;
+mod oidc;
 mod openapi;
 mod org;
 mod reports;
