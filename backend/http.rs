@@ -293,10 +293,11 @@ pub async fn problem_fallback(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/problem+json"));
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
+        // SCIM answers its own error schema (RFC 7644 §3.12).
+        let ct = ct.as_bytes();
+        ct.starts_with(b"application/problem+json") || ct.starts_with(b"application/scim+json")
+    });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return Ok(res);
     }

@@ -51,6 +51,7 @@ pub fn build_app(
         .configure(api::mount)
         .into_app()
         .route("/metrics", aw::get().to(http::metrics::scrape))
+        .configure(api::scim::routes)
         .configure(web::configure)
         .default_service(aw::to(unrouted))
         .wrap(from_fn(http::problem_fallback))

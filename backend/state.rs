@@ -81,9 +81,7 @@ impl AppState {
 
 /// The identity provider from the settings: issuer and client id both, or
 /// neither; the secret from the environment only.
-fn identity_provider(
-    settings: &Settings,
-) -> anyhow::Result<Option<Arc<crate::auth::oidc::Oidc>>> {
+fn identity_provider(settings: &Settings) -> anyhow::Result<Option<Arc<crate::auth::oidc::Oidc>>> {
     let (issuer, client_id) = match (&settings.oidc_issuer, &settings.oidc_client_id) {
         (None, None) => return Ok(None),
         (Some(i), Some(c)) => (i.clone(), c.clone()),

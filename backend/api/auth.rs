@@ -311,12 +311,13 @@ fn not_configured() -> AppError {
 /// The cookie that binds a login's state to this browser, or clears it.
 fn binding_cookie(state: &AppState, value: Option<String>) -> actix_web::cookie::Cookie<'static> {
     let secure = state.settings.public_url().starts_with("https://");
-    let mut cookie = actix_web::cookie::Cookie::build(BINDING_COOKIE, value.clone().unwrap_or_default())
-        .path("/api/v1/auth/oidc")
-        .http_only(true)
-        .secure(secure)
-        .same_site(actix_web::cookie::SameSite::Lax)
-        .finish();
+    let mut cookie =
+        actix_web::cookie::Cookie::build(BINDING_COOKIE, value.clone().unwrap_or_default())
+            .path("/api/v1/auth/oidc")
+            .http_only(true)
+            .secure(secure)
+            .same_site(actix_web::cookie::SameSite::Lax)
+            .finish();
     match value {
         Some(_) => cookie.set_max_age(actix_web::cookie::time::Duration::minutes(10)),
         None => cookie.make_removal(),
@@ -395,7 +396,10 @@ pub async fn oidc_callback(
 ) -> Result<HttpResponse, AppError> {
     let oidc = state.oidc.clone().ok_or_else(not_configured)?;
     let CallbackQuery {
-        code, state: st, error, ..
+        code,
+        state: st,
+        error,
+        ..
     } = query.into_inner();
     let answer = app::sessions::Callback {
         state: st,

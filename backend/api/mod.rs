@@ -21,6 +21,7 @@ pub mod orders;
 pub mod org;
 pub mod pagination;
 pub mod reports;
+pub mod scim;
 
 use crate::error::ErrorCode;
 use crate::error::{AppError, FieldError, Problem};

@@ -233,9 +233,10 @@ pub async fn list_users(state: web::Data<AppState>, user: Actor) -> Result<HttpR
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "anna.lind", "display_name": "Anna Lind", "password": "byt-mig-snart-42", "role": "installer", "alarm_lead": false, "group_ids": []}))]
 pub struct NewUser {
-    /// Letters a–z (either case; stored in lower case), digits, `.`, `_` and `-`.
+    /// Letters a–z (either case; stored in lower case), digits, `.`, `_`,
+    /// `-` and `@` (a user principal name, as identity providers name people).
     #[schema(
-        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9._-]{1,64}[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9._@-]{1,64}[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
     )]
     pub username: String,
     #[schema(

@@ -86,13 +86,13 @@ pub fn create_user(
     let username = p.text("username", &new.username, 64).to_lowercase();
     if !username
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
     {
         p.add(
             "username",
             "invalid",
-            "letters a–z, digits, '.', '_' and '-' only",
-            "bara bokstäverna a–z, siffror, '.', '_' och '-'",
+            "letters a–z, digits, '.', '_', '-' and '@' only",
+            "bara bokstäverna a–z, siffror, '.', '_', '-' och '@'",
         );
     }
     let display_name = p.text("display_name", &new.display_name, 100);
@@ -292,44 +292,8 @@ pub async fn update_user(
     expected: i32,
     edit: UserEdit,
 ) -> Result<(), AppError> {
-    let UserEdit {
-        display_name,
-        role,
-        alarm_lead,
-        active,
-        external_id,
-    } = edit;
     db.transaction(move |conn| {
-        let current = users::find(conn, &target)?.ok_or_else(user_not_found)?;
-        if current.version != expected {
-            return Err(AppError::stale_version(current.version));
-        }
-        let new_role = role;
-        let lead = alarm_lead.unwrap_or(current.alarm_lead);
-        let holder = new_role.unwrap_or(current.role);
-        let mut p = Problems::default();
-        check_alarm_lead(&mut p, lead, holder);
-        let external_id = external_id.map(|given| external_identity(&mut p, Some(&given)));
-        p.finish()?;
-        // A new identity at the provider is a new person signing in: their sessions end too.
-        let cuts = active == Some(false)
-            || new_role.as_ref().is_some_and(|r| *r != current.role)
-            || external_id.as_ref().is_some_and(|e| *e != current.external_id);
-        let changes = users::UserChanges {
-            display_name,
-            role: new_role,
-            alarm_lead,
-            active,
-            external_id,
-            token_version: cuts.then_some(current.token_version + 1),
-            ..users::UserChanges::next_version(&current)
-        };
-        if !users::update_if_version(conn, &target, expected, &changes).map_err(identity_taken)? {
-            return Err(AppError::stale_version(current.version + 1));
-        }
-        if cuts {
-            crate::db::tokens::revoke_all_of_user(conn, &target, db::now())?;
-        }
+        change_user(conn, &target, Some(expected), edit)?;
         audit::record(
             conn,
             &user,
@@ -338,6 +302,57 @@ pub async fn update_user(
         Ok(())
     })
     .await
+}
+
+/// Applies an edit in the caller's transaction, at version `expected` if
+/// given; a deactivation, a new role or a new external identity ends the
+/// user's sessions (their access tokens fail at the next request). The caller audits.
+pub fn change_user(
+    conn: &mut DbConn,
+    target: &str,
+    expected: Option<i32>,
+    edit: UserEdit,
+) -> Result<UserRow, AppError> {
+    let UserEdit {
+        display_name,
+        role,
+        alarm_lead,
+        active,
+        external_id,
+    } = edit;
+    let current = users::find(conn, target)?.ok_or_else(user_not_found)?;
+    if expected.is_some_and(|e| current.version != e) {
+        return Err(AppError::stale_version(current.version));
+    }
+    let new_role = role;
+    let lead = alarm_lead.unwrap_or(current.alarm_lead);
+    let holder = new_role.unwrap_or(current.role);
+    let mut p = Problems::default();
+    check_alarm_lead(&mut p, lead, holder);
+    let external_id = external_id.map(|given| external_identity(&mut p, Some(&given)));
+    p.finish()?;
+    // A new identity at the provider is a new person signing in: their sessions end too.
+    let cuts = active == Some(false)
+        || new_role.as_ref().is_some_and(|r| *r != current.role)
+        || external_id
+            .as_ref()
+            .is_some_and(|e| *e != current.external_id);
+    let changes = users::UserChanges {
+        display_name,
+        role: new_role,
+        alarm_lead,
+        active,
+        external_id,
+        token_version: cuts.then_some(current.token_version + 1),
+        ..users::UserChanges::next_version(&current)
+    };
+    if !users::update_if_version(conn, target, current.version, &changes).map_err(identity_taken)? {
+        return Err(AppError::stale_version(current.version + 1));
+    }
+    if cuts {
+        crate::db::tokens::revoke_all_of_user(conn, target, db::now())?;
+    }
+    users::find(conn, target)?.ok_or_else(user_not_found)
 }
 
 /// Sets a user's password and ends their sessions.

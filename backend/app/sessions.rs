@@ -441,8 +441,12 @@ pub async fn oidc_callback(
                         .as_ref()
                         .and_then(|r| LoginApp::parse(&r.app))
                         .unwrap_or(cookie_app);
-                    let own = row.filter(|r| refusal.reason == "login_expired").map(|r| r.id);
-                    Ok(Err(refuse(conn, own, app, &claim_ctx, None, None, &refusal)?))
+                    let own = row
+                        .filter(|_r| refusal.reason == "login_expired")
+                        .map(|r| r.id);
+                    Ok(Err(refuse(
+                        conn, own, app, &claim_ctx, None, None, &refusal,
+                    )?))
                 }
                 (None, Some(row)) => Ok(Ok(row)),
                 (None, None) => unreachable!("no row is refused above"),
@@ -655,7 +659,11 @@ pub async fn oidc_redeem(
 
 /// The provider's logout URL for a session that began there (RP-initiated
 /// logout), to send the browser to after Larmkoll's own logout.
-pub async fn provider_logout(db: &Db, oidc: &Oidc, session_id: Option<String>) -> Result<Option<String>, AppError> {
+pub async fn provider_logout(
+    db: &Db,
+    oidc: &Oidc,
+    session_id: Option<String>,
+) -> Result<Option<String>, AppError> {
     let Some(family) = session_id else {
         return Ok(None);
     };

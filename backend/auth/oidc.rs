@@ -10,10 +10,10 @@
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
-    AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, LogoutRequest, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
-    RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, HttpRequest, HttpResponse, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl,
+    RequestTokenError, Scope, TokenResponse,
 };
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -271,7 +271,10 @@ impl Oidc {
             Refusal::untrusted(reason)
         })?;
         if let Some(required) = &self.config.required_acr {
-            if !acr.as_deref().is_some_and(|given| acr_suffices(given, required)) {
+            if !acr
+                .as_deref()
+                .is_some_and(|given| acr_suffices(given, required))
+            {
                 return Err(Refusal::new(
                     "acr_too_low",
                     "This login needs a higher assurance level. Log in again with your card (e-tjänstekort or SITHS).",

@@ -124,7 +124,11 @@ pub fn redeem(
 /// Forgets logins that ended more than a day ago, except those that hold a
 /// session's ID token (needed for the provider's logout) within the refresh
 /// tokens' lifetime.
-pub fn weed(conn: &mut DbConn, before: NaiveDateTime, sessions_before: NaiveDateTime) -> QueryResult<usize> {
+pub fn weed(
+    conn: &mut DbConn,
+    before: NaiveDateTime,
+    sessions_before: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::delete(
         oidc_logins::table
             .filter(oidc_logins::expires_at.lt(before))

@@ -169,3 +169,13 @@ pub fn remove_membership(conn: &mut DbConn, group_id: &str, user_id: &str) -> Qu
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
+
+/// The users in a group, by username.
+pub fn members_of_group(conn: &mut DbConn, group_id: &str) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .inner_join(group_members::table)
+        .filter(group_members::group_id.eq(group_id))
+        .select(UserRow::as_select())
+        .order(users::username)
+        .load(conn)
+}

@@ -49,6 +49,29 @@ impl Role {
     }
 }
 
+impl Role {
+    /// The role's name in Swedish, as people at the municipality say it.
+    pub fn sv(self) -> &'static str {
+        match self {
+            Role::Admin => "Systemförvaltare",
+            Role::Assessor => "Biståndshandläggare",
+            Role::Coordinator => "Koordinator",
+            Role::Installer => "Larminstallatör",
+            Role::CareStaff => "Hemtjänstpersonal",
+            Role::Billing => "Avgiftshandläggare",
+            Role::AlarmCenter => "Jourhandläggare",
+        }
+    }
+
+    /// A role by its code (`installer`) or its Swedish name (`Larminstallatör`), in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        Role::ALL.into_iter().find(|r| {
+            r.as_str().eq_ignore_ascii_case(text) || r.sv().to_lowercase() == text.to_lowercase()
+        })
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -603,6 +603,30 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Like `on_both_backends!`, with the app started by `start(backend)` (a
+/// test module's own settings).
+#[macro_export]
+macro_rules! on_both_backends_configured {
+    ($start:path; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app = $start($crate::helpers::Backend::Sqlite).await.expect("sqlite");
+                    super::$name(app).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(app) = $start($crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 /// A command-line tool the suite drives from outside the server: looked up in
 /// the test tool folders `.ci/run` fills (`tests/tools/.venv/bin` for PyPI
 /// tools, `tests/*/node_modules/.bin` for npm ones), then on `PATH`.

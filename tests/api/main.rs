@@ -35,4 +35,5 @@ mod openapi;
 mod org;
 mod reports;
 mod s3;
+mod scim;
 mod slow_clients;

@@ -179,7 +179,13 @@ impl Browser {
     /// From Larmkoll's login button to the provider's redirect back to the
     /// callback (not yet followed): logs in at the provider as `account` with
     /// assurance level `acr`.
-    pub async fn to_callback(&mut self, app: &TestApp, which: &str, account: &str, acr: &str) -> String {
+    pub async fn login_at_provider(
+        &mut self,
+        app: &TestApp,
+        which: &str,
+        account: &str,
+        acr: &str,
+    ) -> String {
         let mut url = format!("{}/api/v1/auth/oidc/start?app={which}", app.base);
         for _ in 0..12 {
             if url.starts_with(&format!("{}/api/v1/auth/oidc/callback", app.base)) {
@@ -285,18 +291,16 @@ impl Fixture {
 
     pub async fn redeem(&self, ticket: &str) -> Response {
         self.app
-            .post(
-                "/api/v1/auth/oidc/token",
-                None,
-                json!({ "ticket": ticket }),
-            )
+            .post("/api/v1/auth/oidc/token", None, json!({ "ticket": ticket }))
             .await
     }
 
     /// The whole login as a browser makes it, redeemed.
     pub async fn sign_in(&self, account: &str, acr: &str) -> Response {
         let mut browser = Browser::default();
-        let cb = browser.to_callback(&self.app, "desk", account, acr).await;
+        let cb = browser
+            .login_at_provider(&self.app, "desk", account, acr)
+            .await;
         let ticket = browser.callback(&self.app, &cb, "desk").await;
         self.redeem(&ticket).await
     }
@@ -369,7 +373,10 @@ async fn happy_path(backend: Backend) {
     let Some(f) = fixture(backend, |_| {}).await else {
         return;
     };
-    let methods = f.app.send("GET", "/api/v1/auth/methods", None, &[], None).await;
+    let methods = f
+        .app
+        .send("GET", "/api/v1/auth/methods", None, &[], None)
+        .await;
     assert_eq!(methods.body["password"], true);
     assert_eq!(
         methods.body["provider"]["button_text"],
@@ -377,14 +384,22 @@ async fn happy_path(backend: Backend) {
     );
     let id = f.provisioned("anna.lind", "anna-sso").await;
     let mut browser = Browser::default();
-    let cb = browser.to_callback(&f.app, "field", "anna-sso", LOA3).await;
+    let cb = browser
+        .login_at_provider(&f.app, "field", "anna-sso", LOA3)
+        .await;
     let ticket = browser.callback(&f.app, &cb, "field").await;
     let res = f.redeem(&ticket).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.body["user"]["username"], "anna.lind");
-    let token = res.body["access_token"].as_str().expect("token").to_string();
+    let token = res.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     let me = f.app.get("/api/v1/auth/me", &token).await;
-    assert_eq!((me.status, me.body["id"].as_str()), (200, Some(id.as_str())));
+    assert_eq!(
+        (me.status, me.body["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
     // Larmkoll's own refresh works as after a password login.
     let refreshed = f
         .app
@@ -398,9 +413,12 @@ async fn happy_path(backend: Backend) {
     assert_eq!(f.logins_of(&id).await, 1);
 
     // The ticket works once.
-    f.redeem(&ticket)
-        .await
-        .assert_problem(401, "login_refused", "no longer valid", "gäller inte längre");
+    f.redeem(&ticket).await.assert_problem(
+        401,
+        "login_refused",
+        "no longer valid",
+        "gäller inte längre",
+    );
     // The provider's answer cannot be played again, not even by the same browser.
     let before = f.footprint().await;
     let again = browser.callback(&f.app, &cb, "field").await;
@@ -415,12 +433,21 @@ async fn happy_path(backend: Backend) {
         .post("/api/v1/auth/logout", Some(access), json!({}))
         .await;
     assert_eq!(out.status, 200, "{}", out.body);
-    let end = out.body["end_session_url"].as_str().expect("end session url");
-    assert!(end.starts_with(&format!("{}/session/end", f.provider.issuer())), "{end}");
+    let end = out.body["end_session_url"]
+        .as_str()
+        .expect("end session url");
+    assert!(
+        end.starts_with(&format!("{}/session/end", f.provider.issuer())),
+        "{end}"
+    );
     assert!(end.contains("id_token_hint="), "{end}");
     assert!(end.contains("post_logout_redirect_uri="), "{end}");
     let page = browser.get(end).await;
-    assert_eq!(page.status, 200, "the provider shows its logout page: {}", page.body);
+    assert_eq!(
+        page.status, 200,
+        "the provider shows its logout page: {}",
+        page.body
+    );
     assert_eq!(f.app.get("/api/v1/auth/me", access).await.status, 401);
 }
 
@@ -502,11 +529,18 @@ async fn a_state_that_is_missing_or_from_another_browser_is_refused() {
     // The provider's answer carried to another browser (login CSRF, a shared link).
     let before = f.footprint().await;
     let mut mine = Browser::default();
-    let cb = mine.to_callback(&f.app, "desk", "anna-sso", LOA3).await;
+    let cb = mine
+        .login_at_provider(&f.app, "desk", "anna-sso", LOA3)
+        .await;
     let mut other = Browser::default();
     let ticket = other.callback(&f.app, &cb, "desk").await;
-    f.assert_refused(&f.redeem(&ticket).await, "state_other_browser", "inte i den här webbläsaren", before)
-        .await;
+    f.assert_refused(
+        &f.redeem(&ticket).await,
+        "state_other_browser",
+        "inte i den här webbläsaren",
+        before,
+    )
+    .await;
     // The login it named is untouched: its own browser still completes it.
     let ticket = mine.callback(&f.app, &cb, "desk").await;
     assert_eq!(f.redeem(&ticket).await.status, 200);
@@ -514,14 +548,24 @@ async fn a_state_that_is_missing_or_from_another_browser_is_refused() {
     // An answer without a state.
     let before = f.footprint().await;
     let mut browser = Browser::default();
-    let cb = browser.to_callback(&f.app, "desk", "anna-sso", LOA3).await;
+    let cb = browser
+        .login_at_provider(&f.app, "desk", "anna-sso", LOA3)
+        .await;
     let (path, query) = cb.split_once('?').expect("query");
-    let kept: Vec<&str> = query.split('&').filter(|p| !p.starts_with("state=")).collect();
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with("state="))
+        .collect();
     let ticket = browser
         .callback(&f.app, &format!("{path}?{}", kept.join("&")), "desk")
         .await;
-    f.assert_refused(&f.redeem(&ticket).await, "state_missing", "Börja om", before)
-        .await;
+    f.assert_refused(
+        &f.redeem(&ticket).await,
+        "state_missing",
+        "Börja om",
+        before,
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -551,7 +595,10 @@ async fn password_login_can_be_kept_for_break_glass_accounts_only() {
     };
     // `fixture` logged the admin in with a password: a break-glass account.
     assert!(!f.admin.is_empty());
-    let methods = f.app.send("GET", "/api/v1/auth/methods", None, &[], None).await;
+    let methods = f
+        .app
+        .send("GET", "/api/v1/auth/methods", None, &[], None)
+        .await;
     assert_eq!(methods.body["password"], false);
     let refused = f
         .app
