@@ -167,7 +167,12 @@ async function login(ev) {
     error.hidden = false;
     return;
   }
-  const tokens = await res.json();
+  await signedIn(await res.json());
+  form.password.value = "";
+}
+
+// A new token pair, from a password login or the municipality's login service.
+async function signedIn(tokens) {
   let previous = await L.kv.get("session");
   if (previous?.user && previous.user.id !== tokens.user.id) {
     // Another person's cached customers leave the phone; their queue stays theirs.
@@ -175,9 +180,60 @@ async function login(ev) {
     previous = null;
   }
   await L.kv.set("session", L.sessionFrom(tokens, previous?.pin ? { pin: previous.pin } : null));
-  form.password.value = "";
   ui.unlocked = true;
   await decide();
+}
+
+// The login service, when the server has one (remembered for offline starts);
+// with password login off, the password form is only the fallback.
+async function loginMethods() {
+  let methods = await L.kv.get("login-methods");
+  if (navigator.onLine) {
+    try {
+      methods = await (await fetch("/api/v1/auth/methods", { headers: { Accept: "application/json" } })).json();
+      await L.kv.set("login-methods", methods);
+    } catch {
+      // offline: what was remembered
+    }
+  }
+  if (!methods) return;
+  if (methods.provider) {
+    const button = $("#provider-button");
+    button.textContent = methods.provider.button_text;
+    button.href = `${methods.provider.start_url}?app=field`;
+    $("#provider-login").hidden = false;
+  }
+  if (!methods.password) {
+    $("#password-login").classList.add("fallback");
+    $("#password-login").open = false;
+  }
+}
+
+// Back from the login service with a ticket in the address's fragment:
+// redeemed once for the tokens, or the refusal shown in the server's words.
+async function redeemTicket() {
+  const found = location.hash.match(/^#oidc=([\w-]+)$/);
+  if (!found) return false;
+  history.replaceState(null, "", `${location.pathname}${location.search}#/`);
+  let res;
+  try {
+    res = await fetch("/api/v1/auth/oidc/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ ticket: found[1] }),
+    });
+  } catch {
+    await showLogin("Ingen täckning. Inloggningen kunde inte slutföras – försök igen när du har täckning.");
+    return true;
+  }
+  if (!res.ok) {
+    await showLogin();
+    $("#login-error").textContent = await L.problemText(res);
+    $("#login-error").hidden = false;
+    return true;
+  }
+  await signedIn(await res.json());
+  return true;
 }
 
 async function pinHash(pin, salt) {
@@ -227,7 +283,7 @@ async function unlock(ev) {
   if (failures >= PIN_ATTEMPTS) {
     // The PIN and tokens go; the queue stays for the next login.
     await L.kv.set("session", { user: s.user });
-    return showLogin("För många felaktiga PIN-försök. Logga in med lösenord – det som väntar finns kvar.");
+    return showLogin("För många felaktiga PIN-försök. Logga in igen – det som väntar finns kvar.");
   }
   await L.kv.set("session", { ...s, pin: { ...s.pin, failures } });
   error.textContent = `Fel PIN-kod. ${PIN_ATTEMPTS - failures} försök kvar.`;
@@ -244,11 +300,17 @@ async function logout() {
   }
   const s = await L.kv.get("session");
   if (s?.refresh_token && navigator.onLine) {
+    // At the municipality's login service too, when the session began there.
     fetch("/api/v1/auth/logout", {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${s.access_token}` },
       body: JSON.stringify({ refresh_token: s.refresh_token }),
-    }).catch(() => {});
+    })
+      .then((res) => (res.status === 200 ? res.json() : null))
+      .then((out) => {
+        if (out?.end_session_url) location.href = out.end_session_url;
+      })
+      .catch(() => {});
   }
   await L.wipe();
   ui.unlocked = false;
@@ -724,5 +786,6 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!$("#screen-outbox").hidden) await renderOutbox();
   });
   registerWorker();
-  decide();
+  loginMethods();
+  redeemTicket().then((redeemed) => redeemed || decide());
 });

@@ -557,12 +557,18 @@ async function enterDesk() {
 function logout(message) {
   const username = state.user?.username;
   if (state.refreshToken && message === undefined) {
-    // Logging out on purpose ends the session on the server too.
+    // Logging out on purpose ends the session on the server too, and at the
+    // municipality's login service when the session began there.
     fetch("/api/v1/auth/logout", {
       method: "POST",
       headers: { "Content-Type": "application/json", ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) },
       body: JSON.stringify({ refresh_token: state.refreshToken }),
-    }).catch(() => {});
+    })
+      .then((res) => (res.status === 200 ? res.json() : null))
+      .then((out) => {
+        if (out?.end_session_url) location.href = out.end_session_url;
+      })
+      .catch(() => {});
   }
   clearTimeout(refreshTimer);
   state.token = null;
@@ -617,10 +623,55 @@ function startDesk() {
     b.addEventListener("click", () => downloadCsv(b.dataset.csv, b.dataset.file));
   }
   window.addEventListener("hashchange", () => state.user && show(location.hash.slice(1)));
+  loginMethods();
+  if (redeemTicket()) return;
   if (state.token && state.user) {
     scheduleRefresh();
     enterDesk();
   }
+}
+
+// The municipality's login service, when the server has one; with password
+// login off, the password form is only the fallback for named accounts.
+async function loginMethods() {
+  let methods;
+  try {
+    methods = await (await fetch("/api/v1/auth/methods", { headers: { Accept: "application/json" } })).json();
+  } catch {
+    return;
+  }
+  if (methods.provider) {
+    const button = document.getElementById("provider-button");
+    button.textContent = methods.provider.button_text;
+    button.href = `${methods.provider.start_url}?app=desk`;
+    document.getElementById("provider-login").hidden = false;
+  }
+  if (!methods.password) {
+    const fallback = document.getElementById("password-login");
+    fallback.classList.add("fallback");
+    fallback.open = false;
+  }
+}
+
+// Back from the login service with a ticket in the address's fragment:
+// redeemed once for the session's tokens, or the refusal shown in its words.
+function redeemTicket() {
+  const found = location.hash.match(/^#oidc=([\w-]+)$/);
+  if (!found) return false;
+  history.replaceState(null, "", location.pathname + location.search);
+  const error = document.getElementById("login-error");
+  state.token = null; // a new session replaces whatever this tab had
+  api("/auth/oidc/token", { method: "POST", body: JSON.stringify({ ticket: found[1] }) })
+    .then((t) => {
+      keepSession(t);
+      error.hidden = true;
+      enterDesk();
+    })
+    .catch((e) => {
+      error.textContent = e.message;
+      error.hidden = false;
+    });
+  return true;
 }
 
 async function startPickup() {

@@ -34,6 +34,16 @@ async fn the_field_app_in_headless_chromium() {
     let short = TestApp::start_configured(Backend::Sqlite, true, |s| s.access_token_minutes = 1)
         .await
         .expect("app");
+    // A third with the municipality's login service (a real OpenID provider)
+    // and one-minute tokens, for the sign-in tests.
+    let oidc = crate::oidc::fixture(Backend::Sqlite, |s| s.access_token_minutes = 1).await;
+    let oidc_env: Vec<(&str, String)> = match &oidc {
+        Some(f) => vec![
+            ("LARMKOLL_OIDC_URL", f.app.base.clone()),
+            ("LARMKOLL_OIDC_ISSUER", f.provider.issuer()),
+        ],
+        None => Vec::new(),
+    };
     let (base, short_base) = (app.base.clone(), short.base.clone());
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let out = actix_web::web::block(move || {
@@ -46,6 +56,7 @@ async fn the_field_app_in_headless_chromium() {
             .env("LARMKOLL_URL", base)
             .env("LARMKOLL_SHORT_TOKEN_URL", short_base)
             .env("LARMKOLL_FIXTURES", fixtures)
+            .envs(oidc_env)
             .args(
                 std::env::var("BROWSER_TESTS")
                     .map(|only| vec![format!("--test-name-pattern={only}")])
@@ -73,6 +84,8 @@ async fn the_field_app_in_headless_chromium() {
     // All of them, or at least one when BROWSER_TESTS picks some.
     let expected = if std::env::var("BROWSER_TESTS").is_ok() {
         1
+    } else if oidc.is_some() {
+        10
     } else {
         8
     };
