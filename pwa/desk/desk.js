@@ -34,7 +34,18 @@ const VIEWS = [
   { id: "messages", label: "Meddelanden", roles: null, load: loadMessages },
   { id: "billing", label: "Debitering", roles: ["billing", "admin"], load: loadBilling },
   { id: "pickup", label: "Hämtlista", roles: ["coordinator", "installer", "admin"], load: null },
+  { id: "users", label: "Användare", roles: ["admin"], load: loadUsers },
 ];
+
+const ROLE = {
+  admin: "Systemförvaltare",
+  assessor: "Biståndshandläggare",
+  coordinator: "Koordinator",
+  installer: "Larminstallatör",
+  care_staff: "Hemtjänstpersonal",
+  billing: "Avgiftshandläggare",
+  alarm_center: "Jourhandläggare",
+};
 
 class ApiError extends Error {
   constructor(message, status, code) {
@@ -611,6 +622,7 @@ function startDesk() {
     }
   });
   document.getElementById("logout").addEventListener("click", () => logout());
+  document.getElementById("new-user").addEventListener("submit", createUser);
   document.getElementById("billing-period").addEventListener("submit", (ev) => {
     ev.preventDefault();
     show("billing");
@@ -628,6 +640,74 @@ function startDesk() {
   if (state.token && state.user) {
     scheduleRefresh();
     enterDesk();
+  }
+}
+
+// --- Users (admin): provisioned ahead, switched off and on ---------------------
+
+async function loadUsers() {
+  const users = await api("/users");
+  fill("user-rows", null, users.map(userRow));
+}
+
+function userRow(u) {
+  const how = [u.external_id ? `Kommunens inloggning (${u.external_id})` : null, u.has_password ? "Lösenord" : null]
+    .filter(Boolean)
+    .join(", ");
+  const toggle = el("button", {
+    type: "button",
+    className: "secondary",
+    textContent: u.active ? "Stäng av" : "Aktivera",
+  });
+  toggle.setAttribute("aria-label", `${u.active ? "Stäng av" : "Aktivera"} ${u.username}`);
+  toggle.addEventListener("click", async () => {
+    toggle.disabled = true;
+    try {
+      await api(`/users/${u.id}`, {
+        method: "PATCH",
+        body: JSON.stringify({ active: !u.active }),
+        headers: { "If-Match": `"${u.version}"` },
+      });
+      say(u.active ? `${u.username} är avstängd och utloggad överallt.` : `${u.username} är aktiv igen.`);
+      await loadUsers();
+    } catch (e) {
+      toggle.disabled = false;
+      say(e.message, true);
+    }
+  });
+  return el(
+    "tr",
+    {},
+    cell(u.username),
+    cell(u.display_name),
+    cell(ROLE[u.role] ?? u.role),
+    cell(how || "–"),
+    cell(u.active ? "Aktiv" : "Avstängd"),
+    cell(toggle),
+  );
+}
+
+async function createUser(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const data = new FormData(form);
+  const error = document.getElementById("new-user-error");
+  const body = {
+    username: data.get("username").trim(),
+    display_name: data.get("display_name").trim(),
+    role: data.get("role"),
+  };
+  if (data.get("external_id").trim()) body.external_id = data.get("external_id").trim();
+  if (data.get("password")) body.password = data.get("password");
+  try {
+    const created = await api("/users", { method: "POST", body: JSON.stringify(body) });
+    form.reset();
+    error.hidden = true;
+    say(`${created.username} är upplagd.`);
+    await loadUsers();
+  } catch (e) {
+    error.textContent = e.message;
+    error.hidden = false;
   }
 }
 
