@@ -224,7 +224,6 @@ error_codes! {
     HeicNotSupported => "heic_not_supported", "HEIC photos are not accepted", "HEIC-bilder tas inte emot",
     IdempotencyInProgress => "idempotency_in_progress", "The same request is still being handled", "Samma begäran hanteras fortfarande",
     IdempotencyKeyReused => "idempotency_key_reused", "The Idempotency-Key was used for another request", "Idempotency-Key har använts för en annan begäran",
-    IdentityProviderUnavailable => "identity_provider_unavailable", "The identity provider cannot be reached", "Kommunens inloggningstjänst går inte att nå",
     ImageCorrupt => "image_corrupt", "The image is damaged", "Bilden är skadad",
     ImageTooLarge => "image_too_large", "The image is too large", "Bilden är för stor",
     ImportHasErrors => "import_has_errors", "The sheet has rows with mistakes", "Arket har rader med fel",

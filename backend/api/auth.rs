@@ -283,6 +283,9 @@ pub struct ProviderLogin {
 }
 
 /// How one logs in here: the password form, the identity provider, or both.
+///
+/// Public: the desk and the field app ask before they draw the login, and the
+/// field app remembers the answer for a start without signal.
 #[utoipa::path(tag = "auth", security(()),
     responses((status = 200, description = "The login methods", body = LoginMethods)))]
 #[get("/auth/methods")]
@@ -341,9 +344,11 @@ pub struct StartQuery {
     pub app: Option<String>,
 }
 
-/// Starts a login at the municipality's identity provider (a browser
-/// navigation): redirects there with a fresh state, nonce and PKCE challenge,
-/// and binds the state to this browser with a cookie.
+/// Starts a login at the municipality's identity provider.
+///
+/// A browser navigation, not a fetch: redirects to the provider with a fresh
+/// state, nonce and PKCE challenge (S256), asking for the required assurance
+/// level, and binds the state to this browser with an HttpOnly cookie.
 #[utoipa::path(tag = "auth", security(()),
     params(StartQuery),
     responses(
@@ -377,10 +382,14 @@ pub struct CallbackQuery {
     pub iss: Option<String>,
 }
 
-/// Where the identity provider sends the browser back (the redirect URI to
-/// register there: `<public url>/api/v1/auth/oidc/callback`). Checks the
-/// answer and sends the browser on to the app with a one-time ticket, in the
-/// URL's fragment, that `POST /api/v1/auth/oidc/token` redeems.
+/// Where the identity provider sends the browser back.
+///
+/// The redirect URI to register at the provider:
+/// `<public url>/api/v1/auth/oidc/callback`. Checks the answer (state, code,
+/// ID token, assurance level, the person) and sends the browser on to the app
+/// with a one-time ticket in the URL's fragment, which
+/// `POST /api/v1/auth/oidc/token` redeems. A refusal is audited and travels
+/// the same way, so the app shows it in the server's words.
 #[utoipa::path(tag = "auth", security(()),
     params(CallbackQuery),
     responses(
@@ -418,9 +427,11 @@ pub struct TicketRequest {
     pub ticket: String,
 }
 
-/// Redeems the ticket a login at the identity provider ended with: the token
-/// pair, as a password login gives, or the refusal (`detail_sv` says why and
-/// what to do). Each ticket works once, for two minutes.
+/// Redeems the ticket a login at the identity provider ended with.
+///
+/// Answers the token pair, as a password login gives, or the refusal
+/// (`detail_sv` says why and what to do). Each ticket works once, for two
+/// minutes.
 #[utoipa::path(tag = "auth", security(()),
     request_body = TicketRequest,
     responses(

@@ -192,7 +192,7 @@ pub async fn create_model(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"model_id": "…", "serial": "TX-4471-0098"}))]
+#[schema(example = json!({"model_id": "6b1f0c52-2d8e-4f6a-9c1e-0a7d3e5b9f21", "serial": "TX-4471-0098"}))]
 pub struct NewItem {
     /// Id of an existing equipment model (`GET /api/v1/equipment/models`;
     /// otherwise 422 `unknown`).

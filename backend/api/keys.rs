@@ -137,7 +137,7 @@ fn detail_dto(record: KeyRecord, hours: i64) -> Result<KeyDetail, AppError> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"key_number": "B-1042", "customer_id": "…", "count": 2, "cabinet": "Skåp 2", "hook": "14"}))]
+#[schema(example = json!({"key_number": "B-1042", "customer_id": "0f3c9a4e-7b21-4d6e-8a55-2c9e1b7d4f60", "count": 2, "cabinet": "Skåp 2", "hook": "14"}))]
 pub struct NewKey {
     #[schema(
         min_length = 1,
@@ -365,7 +365,7 @@ async fn do_move(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"group_id": "…"}))]
+#[schema(example = json!({"group_id": "9d2e4b71-5c3a-4f8e-b6d0-7e1a2c9f3b58"}))]
 pub struct SignOut {
     /// To a group (e.g. the night patrol; an existing group, `GET /api/v1/groups`)…
     pub group_id: Option<Uuid>,

@@ -42,6 +42,7 @@ use utoipa_actix_web::AppExt;
         title = "Larmkoll API",
         description = "Safety alarms (trygghetslarm), digital locks and customers' keys, from the assessor's decision to the day the equipment comes back.\n\nEvery error is `application/problem+json` (RFC 9457) with a stable `code`, its title in English and Swedish (`title`, `title_sv`) and a message in English (`detail`) and Swedish (`detail_sv`). Every POST accepts an `Idempotency-Key` header; writes to an existing record need `If-Match` with the ETag you read.",
     ),
+    servers((url = "/", description = "The server that serves this document")),
     components(schemas(Problem, FieldError)),
     modifiers(&SecurityAndErrors),
     tags(

@@ -111,7 +111,7 @@ pub struct Group {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"area_id": "3f0c…", "name": "Boo nattpatrull", "kind": "night_patrol"}))]
+#[schema(example = json!({"area_id": "3f0c2a91-6d4b-4e7f-8c15-9b2d7e0a4c63", "name": "Boo nattpatrull", "kind": "night_patrol"}))]
 pub struct NewGroup {
     /// Id of an existing area (`GET /api/v1/areas`; otherwise 422 `unknown`).
     pub area_id: Uuid,
@@ -258,8 +258,9 @@ pub struct NewUser {
     pub group_ids: Vec<Uuid>,
     /// The identity the user will sign in with at the identity provider: the
     /// value of the claim Larmkoll matches on (`oidc_match_claim`), e.g. the
-    /// `sub`, an HSA-id or an e-mail address. Unique.
-    #[schema(max_length = 256)]
+    /// `sub`, an HSA-id or an e-mail address. Unique. A new user needs a
+    /// password, an external identity, or both (otherwise 422 `required` on `password`).
+    #[schema(max_length = 256, pattern = r"^[^\u0000]*$")]
     pub external_id: Option<String>,
 }
 
@@ -340,7 +341,7 @@ pub struct UserUpdate {
     /// A deactivated user cannot log in and their tokens stop working.
     pub active: Option<bool>,
     /// The identity at the identity provider; `""` removes it. A new one ends the user's sessions.
-    #[schema(max_length = 256)]
+    #[schema(max_length = 256, pattern = r"^[^\u0000]*$")]
     pub external_id: Option<String>,
 }
 

@@ -344,7 +344,7 @@ async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -
         StatusCode::OK,
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-            "documentationUri": "https://github.com/larmkoll/larmkoll#provisioning-scim-20",
+            "documentationUri": format!("{}/docs/", state.settings.public_url()),
             "patch": {"supported": true},
             "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
             "filter": {"supported": true, "maxResults": MAX_RESULTS},

@@ -654,7 +654,11 @@ impl<'a> World<'a> {
             | "GET /api/v1/reports/deliveries" | "GET /api/v1/reports/equipment"
             | "GET /api/v1/reports/extensions" | "GET /api/v1/reports/keys-not-received"
             | "GET /api/v1/reports/keys-out" | "GET /api/v1/reports/not-executed"
-            | "GET /api/v1/reports/to-collect" => at(path),
+            | "GET /api/v1/reports/to-collect" | "GET /api/v1/auth/methods" => at(path),
+            // No identity provider is configured on this server: the flow's addresses are not there.
+            "GET /api/v1/auth/oidc/start" => at(&format!("{path}?app=desk")),
+            "GET /api/v1/auth/oidc/callback" => at(&format!("{path}?code=c&state=s")),
+            "POST /api/v1/auth/oidc/token" => at(path).json(json!({"ticket": format!("no-such-ticket-{n}")})),
 
             "POST /api/v1/auth/login" => {
                 at(path).json(json!({"username": username, "password": "demo"}))
@@ -1126,6 +1130,10 @@ async fn run_cell(
         "GET /readyz",
         "POST /api/v1/auth/login",
         "POST /api/v1/auth/refresh",
+        "GET /api/v1/auth/methods",
+        "GET /api/v1/auth/oidc/start",
+        "GET /api/v1/auth/oidc/callback",
+        "POST /api/v1/auth/oidc/token",
     ];
     let token = if anonymous.contains(&op) {
         None

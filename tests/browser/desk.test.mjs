@@ -87,7 +87,7 @@ test("a coordinator executes by keyboard and prints the pick-up list to PDF", as
   // Log in with the keyboard only.
   await page.goto(`${base}/desk/`);
   assert.equal(await page.getAttribute("html", "lang"), "sv");
-  await page.locator("input[name=username]").focus();
+  await page.locator("#login input[name=username]").focus();
   await page.keyboard.type("koordinator");
   await page.keyboard.press("Tab");
   await page.keyboard.type("demo");
@@ -155,7 +155,7 @@ test("a coordinator executes by keyboard and prints the pick-up list to PDF", as
 // Logs in at the desk by keyboard and waits for the first view.
 async function deskLogin(page, origin, username, firstView) {
   await page.goto(`${origin}/desk/`);
-  await page.locator("input[name=username]").focus();
+  await page.locator("#login input[name=username]").focus();
   await page.keyboard.type(username);
   await page.keyboard.press("Tab");
   await page.keyboard.type("demo");
@@ -247,8 +247,8 @@ test("the desk renews a lapsed token, asks for the login again when it cannot, a
   await page.locator('#views button[data-view="queue"]').click();
   await page.waitForSelector("#login:not([hidden])");
   assert.equal(await page.textContent("#status"), "Inloggningen har gått ut. Logga in igen.");
-  assert.equal(await page.inputValue("input[name=username]"), "koordinator");
-  assert.equal(await page.inputValue("input[name=password]"), "");
+  assert.equal(await page.inputValue("#login input[name=username]"), "koordinator");
+  assert.equal(await page.inputValue("#login input[name=password]"), "");
   for (const hidden of ["#views", "#logout", "#view-queue"]) {
     assert.equal(await page.locator(hidden).isVisible(), false, `${hidden} is not shown at the login`);
   }
@@ -259,8 +259,8 @@ test("the desk renews a lapsed token, asks for the login again when it cannot, a
     await page.evaluate(() => sessionStorage.clear());
     await page.goto(`${base}/desk/#messages`);
     await page.reload();
-    await page.locator("input[name=username]").fill(username);
-    await page.locator("input[name=password]").fill("demo");
+    await page.locator("#login input[name=username]").fill(username);
+    await page.locator("#login input[name=password]").fill("demo");
     await page.keyboard.press("Enter");
     await page.waitForSelector("body[data-ready=messages]");
     assert.equal(await page.textContent("#status"), "", `${username}: no error over the inbox`);

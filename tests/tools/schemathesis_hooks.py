@@ -25,6 +25,7 @@ def filter_case(ctx, case):
 # Positive cases must be ones the server accepts. What the schema states, the
 # generator already honours; these are the rules it can only read in the
 # descriptions (a cursor is one the API gave out; exactly one of two fields;
+# a new user has a password or an external identity, or both;
 # no day later than today; a period does not end before it starts; an
 # Idempotency-Key is not reused for another body; a reference in a body names a
 # record that exists, an area one of the fuzzing user's own; a personnummer has
@@ -202,6 +203,9 @@ def _real_references(case):
         body["alarm_lead"] = False
     elif body.get("alarm_lead") and path == "/api/v1/users/{id}":
         body["role"] = "assessor"
+    if path == "/api/v1/users" and not body.get("password") and not str(body.get("external_id") or "").strip():
+        # A password, or the identity the user signs in with at the provider.
+        body["password"] = "ett-langt-losenord-for-fuzz"
     if path == "/api/v1/keys/{id}/sign-in":
         cabinet, hook = body.get("cabinet"), body.get("hook")
         if (cabinet is None) != (hook is None):
@@ -224,6 +228,8 @@ def before_call(ctx, case, kwargs):
     # A positive write on a record that exists names its current version, as a
     # client that has just read it would (otherwise nearly every one is 412).
     # Here, not in map_case: the stateful phase fills in the id only now.
+    _references_after_links(case, kwargs)
+    _one_of_two_after_links(case, kwargs)
     if not _positive(case) or not case.headers or "If-Match" not in case.headers:
         return
     # The stateful phase follows links past filter_case: a change aimed at the
@@ -233,6 +239,28 @@ def before_call(ctx, case, kwargs):
         case.headers["If-Match"] = etag
         if isinstance(kwargs.get("headers"), dict):
             kwargs["headers"]["If-Match"] = etag
+
+
+def _one_of_two_after_links(case, kwargs):
+    # A link of the stateful phase can fill in the second of two fields that
+    # exclude each other (past filter_case): a client would send one.
+    rule = _EXACTLY_ONE.get(case.operation.path)
+    if rule is None or not _positive(case):
+        return
+    where, a, b = rule
+    for part in (case.query if where == "query" else case.body, kwargs.get("params" if where == "query" else "json")):
+        if isinstance(part, dict) and part.get(a) is not None and part.get(b) is not None:
+            part.pop(b)
+
+
+def _references_after_links(case, kwargs):
+    # A link of the stateful phase can put an id of one kind where another is
+    # meant (an area's id as the ordinary assessor): a client names real ones.
+    if not _positive(case) or not isinstance(case.body, dict):
+        return
+    _real_references(case)
+    if isinstance(kwargs.get("json"), dict):
+        kwargs["json"] = case.body
 
 
 def _current_etag(case):
