@@ -650,13 +650,20 @@ async function renderSync() {
   const parts = [s.waiting ? `${s.waiting} väntar på att skickas · äldsta ${when(s.oldest)}` : "Inget väntar"];
   parts.push(s.last_sync ? `senast skickat ${when(s.last_sync)}` : "inget skickat ännu");
   if (s.failed) parts.push(`${s.failed} misslyckade`);
-  if (s.last_error) parts.push(s.last_error);
+  const stuck = s.waiting && meta.trying_since && navigator.onLine !== false;
+  if (stuck) {
+    // Signal that connects but carries nothing: say so, and what helps.
+    const since = new Date(meta.trying_since).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
+    parts.push(`Försöker skicka sedan ${since} – ingen kontakt med servern. Allt ligger kvar på telefonen och skickas av sig självt; gå dit täckningen är bättre eller tryck Skicka nu.`);
+  } else if (s.last_error) parts.push(s.last_error);
   const bar = $("#sync");
   $("#sync-text").textContent = parts.join(" · ");
   bar.dataset.waiting = String(s.waiting);
   bar.dataset.failed = String(s.failed);
   bar.classList.toggle("pending", s.waiting > 0);
   bar.classList.toggle("failing", s.failed > 0);
+  bar.classList.toggle("stuck", Boolean(stuck));
+  bar.dataset.stuck = stuck ? "true" : "false";
   $("#sync-login").hidden = !meta.login_needed;
   $("#sync-now").hidden = !s.waiting;
   await renderBadges(s);
@@ -685,6 +692,13 @@ async function sync() {
   const s = await L.kv.get("session");
   if (!s?.user) return;
   await L.sync({ onProgress: progress, onDone: synced });
+}
+
+// "Skicka nu": a fresh attempt at once, cutting one that hangs.
+async function sendNow() {
+  const s = await L.kv.get("session");
+  if (!s?.user) return;
+  await L.sendNow({ onProgress: progress, onDone: synced });
 }
 
 async function synced(result) {
@@ -772,7 +786,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#unlock").addEventListener("submit", unlock);
   $("#lock-login").addEventListener("click", () => showLogin());
   $("#logout").addEventListener("click", logout);
-  $("#sync-now").addEventListener("click", () => sync());
+  $("#sync-now").addEventListener("click", () => sendNow());
   $("#sync-login").addEventListener("click", () => showLogin("Logga in för att skicka det som väntar."));
   $("#reload-data").addEventListener("click", () =>
     refreshData().catch((e) => { $("#data-age").textContent = `Kunde inte hämta: ${e.message}`; }));

@@ -91,7 +91,7 @@
     return detail.order;
   }
 
-  async function send(item, onProgress) {
+  async function send(item, onProgress, signal) {
     for (let attempt = 0; ; attempt++) {
       const headers = {};
       if (item.method === "POST") headers["Idempotency-Key"] = item.id;
@@ -103,7 +103,7 @@
       let body = item.body;
       if (body instanceof Blob) headers["Content-Type"] = item.content_type || body.type;
       else if (body != null) headers["Content-Type"] = "application/json";
-      const res = await L.api(item.path, { method: item.method, headers, body, onProgress });
+      const res = await L.api(item.path, { method: item.method, headers, body, onProgress, signal });
       // Someone else changed the order meanwhile: take the server's version and
       // send once more; the state machine refuses what no longer applies, with
       // a message the installer can act on.
@@ -133,6 +133,9 @@
   const BUSY_MS = 3000; // another flush holds the lock
   const FIRST_RETRY_MS = 5000; // after a stop: 5 s, 10 s, … 160 s, ±25 %
   const MAX_DOUBLINGS = 5;
+  // After no contact at all (a stalled or dropped connection, not a busy
+  // server) the next try comes within 15 s: signal comes back unannounced.
+  const NO_CONTACT_MAX_MS = 15000;
   const STILL_WAITING_MS = 60000; // items queued while a pass ran
   let stops = 0;
 
@@ -148,13 +151,27 @@
     if (result.busy) return BUSY_MS;
     if ("stopped" in result) {
       stops = Math.min(stops + 1, MAX_DOUBLINGS + 1);
-      return FIRST_RETRY_MS * 2 ** (stops - 1) * (0.75 + Math.random() / 2);
+      const backoff = FIRST_RETRY_MS * 2 ** (stops - 1);
+      const capped = result.noContact ? Math.min(backoff, NO_CONTACT_MAX_MS) : backoff;
+      return capped * (0.75 + Math.random() / 2);
     }
     stops = 0;
     return waiting ? STILL_WAITING_MS : null;
   }
 
   let timer = null;
+  // The send in flight in this context, so that "Skicka nu" can cut it.
+  let inFlight = null;
+
+  // "Skicka nu": a fresh attempt at once, whatever holds the queue. A send
+  // stalled here is aborted; a flush held by the other context (page or
+  // worker) loses its lock. Each item's Idempotency-Key keeps a send that
+  // still lands from being stored twice.
+  function sendNow(hooks = {}) {
+    inFlight?.abort();
+    stops = 0;
+    return sync({ ...hooks, steal: true });
+  }
 
   // Sends now and keeps trying by the policy; `hooks.onDone(result)` after
   // every pass (the page redraws), `hooks.onProgress` as in flush.
@@ -193,8 +210,12 @@
       await noteSync({ last_error: "Ingen täckning – skickas när anslutningen är tillbaka." });
       return { offline: true };
     }
-    return navigator.locks.request("larmkoll-outbox", { ifAvailable: true }, async (lock) => {
+    const how = hooks.steal ? { steal: true } : { ifAvailable: true };
+    return navigator.locks.request("larmkoll-outbox", how, async (lock) => {
       if (!lock) return { busy: true };
+      const started = new Date().toISOString();
+      const cut = new AbortController();
+      inFlight = cut;
       const items = (await mine()).filter((i) => i.status === "waiting");
       const photos = items.filter((i) => i.body instanceof Blob);
       const total = photos.reduce((n, i) => n + i.body.size, 0);
@@ -207,19 +228,27 @@
           : undefined;
         let res;
         try {
-          res = await send(item, progress);
+          res = await send(item, progress, cut.signal);
         } catch (e) {
-          const message = e instanceof L.NeedLogin ? e.message : "Ingen kontakt med servern.";
-          await L.outbox.put({ ...item, attempts: item.attempts + 1 });
-          await noteSync({ last_error: message, login_needed: e instanceof L.NeedLogin });
+          const needLogin = e instanceof L.NeedLogin;
+          const message = needLogin ? e.message : "Ingen kontakt med servern.";
+          // A send cut by "Skicka nu" was not an attempt of its own.
+          const counted = !(cut.signal.aborted && e instanceof L.NoContact);
+          if (counted) await L.outbox.put({ ...item, attempts: item.attempts + 1 });
+          const meta = (await L.kv.get("sync")) || {};
+          await noteSync({
+            last_error: message,
+            login_needed: needLogin,
+            trying_since: needLogin ? null : meta.trying_since || started,
+          });
           changed();
-          return { sent, stopped: message };
+          return { sent, stopped: message, noContact: !needLogin };
         }
         if (isPhoto) sentBytes += item.body.size;
         const answer = await settle(item, res);
         if (answer === "retry") {
           await L.outbox.put({ ...item, attempts: item.attempts + 1 });
-          await noteSync({ last_error: `Servern svarade ${res.status}; försöker igen snart.` });
+          await noteSync({ last_error: `Servern svarade ${res.status}; försöker igen snart.`, trying_since: null });
           changed();
           return { sent, stopped: res.status };
         }
@@ -227,7 +256,7 @@
         hooks.onProgress?.(sentBytes, total);
         changed();
       }
-      await noteSync({ last_sync: new Date().toISOString(), last_error: null, login_needed: false });
+      await noteSync({ last_sync: new Date().toISOString(), last_error: null, login_needed: false, trying_since: null });
       changed();
       return { sent };
     });
@@ -275,5 +304,5 @@
     changed();
   }
 
-  Object.assign(L, { enqueue, flush, sync, flushOrThrow, summary, retry, discard, rebase, changed, channel });
+  Object.assign(L, { enqueue, flush, sync, sendNow, flushOrThrow, summary, retry, discard, rebase, changed, channel });
 })(self.Larmkoll);

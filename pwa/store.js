@@ -136,26 +136,83 @@ self.Larmkoll = self.Larmkoll || {};
     });
   }
 
-  // fetch against /api/v1 with the bearer token; a 401 refreshes once.
+  // A request that got no answer in time: the connection is stalled
+  // (signal that connects but carries nothing). Aborted, so the queue moves on.
+  class NoContact extends Error {
+    constructor(message) {
+      super(message || "Ingen kontakt med servern.");
+      this.name = "NoContact";
+    }
+  }
+
+  // How long a request may take before it counts as stalled: 15 s to answer,
+  // plus the body's time at 20 kB/s (slow, but moving). An upload with
+  // progress counts as stalled only when no byte moves for STALL_MS.
+  const ANSWER_MS = 15000;
+  const STALL_MS = 15000;
+  function patience(body) {
+    const bytes = body?.size ?? body?.length ?? 0;
+    return ANSWER_MS + bytes / 20;
+  }
+
+  // fetch against /api/v1 with the bearer token; a 401 refreshes once. A
+  // request that stalls past its patience, or whose `signal` aborts, rejects
+  // with NoContact.
   async function api(path, options = {}) {
     for (let attempt = 0; ; attempt++) {
       const token = await accessToken(attempt > 0);
       const headers = { Accept: "application/json", ...(options.headers || {}) };
       headers.Authorization = `Bearer ${token}`;
-      const send = options.onProgress && typeof XMLHttpRequest !== "undefined" ? xhr : fetch;
-      const res = await send(`/api/v1${path}`, { ...options, headers });
+      const res = await timed(`/api/v1${path}`, { ...options, headers });
       if (res.status !== 401 || attempt > 0) return res;
     }
   }
 
-  // fetch's twin over XMLHttpRequest, for upload progress in the page.
+  async function timed(url, options) {
+    const stop = new AbortController();
+    const outer = options.signal;
+    if (outer?.aborted) throw new NoContact("Avbrutet – skickas på nytt.");
+    const onOuter = () => stop.abort();
+    outer?.addEventListener("abort", onOuter);
+    const withProgress = options.onProgress && typeof XMLHttpRequest !== "undefined";
+    const timer = withProgress ? null : setTimeout(() => stop.abort(), patience(options.body));
+    try {
+      return await (withProgress ? xhr(url, { ...options, signal: stop.signal }) : fetch(url, { ...options, signal: stop.signal }));
+    } catch (e) {
+      if (stop.signal.aborted) throw new NoContact(outer?.aborted ? "Avbrutet – skickas på nytt." : undefined);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuter);
+    }
+  }
+
+  // fetch's twin over XMLHttpRequest, for upload progress in the page. It
+  // aborts when no byte has moved for STALL_MS, or no answer comes ANSWER_MS
+  // after the last byte went.
   function xhr(url, options) {
     return new Promise((resolve, reject) => {
       const x = new XMLHttpRequest();
       x.open(options.method || "GET", url);
       for (const [k, v] of Object.entries(options.headers || {})) x.setRequestHeader(k, v);
       x.responseType = "blob";
-      x.upload.onprogress = (e) => e.lengthComputable && options.onProgress(e.loaded, e.total);
+      let watchdog = null;
+      const watch = (ms) => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => x.abort(), ms);
+      };
+      options.signal?.addEventListener("abort", () => x.abort());
+      x.upload.onprogress = (e) => {
+        watch(STALL_MS);
+        if (e.lengthComputable) options.onProgress(e.loaded, e.total);
+      };
+      x.upload.onload = () => watch(ANSWER_MS);
+      x.onabort = () => {
+        clearTimeout(watchdog);
+        reject(new NoContact());
+      };
+      x.onloadend = () => clearTimeout(watchdog);
+      watch(STALL_MS);
       x.onload = () => {
         const headers = new Headers();
         for (const line of x.getAllResponseHeaders().trim().split(/\r?\n/)) {
@@ -185,5 +242,5 @@ self.Larmkoll = self.Larmkoll || {};
     return (await problemOf(res)).text;
   }
 
-  Object.assign(L, { kv, outbox, wipe, NeedLogin, sessionFrom, accessValid, accessToken, api, problemOf, problemText });
+  Object.assign(L, { kv, outbox, wipe, NeedLogin, NoContact, sessionFrom, accessValid, accessToken, api, problemOf, problemText });
 })(self.Larmkoll);

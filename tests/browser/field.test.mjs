@@ -117,6 +117,53 @@ test("the full install at a customer with no signal, sent exactly once when the 
   assert.deepEqual(problems, []);
 });
 
+test("lie-fi: a connection that never answers is cut, the bar says so, Skicka nu tries afresh, and good signal sends the queue by itself", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const { order, name, installer } = await orderFor(6);
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = watchProblems(page, /status of 40[19]|ERR_|Failed to fetch/);
+  await loginOnPhone(page, server.url);
+  await openOrder(page, name);
+
+  // Signal that connects but carries nothing, for a minute.
+  server.stall = true;
+  const stalledAt = Date.now();
+  await act(page, "contact", async (form) => {
+    await page.check(`${form} input[value=no_answer]`);
+    await page.fill(`${form} textarea[name=note]`, "Ingen öppnar, lie-fi");
+  });
+  assert.equal(await waiting(page), 1);
+  await page.waitForSelector('#sync[data-stuck="true"]', { timeout: 30000 });
+  assert.match(await page.textContent("#sync-text"), /Försöker skicka sedan \d\d:\d\d – ingen kontakt med servern/);
+
+  // Skicka nu starts a fresh attempt at once, though one may be hanging.
+  const before = server.stalled.filter((r) => r.startsWith("POST")).length;
+  await page.click("#sync-now");
+  const deadline = Date.now() + 5000;
+  while (server.stalled.filter((r) => r.startsWith("POST")).length === before && Date.now() < deadline) {
+    await page.waitForTimeout(100);
+  }
+  assert.ok(server.stalled.filter((r) => r.startsWith("POST")).length > before, "the tap sent the item again");
+  const attempts = await page.evaluate(async () => (await self.Larmkoll.summary()).items[0].attempts);
+
+  // Good signal again; the held connections are never reset. No tap.
+  await page.waitForTimeout(Math.max(0, stalledAt + 60000 - Date.now()));
+  server.stall = false;
+  const goodAt = Date.now();
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+  assert.ok(Date.now() - goodAt < 30000, "sent within 30 s of good signal");
+  assert.equal(await page.getAttribute("#sync", "data-stuck"), "false");
+  assert.doesNotMatch(await page.textContent("#sync-text"), /Försöker skicka/);
+  assert.ok(attempts >= 1, "the stalled sends counted as attempts");
+  const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
+  assert.equal(detail.contacts.filter((c) => c.note === "Ingen öppnar, lie-fi").length, 1, "stored once");
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
+  assert.deepEqual(problems, []);
+});
+
 test("a lost answer: the server stored the install, the phone never heard; the resend makes no duplicate", async (t) => {
   const server = await proxy();
   t.after(() => server.close());

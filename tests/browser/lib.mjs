@@ -21,12 +21,22 @@ export function launch() {
 
 // A reverse proxy that counts what reaches the server. Each test gets its own,
 // so its own origin: service workers and IndexedDB never leak between tests.
+// `stall = true` makes it lie-fi: every new request is taken in and never
+// answered, its connection never closed (as a dead cell keeps a socket); the
+// requests held then stay held after `stall = false`.
 export async function proxy(upstream = base) {
   const target = new URL(upstream);
   const seen = [];
+  const stalled = [];
   const errors = []; // every 5xx, with its body: a test asserts there are none
+  const control = { stall: false };
   const server = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
+    if (control.stall) {
+      stalled.push(`${req.method} ${req.url}`);
+      req.resume(); // the body is read, as a network that carries bytes nowhere
+      return;
+    }
     const forward = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
       (answer) => {
@@ -46,7 +56,10 @@ export async function proxy(upstream = base) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     seen,
+    stalled,
     errors,
+    get stall() { return control.stall; },
+    set stall(on) { control.stall = on; },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
 }
