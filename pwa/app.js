@@ -182,6 +182,21 @@ async function signedIn(tokens) {
   await L.kv.set("session", L.sessionFrom(tokens, previous?.pin ? { pin: previous.pin } : null));
   ui.unlocked = true;
   await decide();
+  await keepQueueSafe();
+}
+
+// The queue lives in the browser's storage, which it may clear when the phone
+// runs short of space unless the site's storage is persistent: asked for after
+// each login; a refusal is told, with what helps.
+async function keepQueueSafe() {
+  if (!navigator.storage?.persist) return;
+  const kept = (await navigator.storage.persisted()) || (await navigator.storage.persist());
+  const note = $("#storage-note");
+  note.hidden = kept;
+  note.textContent = kept
+    ? ""
+    : "Webbläsaren har inte lovat att spara det som väntar om telefonen får ont om utrymme. Lägg appen på hemskärmen (Lägg till på startskärmen) så sparas det säkrare.";
+  await L.kv.set("storage-persisted", kept);
 }
 
 // The login service, when the server has one (remembered for offline starts);

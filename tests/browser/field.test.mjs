@@ -52,6 +52,10 @@ test("the full install at a customer with no signal, sent exactly once when the 
   const problems = watchProblems(page);
   await loginOnPhone(page, server.url);
   assert.match(await page.textContent("#today"), new RegExp(name));
+  // The queue's storage: asked to be persistent at login; a refusal is told.
+  await page.waitForFunction(async () => (await self.Larmkoll.kv.get("storage-persisted")) !== undefined);
+  const persisted = await page.evaluate(() => navigator.storage.persisted());
+  assert.equal(await page.isVisible("#storage-note"), !persisted, "the note shows exactly when persistence was refused");
 
   // No signal from here: the page and its service worker.
   await context.setOffline(true);
