@@ -8,7 +8,7 @@
 const L = self.Larmkoll;
 const $ = (selector) => document.querySelector(selector);
 
-const ui = { unlocked: false, pages: [], logoutArmed: false };
+const ui = { unlocked: false, pages: [] };
 
 const SERVICE_SV = { safety_alarm: "trygghetslarm", digital_lock: "digitalt lås" };
 const DOCUMENT_SV = {
@@ -93,6 +93,8 @@ function show(name) {
   const working = WORK_SCREENS.has(name);
   $("#nav").hidden = !working;
   $("#sync").hidden = !working;
+  $("#menu").hidden = true;
+  $("#menu-button").setAttribute("aria-expanded", "false");
   for (const a of document.querySelectorAll("#nav a")) {
     const current = a.getAttribute("href") === (location.hash || "#/");
     if (current) a.setAttribute("aria-current", "page");
@@ -305,14 +307,37 @@ async function unlock(ev) {
   error.hidden = false;
 }
 
-async function logout() {
+// "Mer" → "Logga ut …": first what a logout does to this phone, then the logout.
+function toggleMenu(open = $("#menu").hidden) {
+  $("#menu").hidden = !open;
+  $("#menu-button").setAttribute("aria-expanded", String(open));
+  $("#logout-confirm").hidden = true;
+  $("#logout").hidden = false;
+  if (open) $("#menu-who").textContent = `Inloggad som ${$("#who").textContent}`;
+}
+
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+async function confirmLogout() {
   const summary = await L.summary();
-  const button = $("#logout");
-  if (summary.waiting + summary.failed > 0 && !ui.logoutArmed) {
-    ui.logoutArmed = true;
-    button.textContent = `Logga ut ändå? ${summary.waiting + summary.failed} åtgärder ligger kvar och skickas när du loggar in igen`;
-    return;
-  }
+  const lists = (await L.kv.get("lists")) || { orders: [] };
+  const queued = summary.waiting + summary.failed;
+  const parts = [
+    `${plural(lists.orders.length, "beställning", "beställningar")} med kundernas uppgifter raderas från telefonen` +
+      (navigator.onLine === false ? " och kan inte hämtas igen förrän du har täckning." : "."),
+    queued
+      ? `${plural(queued, "åtgärd", "åtgärder")} som inte har skickats ligger kvar och skickas när du loggar in igen.`
+      : "Inget väntar på att skickas.",
+  ];
+  $("#logout-text").textContent = parts.join(" ");
+  $("#logout").hidden = true;
+  $("#logout-confirm").hidden = false;
+  $("#logout-no").focus();
+}
+
+async function logout() {
   const s = await L.kv.get("session");
   if (s?.refresh_token && navigator.onLine) {
     // At the municipality's login service too, when the session began there.
@@ -329,8 +354,7 @@ async function logout() {
   }
   await L.wipe();
   ui.unlocked = false;
-  ui.logoutArmed = false;
-  button.textContent = "Logga ut";
+  toggleMenu(false);
   $("#who").textContent = "";
   location.hash = "#/";
   showLogin();
@@ -800,7 +824,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#pin-setup").addEventListener("submit", setPin);
   $("#unlock").addEventListener("submit", unlock);
   $("#lock-login").addEventListener("click", () => showLogin());
-  $("#logout").addEventListener("click", logout);
+  $("#menu-button").addEventListener("click", () => toggleMenu());
+  $("#logout").addEventListener("click", confirmLogout);
+  $("#logout-yes").addEventListener("click", logout);
+  $("#logout-no").addEventListener("click", () => toggleMenu(false));
   $("#sync-now").addEventListener("click", () => sendNow());
   $("#sync-login").addEventListener("click", () => showLogin("Logga in för att skicka det som väntar."));
   $("#reload-data").addEventListener("click", () =>

@@ -168,6 +168,45 @@ test("lie-fi: a connection that never answers is cut, the bar says so, Skicka nu
   assert.deepEqual(problems, []);
 });
 
+test("logging out sits behind Mer and says first what leaves the phone and what stays queued", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const { name } = await orderFor(7);
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = watchProblems(page, /status of 40[19]|ERR_INTERNET_DISCONNECTED|Failed to fetch/);
+  await loginOnPhone(page, server.url);
+  assert.ok(await page.isHidden("#logout"), "no logout in the main navigation");
+
+  await context.setOffline(true);
+  await openOrder(page, name);
+  await act(page, "contact", async (form) => {
+    await page.check(`${form} input[value=no_answer]`);
+  });
+  await page.click("#menu-button");
+  await page.click("#logout");
+  await page.waitForSelector("#logout-confirm:not([hidden])");
+  const text = await page.textContent("#logout-text");
+  assert.match(text, /beställning(ar)? med kundernas uppgifter raderas från telefonen och kan inte hämtas igen förrän du har täckning\./);
+  assert.match(text, /1 åtgärd som inte har skickats ligger kvar och skickas när du loggar in igen\./);
+  await page.click("#logout-no");
+  assert.ok(await page.isHidden("#menu"));
+  assert.ok(await page.isVisible("#screen-order"), "still working");
+
+  await page.click("#menu-button");
+  await page.click("#logout");
+  await page.click("#logout-yes");
+  await page.waitForSelector("#screen-login:not([hidden])");
+  const left = await page.evaluate(async () => ({
+    queued: (await self.Larmkoll.outbox.all()).length,
+    lists: await self.Larmkoll.kv.get("lists"),
+  }));
+  assert.equal(left.queued, 1, "the queue stays for the next login");
+  assert.equal(left.lists, undefined, "the day's customers left the phone");
+  assert.deepEqual(problems, []);
+});
+
 test("a lost answer: the server stored the install, the phone never heard; the resend makes no duplicate", async (t) => {
   const server = await proxy();
   t.after(() => server.close());
