@@ -207,6 +207,32 @@ test("logging out sits behind Mer and says first what leaves the phone and what 
   assert.deepEqual(problems, []);
 });
 
+test("a cold first visit downloads each file of the shell once, compressed, under 40 KB", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector("#screen-login:not([hidden])");
+  // The worker installed its cache of the shell and controls the page.
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15000 });
+  await page.waitForFunction(async () => (await caches.keys()).some((k) => k.startsWith("larmkoll-shell-")));
+  // Downloads: answers with a body (a 304 revalidation carries none).
+  const shell = server.statuses
+    .filter((r) => r.startsWith("200 GET ") && !r.startsWith("200 GET /api/"))
+    .map((r) => r.slice(8));
+  const twice = shell.filter((url, i) => shell.indexOf(url) !== i);
+  assert.deepEqual(twice, [], `downloaded more than once: ${twice.join(", ")} (${server.statuses.join("; ")})`);
+  for (const file of ["/", "/sw.js", "/manifest.webmanifest"]) assert.ok(shell.includes(file), `${file} was fetched`);
+  for (const script of ["/app.js", "/store.js", "/outbox.js", "/lifecycle.js", "/app.css"]) {
+    assert.ok(shell.some((u) => u.startsWith(`${script}?v=`)), `${script} was fetched`);
+  }
+  const total = shell.reduce((n, url) => n + (server.bytes[url] ?? 0), 0);
+  console.log(`a cold first visit: ${shell.length} files, ${(total / 1024).toFixed(1)} KB on the wire`);
+  assert.ok(total <= 40 * 1024, `the shell took ${total} bytes on the wire`);
+});
+
 test("a lost answer: the server stored the install, the phone never heard; the resend makes no duplicate", async (t) => {
   const server = await proxy();
   t.after(() => server.close());

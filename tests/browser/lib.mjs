@@ -28,6 +28,8 @@ export async function proxy(upstream = base) {
   const target = new URL(upstream);
   const seen = [];
   const stalled = [];
+  const bytes = {}; // response body bytes per URL, as they travelled (compressed)
+  const statuses = []; // "200 GET /path" per answer
   const errors = []; // every 5xx, with its body: a test asserts there are none
   const control = { stall: false };
   const server = http.createServer((req, res) => {
@@ -45,7 +47,9 @@ export async function proxy(upstream = base) {
           answer.on("data", (c) => chunks.push(c));
           answer.on("end", () => errors.push(`${answer.statusCode} ${req.method} ${req.url} ${Buffer.concat(chunks)}`));
         }
+        statuses.push(`${answer.statusCode} ${req.method} ${req.url}`);
         res.writeHead(answer.statusCode, answer.headers);
+        answer.on("data", (chunk) => { bytes[req.url] = (bytes[req.url] ?? 0) + chunk.length; });
         answer.pipe(res);
       },
     );
@@ -57,6 +61,8 @@ export async function proxy(upstream = base) {
     url: `http://127.0.0.1:${server.address().port}`,
     seen,
     stalled,
+    bytes,
+    statuses,
     errors,
     get stall() { return control.stall; },
     set stall(on) { control.stall = on; },
