@@ -231,8 +231,10 @@ self.Larmkoll = self.Larmkoll || {};
   async function problemOf(res) {
     try {
       const p = await res.clone().json();
-      const details = (p.errors || []).map((e) => e.detail_sv || e.detail).filter(Boolean);
-      return { code: p.code ?? null, text: [p.detail_sv || p.detail || p.title, ...details].filter(Boolean).join(" ") };
+      const main = p.detail_sv || p.detail || p.title_sv || p.title || "";
+      // A validation problem's detail_sv already names each field: no field twice.
+      const details = (p.errors || []).map((e) => e.detail_sv).filter((d) => d && !main.includes(d));
+      return { code: p.code ?? null, text: [main, ...details].filter(Boolean).join(" ") };
     } catch {
       return { code: null, text: `Servern svarade ${res.status}.` };
     }
