@@ -259,6 +259,8 @@ error_codes! {
     NotMountedHere => "not_mounted_here", "The item is not mounted at this customer", "Utrustningen sitter inte hos denna brukare",
     OrderNotFound => "order_not_found", "No such order", "Beställningen finns inte",
     OtherMunicipalityNoLock => "other_municipality_no_lock", "No lock for a customer from another municipality", "Inget lås för en brukare från en annan kommun",
+    OutboxBusy => "outbox_busy", "The delivery is being sent right now", "Leveransen skickas just nu",
+    OutboxNotFound => "outbox_not_found", "No such delivery", "Leveransen finns inte",
     PayloadTooLarge => "payload_too_large", "The body is too large", "Innehållet är för stort",
     PeriodGap => "period_gap", "The period leaves a gap", "Perioden lämnar ett glapp",
     PeriodInvalid => "period_invalid", "The period is not valid", "Perioden är ogiltig",
@@ -281,6 +283,7 @@ error_codes! {
     UserNotFound => "user_not_found", "No such user", "Användaren finns inte",
     UsernameTaken => "username_taken", "The username is already in use", "Användarnamnet används redan",
     ValidationFailed => "validation_failed", "Some values are wrong", "Några uppgifter är fel",
+    WebhookNotFound => "webhook_not_found", "No such webhook subscription", "Prenumerationen finns inte",
 }
 
 impl std::fmt::Display for ErrorCode {

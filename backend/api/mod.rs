@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod orders;
 pub mod org;
+pub mod outbox;
 pub mod pagination;
 pub mod reports;
 
@@ -325,7 +326,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(equipment::routes)
         .configure(import::routes)
         .configure(reports::routes)
-        .configure(documents::routes);
+        .configure(documents::routes)
+        .configure(outbox::routes);
 }
 
 /// The document itself; not an operation of its own in it.

@@ -50,6 +50,7 @@ pub mod idempotency;
 pub mod lifecycle;
 pub mod messages;
 pub mod org;
+pub mod outbox;
 pub mod reports;
 pub mod schema;
 mod stored;

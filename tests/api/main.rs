@@ -32,6 +32,7 @@ mod migrations;
 mod notices;
 mod openapi;
 mod org;
+mod outbox;
 mod reports;
 mod s3;
 mod slow_clients;
