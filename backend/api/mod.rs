@@ -57,6 +57,7 @@ use utoipa_actix_web::AppExt;
         (name = "documents", description = "Photographed, signed papers kept as proof"),
         (name = "reports", description = "Reports for the desk, as JSON or CSV"),
         (name = "messages", description = "The inbox: messages the routines send at each transition"),
+        (name = "mail", description = "Mail and webhooks (admin): group mailboxes, users' mail topics, webhook subscriptions, the outbox"),
     )
 )]
 pub struct ApiDoc;

@@ -288,6 +288,57 @@ pub fn spawn_dispatcher(db: Db, settings: Settings) -> anyhow::Result<Dispatcher
 
 const BATCH: i64 = 16;
 
+/// Records one attempt's outcome: sent, retried later, or given up.
+fn mark(
+    conn: &mut DbConn,
+    row: &OutboxRow,
+    sent: &Sent,
+    base: i64,
+    mail_attempts: i32,
+    window: i64,
+) -> Result<(), AppError> {
+    let now = db::now();
+    let next = now + backoff(base, row.attempts);
+    let outcome = match sent {
+        Sent::Ok => Outcome::Sent,
+        Sent::Permanent(e) => Outcome::GiveUp {
+            state: if row.channel == rows::EMAIL {
+                rows::BOUNCED
+            } else {
+                rows::FAILED
+            },
+            error: e,
+        },
+        Sent::Transient(e) => {
+            let out_of_budget = if row.channel == rows::EMAIL {
+                row.attempts >= mail_attempts
+            } else {
+                next > row.created_at + Duration::seconds(window)
+            };
+            if out_of_budget {
+                Outcome::GiveUp {
+                    state: rows::FAILED,
+                    error: e,
+                }
+            } else {
+                Outcome::Retry { error: e, at: next }
+            }
+        }
+    };
+    // Ids and states only: the target is an address, not for the log.
+    match sent {
+        Sent::Ok => tracing::debug!(outbox_id = %row.id, channel = %row.channel, "outbox: sent"),
+        Sent::Transient(e) | Sent::Permanent(e) => tracing::info!(
+            outbox_id = %row.id, channel = %row.channel, attempts = row.attempts, error = %e,
+            "outbox: delivery failed"
+        ),
+    }
+    if !rows::finish(conn, &row.id, row.attempts, outcome, now)? {
+        tracing::warn!(outbox_id = %row.id, "outbox: the claim ran out before the mark; it may be sent again");
+    }
+    Ok(())
+}
+
 /// One round: claims a batch, sends it (concurrently), marks each. Returns
 /// how many rows it claimed.
 async fn dispatch_once(
@@ -317,6 +368,11 @@ async fn dispatch_once(
         })
         .await?;
     let n = claimed.len();
+    let (base, mail_attempts, window) = (
+        settings.outbox_retry_base_millis,
+        settings.mail_attempts,
+        settings.webhook_retry_seconds,
+    );
     let sends = claimed.into_iter().map(|row| {
         let subscriptions: &[SubscriptionRow] = &subscriptions;
         async move {
@@ -332,60 +388,15 @@ async fn dispatch_once(
                     .map(|s| s.secret.as_str());
                 deliver_webhook(client, secret, &row).await
             };
-            (row, sent)
+            // Marked as soon as it is sent, not after the batch: a kill
+            // mid-batch resends only what was in flight.
+            db.run(move |conn| mark(conn, &row, &sent, base, mail_attempts, window))
+                .await
         }
     });
-    let results = futures_util::future::join_all(sends).await;
-    let (base, mail_attempts, window) = (
-        settings.outbox_retry_base_millis,
-        settings.mail_attempts,
-        settings.webhook_retry_seconds,
-    );
-    db.run(move |conn| {
-        let now = db::now();
-        for (row, sent) in results {
-            let next = now + backoff(base, row.attempts);
-            let outcome = match &sent {
-                Sent::Ok => Outcome::Sent,
-                Sent::Permanent(e) => Outcome::GiveUp {
-                    state: if row.channel == rows::EMAIL {
-                        rows::BOUNCED
-                    } else {
-                        rows::FAILED
-                    },
-                    error: e,
-                },
-                Sent::Transient(e) => {
-                    let out_of_budget = if row.channel == rows::EMAIL {
-                        row.attempts >= mail_attempts
-                    } else {
-                        next > row.created_at + Duration::seconds(window)
-                    };
-                    if out_of_budget {
-                        Outcome::GiveUp {
-                            state: rows::FAILED,
-                            error: e,
-                        }
-                    } else {
-                        Outcome::Retry { error: e, at: next }
-                    }
-                }
-            };
-            // Ids and states only: the target is an address, not for the log.
-            match &sent {
-                Sent::Ok => tracing::debug!(outbox_id = %row.id, channel = %row.channel, "outbox: sent"),
-                Sent::Transient(e) | Sent::Permanent(e) => tracing::info!(
-                    outbox_id = %row.id, channel = %row.channel, attempts = row.attempts, error = %e,
-                    "outbox: delivery failed"
-                ),
-            }
-            if !rows::finish(conn, &row.id, row.attempts, outcome, now)? {
-                tracing::warn!(outbox_id = %row.id, "outbox: the claim ran out before the mark; it may be sent again");
-            }
-        }
-        Ok(())
-    })
-    .await?;
+    for marked in futures_util::future::join_all(sends).await {
+        marked?;
+    }
     Ok(n)
 }
 

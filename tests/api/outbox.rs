@@ -126,6 +126,9 @@ pub struct Receiver {
     /// Answer the next request only after the sender's timeout.
     pub hang_next: Arc<AtomicBool>,
     pub failed_on_purpose: Arc<AtomicUsize>,
+    /// Milliseconds each accepted delivery takes (a slow receiver keeps the
+    /// dispatcher busy, so kills land mid-dispatch).
+    pub delay_ms: Arc<AtomicUsize>,
 }
 
 fn verify(secret: &str, req: &HttpRequest, body: &[u8]) -> Result<String, &'static str> {
@@ -182,6 +185,10 @@ async fn receive(req: HttpRequest, body: web::Bytes, r: web::Data<Receiver>) -> 
     }
     match verify(SECRET, &req, &body) {
         Ok(id) => {
+            let delay = r.delay_ms.load(Ordering::SeqCst) as u64;
+            if delay > 0 {
+                actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
+            }
             let body = String::from_utf8(body.to_vec()).unwrap();
             r.accepted.lock().unwrap().push((id, body));
             HttpResponse::NoContent().finish()
@@ -340,6 +347,7 @@ macro_rules! outbox_tests {
 outbox_tests!(
     notices_leave_by_mail_and_signed_webhook_through_faults,
     two_dispatchers_on_one_database_send_each_once,
+    sigkilled_during_dispatch_loses_nothing,
 );
 
 /// Seed 000/003's install routine with mailboxes and a webhook subscription:
@@ -756,4 +764,189 @@ impl Db2 {
         .unwrap()
         .unwrap()
     }
+}
+
+/// The real binary, SIGKILLed at random moments while it dispatches (a slow
+/// receiver keeps it busy), restarted on the same database each time: every
+/// mail and webhook arrives; a duplicate (sent, then killed before the mark)
+/// carries the same Message-ID / webhook-id and is counted.
+async fn sigkilled_during_dispatch_loses_nothing(backend: Backend) {
+    use crate::faults::Server;
+    use rand::{Rng, SeedableRng};
+    let Some(database) = crate::helpers::TestDatabase::migrated(backend) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let smtp_port = free_port();
+    let Some(smtp) = Smtp::start(smtp_port, work.path()) else {
+        return;
+    };
+    let kills: usize = std::env::var("OUTBOX_KILLS")
+        .ok()
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("FAULT_SEED")
+        .ok()
+        .map(|v| v.parse().unwrap())
+        .unwrap_or_else(|| rand::random::<u64>() % 1_000_000);
+    eprintln!("outbox kill run ({backend:?}): seed {seed}, {kills} kills");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let receiver = Receiver::default();
+    receiver.delay_ms.store(300, Ordering::SeqCst);
+    let (url, _stop) = receiver.start();
+    let data = work.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut server = Server::new(
+        &data,
+        &database.url,
+        vec![
+            ("LARMKOLL_ACCESS_TOKEN_MINUTES", "600".into()),
+            ("LARMKOLL_SMTP_HOST", "127.0.0.1".into()),
+            ("LARMKOLL_SMTP_PORT", smtp_port.to_string()),
+            ("LARMKOLL_SMTP_TLS", "none".into()),
+            ("LARMKOLL_MAIL_FROM", "larmkoll@kommun.test".into()),
+            ("LARMKOLL_OUTBOX_POLL_MILLIS", "100".into()),
+            ("LARMKOLL_OUTBOX_LEASE_SECONDS", "2".into()),
+            ("LARMKOLL_OUTBOX_RETRY_BASE_MILLIS", "200".into()),
+            ("LARMKOLL_WEBHOOK_TIMEOUT_SECONDS", "5".into()),
+        ],
+    );
+    server.start();
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let base = server.base();
+    let login = |user: &'static str| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let mut res = client
+                .post(format!("{base}/api/v1/auth/login"))
+                .send_json(&json!({"username": user, "password": "demo"}))
+                .await
+                .unwrap();
+            let v: Value = res.json().await.unwrap();
+            v["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let call = |method: &'static str, path: String, token: String, body: Value| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let req = client
+                .request(
+                    awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
+                    format!("{base}{path}"),
+                )
+                .bearer_auth(token);
+            let mut res = if body.is_null() {
+                req.send().await.unwrap()
+            } else {
+                req.send_json(&body).await.unwrap()
+            };
+            let status = res.status().as_u16();
+            let bytes = res.body().limit(8 << 20).await.unwrap();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let admin = login("admin").await;
+    let assessor = login("handlaggare").await;
+    let (status, hook) = call(
+        "POST",
+        "/api/v1/webhooks".into(),
+        admin.clone(),
+        json!({"url": url, "event_types": ["*"], "secret": SECRET, "allow_http": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{hook}");
+    let (_, groups) = call("GET", "/api/v1/groups".into(), admin.clone(), Value::Null).await;
+    for (i, g) in groups.as_array().unwrap().iter().enumerate() {
+        let (status, _) = call(
+            "PUT",
+            format!("/api/v1/groups/{}/mailbox", g["id"].as_str().unwrap()),
+            admin.clone(),
+            json!({"address": format!("grupp{i}@kommun.test")}),
+        )
+        .await;
+        assert_eq!(status, 204);
+    }
+    let (_, customers) = call(
+        "GET",
+        "/api/v1/customers?limit=50".into(),
+        assessor.clone(),
+        Value::Null,
+    )
+    .await;
+    let customers = customers["items"]
+        .as_array()
+        .or(customers.as_array())
+        .unwrap()
+        .clone();
+    for c in customers.iter().take(15) {
+        let (status, body) = call(
+            "POST",
+            format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
+            assessor.clone(),
+            json!({"service": "safety_alarm", "valid_from": days_ago(5)}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // Dispatch has begun; kill it at random moments and start it again.
+    let mut restarts = Vec::new();
+    for _ in 0..kills {
+        actix_web::rt::time::sleep(Duration::from_millis(rng.gen_range(150..900))).await;
+        server.kill();
+        restarts.push(server.start());
+    }
+    let admin = login("admin").await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let rows = loop {
+        let (_, rows) = call(
+            "GET",
+            "/api/v1/outbox?limit=1000".into(),
+            admin.clone(),
+            Value::Null,
+        )
+        .await;
+        let rows = rows.as_array().unwrap().clone();
+        if rows.iter().all(|d| d["state"] == "sent") {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "not all sent: {rows:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    };
+    server.kill();
+    let mails = smtp.mails();
+    let accepted = receiver.accepted.lock().unwrap().clone();
+    let mut lost = 0;
+    let (mut mail_dups, mut hook_dups) = (0, 0);
+    for d in &rows {
+        let id = d["id"].as_str().unwrap();
+        let n = if d["channel"] == "email" {
+            let mid = format!("<{id}@kommun.test>");
+            let n = mails.iter().filter(|m| m.message_id == mid).count();
+            mail_dups += n.saturating_sub(1);
+            n
+        } else {
+            let n = accepted.iter().filter(|(i, _)| i == id).count();
+            hook_dups += n.saturating_sub(1);
+            n
+        };
+        if n == 0 {
+            lost += 1;
+        }
+    }
+    let email_rows = rows.iter().filter(|d| d["channel"] == "email").count();
+    // Nothing arrived that is not an outbox row: every duplicate is recognisable.
+    assert_eq!(mails.len(), email_rows + mail_dups);
+    assert_eq!(accepted.len(), rows.len() - email_rows + hook_dups);
+    eprintln!(
+        "outbox kill run ({backend:?}): seed {seed}, {kills} kills, {} mails and {} webhooks, lost {lost}, duplicates: {mail_dups} mails, {hook_dups} webhooks (each by its Message-ID / webhook-id); restarts {:?}",
+        email_rows,
+        rows.len() - email_rows,
+        restarts
+    );
+    assert_eq!(lost, 0);
 }
