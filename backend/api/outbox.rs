@@ -33,13 +33,27 @@ fn require_admin(user: &Actor) -> Result<(), AppError> {
     )
 }
 
-/// A plausible mail address: one `@`, something on each side, no spaces.
+/// What the schemas' patterns say, checked the same way: the document and
+/// the server agree on what is valid. A pattern's `$` also matches before one
+/// final newline, so one is tolerated (and dropped).
+fn one_line(v: &str) -> &str {
+    v.strip_suffix('\n').unwrap_or(v)
+}
+
+/// A mail address: `local@label.label…`, ASCII letters, digits and a few marks.
 fn address(p: &mut Problems, field: &str, value: &str) -> String {
-    let v = value.trim();
+    let v = one_line(value);
+    let local_ok = |l: &str| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
+    };
+    let label_ok =
+        |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     let ok = v.len() <= 254
-        && !v.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
-        && v.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@'));
+        && v.split_once('@').is_some_and(|(l, d)| {
+            local_ok(l) && d.split('.').count() >= 2 && d.split('.').all(label_ok)
+        });
     if !ok {
         p.add(
             field,
@@ -56,6 +70,10 @@ fn address(p: &mut Problems, field: &str, value: &str) -> String {
 #[schema(example = json!({"address": "larmpatrullen@nacka.se"}))]
 pub struct Mailbox {
     /// The group's mailbox; `null` removes it.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+    )]
     pub address: Option<String>,
 }
 
@@ -87,17 +105,50 @@ pub async fn set_group_mailbox(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A message topic, as in the `[messages]` table.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTopic {
+    Ordered,
+    Installed,
+    Declined,
+    ReturnedToAssessor,
+    EquipmentCollected,
+    Cancelled,
+    Terminated,
+    LockMounted,
+    LockRemoved,
+}
+
+impl From<MailTopic> for Topic {
+    fn from(t: MailTopic) -> Self {
+        match t {
+            MailTopic::Ordered => Topic::Ordered,
+            MailTopic::Installed => Topic::Installed,
+            MailTopic::Declined => Topic::Declined,
+            MailTopic::ReturnedToAssessor => Topic::ReturnedToAssessor,
+            MailTopic::EquipmentCollected => Topic::EquipmentCollected,
+            MailTopic::Cancelled => Topic::Cancelled,
+            MailTopic::Terminated => Topic::Terminated,
+            MailTopic::LockMounted => Topic::LockMounted,
+            MailTopic::LockRemoved => Topic::LockRemoved,
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"address": "anna.handlaggare@nacka.se", "topics": ["declined", "equipment_collected"]}))]
 pub struct UserMail {
     /// The user's own address; `null` stops all mail to them.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+    )]
     pub address: Option<String>,
-    /// The message topics they want by mail (ordered, installed, declined,
-    /// returned_to_assessor, equipment_collected, cancelled, terminated,
-    /// lock_mounted, lock_removed).
+    /// The message topics they want by mail.
     #[serde(default)]
-    pub topics: Vec<String>,
+    pub topics: Vec<MailTopic>,
 }
 
 /// Sets a user's mail address and the topics they want by mail (admin).
@@ -122,18 +173,7 @@ pub async fn set_user_mail(
         .address
         .as_deref()
         .map(|a| address(&mut p, "address", a));
-    let mut topics = Vec::new();
-    for (i, t) in body.topics.iter().enumerate() {
-        match t.parse::<Topic>() {
-            Ok(t) => topics.push(t),
-            Err(_) => p.add(
-                &format!("topics[{i}]"),
-                "unknown",
-                format!("unknown topic '{t}'"),
-                format!("okänt ämne '{t}'"),
-            ),
-        }
-    }
+    let topics: Vec<Topic> = body.topics.iter().map(|&t| t.into()).collect();
     p.finish()?;
     app::outbox::set_user_mail(&state.db, user, id.to_string(), a.map(|a| (a, topics))).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -214,7 +254,10 @@ pub struct OutboxQuery {
 /// newest first.
 #[utoipa::path(tag = "mail", security(("bearer" = [])),
     params(OutboxQuery),
-    responses((status = 200, description = "Deliveries", body = Vec<Delivery>)))]
+    responses(
+        (status = 200, description = "Deliveries", body = Vec<Delivery>),
+        (status = 422, description = "A limit outside 1–1000", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[get("/outbox")]
 pub async fn list_outbox(
     state: web::Data<AppState>,
@@ -223,13 +266,23 @@ pub async fn list_outbox(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let q = q.into_inner();
+    if q.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+        let mut p = Problems::default();
+        p.add(
+            "limit",
+            "out_of_range",
+            "must be from 1 to 1000",
+            "ska vara från 1 till 1000",
+        );
+        p.finish()?;
+    }
     let rows = app::outbox::list(
         &state.db,
         app::outbox::Filter {
             channel: q.channel,
             state: q.state,
             message_id: q.message_id.map(|m| m.to_string()),
-            limit: q.limit.unwrap_or(200).clamp(1, 1000),
+            limit: q.limit.unwrap_or(200),
         },
     )
     .await?;
@@ -271,18 +324,64 @@ pub struct Webhook {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://verksamhetssystem.kommun.se/larmkoll", "event_types": ["order.transitioned", "billing.start", "billing.stop"]}))]
 pub struct NewWebhook {
-    /// `https://…`; `http://` only with `allow_http`.
+    /// `https://host[:port][/path]`; `http://` only with `allow_http`.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
+    )]
     pub url: String,
-    /// `whsec_` + base64 of at least 24 bytes; left out, one is made.
+    /// `whsec_` + base64 (no padding) of 24 to 66 bytes; left out, one is made.
+    #[schema(pattern = r"^whsec_([A-Za-z0-9+/]{4}){8,22}$")]
     pub secret: Option<String>,
-    /// Event types (see the document's `webhooks`), or `*` for all.
-    pub event_types: Vec<String>,
+    /// Event types (see README "Mail and webhooks"), or `*` for all.
+    #[schema(min_items = 1)]
+    pub event_types: Vec<EventType>,
     /// Allows an `http://` URL (a receiver on loopback or inside the network).
     #[serde(default)]
     pub allow_http: bool,
 }
 
-/// Every event type a subscription may name.
+/// What a subscription wants.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum EventType {
+    #[serde(rename = "*")]
+    All,
+    #[serde(rename = "order.transitioned")]
+    OrderTransitioned,
+    #[serde(rename = "decision.granted")]
+    DecisionGranted,
+    #[serde(rename = "decision.extended")]
+    DecisionExtended,
+    #[serde(rename = "decision.ended")]
+    DecisionEnded,
+    #[serde(rename = "execution.started")]
+    ExecutionStarted,
+    #[serde(rename = "execution.ended")]
+    ExecutionEnded,
+    #[serde(rename = "billing.start")]
+    BillingStart,
+    #[serde(rename = "billing.stop")]
+    BillingStop,
+    #[serde(rename = "equipment.moved")]
+    EquipmentMoved,
+    #[serde(rename = "key.moved")]
+    KeyMoved,
+    #[serde(rename = "document.stored")]
+    DocumentStored,
+    #[serde(rename = "message.created")]
+    MessageCreated,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::All => "*",
+            other => EVENT_TYPES[other as usize - 1],
+        }
+    }
+}
+
+/// Every event type a subscription may name, in `EventType`'s order.
 pub const EVENT_TYPES: &[&str] = &[
     "order.transitioned",
     "decision.granted",
@@ -337,15 +436,9 @@ pub async fn create_webhook(
     body: Json<NewWebhook>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let body = body.into_inner();
     let mut p = Problems::default();
-    let url = body.url.trim().to_string();
-    let scheme_ok = url.starts_with("https://") || (body.allow_http && url.starts_with("http://"));
-    let host_ok = url
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
-        .is_some_and(|h| !h.is_empty() && !h.contains('@') && !h.contains(char::is_whitespace));
-    if !scheme_ok || !host_ok || url.len() > 2000 {
+    let url = one_line(&body.url).to_string();
+    if !url_ok(&url) || (url.starts_with("http://") && !body.allow_http) {
         p.add(
             "url",
             "invalid_url",
@@ -353,21 +446,25 @@ pub async fn create_webhook(
             "ska vara en https://-adress (http:// bara med allow_http)",
         );
     }
-    let secret = match body.secret {
+    let secret = match &body.secret {
         Some(s) => {
-            let key = s.strip_prefix("whsec_").and_then(|k| {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD.decode(k).ok()
-            });
-            if !key.is_some_and(|k| (24..=64).contains(&k.len())) {
+            let s = one_line(s);
+            let key = s.strip_prefix("whsec_").unwrap_or("");
+            let ok = s.starts_with("whsec_")
+                && key.len() % 4 == 0
+                && (32..=88).contains(&key.len())
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/');
+            if !ok {
                 p.add(
                     "secret",
                     "invalid_secret",
-                    "must be whsec_ followed by base64 of 24 to 64 bytes",
-                    "ska vara whsec_ följt av base64 för 24 till 64 byte",
+                    "must be whsec_ followed by base64 (no padding) of 24 to 66 bytes",
+                    "ska vara whsec_ följt av base64 (utan utfyllnad) för 24 till 66 byte",
                 );
             }
-            s
+            s.to_string()
         }
         None => app::outbox::new_secret(),
     };
@@ -379,21 +476,20 @@ pub async fn create_webhook(
             "ange minst en händelsetyp, eller *",
         );
     }
-    for (i, t) in body.event_types.iter().enumerate() {
-        if t != "*" && !EVENT_TYPES.contains(&t.as_str()) {
-            p.add(
-                &format!("event_types[{i}]"),
-                "unknown",
-                format!("unknown event type '{t}'"),
-                format!("okänd händelsetyp '{t}'"),
-            );
-        }
-    }
     p.finish()?;
     let row = app::outbox::subscribe(
         &state.db,
         user,
-        app::outbox::SubscriptionRow::new(url, secret, body.event_types.join(","), body.allow_http),
+        app::outbox::SubscriptionRow::new(
+            url,
+            secret,
+            body.event_types
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            body.allow_http,
+        ),
     )
     .await?;
     Ok(HttpResponse::Created().json(webhook(row)))
@@ -415,4 +511,33 @@ pub async fn delete_webhook(
     require_admin(&user)?;
     app::outbox::unsubscribe(&state.db, user, id.to_string()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `https?://host[:port][/path]` as the schema's pattern says.
+fn url_ok(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    if url.len() > 2000 {
+        return false;
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()))
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._~%!$&'()*+,;=:@/-".contains(c))
 }

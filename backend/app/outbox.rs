@@ -157,6 +157,15 @@ impl Mailer {
         let Some(host) = settings.smtp_host.clone() else {
             return Ok(None);
         };
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if settings.smtp_tls == SmtpTls::None && !loopback {
+            anyhow::bail!(
+                "LARMKOLL_SMTP_TLS=none sends mail unencrypted: allowed only for a mail server on loopback, not {host}"
+            );
+        }
         let builder = match settings.smtp_tls {
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host),
             SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)?,
@@ -558,6 +567,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn plain_smtp_only_to_loopback() {
+        let mut s = Settings {
+            smtp_host: Some("mail.kommun.se".into()),
+            smtp_tls: SmtpTls::None,
+            ..Settings::default()
+        };
+        let refused = Mailer::new(&s).err().expect("refused").to_string();
+        assert!(refused.contains("loopback"), "{refused}");
+        s.smtp_host = Some("127.0.0.1".into());
+        assert!(Mailer::new(&s).unwrap().is_some());
+        s.smtp_host = Some("mail.kommun.se".into());
+        s.smtp_tls = SmtpTls::Starttls;
+        assert!(Mailer::new(&s).unwrap().is_some());
+        s.smtp_host = None;
+        assert!(Mailer::new(&s).unwrap().is_none());
     }
 
     #[test]

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The receiver's secret (whsec_ + base64 of 24 bytes).
-const SECRET: &str = "whsec_bGFybWtvbGwtdGVzdC1ub3Qtc2VjcmV0LTI0Yg==";
+const SECRET: &str = "whsec_bGFybWtvbGwtdGVzdC1ub3Qtc2VjcmV0";
 /// A secret the receiver does not know.
-const OTHER_SECRET: &str = "whsec_YW5vdGhlci1zZWNyZXQtdGhhdC1kb2VzbnQtZml0";
+const OTHER_SECRET: &str = "whsec_YW5vdGhlci1zZWNyZXQtbm90LWtub3du";
 
 /// aiosmtpd on a loopback port, storing every mail it accepts in a Maildir.
 pub struct Smtp {
