@@ -451,7 +451,7 @@ pub async fn create_webhook(
             let s = one_line(s);
             let key = s.strip_prefix("whsec_").unwrap_or("");
             let ok = s.starts_with("whsec_")
-                && key.len() % 4 == 0
+                && key.len().is_multiple_of(4)
                 && (32..=88).contains(&key.len())
                 && key
                     .chars()
