@@ -61,7 +61,7 @@ macro_rules! value_as_itself {
     )*};
 }
 
-value_as_itself!(SocketAddr, u32, u64, i64, usize, bool, String);
+value_as_itself!(SocketAddr, u32, u64, i64, i32, usize, bool, String);
 
 /// A list: an array in the TOML file, comma-separated in the environment.
 impl Value for Vec<String> {
@@ -115,6 +115,19 @@ impl Value for Option<String> {
 }
 
 impl Value for LogFormat {
+    type Toml = String;
+    fn from_toml(toml: &String) -> Result<Self, String> {
+        toml.parse()
+    }
+    fn from_env(text: &str) -> Result<Option<Self>, String> {
+        text.parse().map(Some)
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Value for SmtpTls {
     type Toml = String;
     fn from_toml(toml: &String) -> Result<Self, String> {
         toml.parse()
@@ -345,7 +358,7 @@ settings! {
         env: "LARMKOLL_PUBLIC_URL",
         default: None,
         default_reads: "http://<listen>",
-        meaning: "the address people open Larmkoll at, e.g. https://larmkoll.kommun.se; the identity provider sends them back to <this>/api/v1/auth/oidc/callback",
+        meaning: "the address people open Larmkoll at, e.g. https://larmkoll.kommun.se: the links in mails point there, and the identity provider sends people back to <this>/api/v1/auth/oidc/callback",
     }
     oidc_issuer: Option<String> {
         env: "LARMKOLL_OIDC_ISSUER",
@@ -393,6 +406,58 @@ settings! {
         default: None,
         meaning: "bearer token for user provisioning by SCIM 2.0 at /scim/v2; unset, /scim/v2 does not exist",
     }
+    /// Unset: mails wait in the outbox (pending) until a host is configured.
+    smtp_host: Option<String> {
+        env: "LARMKOLL_SMTP_HOST",
+        default: None,
+        meaning: "mail server for the outbox's mails; unset, no mail is sent (they wait, pending)",
+    }
+    smtp_port: u32 {
+        env: "LARMKOLL_SMTP_PORT",
+        default: 587,
+        meaning: "mail server port (587 STARTTLS, 465 implicit TLS, 25 none)",
+    }
+    smtp_tls: SmtpTls {
+        env: "LARMKOLL_SMTP_TLS",
+        default: SmtpTls::Starttls,
+        meaning: "`starttls`, `tls` (implicit) or `none` (only for a server on loopback)",
+    }
+    mail_from: Option<String> {
+        env: "LARMKOLL_MAIL_FROM",
+        default: None,
+        default_reads: "larmkoll@<SMTP host>",
+        meaning: "the mails' sender address; its domain also ends each Message-ID",
+    }
+    outbox_poll_millis: u64 {
+        env: "LARMKOLL_OUTBOX_POLL_MILLIS",
+        default: 2000,
+        meaning: "how often the dispatcher looks for due mails and webhook deliveries",
+    }
+    outbox_lease_seconds: i64 {
+        env: "LARMKOLL_OUTBOX_LEASE_SECONDS",
+        default: 60,
+        meaning: "a delivery claimed by a dispatcher that died is retaken after this long",
+    }
+    outbox_retry_base_millis: i64 {
+        env: "LARMKOLL_OUTBOX_RETRY_BASE_MILLIS",
+        default: 30_000,
+        meaning: "wait before the first retry; doubled after each failed attempt, at most an hour",
+    }
+    mail_attempts: i32 {
+        env: "LARMKOLL_MAIL_ATTEMPTS",
+        default: 12,
+        meaning: "attempts at a mail before it is marked failed",
+    }
+    webhook_retry_seconds: i64 {
+        env: "LARMKOLL_WEBHOOK_RETRY_SECONDS",
+        default: 25 * 3600,
+        meaning: "how long a webhook delivery is retried before it is marked failed",
+    }
+    webhook_timeout_seconds: u64 {
+        env: "LARMKOLL_WEBHOOK_TIMEOUT_SECONDS",
+        default: 10,
+        meaning: "a receiver that has not answered within this long counts as failed (retried)",
+    }
 }
 
 /// Every row of the configuration reference, in the order `--help` prints
@@ -419,6 +484,11 @@ pub fn reference() -> Vec<Reference> {
             "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY",
             NO_DEFAULT,
             "credentials for the S3 store (never from the file)",
+        ),
+        row(
+            "LARMKOLL_SMTP_USERNAME, LARMKOLL_SMTP_PASSWORD",
+            NO_DEFAULT,
+            "credentials for the mail server (never from the file)",
         ),
         row("RUST_LOG", DEFAULT_LOG_FILTER, "log filter"),
         row(
@@ -499,6 +569,39 @@ impl std::fmt::Display for LogFormat {
         f.write_str(match self {
             Self::Text => "text",
             Self::Json => "json",
+        })
+    }
+}
+
+/// How the outbox talks to the mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP: for a relay on loopback only.
+    None,
+    Starttls,
+    /// Implicit TLS (SMTPS, port 465).
+    Tls,
+}
+
+impl std::str::FromStr for SmtpTls {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            "starttls" => Ok(Self::Starttls),
+            "tls" => Ok(Self::Tls),
+            _ => Err("expected `none`, `starttls` or `tls`".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for SmtpTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Starttls => "starttls",
+            Self::Tls => "tls",
         })
     }
 }

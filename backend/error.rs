@@ -262,6 +262,8 @@ error_codes! {
     OidcNotConfigured => "oidc_not_configured", "Sign-in through the identity provider is not set up", "Inloggning via kommunens inloggningstjänst är inte inställd",
     OrderNotFound => "order_not_found", "No such order", "Beställningen finns inte",
     OtherMunicipalityNoLock => "other_municipality_no_lock", "No lock for a customer from another municipality", "Inget lås för en brukare från en annan kommun",
+    OutboxBusy => "outbox_busy", "The delivery is being sent right now", "Leveransen skickas just nu",
+    OutboxNotFound => "outbox_not_found", "No such delivery", "Leveransen finns inte",
     PasswordLoginOff => "password_login_off", "Password login is switched off", "Inloggning med lösenord är avstängd",
     PayloadTooLarge => "payload_too_large", "The body is too large", "Innehållet är för stort",
     PeriodGap => "period_gap", "The period leaves a gap", "Perioden lämnar ett glapp",
@@ -285,6 +287,7 @@ error_codes! {
     UserNotFound => "user_not_found", "No such user", "Användaren finns inte",
     UsernameTaken => "username_taken", "The username is already in use", "Användarnamnet används redan",
     ValidationFailed => "validation_failed", "Some values are wrong", "Några uppgifter är fel",
+    WebhookNotFound => "webhook_not_found", "No such webhook subscription", "Prenumerationen finns inte",
 }
 
 impl std::fmt::Display for ErrorCode {

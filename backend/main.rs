@@ -421,6 +421,8 @@ async fn serve(
             state.settings.escalation_days,
         );
     }
+    // Mails and webhook deliveries leave through the outbox, never in a request.
+    let _dispatcher = app::outbox::spawn_dispatcher(state.db.clone(), state.settings.clone())?;
     // Files without a row are what a crash between the two leaves; report them.
     let (check_db, check_store) = (state.db.clone(), state.store.clone());
     let check = web::block(move || -> anyhow::Result<_> {

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod orders;
 pub mod org;
+pub mod outbox;
 pub mod pagination;
 pub mod reports;
 pub mod scim;
@@ -58,6 +59,7 @@ use utoipa_actix_web::AppExt;
         (name = "documents", description = "Photographed, signed papers kept as proof"),
         (name = "reports", description = "Reports for the desk, as JSON or CSV"),
         (name = "messages", description = "The inbox: messages the routines send at each transition"),
+        (name = "mail", description = "Mail and webhooks (admin): group mailboxes, users' mail topics, webhook subscriptions, the outbox"),
     )
 )]
 pub struct ApiDoc;
@@ -327,7 +329,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(equipment::routes)
         .configure(import::routes)
         .configure(reports::routes)
-        .configure(documents::routes);
+        .configure(documents::routes)
+        .configure(outbox::routes);
 }
 
 /// The document itself; not an operation of its own in it.

@@ -166,6 +166,12 @@ pub async fn end(
         if !lifecycle::update_decision_if_version(conn, &d, expected)? {
             return Err(AppError::stale_version(expected + 1));
         }
+        db::outbox::event(
+            conn,
+            "decision.ended",
+            Some(&d.customer_id),
+            crate::event_data!("decision_id": d.id, "service": d.service, "end_date": end_date),
+        )?;
         let mut cancelled = Vec::new();
         for mut o in lifecycle::open_orders_of_decision(conn, &d.id)? {
             let from = o.state;

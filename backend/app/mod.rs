@@ -17,6 +17,7 @@ pub mod messages;
 pub mod notify;
 pub mod orders;
 pub mod org;
+pub mod outbox;
 pub mod provisioning;
 pub mod reports;
 pub mod sessions;

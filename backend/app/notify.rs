@@ -76,21 +76,27 @@ pub struct Addressed<'a> {
 /// Writes one message, in the caller's transaction: the one place a message
 /// is made, for the transitions' rules and the follow-up rules alike.
 pub fn write(conn: &mut DbConn, to: &Addressed<'_>, text: &Text) -> diesel::QueryResult<()> {
-    messages::insert(
+    let row = messages::MessageRow {
+        id: db::new_id(),
+        created_at: db::now(),
+        sender_id: to.sender_id.map(str::to_string),
+        recipient_group_id: to.group_id.clone(),
+        recipient_user_id: to.user_id.clone(),
+        recipient_role: to.role.clone(),
+        customer_id: Some(to.customer_id.to_string()),
+        order_id: to.order_id.map(str::to_string),
+        topic: to.topic.to_string(),
+        subject: text.subject.clone(),
+        body: text.body.clone(),
+    };
+    messages::insert(conn, &row)?;
+    // The same message by mail and as an event, in the same transaction.
+    super::outbox::queue_mails(conn, &row)?;
+    db::outbox::event(
         conn,
-        &messages::MessageRow {
-            id: db::new_id(),
-            created_at: db::now(),
-            sender_id: to.sender_id.map(str::to_string),
-            recipient_group_id: to.group_id.clone(),
-            recipient_user_id: to.user_id.clone(),
-            recipient_role: to.role.clone(),
-            customer_id: Some(to.customer_id.to_string()),
-            order_id: to.order_id.map(str::to_string),
-            topic: to.topic.to_string(),
-            subject: text.subject.clone(),
-            body: text.body.clone(),
-        },
+        "message.created",
+        Some(to.customer_id),
+        crate::event_data!("message_id": row.id, "topic": row.topic, "order_id": row.order_id, "recipient_group_id": row.recipient_group_id, "recipient_user_id": row.recipient_user_id, "recipient_role": row.recipient_role),
     )
 }
 

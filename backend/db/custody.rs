@@ -176,8 +176,18 @@ pub fn list_keys(
 pub fn insert_key_move(conn: &mut DbConn, row: &KeyMoveRow) -> QueryResult<()> {
     diesel::insert_into(key_moves::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    let customer_id: String = keys::table
+        .find(&row.key_id)
+        .select(keys::customer_id)
+        .first(conn)?;
+    // Never the places: a key's position must not leave the system.
+    super::outbox::event(
+        conn,
+        "key.moved",
+        Some(&customer_id),
+        crate::event_data!("key_id": row.key_id, "move_id": row.id, "move": row.move_kind, "order_id": row.order_id),
+    )
 }
 
 pub fn key_moves_of(conn: &mut DbConn, key_id: &str) -> QueryResult<Vec<KeyMoveRow>> {
@@ -315,8 +325,13 @@ pub fn list_items(conn: &mut DbConn, f: &ItemFilter) -> QueryResult<Vec<ItemRow>
 pub fn insert_item_move(conn: &mut DbConn, row: &ItemMoveRow) -> QueryResult<()> {
     diesel::insert_into(equipment_moves::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::outbox::event(
+        conn,
+        "equipment.moved",
+        row.customer_id.as_deref(),
+        crate::event_data!("item_id": row.item_id, "move_id": row.id, "from_state": row.from_state, "to_state": row.to_state, "order_id": row.order_id),
+    )
 }
 
 pub fn item_moves_of(conn: &mut DbConn, item_id: &str) -> QueryResult<Vec<ItemMoveRow>> {

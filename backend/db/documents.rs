@@ -28,8 +28,13 @@ pub struct DocumentRow {
 pub fn insert(conn: &mut DbConn, row: &DocumentRow) -> QueryResult<()> {
     diesel::insert_into(documents::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::outbox::event(
+        conn,
+        "document.stored",
+        Some(&row.customer_id),
+        crate::event_data!("document_id": row.id, "kind": row.kind, "order_id": row.order_id),
+    )
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<DocumentRow>> {

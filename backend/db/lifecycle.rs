@@ -111,8 +111,18 @@ pub struct BillingEventRow {
 pub fn insert_decision(conn: &mut DbConn, row: &DecisionRow) -> QueryResult<()> {
     diesel::insert_into(decisions::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    // Webhook events are queued where the change is written: same transaction, none forgotten.
+    let kind = match row.follows_id {
+        Some(_) => "decision.extended",
+        None => "decision.granted",
+    };
+    super::outbox::event(
+        conn,
+        kind,
+        Some(&row.customer_id),
+        crate::event_data!("decision_id": row.id, "service": row.service, "valid_from": row.valid_from, "valid_to": row.valid_to, "follows_id": row.follows_id),
+    )
 }
 
 pub fn find_decision(conn: &mut DbConn, id: &str) -> QueryResult<Option<DecisionRow>> {
@@ -266,8 +276,17 @@ pub fn list_orders(
 pub fn insert_transition(conn: &mut DbConn, row: &TransitionRow) -> QueryResult<()> {
     diesel::insert_into(order_transitions::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    let customer_id: String = orders::table
+        .find(&row.order_id)
+        .select(orders::customer_id)
+        .first(conn)?;
+    super::outbox::event(
+        conn,
+        "order.transitioned",
+        Some(&customer_id),
+        crate::event_data!("order_id": row.order_id, "transition_id": row.id, "event": row.event, "from_state": row.from_state, "to_state": row.to_state),
+    )
 }
 
 pub fn transitions_of(conn: &mut DbConn, order_id: &str) -> QueryResult<Vec<TransitionRow>> {
@@ -296,8 +315,13 @@ pub fn contacts_of(conn: &mut DbConn, order_id: &str) -> QueryResult<Vec<Contact
 pub fn insert_execution(conn: &mut DbConn, row: &ExecutionRow) -> QueryResult<()> {
     diesel::insert_into(executions::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::outbox::event(
+        conn,
+        "execution.started",
+        Some(&row.customer_id),
+        crate::event_data!("execution_id": row.id, "order_id": row.order_id, "service": row.service, "kind": row.kind, "start_date": row.start_date),
+    )
 }
 
 pub fn executions_of(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<ExecutionRow>> {
@@ -326,19 +350,37 @@ pub fn running_execution(
 }
 
 pub fn end_execution(conn: &mut DbConn, id: &str, end: NaiveDate) -> QueryResult<bool> {
-    diesel::update(
+    let ended = diesel::update(
         executions::table.filter(executions::id.eq(id).and(executions::end_date.is_null())),
     )
     .set(executions::end_date.eq(Some(end)))
-    .execute(conn)
-    .map(|n| n == 1)
+    .execute(conn)?
+        == 1;
+    if ended {
+        let customer_id: String = executions::table
+            .find(id)
+            .select(executions::customer_id)
+            .first(conn)?;
+        super::outbox::event(
+            conn,
+            "execution.ended",
+            Some(&customer_id),
+            crate::event_data!("execution_id": id, "end_date": end),
+        )?;
+    }
+    Ok(ended)
 }
 
 pub fn insert_billing_event(conn: &mut DbConn, row: &BillingEventRow) -> QueryResult<()> {
     diesel::insert_into(billing_events::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::outbox::event(
+        conn,
+        &format!("billing.{}", row.kind),
+        Some(&row.customer_id),
+        crate::event_data!("billing_event_id": row.id, "execution_id": row.execution_id, "service": row.service, "date": row.event_date, "own_invoice_line": row.own_invoice_line),
+    )
 }
 
 pub fn billing_events_between(

@@ -51,6 +51,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod oidc;
 pub mod org;
+pub mod outbox;
 pub mod reports;
 pub mod schema;
 mod stored;

@@ -295,6 +295,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     documents,
     followups,
     oidc_logins,
+    outbox,
+    group_mailboxes,
+    user_mail,
+    webhook_subscriptions,
 );
 
 diesel::table! {
@@ -415,5 +419,54 @@ diesel::table! {
         message_id -> Text,
         user_id -> Text,
         read_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        channel -> Text,
+        event_type -> Text,
+        message_id -> Nullable<Text>,
+        subscription_id -> Nullable<Text>,
+        customer_number -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        target -> Text,
+        subject -> Text,
+        body -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_mailboxes (group_id) {
+        group_id -> Text,
+        address -> Text,
+    }
+}
+
+diesel::table! {
+    user_mail (user_id) {
+        user_id -> Text,
+        address -> Text,
+        topics -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        url -> Text,
+        secret -> Text,
+        event_types -> Text,
+        allow_http -> Bool,
+        created_at -> Timestamp,
     }
 }

@@ -560,6 +560,36 @@ impl<'a> World<'a> {
         doc
     }
 
+    /// A webhook subscription of its own (no dispatcher runs here: nothing is sent).
+    async fn webhook(&self) -> Value {
+        let n = self.next();
+        self.post(
+            &self.admin,
+            "/api/v1/webhooks",
+            json!({"url": format!("https://mottagare{n}.kommun.test/h"), "event_types": ["decision.granted"]}),
+            "webhook",
+        )
+        .await
+    }
+
+    /// A delivery waiting in the outbox: a subscription, then a decision granted.
+    async fn delivery(&self, scope: Scope) -> Value {
+        let w = self.webhook().await;
+        let customer = self.customer(scope).await;
+        self.grant(&customer, "safety_alarm").await;
+        let res = self
+            .app
+            .get("/api/v1/outbox?channel=webhook", &self.admin)
+            .await;
+        res.body
+            .as_array()
+            .expect("the outbox")
+            .iter()
+            .find(|d| d["subscription_id"] == w["id"])
+            .expect("the delivery of the decision")
+            .clone()
+    }
+
     async fn throwaway_user(&self, group: Option<&str>) -> Value {
         let n = self.next();
         let groups: Vec<&str> = group.into_iter().collect();
@@ -654,11 +684,32 @@ impl<'a> World<'a> {
             | "GET /api/v1/reports/deliveries" | "GET /api/v1/reports/equipment"
             | "GET /api/v1/reports/extensions" | "GET /api/v1/reports/keys-not-received"
             | "GET /api/v1/reports/keys-out" | "GET /api/v1/reports/not-executed"
-            | "GET /api/v1/reports/to-collect" | "GET /api/v1/auth/methods" => at(path),
+            | "GET /api/v1/reports/to-collect"
+            | "GET /api/v1/outbox"
+            | "GET /api/v1/webhooks"
+            | "GET /api/v1/auth/methods" => at(path),
             // No identity provider is configured on this server: the flow's addresses are not there.
             "GET /api/v1/auth/oidc/start" => at(&format!("{path}?app=desk")),
             "GET /api/v1/auth/oidc/callback" => at(&format!("{path}?code=c&state=s")),
             "POST /api/v1/auth/oidc/token" => at(path).json(json!({"ticket": format!("no-such-ticket-{n}")})),
+
+            "PUT /api/v1/groups/{id}/mailbox" => on(&self.boo_groups[0])
+                .json(json!({"address": format!("grupp{n}@kommun.test")}))
+                .change(),
+            "PUT /api/v1/users/{id}/mail" => on(&self.user_ids["installer"])
+                .json(json!({"address": format!("installator{n}@kommun.test"), "topics": ["ordered"]}))
+                .change(),
+            "POST /api/v1/webhooks" => at(path)
+                .json(json!({"url": format!("https://mottagare{n}.kommun.test/larmkoll"), "event_types": ["key.moved"]}))
+                .change(),
+            "DELETE /api/v1/webhooks/{id}" => {
+                let w = target!(self, op, scope, fresh, self.webhook());
+                on(&id(&w)).change()
+            }
+            "POST /api/v1/outbox/{id}/replay" => {
+                let d = target!(self, op, scope, fresh, self.delivery(scope));
+                on(&id(&d)).change()
+            }
 
             "POST /api/v1/auth/login" => {
                 at(path).json(json!({"username": username, "password": "demo"}))

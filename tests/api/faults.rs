@@ -41,7 +41,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The binary as its own process on a fixed port, data dir and database, so it
 /// can be killed and started again on the same state.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     port: u16,
     data: PathBuf,
@@ -51,7 +51,7 @@ struct Server {
 }
 
 impl Server {
-    fn new(data: &Path, database_url: &str, env: Vec<(&'static str, String)>) -> Self {
+    pub(crate) fn new(data: &Path, database_url: &str, env: Vec<(&'static str, String)>) -> Self {
         Self {
             child: None,
             port: free_port(),
@@ -62,7 +62,7 @@ impl Server {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -76,7 +76,7 @@ impl Server {
 
     /// Starts the server and waits for its banner (migrations and the start-up
     /// document check run before it).
-    fn start(&mut self) -> Duration {
+    pub(crate) fn start(&mut self) -> Duration {
         let started = Instant::now();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -106,7 +106,7 @@ impl Server {
         started.elapsed()
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();

@@ -33,6 +33,7 @@ mod notices;
 mod oidc;
 mod openapi;
 mod org;
+mod outbox;
 mod reports;
 mod s3;
 mod scim;
