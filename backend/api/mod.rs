@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod reports;
 pub mod scim;
+pub mod webhooks_doc;
 
 use crate::error::ErrorCode;
 use crate::error::{AppError, FieldError, Problem};
@@ -59,6 +60,7 @@ use utoipa_actix_web::AppExt;
         (name = "documents", description = "Photographed, signed papers kept as proof"),
         (name = "reports", description = "Reports for the desk, as JSON or CSV"),
         (name = "messages", description = "The inbox: messages the routines send at each transition"),
+        (name = "webhooks", description = "Events Larmkoll POSTs to the admin's subscriptions, signed as Standard Webhooks says (see `webhooks`)"),
         (name = "mail", description = "Mail and webhooks (admin): group mailboxes, users' mail topics, webhook subscriptions, the outbox"),
     )
 )]
@@ -290,7 +292,10 @@ fn document() -> &'static utoipa::openapi::OpenApi {
 /// [`openapi`] as JSON, built once.
 pub fn openapi_json() -> &'static str {
     static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let mut json = document().to_pretty_json().expect("OpenAPI serialises");
+        // With the `webhooks` section, which utoipa 5 has no type for.
+        let mut doc = serde_json::to_value(document()).expect("OpenAPI serialises");
+        doc["webhooks"] = webhooks_doc::section();
+        let mut json = serde_json::to_string_pretty(&doc).expect("JSON serialises");
         json.push('\n');
         json
     });

@@ -73,7 +73,7 @@ pub fn queue_mails(conn: &mut DbConn, m: &MessageRow) -> diesel::QueryResult<usi
                 order_id: m.order_id.clone(),
                 target: address.clone(),
                 subject: m.subject.clone(),
-                body: m.body.clone(),
+                body: without_free_text(&m.body),
                 state: rows::PENDING.into(),
                 attempts: 0,
                 next_attempt_at: now,
@@ -86,6 +86,19 @@ pub fn queue_mails(conn: &mut DbConn, m: &MessageRow) -> diesel::QueryResult<usi
         )?;
     }
     Ok(addresses.len())
+}
+
+/// A message's text as it may leave the system: a reason a person typed
+/// ("Orsak: …", the messages' only free text) could name someone, so the mail
+/// points to the message in Larmkoll instead.
+pub fn without_free_text(body: &str) -> String {
+    match body.find("Orsak:") {
+        Some(at) => format!(
+            "{}Orsak: står i meddelandet i Larmkoll (fritext skickas inte med e-post).",
+            &body[..at]
+        ),
+        None => body.to_string(),
+    }
 }
 
 /// The mail's text: what happened (the message, Swedish, customer number
@@ -555,6 +568,17 @@ pub fn utc(t: NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_reason_never_leaves_by_mail() {
+        let body = "Kund K-1001 vill inte ha insatsen Trygghetslarm. Orsak: Anna Lind på Storgatan 3 tackar nej";
+        let mailed = without_free_text(body);
+        assert!(mailed.starts_with(
+            "Kund K-1001 vill inte ha insatsen Trygghetslarm. Orsak: står i meddelandet"
+        ));
+        assert!(!mailed.contains("Anna") && !mailed.contains("Storgatan"));
+        assert_eq!(without_free_text("Inget saknas."), "Inget saknas.");
+    }
 
     /// The Standard Webhooks specification's own example.
     #[test]

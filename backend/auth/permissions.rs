@@ -187,6 +187,11 @@ pub const OPERATIONS: &[(&str, Action)] = {
         ("POST /api/v1/auth/logout", UseOwnSession),
         ("GET /api/v1/auth/me", UseOwnSession),
         ("POST /api/v1/auth/refresh", UseOwnSession),
+        // Public: how to log in, and the sign-in through the identity provider.
+        ("GET /api/v1/auth/methods", UseOwnSession),
+        ("GET /api/v1/auth/oidc/start", UseOwnSession),
+        ("GET /api/v1/auth/oidc/callback", UseOwnSession),
+        ("POST /api/v1/auth/oidc/token", UseOwnSession),
         ("GET /api/v1/areas", ReadOrganisationNames),
         ("POST /api/v1/areas", ManageOrganisation),
         ("GET /api/v1/groups", ReadOrganisationNames),
