@@ -136,14 +136,8 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<RequestContext, Scim
         ));
     };
     let given = crate::auth::bearer_token(req).unwrap_or_default();
-    // Compared in constant time: the token creates users.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    // The token creates users.
+    if !crate::auth::same_secret(&given, expected) {
         return Err(ScimError::new(
             StatusCode::UNAUTHORIZED,
             None,

@@ -356,23 +356,12 @@ pub async fn oidc_begin(
     let secret = jwt::new_refresh_token();
     let now = db::now();
     let row = logins::OidcLoginRow {
-        id: db::new_id(),
         state_hash: Some(sha256(&begun.state)),
         browser_hash: sha256(&secret),
         nonce: begun.nonce,
         pkce_verifier: begun.pkce_verifier,
-        app: app.as_str().into(),
-        created_at: now,
         expires_at: now + Duration::minutes(OIDC_LOGIN_MINUTES),
-        called_back_at: None,
-        ticket_hash: None,
-        user_id: None,
-        refusal_code: None,
-        refusal_en: None,
-        refusal_sv: None,
-        redeemed_at: None,
-        family_id: None,
-        id_token: None,
+        ..login_row(app, now)
     };
     db.transaction(move |conn| {
         logins::insert(conn, &row)?;
@@ -527,6 +516,29 @@ pub async fn oidc_callback(
     })
 }
 
+/// A login row with nothing recorded yet, expiring at once.
+fn login_row(app: LoginApp, now: chrono::NaiveDateTime) -> logins::OidcLoginRow {
+    logins::OidcLoginRow {
+        id: db::new_id(),
+        state_hash: None,
+        browser_hash: String::new(),
+        nonce: String::new(),
+        pkce_verifier: String::new(),
+        app: app.as_str().into(),
+        created_at: now,
+        expires_at: now,
+        called_back_at: None,
+        ticket_hash: None,
+        user_id: None,
+        refusal_code: None,
+        refusal_en: None,
+        refusal_sv: None,
+        redeemed_at: None,
+        family_id: None,
+        id_token: None,
+    }
+}
+
 fn state_refusal(reason: &'static str) -> Refusal {
     Refusal::new(
         reason,
@@ -551,24 +563,10 @@ fn refuse(
     let id = match row_id {
         Some(id) => id,
         None => {
+            // A refusal with no login of its own to record it on (no or a foreign state).
             let row = logins::OidcLoginRow {
-                id: db::new_id(),
-                state_hash: None,
-                browser_hash: String::new(),
-                nonce: String::new(),
-                pkce_verifier: String::new(),
-                app: app.as_str().into(),
-                created_at: now,
-                expires_at: now,
                 called_back_at: Some(now),
-                ticket_hash: None,
-                user_id: None,
-                refusal_code: None,
-                refusal_en: None,
-                refusal_sv: None,
-                redeemed_at: None,
-                family_id: None,
-                id_token: None,
+                ..login_row(app, now)
             };
             logins::insert(conn, &row)?;
             row.id

@@ -58,14 +58,8 @@ pub async fn scrape(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    // Compared in constant time: the token guards operational data.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    // The token guards operational data.
+    if !crate::auth::same_secret(given, expected) {
         return Err(AppError::unauthenticated());
     }
     Ok(HttpResponse::Ok()
