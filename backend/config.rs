@@ -114,44 +114,26 @@ impl Value for Option<String> {
     }
 }
 
-impl Value for LogFormat {
-    type Toml = String;
-    fn from_toml(toml: &String) -> Result<Self, String> {
-        toml.parse()
-    }
-    fn from_env(text: &str) -> Result<Option<Self>, String> {
-        text.parse().map(Some)
-    }
-    fn shown(&self) -> String {
-        self.to_string()
-    }
+/// Types the TOML file and the environment both spell as a word (`FromStr`
+/// with a `String` error, `Display` for the default).
+macro_rules! value_as_word {
+    ($($ty:ty),*) => {$(
+        impl Value for $ty {
+            type Toml = String;
+            fn from_toml(toml: &String) -> Result<Self, String> {
+                toml.parse()
+            }
+            fn from_env(text: &str) -> Result<Option<Self>, String> {
+                text.parse().map(Some)
+            }
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
 }
 
-impl Value for SmtpTls {
-    type Toml = String;
-    fn from_toml(toml: &String) -> Result<Self, String> {
-        toml.parse()
-    }
-    fn from_env(text: &str) -> Result<Option<Self>, String> {
-        text.parse().map(Some)
-    }
-    fn shown(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl Value for DocumentStore {
-    type Toml = String;
-    fn from_toml(toml: &String) -> Result<Self, String> {
-        toml.parse()
-    }
-    fn from_env(text: &str) -> Result<Option<Self>, String> {
-        text.parse().map(Some)
-    }
-    fn shown(&self) -> String {
-        self.to_string()
-    }
-}
+value_as_word!(LogFormat, SmtpTls, DocumentStore);
 
 /// Generates `Settings` (plus the TOML-only `message_rules`), its `Default`,
 /// the TOML file's shape and both overlays from one list. `default_reads`

@@ -249,6 +249,16 @@ fn equality_filter(filter: &str) -> Result<(String, String), ScimError> {
     Ok((attr.to_string(), value))
 }
 
+/// A filter on an attribute the list cannot be filtered by.
+fn filter_on(attr: &str, which_en: &str, which_sv: &str) -> ScimError {
+    ScimError::new(
+        StatusCode::BAD_REQUEST,
+        Some("invalidFilter"),
+        format!("{which_en}, not {attr}."),
+        format!("{which_sv}, inte {attr}."),
+    )
+}
+
 fn json_body(body: &[u8]) -> Result<Value, ScimError> {
     serde_json::from_slice(body).map_err(|e| {
         ScimError::new(
@@ -382,11 +392,10 @@ async fn list_users(
             (attr, v) if attr.eq_ignore_ascii_case("userName") => UserFilter::UserName(v),
             (attr, v) if attr.eq_ignore_ascii_case("externalId") => UserFilter::ExternalId(v),
             (attr, _) => {
-                return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("invalidFilter"),
-                    format!("Users can be filtered by userName or externalId, not {attr}."),
-                    format!("Användare kan filtreras på userName eller externalId, inte {attr}."),
+                return Err(filter_on(
+                    &attr,
+                    "Users can be filtered by userName or externalId",
+                    "Användare kan filtreras på userName eller externalId",
                 ))
             }
         },
@@ -551,11 +560,10 @@ async fn list_groups(
         Some(f) => match equality_filter(f)? {
             (attr, v) if attr.eq_ignore_ascii_case("displayName") => Some(v),
             (attr, _) => {
-                return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("invalidFilter"),
-                    format!("Groups can be filtered by displayName, not {attr}."),
-                    format!("Grupper kan filtreras på displayName, inte {attr}."),
+                return Err(filter_on(
+                    &attr,
+                    "Groups can be filtered by displayName",
+                    "Grupper kan filtreras på displayName",
                 ))
             }
         },

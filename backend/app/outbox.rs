@@ -205,7 +205,7 @@ impl Mailer {
             transport: builder.build(),
             from,
             domain,
-            public_url: public_url(settings),
+            public_url: settings.public_url(),
         }))
     }
 
@@ -237,13 +237,6 @@ impl Mailer {
 }
 
 /// Where people open Larmkoll, for links.
-pub fn public_url(settings: &Settings) -> String {
-    settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.listen))
-}
-
 async fn deliver_webhook(client: &reqwest::Client, secret: Option<&str>, row: &OutboxRow) -> Sent {
     let Some(secret) = secret else {
         return Sent::Permanent("the subscription was deleted".into());
