@@ -2,6 +2,7 @@
 //! SQLite and on PostgreSQL.
 
 mod helpers;
+mod papers;
 mod steps;
 
 mod attacks;
