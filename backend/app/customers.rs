@@ -159,20 +159,18 @@ pub async fn list(
 ) -> Result<(Vec<CustomerRow>, Vec<(String, String)>, bool), AppError> {
     let scope = user.scope();
     filter.limit = limit + 1;
-    db.transaction(move |conn| {
+    db.read_audited(move |conn| {
         let mut rows = customers::list(conn, &scope, &filter)?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        for id in &ids {
-            audit::record(
-                conn,
-                &user,
-                audit::Entry::new("customer.list", "customer", Some(id)).customer(id),
-            )?;
-        }
+        let seen = audit::rows_of(
+            &user,
+            ids.iter()
+                .map(|id| audit::Entry::new("customer.list", "customer", Some(id)).customer(id)),
+        );
         let groups = customers::groups_of_many(conn, &ids)?;
-        Ok((rows, groups, more))
+        Ok(((rows, groups, more), seen))
     })
     .await
 }

@@ -651,18 +651,17 @@ pub async fn list(
 ) -> Result<(Vec<OrderRow>, bool), AppError> {
     let scope = user.scope();
     filter.limit = limit + 1;
-    db.transaction(move |conn| {
+    db.read_audited(move |conn| {
         let mut rows = lifecycle::list_orders(conn, &scope, &filter)?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        audit::record_many(
-            conn,
+        let seen = audit::rows_of(
             &user,
             rows.iter().map(|o| {
                 audit::Entry::new("order.list", "order", Some(&o.id)).customer(&o.customer_id)
             }),
-        )?;
-        Ok((rows, more))
+        );
+        Ok(((rows, more), seen))
     })
     .await
 }

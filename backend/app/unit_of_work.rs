@@ -1,7 +1,7 @@
 //! Units of work: blocking database work on actix's blocking pool, alone or
 //! in one transaction, answering in `AppError`.
 
-use crate::db::{self, idempotency, Db, DbConn};
+use crate::db::{self, audit, idempotency, Db, DbConn};
 use crate::error::AppError;
 
 impl Db {
@@ -21,6 +21,25 @@ impl Db {
         })
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs a read that shows personal data. `work` reads in one read
+    /// transaction (beside other readers, not behind the single writer) and
+    /// returns what it found with the audit rows of the look; the answer is
+    /// released only once those rows are committed, together with the rows
+    /// of every read that waited meanwhile (group commit).
+    pub async fn read_audited<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<(T, Vec<audit::AuditRow>), AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        use diesel::Connection;
+        let (found, rows) = self.run(|conn| conn.transaction(work)).await?;
+        self.read_log().write(rows).await.map_err(|e| match e {
+            audit::WriteFailed::Unavailable(_) => AppError::database_unavailable(e),
+            audit::WriteFailed::Failed(_) => AppError::internal(e),
+        })?;
+        Ok(found)
     }
 
     /// The database answers a trivial query (readiness); 503 when not.

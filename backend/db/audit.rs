@@ -8,6 +8,8 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
+// A missing value is NULL, not DEFAULT: SQLite then takes many rows in one INSERT.
+#[diesel(treat_none_as_default_value = false)]
 pub struct AuditRow {
     pub id: String,
     pub at: NaiveDateTime,
@@ -90,8 +92,14 @@ pub fn record_many<'a>(
     user: &Actor,
     entries: impl IntoIterator<Item = Entry<'a>>,
 ) -> QueryResult<()> {
+    insert_rows(conn, &rows_of(user, entries))
+}
+
+/// The rows of many entries of one user at one instant, to insert now
+/// ([`record_many`]) or through the [`ReadLog`].
+pub fn rows_of<'a>(user: &Actor, entries: impl IntoIterator<Item = Entry<'a>>) -> Vec<AuditRow> {
     let at = super::now();
-    let rows: Vec<AuditRow> = entries
+    entries
         .into_iter()
         .map(|entry| AuditRow {
             id: super::new_id(),
@@ -107,26 +115,113 @@ pub fn record_many<'a>(
             request_id: user.ctx.request_id.clone(),
             reason: entry.reason.map(str::to_string),
         })
-        .collect();
-    match conn {
-        // 12 columns × 500 rows stays well under PostgreSQL's limit on bound parameters.
-        DbConn::Postgres(c) => {
-            for chunk in rows.chunks(500) {
-                diesel::insert_into(audit_log::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
-        }
-        // In-process: a round trip costs nothing, and diesel has no SQLite batch insert with NULLs.
-        DbConn::Sqlite(c) => {
-            for row in &rows {
-                diesel::insert_into(audit_log::table)
-                    .values(row)
-                    .execute(c)?;
-            }
-        }
+        .collect()
+}
+
+/// Inserts rows 500 at a time: 12 columns × 500 stays well under both
+/// databases' limits on bound parameters.
+fn insert_rows(conn: &mut DbConn, rows: &[AuditRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(500) {
+        match conn {
+            DbConn::Postgres(c) => diesel::insert_into(audit_log::table)
+                .values(chunk)
+                .execute(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(audit_log::table)
+                .values(chunk)
+                .execute(c)?,
+        };
     }
     Ok(())
+}
+
+/// The audit entries of reads, written for many requests in one transaction
+/// (group commit). A read is answered only after [`ReadLog::write`] returns:
+/// its entries are committed then, with those of every request that waited
+/// meanwhile. One writer thread per server process; with SQLite's single
+/// writer, a transaction per request made every list wait its turn behind
+/// every other.
+pub struct ReadLog {
+    queue: std::sync::Mutex<std::sync::mpsc::Sender<Pending>>,
+}
+
+struct Pending {
+    rows: Vec<AuditRow>,
+    written: tokio::sync::oneshot::Sender<Result<(), WriteFailed>>,
+}
+
+/// Why a group of entries was not written; every request of the group gets it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteFailed {
+    #[error("no database connection for the audit log: {0}")]
+    Unavailable(String),
+    #[error("writing the audit log: {0}")]
+    Failed(String),
+}
+
+/// Entries of this many rows at most go in one transaction.
+const GROUP_ROWS: usize = 5_000;
+
+impl ReadLog {
+    /// Starts the writer thread; it ends when the last sender is dropped.
+    pub fn start(connector: super::Connector) -> Self {
+        let (queue, pending) = std::sync::mpsc::channel::<Pending>();
+        std::thread::Builder::new()
+            .name("audit-reads".into())
+            .spawn(move || {
+                while let Ok(first) = pending.recv() {
+                    let mut group = vec![first];
+                    let mut rows = group[0].rows.len();
+                    while rows < GROUP_ROWS {
+                        match pending.try_recv() {
+                            Ok(next) => {
+                                rows += next.rows.len();
+                                group.push(next);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let result = write_group(&connector, &group);
+                    for p in group {
+                        // A request that gave up waiting has nobody to tell.
+                        let _ = p.written.send(result.clone());
+                    }
+                }
+            })
+            .expect("spawning the audit writer");
+        Self {
+            queue: std::sync::Mutex::new(queue),
+        }
+    }
+
+    /// Commits `rows` (with whatever else is waiting) and returns once they
+    /// are durable.
+    pub async fn write(&self, rows: Vec<AuditRow>) -> Result<(), WriteFailed> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (written, done) = tokio::sync::oneshot::channel();
+        let stopped = || WriteFailed::Failed("the audit writer has stopped".into());
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .send(Pending { rows, written })
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
+    }
+}
+
+fn write_group(connector: &super::Connector, group: &[Pending]) -> Result<(), WriteFailed> {
+    let mut conn = connector
+        .connect()
+        .map_err(|e| WriteFailed::Unavailable(e.to_string()))?;
+    connector
+        .write_transaction(&mut conn, |c| {
+            for p in group {
+                insert_rows(c, &p.rows)?;
+            }
+            Ok(Ok(()))
+        })
+        .map_err(|e: diesel::result::Error| WriteFailed::Failed(e.to_string()))
 }
 
 /// Records an event whose actor may be unknown (a failed login, the system).

@@ -234,6 +234,8 @@ pub struct Db {
     sqlite_writer: Option<Arc<Mutex<()>>>,
     unreachable: Arc<AtomicBool>,
     waits: Arc<PoolWaits>,
+    /// Started on first use: the command line never needs it.
+    read_log: Arc<std::sync::OnceLock<audit::ReadLog>>,
 }
 
 impl Db {
@@ -262,7 +264,14 @@ impl Db {
             sqlite_writer,
             unreachable,
             waits: Arc::default(),
+            read_log: Arc::default(),
         })
+    }
+
+    /// Where reads' audit entries go to be committed together.
+    pub fn read_log(&self) -> &audit::ReadLog {
+        self.read_log
+            .get_or_init(|| audit::ReadLog::start(self.connector()))
     }
 
     /// A pooled connection: waits up to `CHECKOUT_WAIT` for a busy pool, but

@@ -1291,3 +1291,106 @@ async fn postgres_restarted_under_load_the_server_reconnects_by_itself() {
     assert_eq!(counts.len(), acked.len(), "nothing unacknowledged landed");
     server.kill();
 }
+
+/// Reads' audit entries are committed in groups, after the read itself: a
+/// kill must still leave an entry for every read that was answered. Sixteen
+/// clients list customers as fast as they can; the server is killed mid-run,
+/// three times; after each restart every answered list has one `customer.list`
+/// entry per customer it showed, under the answer's request id.
+async fn sigkill_during_reads(backend: Backend) {
+    let Some(database) = TestDatabase::migrated(backend) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut server = Server::new(
+        &data,
+        &database.url,
+        vec![("LARMKOLL_ACCESS_TOKEN_MINUTES", "600".into())],
+    );
+    let mut rng = StdRng::seed_from_u64(env_number("FAULT_SEED", 7));
+    let mut answered: Vec<(String, usize)> = Vec::new();
+    for round in 0..3 {
+        server.start();
+        let api = Api::new(server.base());
+        let admin = api.login("admin").await;
+        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+        let clients = (0..16).map(|_| {
+            let (api, admin, stop) = (api.clone(), admin.clone(), stop.clone());
+            async move {
+                let mut seen = Vec::new();
+                while !stop.get() {
+                    let Ok(reply) = api
+                        .send(
+                            "GET",
+                            "/api/v1/customers?limit=30",
+                            Some(&admin),
+                            vec![],
+                            None,
+                        )
+                        .await
+                    else {
+                        break;
+                    };
+                    let shown = reply.json()["items"].as_array().map(Vec::len);
+                    if let (200, Some(shown), Some(id)) =
+                        (reply.status, shown, reply.header("x-request-id"))
+                    {
+                        seen.push((id.to_string(), shown));
+                    }
+                }
+                seen
+            }
+        });
+        let reading = futures_util::future::join_all(clients);
+        let delay = Duration::from_millis(rng.gen_range(300..1500));
+        let killing = async {
+            actix_web::rt::time::sleep(delay).await;
+            server.kill();
+            stop.set(true);
+        };
+        let (seen, ()) = futures_util::join!(reading, killing);
+        let seen: Vec<_> = seen.into_iter().flatten().collect();
+        eprintln!(
+            "reads killed, round {round}: {} lists answered before the kill at {delay:?}",
+            seen.len()
+        );
+        assert!(
+            !seen.is_empty(),
+            "round {round}: no list answered before the kill"
+        );
+        answered.extend(seen);
+    }
+    server.start();
+    let db = Db::connect(DatabaseTarget::from_url(&database.url).unwrap(), 1).unwrap();
+    let mut conn = db.get().unwrap();
+    use schema::audit_log as a;
+    for (request_id, shown) in &answered {
+        let entries: i64 = a::table
+            .filter(a::request_id.eq(request_id))
+            .filter(a::action.eq("customer.list"))
+            .count()
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(
+            entries, *shown as i64,
+            "request {request_id} showed {shown} customers"
+        );
+    }
+    eprintln!(
+        "reads killed ({backend:?}): {} answered lists, each with its audit entries after restart",
+        answered.len()
+    );
+    server.kill();
+}
+
+#[actix_web::test]
+async fn sigkill_during_reads_leaves_every_answered_read_audited_on_sqlite() {
+    sigkill_during_reads(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn sigkill_during_reads_leaves_every_answered_read_audited_on_postgres() {
+    sigkill_during_reads(Backend::Postgres).await;
+}
