@@ -16,7 +16,7 @@ const DOCUMENT_SV = {
   key_receipt: "Nyckelkvittens",
   lock_receipt: "Låskvittens",
 };
-const CONTACT_SV = { call: "Pratade med kunden", no_answer: "Inget svar", note: "Anteckning" };
+const CONTACT_SV = { call: "Pratade med kunden", no_answer: "Inget svar", note: "Anteckning", waiting: "Väntar på" };
 const ITEM_SV = { alarm_unit: "Larmenhet", alarm_button: "Larmknapp", digital_lock: "Digitalt lås", receipt_product: "Kvittensprodukt" };
 const CUSTODY_SV = { in_cabinet: "i skåpet", signed_out: "utkvitterad", returned: "återlämnad", lost: "borttappad" };
 
@@ -476,6 +476,7 @@ async function renderOrder(id) {
       field("Läge", L.lifecycle.stateLabel(lc, order.kind, order.state)),
       field("Besök", order.visit_date ? `${dateSv(order.visit_date)} ${order.visit_time || ""}` : "Inte bokat"),
       order.state_reason ? field("Orsak", order.state_reason) : null,
+      order.waiting_reason ? field("Väntar på", order.waiting_reason) : null,
       order.serials?.length ? field("Serienummer", order.serials.join(", ")) : null),
     waiting.length
       ? el("p", { class: "pending" }, `${waiting.filter((i) => i.status === "waiting").length} väntar på att skickas, ${waiting.filter((i) => i.status === "failed").length} misslyckade.`)
@@ -621,6 +622,9 @@ async function submitAction(ev) {
   const data = new FormData(form);
   const items = [];
   if (event === "contact") {
+    if (data.get("kind") === "waiting" && !String(data.get("note") || "").trim()) {
+      return flash("Skriv vad ordern väntar på.");
+    }
     items.push({
       event, order_id: order.id, method: "POST", path: `/orders/${order.id}/contacts`,
       body: JSON.stringify({ kind: data.get("kind"), note: data.get("note") || null }),

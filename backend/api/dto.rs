@@ -42,6 +42,13 @@ pub struct Order {
     /// Pass as `If-Match: "<version>"` with each transition.
     pub version: i32,
     pub updated_at: DateTime<Utc>,
+    /// What the open order waits for (väntar-orsak), noted by the team as a
+    /// contact of kind `waiting`; cleared when the order moves on. Noting it
+    /// does not change `version`.
+    #[schema(example = "Kunden är på korttidsboende till den 15 januari")]
+    pub waiting_reason: Option<String>,
+    /// When that was noted.
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -92,5 +99,7 @@ pub fn order_dto(o: OrderRow) -> Result<Order, AppError> {
         received_at: o.received_at.and_utc(),
         version: o.version,
         updated_at: o.updated_at.and_utc(),
+        waiting_reason: o.waiting_reason,
+        waiting_since: o.waiting_since.map(|t| t.and_utc()),
     })
 }

@@ -214,12 +214,16 @@ pub struct NewContact {
 }
 
 /// Adds to the order's contact log (installer, coordinator). Append-only.
+/// Kind `waiting` notes why the open order waits (its `note`, required): the
+/// order shows it as `waiting_reason` until its next step, and the one-month
+/// follow-up and the stalled-order reports carry it. 409 on a closed order.
 #[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id")),
     request_body = NewContact,
     responses(
         (status = 201, description = "Logged", body = Contact),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`waiting` on a closed order (`invalid_transition`)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/orders/{id}/contacts")]
 pub async fn log_contact(
@@ -235,6 +239,14 @@ pub async fn log_contact(
     )?;
     let mut p = Problems::default();
     let note = p.optional_text("note", body.note.as_deref(), 2000);
+    if body.kind == ContactKind::Waiting && note.is_none() {
+        p.add(
+            "note",
+            "required",
+            "say what the order is waiting for",
+            "skriv vad beställningen väntar på",
+        );
+    }
     p.finish()?;
     let row = orders::log_contact(
         &state.db,

@@ -7,7 +7,7 @@ use crate::app::reports::FollowUpOf;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::domain::custody::{EquipmentKind, ItemState};
-use crate::domain::{Period, PeriodError, Service};
+use crate::domain::{OrderState, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::get;
@@ -66,7 +66,10 @@ pub struct NotExecutedRow {
     pub service: String,
     pub received: NaiveDate,
     pub state: String,
+    /// Why the order is in its state (a return, a decline).
     pub reason: Option<String>,
+    /// What the team noted the order waits for (väntar-orsak).
+    pub waiting_reason: Option<String>,
     pub ordinary_assessor: Option<String>,
 }
 
@@ -118,6 +121,11 @@ fn enum_param<const N: usize>(
         .build()
 }
 
+/// A stored code as the Swedish word a person reads (the code itself if unknown).
+fn sv_word(word: Option<&'static str>, code: &str) -> String {
+    word.map_or_else(|| code.to_string(), str::to_string)
+}
+
 fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
     match format.as_deref() {
         None | Some("json") => Ok(false),
@@ -165,6 +173,7 @@ pub async fn not_executed(
             received: o.received_at.date(),
             state: o.state.as_str().to_string(),
             reason: o.state_reason,
+            waiting_reason: o.waiting_reason,
             ordinary_assessor: o.ordinary_assessor,
         })
         .collect();
@@ -177,16 +186,24 @@ pub async fn not_executed(
                 "mottagen",
                 "läge",
                 "orsak",
+                "väntar på",
                 "ordinarie handläggare",
             ],
             rows.into_iter().map(|r| {
                 vec![
                     r.customer_number,
                     r.area,
-                    r.service,
+                    sv_word(
+                        r.service.parse::<Service>().ok().map(Service::sv),
+                        &r.service,
+                    ),
                     r.received.to_string(),
-                    r.state,
+                    sv_word(
+                        r.state.parse::<OrderState>().ok().map(OrderState::sv),
+                        &r.state,
+                    ),
                     r.reason.unwrap_or_default(),
+                    r.waiting_reason.unwrap_or_default(),
                     r.ordinary_assessor.unwrap_or_default(),
                 ]
             }),
@@ -529,6 +546,8 @@ pub struct KeysNotReceivedRow {
     pub due: NaiveDate,
     pub state: String,
     pub reason: Option<String>,
+    /// What the team noted the order waits for (väntar-orsak).
+    pub waiting_reason: Option<String>,
     pub ordinary_assessor: Option<String>,
 }
 
@@ -563,6 +582,7 @@ pub async fn keys_not_received(
                 due,
                 state: o.state.as_str().to_string(),
                 reason: o.state_reason,
+                waiting_reason: o.waiting_reason,
                 ordinary_assessor: o.ordinary_assessor,
             },
         )
@@ -577,6 +597,7 @@ pub async fn keys_not_received(
                 "försenad från",
                 "läge",
                 "orsak",
+                "väntar på",
                 "ordinarie handläggare",
             ],
             rows.into_iter().map(|r| {
@@ -586,8 +607,12 @@ pub async fn keys_not_received(
                     r.service.sv().to_string(),
                     r.received.to_string(),
                     r.due.to_string(),
-                    r.state,
+                    sv_word(
+                        r.state.parse::<OrderState>().ok().map(OrderState::sv),
+                        &r.state,
+                    ),
                     r.reason.unwrap_or_default(),
+                    r.waiting_reason.unwrap_or_default(),
                     r.ordinary_assessor.unwrap_or_default(),
                 ]
             }),

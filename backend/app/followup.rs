@@ -158,9 +158,11 @@ pub fn run(
             .filter(|g| g.kind == GroupKind::HomeCare)
             .map(|g| g.id.clone())
             .collect();
+        // What the team noted it waits for; else why it is in its state.
         let reason = order
-            .state_reason
+            .waiting_reason
             .clone()
+            .or_else(|| order.state_reason.clone())
             .unwrap_or_else(|| "ingen orsak angiven".into());
         let (subject, body) = (
             format!("Ej verkställt efter en månad – {number}"),

@@ -67,6 +67,8 @@ pub fn new_order(
         version: 1,
         created_at: now,
         updated_at: now,
+        waiting_reason: None,
+        waiting_since: None,
     }
 }
 
@@ -269,6 +271,9 @@ pub async fn fire(
         )?;
         order.version += 1;
         order.updated_at = db::now();
+        // What it waited for was about the state it leaves.
+        order.waiting_reason = None;
+        order.waiting_since = None;
         if !lifecycle::update_order_if_version(conn, &order, expected)? {
             return Err(AppError::stale_version(expected + 1));
         }
@@ -698,7 +703,24 @@ pub async fn log_contact(
             kind: kind.as_str().to_string(),
             note,
         };
+        if kind == ContactKind::Waiting && order.state.is_final() {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidTransition,
+                format!(
+                    "The order is {}: only an open order can wait for something.",
+                    order.state.as_str()
+                ),
+                format!(
+                    "Beställningen är {}: bara en pågående beställning kan vänta på något.",
+                    order.state.sv()
+                ),
+            ));
+        }
         lifecycle::insert_contact(conn, &row)?;
+        if kind == ContactKind::Waiting {
+            lifecycle::set_waiting_reason(conn, &order.id, row.note.as_deref(), row.at)?;
+        }
         audit::record(
             conn,
             &user,

@@ -53,6 +53,9 @@ pub struct OrderRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// What the team noted the order waits for; cleared when it moves on.
+    pub waiting_reason: Option<String>,
+    pub waiting_since: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -193,6 +196,23 @@ pub fn update_order_if_version(
         .set(row)
         .execute(conn)
         .map(|n| n == 1)
+}
+
+/// Notes why the order waits, without touching its version (a phone's queued
+/// step still applies).
+pub fn set_waiting_reason(
+    conn: &mut DbConn,
+    order_id: &str,
+    reason: Option<&str>,
+    since: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::waiting_reason.eq(reason),
+            orders::waiting_since.eq(Some(since)),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// An order still under way: the one SQL form of "open" (not in

@@ -342,6 +342,8 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        waiting_reason -> Nullable<Text>,
+        waiting_since -> Nullable<Timestamp>,
     }
 }
 

@@ -246,6 +246,9 @@ pub enum ContactKind {
     /// Agreed a visit.
     VisitBooked,
     Note,
+    /// Why the open order waits (väntar-orsak): the note says it, and the
+    /// order shows it until it moves on.
+    Waiting,
 }
 
 impl ContactKind {
@@ -255,6 +258,7 @@ impl ContactKind {
             ContactKind::NoAnswer => "no_answer",
             ContactKind::VisitBooked => "visit_booked",
             ContactKind::Note => "note",
+            ContactKind::Waiting => "waiting",
         }
     }
 }

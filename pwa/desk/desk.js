@@ -367,6 +367,7 @@ function stalledRow(r) {
     cell(r.received),
     cell(stateLabel("install", r.state)),
     cell(r.reason ?? "–"),
+    cell(r.waiting_reason ?? "–"),
     cell(r.ordinary_assessor ?? "–"),
   );
 }
@@ -391,6 +392,7 @@ async function loadStalled() {
         cell(r.received),
         cell(r.due),
         cell(stateLabel("install", r.state)),
+        cell(r.waiting_reason ?? "–"),
         cell(r.ordinary_assessor ?? "–"),
       ),
     ),

@@ -7,7 +7,10 @@ use crate::steps::OrderId;
 use serde_json::{json, Value};
 use std::process::Command;
 
-on_both_backends!(stalled_orders_are_followed_up_on_the_right_day_exactly_once);
+on_both_backends!(
+    stalled_orders_are_followed_up_on_the_right_day_exactly_once,
+    a_waiting_reason_travels_with_the_order_until_it_moves,
+);
 
 fn follow_up(app: &TestApp, today: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_larmkoll"))
@@ -200,4 +203,154 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
         "one message each to the group and the assessor"
     );
     assert_eq!(messages("keys_not_received", order).await.len(), 1);
+}
+
+/// Issue 14: the team notes why an order waits (väntar-orsak). The order shows
+/// it without a new version (a queued step still applies), the one-month
+/// message and the stalled-order report carry it in Swedish, the contact log
+/// keeps it, and the next step clears it. A closed order waits for nothing.
+async fn a_waiting_reason_travels_with_the_order_until_it_moves(app: TestApp) {
+    let assessor = app.as_assessor().await;
+    let installer = app.as_installer().await;
+    let coordinator = app.as_coordinator().await;
+    let customer = assessor.customer_numbered("K-100001").await;
+    let order = assessor
+        .grant(
+            &customer.id,
+            json!({"service": "safety_alarm", "valid_from": "2026-01-15"}),
+        )
+        .await
+        .order;
+    let id = order.id.0.clone();
+    app.db
+        .run({
+            let id = id.clone();
+            move |c| {
+                use diesel::prelude::*;
+                use larmkoll::db::schema::orders::dsl as o;
+                let at =
+                    chrono::NaiveDateTime::parse_from_str("2026-01-15 09:00", "%Y-%m-%d %H:%M")
+                        .unwrap();
+                Ok(diesel::update(o::orders.find(id))
+                    .set((o::received_at.eq(at), o::updated_at.eq(at)))
+                    .execute(c)?)
+            }
+        })
+        .await
+        .unwrap();
+
+    // Without saying what for: refused, in Swedish, nothing noted.
+    let contacts = format!("/api/v1/orders/{id}/contacts");
+    let res = installer.post(&contacts, json!({"kind": "waiting"})).await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert_eq!(res.body["errors"][0]["field"], "note", "{}", res.body);
+    assert!(
+        res.body["errors"][0]["detail_sv"]
+            .as_str()
+            .is_some_and(|d| d.contains("väntar på")),
+        "{}",
+        res.body
+    );
+    let why = "Kunden är på korttidsboende till den 20 februari";
+    let res = installer
+        .post(&contacts, json!({"kind": "waiting", "note": why}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let detail = installer.order_detail(&order.id).await;
+    assert_eq!(detail["order"]["waiting_reason"], why);
+    assert!(detail["order"]["waiting_since"].is_string());
+    assert_eq!(
+        detail["order"]["version"].as_i64(),
+        Some(order.version()),
+        "noting why it waits is not a new version"
+    );
+
+    // The report and its CSV carry it, in Swedish words.
+    let report = coordinator
+        .get("/api/v1/reports/not-executed?months=1&as_of=2026-02-20")
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let row = report
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["order_id"] == id.as_str())
+        .cloned()
+        .expect("the order in the report");
+    assert_eq!(row["waiting_reason"], why);
+    let csv = coordinator
+        .get("/api/v1/reports/not-executed?months=1&as_of=2026-02-20&format=csv")
+        .await;
+    assert_eq!(csv.status, 200);
+    let text = csv.body.as_str().unwrap().to_string();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().contains("väntar på"), "{text}");
+    let line = lines
+        .find(|l| l.contains(customer.number()))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(why), "{line}");
+    assert!(
+        line.contains("Trygghetslarm") && line.contains("mottagen"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("safety_alarm") && !line.contains(",received,"),
+        "{line}"
+    );
+
+    // The one-month message says why, instead of "ingen orsak angiven".
+    let due = fired(&app, "2026-02-15");
+    assert!(rules(&due).contains(&"not_executed".to_string()), "{due:?}");
+    let body: Vec<String> = app
+        .db
+        .run({
+            let id = id.clone();
+            move |c| {
+                use diesel::prelude::*;
+                use larmkoll::db::schema::messages::dsl as m;
+                Ok(m::messages
+                    .filter(m::topic.eq("not_executed").and(m::order_id.eq(id)))
+                    .select(m::body)
+                    .load::<String>(c)?)
+            }
+        })
+        .await
+        .unwrap();
+    assert!(!body.is_empty());
+    for b in &body {
+        assert!(b.contains(&format!("Orsak: {why}.")), "{b}");
+    }
+
+    // The next step clears it; the contact log keeps what was noted.
+    let booked = installer.book(&order, "2026-02-21").await;
+    let detail = installer.order_detail(&booked.id).await;
+    assert_eq!(detail["order"]["waiting_reason"], Value::Null);
+    assert_eq!(detail["order"]["waiting_since"], Value::Null);
+    assert!(
+        detail["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "waiting" && c["note"] == why),
+        "{detail}"
+    );
+
+    // A closed order waits for nothing.
+    let declined = installer
+        .step(
+            &booked,
+            "decline",
+            json!({"reason": "Kunden vill inte ha larm"}),
+        )
+        .await;
+    let res = installer
+        .post(
+            &format!("/api/v1/orders/{}/contacts", declined.id),
+            json!({"kind": "waiting", "note": why}),
+        )
+        .await;
+    assert_eq!(res.status, 409, "{}", res.body);
+    assert_eq!(res.body["code"], "invalid_transition");
+    assert!(res.body["detail_sv"].as_str().unwrap().contains("pågående"));
 }

@@ -76,11 +76,17 @@ async fn reports_match_hand_built_data(app: TestApp) {
             "mottagen",
             "läge",
             "orsak",
+            "väntar på",
             "ordinarie handläggare"
         ]
     );
     assert_eq!(table[1][0], "K-100001");
-    assert_eq!(table[1][6], "Hanna Handläggare", "Swedish letters intact");
+    assert_eq!(
+        (table[1][2].as_str(), table[1][4].as_str()),
+        ("Trygghetslarm", "mottagen"),
+        "Swedish words, not codes"
+    );
+    assert_eq!(table[1][7], "Hanna Handläggare", "Swedish letters intact");
 
     // The pick-up list: installed, ended, equipment to collect, the key still held.
     let order = installer.book(&orders[1], "2026-01-20").await;
@@ -342,6 +348,7 @@ async fn keys_not_received_lists_orders_still_waiting_for_keys_a_month_on(app: T
             "försenad från",
             "läge",
             "orsak",
+            "väntar på",
             "ordinarie handläggare"
         ]
     );
@@ -351,12 +358,14 @@ async fn keys_not_received_lists_orders_still_waiting_for_keys_a_month_on(app: T
             &table[1][0][..],
             &table[1][2][..],
             &table[1][4][..],
-            &table[1][7][..]
+            &table[1][5][..],
+            &table[1][8][..]
         ),
         (
             "K-100001",
             "Trygghetslarm",
             "2026-02-15",
+            "mottagen",
             "Hanna Handläggare"
         )
     );
