@@ -2,6 +2,10 @@
 //! user per role (password `demo`), 30 customers and equipment in stock
 //! (alarm units TX-1001…, buttons WB-2001…, locks PH-3001…, receipt products KV-4001…).
 //!
+//! `serve --demo` then brings it to life ([`bring_to_life`], in `living`):
+//! orders in every state, keys, equipment, documents, executions, billing
+//! and messages, with dates relative to the day it is loaded.
+//!
 //! Personnummer use birth numbers 980–999, the series Skatteverket sets aside
 //! for its published test personnummer, so none can belong to a real person.
 
@@ -13,6 +17,9 @@ use crate::domain::{personnummer::check_digit, GroupKind, Personnummer, Role};
 use crate::error::AppError;
 use chrono::{Datelike, NaiveDate};
 use diesel::Connection;
+
+mod living;
+pub use living::{bring_to_life, Alive};
 
 pub const DEMO_PASSWORD: &str = "demo";
 
@@ -122,6 +129,9 @@ const STREETS: &[&str] = &[
     "Sjövägen",
     "Tallvägen",
 ];
+
+/// How many customers the base demo loads; the living layer's come after them.
+pub const BASE_CUSTOMERS: usize = 30;
 
 pub struct Loaded {
     pub users: Vec<(&'static str, Role)>,
@@ -299,7 +309,7 @@ fn load(conn: &mut DbConn) -> Result<Loaded, AppError> {
         }
     }
 
-    let count = 30;
+    let count = BASE_CUSTOMERS;
     for i in 0..count {
         let area = if i < 20 { 0 } else { 1 };
         let (first, last) = (FIRST[i % FIRST.len()], LAST[(i * 7) % LAST.len()]);
@@ -387,7 +397,8 @@ mod tests {
     #[test]
     fn demo_numbers_are_valid_distinct_and_in_the_test_series() {
         let mut seen = std::collections::HashSet::new();
-        for i in 0..30 {
+        // The base demo's 30 and the living layer's customers after them.
+        for i in 0..90 {
             let p = demo_personnummer(i);
             let serial: u32 = p.canonical()[8..11].parse().unwrap();
             assert!((980..=999).contains(&serial), "{serial}");

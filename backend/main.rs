@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Run the server (the default). Migrations run first.
     Serve {
-        /// Load fictional demo data into an empty database and accept the demo password.
+        /// Load a fictional demo municipality in motion into an empty database and accept the demo password.
         #[arg(long)]
         demo: bool,
     },
@@ -403,16 +403,45 @@ async fn serve(
     target: &DatabaseTarget,
     demo: bool,
 ) -> anyhow::Result<()> {
+    let mut demo_loaded = None;
     if demo {
         let seed_db = db.clone();
-        match web::block(move || demo::load_if_empty(&seed_db)).await?? {
-            Some(loaded) => tracing::info!(customers = loaded.customers, "loaded demo data"),
-            None => tracing::info!("database already has users; demo data not loaded"),
+        demo_loaded = web::block(move || demo::load_if_empty(&seed_db)).await??;
+        if demo_loaded.is_none() {
+            tracing::info!("database already has users; demo data not loaded");
         }
     }
     let keys = auth::jwt::TokenKeys::load_or_create(&settings.data_dir)?;
     let listen = settings.listen;
     let state = web::Data::new(AppState::new(db, keys, settings, demo)?);
+    // The base demo just loaded: bring it to life as of today, through the routines.
+    let demo_line = match demo_loaded {
+        Some(loaded) => {
+            let started = std::time::Instant::now();
+            let alive = demo::bring_to_life(&state, larmkoll::domain::calendar::today())
+                .await
+                .map_err(|e| anyhow::anyhow!("bringing the demo to life: {e:?}"))?;
+            let took = started.elapsed().as_secs_f64();
+            tracing::info!(
+                customers = loaded.customers + alive.customers,
+                orders = alive.orders,
+                seconds = took,
+                "loaded demo data"
+            );
+            Some(format!(
+                "  Demo: {} kunder, {} beställningar, {} nycklar, {} dokument (laddat på {} s)",
+                loaded.customers + alive.customers,
+                alive.orders,
+                alive.keys,
+                alive.documents,
+                format!("{took:.1}").replace('.', ",")
+            ))
+        }
+        None if demo => {
+            Some("  Demo: databasen har redan användare; inget demodata laddades".into())
+        }
+        None => None,
+    };
     if state.settings.followup_interval_minutes > 0 {
         spawn_follow_up(
             state.db.clone(),
@@ -462,6 +491,9 @@ async fn serve(
     if demo {
         println!("  Demo logins (password: {}):", demo::DEMO_PASSWORD);
         println!("    {}", demo::usernames().collect::<Vec<_>>().join(", "));
+        if let Some(line) = &demo_line {
+            println!("{line}");
+        }
     }
     println!("  Stop with Ctrl+C.");
     println!();

@@ -492,6 +492,23 @@ async fn sigterm_lets_an_upload_in_flight_finish_and_exits_0() {
         .unwrap()
         .to_string();
 
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            files(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    let demo_files = files(&data.path().join("documents"));
+
     // Half the photo, then the signal, then the rest.
     let id = uuid::Uuid::new_v4();
     let today = chrono::Utc::now().date_naive();
@@ -544,21 +561,7 @@ async fn sigterm_lets_an_upload_in_flight_finish_and_exits_0() {
         "nothing half-written: {}",
         String::from_utf8_lossy(&check.stdout)
     );
-    // The original, its display copy and thumbnail, each with its row (no orphans above).
-    fn files(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| {
-                        if e.path().is_dir() {
-                            files(&e.path())
-                        } else {
-                            1
-                        }
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    assert_eq!(files(&data.path().join("documents")), 3);
+    // The original, its display copy and thumbnail, each with its row (no
+    // orphans above), besides the living demo's photographed papers.
+    assert_eq!(files(&data.path().join("documents")), demo_files + 3);
 }

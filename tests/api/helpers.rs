@@ -45,6 +45,17 @@ pub fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// Whether a customer (as the API lists it) is one of the base demo's, which
+/// `serve --demo` leaves without orders, keys or documents: the living demo's
+/// customers come after them (customer numbers K-100001 upward).
+pub fn is_base_demo_customer(c: &serde_json::Value) -> bool {
+    c["customer_number"]
+        .as_str()
+        .and_then(|n| n.strip_prefix("K-"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .is_some_and(|n| n <= 100_000 + larmkoll::demo::BASE_CUSTOMERS)
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

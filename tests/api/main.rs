@@ -16,6 +16,7 @@ mod contract;
 mod crash;
 mod custody;
 mod customers;
+mod demo;
 mod documents;
 mod errors;
 mod faults;
