@@ -957,6 +957,15 @@ impl<'a> Town<'a> {
             .await?;
         self.book(&c, &mut o, self.day(-90), time(11, 0)).await?;
         self.receive_keys(&c, &mut o, self.day(-90)).await?;
+        // The team notes why it waits (today): the follow-up and reports say it.
+        app::orders::log_contact(
+            &self.state.db,
+            self.staff[area].installer.clone(),
+            o.id.clone(),
+            ContactKind::Waiting,
+            Some("Kunden vårdas på sjukhus; vi installerar när hon är hemma igen.".into()),
+        )
+        .await?;
         Ok(())
     }
 

@@ -214,8 +214,15 @@ async fn every_list_has_rows(desk: &Desk, today: NaiveDate) {
     }
     assert!(empty.is_empty(), "empty lists:\n{}", empty.join("\n"));
 
-    // The equipment report counts something in every column the demo fills.
+    // A stalled order says what it waits for (väntar-orsak).
     let admin = desk.login("admin").await;
+    let stalled = desk.rows("/reports/not-executed?months=3", &admin).await;
+    assert!(
+        stalled.iter().any(|r| r["waiting_reason"].is_string()),
+        "no stalled order with a waiting reason: {stalled:?}"
+    );
+
+    // The equipment report counts something in every column the demo fills.
     let report = desk.get("/reports/equipment", &admin).await;
     let total = |col: &str| -> i64 {
         report["summary"]
