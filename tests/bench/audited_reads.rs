@@ -26,9 +26,7 @@ use diesel::Connection;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -99,47 +97,6 @@ impl Database {
                 )
             }
         }
-    }
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(url: &str) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(data.path().join("server.log")).unwrap();
-        let child = Command::new(BIN)
-            .args(["serve", "--demo"])
-            .env("DATABASE_URL", url)
-            .env("LARMKOLL_DATA_DIR", data.path())
-            .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
-            .env("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES", "0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the server");
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _data: data,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -359,7 +316,7 @@ fn main() {
     let backends = std::env::var("AUDIT_BACKENDS").unwrap_or("sqlite,postgres".into());
     for backend in backends.split(',').map(str::trim) {
         let db = Database::fresh(backend);
-        let server = Server::start(&db.url());
+        let server = common::Server::start(BIN, &db.url());
         let rows = actix_web::rt::System::new().block_on(measure(&server.base, &db));
         drop(server);
         let reference = rows[0].throughput();

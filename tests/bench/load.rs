@@ -29,9 +29,7 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -126,51 +124,6 @@ fn prepare(backend: &str, scale: Scale) -> String {
         conn.batch_execute(&closed(INSTALLERS_SQLITE))
             .expect("installers");
         url
-    }
-}
-
-/// The release server as its own process, as it would run.
-struct Server {
-    child: Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(url: &str) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(data.path().join("server.log")).unwrap();
-        let child = Command::new(BIN)
-            .args(["serve", "--demo"])
-            .env("DATABASE_URL", url)
-            .env("LARMKOLL_DATA_DIR", data.path())
-            .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
-            .env("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES", "0")
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or("info".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the server");
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _data: data,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -661,7 +614,7 @@ fn main() {
             _ => scale,
         };
         let url = prepare(backend, scale);
-        let server = Server::start(&url);
+        let server = common::Server::start(BIN, &url);
         let rows = actix_web::rt::System::new().block_on(measure(server.base.clone(), settings()));
         drop(server);
         results.push((backend.to_string(), scale, rows));

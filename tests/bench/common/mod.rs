@@ -421,3 +421,49 @@ pub fn generate_sqlite(path: &std::path::Path, scale: Scale) -> String {
     );
     url
 }
+
+/// The release server as its own process, as it would run.
+pub struct Server {
+    child: std::process::Child,
+    pub base: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    /// `bin`: the benchmark's `CARGO_BIN_EXE_larmkoll` (a release build).
+    pub fn start(bin: &str, url: &str) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(data.path().join("server.log")).unwrap();
+        let child = std::process::Command::new(bin)
+            .args(["serve", "--demo"])
+            .env("DATABASE_URL", url)
+            .env("LARMKOLL_DATA_DIR", data.path())
+            .env("LARMKOLL_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LARMKOLL_FOLLOWUP_INTERVAL_MINUTES", "0")
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("warn".into()),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the server");
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _data: data,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
