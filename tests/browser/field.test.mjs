@@ -433,3 +433,37 @@ test("the order's steps, their words and where they lead come from the server's 
   assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
 });
+
+test("the installer notes what an order waits for: a note is required, and the order carries it", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const { order, name, installer } = await orderFor(8);
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await loginOnPhone(page, server.url);
+  await openOrder(page, name);
+
+  await page.click('#order-actions button[data-event="contact"]');
+  const form = 'form.action[data-event="contact"]';
+  await page.waitForSelector(`${form}:not([hidden])`);
+  await page.check(`${form} input[value=waiting]`);
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForSelector("#action-done:not([hidden])");
+  assert.equal((await page.textContent("#action-done")).trim(), "Skriv vad ordern väntar på.");
+  assert.equal(await waiting(page), 0, "nothing queued without a note");
+  assert.ok(await page.isVisible(form), "the form stays open to be completed");
+
+  const why = "Kunden är bortrest till fredag";
+  await page.fill(`${form} textarea[name=note]`, why);
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForFunction(() => document.querySelector("#action-done")?.textContent.includes("Sparat på telefonen"));
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+  const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
+  assert.equal(detail.order.waiting_reason, why);
+  assert.equal(detail.order.version, order.version, "no new version");
+  assert.equal(detail.contacts.filter((c) => c.kind === "waiting").length, 1, "sent once");
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
+  assert.deepEqual(problems, []);
+});
