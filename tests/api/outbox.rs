@@ -884,7 +884,11 @@ async fn sigkilled_during_dispatch_loses_nothing(backend: Backend) {
         .unwrap()
         .clone();
     // The base demo's customers: the living demo's have their alarms.
-    for c in customers.iter().filter(|c| is_base_demo_customer(c)).take(15) {
+    for c in customers
+        .iter()
+        .filter(|c| is_base_demo_customer(c))
+        .take(15)
+    {
         let (status, body) = call(
             "POST",
             format!("/api/v1/customers/{}/decisions", c["id"].as_str().unwrap()),
