@@ -7,7 +7,7 @@ use crate::app::reports::FollowUpOf;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
 use crate::domain::custody::{EquipmentKind, ItemState};
-use crate::domain::{OrderState, Period, PeriodError, Service};
+use crate::domain::{OrderKind, OrderState, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use actix_web::get;
@@ -506,8 +506,11 @@ pub async fn deliveries(
                     r.visit_date.to_string(),
                     r.visit_time.unwrap_or_default(),
                     r.installer.unwrap_or_default(),
-                    r.kind,
-                    r.service,
+                    sv_word(r.kind.parse::<OrderKind>().ok().map(OrderKind::sv), &r.kind),
+                    sv_word(
+                        r.service.parse::<Service>().ok().map(Service::sv),
+                        &r.service,
+                    ),
                     r.customer_number,
                     r.name,
                     r.street,

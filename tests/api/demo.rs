@@ -222,6 +222,28 @@ async fn every_list_has_rows(desk: &Desk, today: NaiveDate) {
         "no stalled order with a waiting reason: {stalled:?}"
     );
 
+    // The delivery list as printed: Swedish words, not codes.
+    let coordinator = desk.login("koordinator").await;
+    let csv = String::from_utf8(
+        desk.bytes("/reports/deliveries?format=csv", &coordinator)
+            .await,
+    )
+    .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines.len() > 1, "a delivery list: {csv}");
+    assert!(
+        lines[1..].iter().all(|l| !l.contains("safety_alarm")
+            && !l.contains("digital_lock")
+            && !l.contains(";install;")
+            && !l.contains(";uninstall;")),
+        "codes in the delivery list: {csv}"
+    );
+    assert!(
+        csv.contains("Trygghetslarm")
+            && (csv.contains(";installation;") || csv.contains(";avinstallation;")),
+        "{csv}"
+    );
+
     // The equipment report counts something in every column the demo fills.
     let report = desk.get("/reports/equipment", &admin).await;
     let total = |col: &str| -> i64 {

@@ -295,7 +295,7 @@ async fn a_waiting_reason_travels_with_the_order_until_it_moves(app: TestApp) {
         "{line}"
     );
     assert!(
-        !line.contains("safety_alarm") && !line.contains(",received,"),
+        !line.contains("safety_alarm") && !line.contains(";received;"),
         "{line}"
     );
 
