@@ -141,7 +141,7 @@ fn insert_rows(conn: &mut DbConn, rows: &[AuditRow]) -> QueryResult<()> {
 /// writer, a transaction per request made every list wait its turn behind
 /// every other.
 pub struct ReadLog {
-    queue: std::sync::Mutex<std::sync::mpsc::Sender<Pending>>,
+    queue: std::sync::mpsc::Sender<Pending>,
 }
 
 struct Pending {
@@ -188,9 +188,7 @@ impl ReadLog {
                 }
             })
             .expect("spawning the audit writer");
-        Self {
-            queue: std::sync::Mutex::new(queue),
-        }
+        Self { queue }
     }
 
     /// Commits `rows` (with whatever else is waiting) and returns once they
@@ -202,8 +200,6 @@ impl ReadLog {
         let (written, done) = tokio::sync::oneshot::channel();
         let stopped = || WriteFailed::Failed("the audit writer has stopped".into());
         self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .send(Pending { rows, written })
             .map_err(|_| stopped())?;
         done.await.map_err(|_| stopped())?
