@@ -100,13 +100,6 @@ impl Database {
     }
 }
 
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(60))
-        .max_http_version(awc::http::Version::HTTP_11)
-        .finish()
-}
-
 async fn call(
     req: awc::ClientRequest,
     body: Option<Value>,
@@ -135,10 +128,6 @@ async fn call(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     Ok((etag, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
-}
-
-fn bearer(token: &str) -> (&'static str, String) {
-    ("Authorization", format!("Bearer {token}"))
 }
 
 async fn login(c: &Client, base: &str, user: &str) -> String {
@@ -185,12 +174,12 @@ async fn drive(name: &'static str, url: &str, token: Option<&str>, db: &Database
     let started = Instant::now();
     join_all((0..connections).map(|_| {
         let (latencies, errors, shown) = (latencies.clone(), errors.clone(), shown.clone());
-        let c = client();
+        let c = common::client();
         async move {
             while started.elapsed().as_secs_f64() < seconds {
                 let mut req = c.get(url);
                 if let Some(t) = token {
-                    req = req.insert_header(bearer(t));
+                    req = req.insert_header(common::bearer(t));
                 }
                 let t = Instant::now();
                 match call(req, None, 200).await {
@@ -216,7 +205,7 @@ async fn drive(name: &'static str, url: &str, token: Option<&str>, db: &Database
 }
 
 async fn measure(base: &str, db: &Database) -> Vec<Measured> {
-    let c = client();
+    let c = common::client();
     let start = Instant::now();
     while !matches!(c.get(format!("{base}/readyz")).send().await, Ok(r) if r.status().is_success())
     {
@@ -236,7 +225,7 @@ async fn measure(base: &str, db: &Database) -> Vec<Measured> {
     let today = chrono::Utc::now().date_naive();
     let (_, customers) = call(
         c.get(format!("{base}/api/v1/customers?limit=200"))
-            .insert_header(bearer(&installer)),
+            .insert_header(common::bearer(&installer)),
         None,
         200,
     )
@@ -252,7 +241,7 @@ async fn measure(base: &str, db: &Database) -> Vec<Measured> {
                 "{base}/api/v1/customers/{}/decisions",
                 customer["id"].as_str().unwrap()
             ))
-            .insert_header(bearer(&assessor))
+            .insert_header(common::bearer(&assessor))
             .insert_header(("Idempotency-Key", uuid::Uuid::new_v4().to_string())),
             Some(json!({"service": "safety_alarm", "valid_from": today})),
             201,
@@ -267,7 +256,7 @@ async fn measure(base: &str, db: &Database) -> Vec<Measured> {
                 "{base}/api/v1/orders/{}/book",
                 order["id"].as_str().unwrap()
             ))
-            .insert_header(bearer(&installer))
+            .insert_header(common::bearer(&installer))
             .insert_header(("If-Match", format!("\"{}\"", order["version"])))
             .insert_header(("Idempotency-Key", uuid::Uuid::new_v4().to_string())),
             Some(json!({"visit_date": today + chrono::Duration::days(booked % 5)})),
@@ -285,9 +274,13 @@ async fn measure(base: &str, db: &Database) -> Vec<Measured> {
         "{base}/api/v1/orders?mine=true&visit_from={today}&visit_to={}&limit=200",
         today + chrono::Duration::days(14)
     );
-    let (_, mine) = call(c.get(&visits).insert_header(bearer(&installer)), None, 200)
-        .await
-        .unwrap();
+    let (_, mine) = call(
+        c.get(&visits).insert_header(common::bearer(&installer)),
+        None,
+        200,
+    )
+    .await
+    .unwrap();
     assert!(mine["items"].as_array().unwrap().len() >= 10, "ten visits");
     vec![
         drive("/healthz", &format!("{base}/healthz"), None, db).await,

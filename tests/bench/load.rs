@@ -170,7 +170,7 @@ where
     let deadline = Duration::from_secs_f64(seconds);
     join_all((0..connections).map(|_| {
         let (next, latencies, errors, op) = (next.clone(), latencies.clone(), errors.clone(), &op);
-        let client = client();
+        let client = common::client();
         async move {
             loop {
                 let i = next.get();
@@ -202,13 +202,6 @@ where
     }
 }
 
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(60))
-        .max_http_version(awc::http::Version::HTTP_11)
-        .finish()
-}
-
 /// Sends a request, reads the whole answer; an unexpected status is an error.
 async fn call(
     req: awc::ClientRequest,
@@ -238,10 +231,6 @@ async fn call(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     Ok((etag, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
-}
-
-fn bearer(token: &str) -> (&'static str, String) {
-    ("Authorization", format!("Bearer {token}"))
 }
 
 /// An order the phone knows: its id, its customer, its version, who sees it.
@@ -276,9 +265,13 @@ async fn all_orders(c: &Client, base: &str, path: &str, token: &Rc<str>, max: us
             Some(c) => format!("{base}{path}&cursor={c}"),
             None => format!("{base}{path}"),
         };
-        let (_, page) = call(c.get(url).insert_header(bearer(token)), None, &[200])
-            .await
-            .expect("order list");
+        let (_, page) = call(
+            c.get(url).insert_header(common::bearer(token)),
+            None,
+            &[200],
+        )
+        .await
+        .expect("order list");
         out.extend(known(&page, token));
         cursor = page["next_cursor"].as_str().map(str::to_string);
         if cursor.is_none() || out.len() >= max {
@@ -309,7 +302,7 @@ struct Settings {
 }
 
 async fn measure(base: String, s: Settings) -> Vec<Measured> {
-    let c = client();
+    let c = common::client();
     let start = Instant::now();
     loop {
         if let Ok(res) = c.get(format!("{base}/readyz")).send().await {
@@ -364,9 +357,13 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
             );
             let c = &c;
             async move {
-                let (_, list) = call(c.get(url).insert_header(bearer(&token)), None, &[200])
-                    .await
-                    .unwrap();
+                let (_, list) = call(
+                    c.get(url).insert_header(common::bearer(&token)),
+                    None,
+                    &[200],
+                )
+                .await
+                .unwrap();
                 list.as_array().map(Vec::len).unwrap_or(0)
             }
         };
@@ -396,9 +393,13 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
         drive("my visits (14 days)", n, reqs, secs, |c, i| {
             let (url, token) = (visits_url.clone(), tokens[i % tokens.len()].clone());
             async move {
-                call(c.get(url).insert_header(bearer(&token)), None, &[200])
-                    .await
-                    .map(|_| ())
+                call(
+                    c.get(url).insert_header(common::bearer(&token)),
+                    None,
+                    &[200],
+                )
+                .await
+                .map(|_| ())
             }
         })
         .await,
@@ -418,7 +419,8 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
                 ];
                 for r in join_all(paths.iter().map(|p| {
                     call(
-                        c.get(format!("{base}{p}")).insert_header(bearer(&v.token)),
+                        c.get(format!("{base}{p}"))
+                            .insert_header(common::bearer(&v.token)),
                         None,
                         &[200],
                     )
@@ -442,7 +444,7 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
                 let body = json!({"visit_date": today + chrono::Duration::days(1 + (i % 14) as i64), "visit_time": "10:00"});
                 call(
                     c.post(format!("{base}/api/v1/orders/{}/book", o.id))
-                        .insert_header(bearer(&o.token))
+                        .insert_header(common::bearer(&o.token))
                         .insert_header(("If-Match", format!("\"{}\"", o.version)))
                         .insert_header(("Idempotency-Key", uuid::Uuid::new_v4().to_string())),
                     Some(("application/json", serde_json::to_vec(&body).unwrap())),
@@ -484,7 +486,7 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
                 };
                 let mut req = c
                     .post(format!("{base}/api/v1/orders/{}/{path}", order.id))
-                    .insert_header(bearer(&order.token))
+                    .insert_header(common::bearer(&order.token))
                     .insert_header(("Idempotency-Key", uuid::Uuid::new_v4().to_string()));
                 if action != Action::Contact {
                     req = req.insert_header(("If-Match", format!("\"{}\"", order.version)));
@@ -511,7 +513,7 @@ async fn measure(base: String, s: Settings) -> Vec<Measured> {
                     uuid::Uuid::new_v4(), v.customer_id, v.id
                 );
                 call(
-                    c.put(url).insert_header(bearer(&v.token)),
+                    c.put(url).insert_header(common::bearer(&v.token)),
                     Some(("image/jpeg", photo)),
                     &[201],
                 )

@@ -467,3 +467,15 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// An HTTP/1.1 client as the benchmarks use it.
+pub fn client() -> awc::Client {
+    awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .max_http_version(awc::http::Version::HTTP_11)
+        .finish()
+}
+
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
