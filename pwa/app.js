@@ -787,6 +787,8 @@ async function renderOutbox() {
 
 async function renderInbox() {
   show("inbox");
+  // A reply being written is never wiped by a background redraw.
+  if ([...document.querySelectorAll("#messages textarea")].some((t) => t.value.trim())) return;
   let messages = (await L.kv.get("messages")) || [];
   try {
     messages = await getJson("/messages?limit=50");
@@ -799,12 +801,41 @@ async function renderInbox() {
     ...(messages.length
       ? messages.map((m) => el("li", { class: m.read_at ? "" : "unread" },
           el("strong", {}, m.subject),
+          m.copy ? el("span", { class: "muted" }, " (kopia)") : null,
           el("span", { class: "muted" }, when(m.created_at)),
+          el("span", { class: "muted from" }, `Från ${m.sender_name ?? "Larmkoll"}`),
           el("p", {}, m.body),
           m.order_id ? el("a", { href: `#/order/${m.order_id}` }, "Visa ordern") : null,
-          m.read_at ? null : el("button", { type: "button", class: "secondary small", onclick: () => markRead(m) }, "Markera som läst")))
+          m.read_at ? null : el("button", { type: "button", class: "secondary small", onclick: () => markRead(m) }, "Markera som läst"),
+          replyForm(m)))
       : [el("li", { class: "empty" }, "Inga meddelanden.")]),
   );
+}
+
+// An answer to everyone in the message's thread, queued like every other
+// action: written without signal, sent once when there is.
+function replyForm(message) {
+  const id = `reply-${message.id}`;
+  return el("details", { class: "reply" },
+    el("summary", {}, "Svara"),
+    el("form", {
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const text = ev.target.elements.body.value.trim();
+        if (!text) return;
+        await L.enqueue({
+          event: "reply", method: "POST", path: `/messages/threads/${message.thread_id}/replies`,
+          body: JSON.stringify({ body: text }), label: `Svar: ${message.subject}`,
+        });
+        ev.target.reset();
+        ev.target.closest("details").open = false;
+        $("#inbox-note").textContent = "Svaret skickas till alla i tråden, så snart det finns täckning.";
+        await sync();
+      },
+    },
+    el("label", { for: id }, "Svar till alla i tråden"),
+    el("textarea", { id, name: "body", rows: "3", maxlength: "5000", required: true }),
+    el("button", { type: "submit" }, "Skicka svar")));
 }
 
 async function markRead(message) {

@@ -118,20 +118,26 @@ pub enum MailTopic {
     Terminated,
     LockMounted,
     LockRemoved,
+    /// Messages people write to you, your group or your role (only the news
+    /// that one came; the text stays in Larmkoll).
+    Conversation,
 }
 
-impl From<MailTopic> for Topic {
-    fn from(t: MailTopic) -> Self {
-        match t {
-            MailTopic::Ordered => Topic::Ordered,
-            MailTopic::Installed => Topic::Installed,
-            MailTopic::Declined => Topic::Declined,
-            MailTopic::ReturnedToAssessor => Topic::ReturnedToAssessor,
-            MailTopic::EquipmentCollected => Topic::EquipmentCollected,
-            MailTopic::Cancelled => Topic::Cancelled,
-            MailTopic::Terminated => Topic::Terminated,
-            MailTopic::LockMounted => Topic::LockMounted,
-            MailTopic::LockRemoved => Topic::LockRemoved,
+impl MailTopic {
+    /// The code stored with the user's choice: a notice's topic, or
+    /// `conversation` for messages people write.
+    fn as_str(self) -> &'static str {
+        match self {
+            MailTopic::Ordered => Topic::Ordered.as_str(),
+            MailTopic::Installed => Topic::Installed.as_str(),
+            MailTopic::Declined => Topic::Declined.as_str(),
+            MailTopic::ReturnedToAssessor => Topic::ReturnedToAssessor.as_str(),
+            MailTopic::EquipmentCollected => Topic::EquipmentCollected.as_str(),
+            MailTopic::Cancelled => Topic::Cancelled.as_str(),
+            MailTopic::Terminated => Topic::Terminated.as_str(),
+            MailTopic::LockMounted => Topic::LockMounted.as_str(),
+            MailTopic::LockRemoved => Topic::LockRemoved.as_str(),
+            MailTopic::Conversation => app::messages::CONVERSATION,
         }
     }
 }
@@ -173,7 +179,7 @@ pub async fn set_user_mail(
         .address
         .as_deref()
         .map(|a| address(&mut p, "address", a));
-    let topics: Vec<Topic> = body.topics.iter().map(|&t| t.into()).collect();
+    let topics: Vec<&'static str> = body.topics.iter().map(|&t| t.as_str()).collect();
     p.finish()?;
     app::outbox::set_user_mail(&state.db, user, id.to_string(), a.map(|a| (a, topics))).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -3,7 +3,7 @@
 //! period: the `followups` row is the claim, so several server instances on one
 //! PostgreSQL database still send one message.
 
-use crate::db::{self, customers, lifecycle, org, users, DbConn};
+use crate::db::{self, customers, lifecycle, messages, org, users, DbConn};
 use crate::domain::followup::{
     keys_outstanding, month_of, one_month_after, three_months_after, Rule,
 };
@@ -74,6 +74,8 @@ fn fired_at(
 
 /// What a follow-up message says and what it is about.
 struct Note<'a> {
+    /// The post its rows share (one per firing of a rule).
+    post: &'a str,
     customer: &'a str,
     order: Option<&'a str>,
     topic: &'a str,
@@ -93,10 +95,13 @@ fn message(
             group_id: to_group,
             user_id: to_user,
             role: None,
-            customer_id: note.customer,
+            customer_id: Some(note.customer),
             order_id: note.order,
             sender_id: None,
             topic: note.topic,
+            post_id: note.post,
+            thread_id: None,
+            copy: false,
         },
         &Text {
             subject: note.subject.to_string(),
@@ -170,6 +175,7 @@ pub fn run(
         );
         let assessor = customer.ordinary_assessor_id.clone();
         if let Some(f) = fire(conn, at, Rule::NotExecuted, &order.id, "1m", |c| {
+            let post = db::new_id();
             let mut n = 0;
             let to_groups = if reception.is_empty() {
                 home.clone()
@@ -182,6 +188,7 @@ pub fn run(
                     Some(g),
                     None,
                     &Note {
+                        post: &post,
                         customer: &customer.id,
                         order: Some(&order.id),
                         topic: "not_executed",
@@ -198,6 +205,7 @@ pub fn run(
                         None,
                         Some(a.clone()),
                         &Note {
+                            post: &post,
                             customer: &customer.id,
                             order: Some(&order.id),
                             topic: "not_executed",
@@ -223,11 +231,13 @@ pub fn run(
                     format!("Nycklar för kund {number} har inte kommit in en månad efter beställningen ({received}). Kontakta kunden och hör varför."),
                 );
                 if let Some(f) = fire(conn, at, Rule::KeysNotReceived, &order.id, "1m", |c| {
+                    let post = db::new_id();
                     message(
                         c,
                         group,
                         user,
                         &Note {
+                            post: &post,
                             customer: &customer.id,
                             order: Some(&order.id),
                             topic: "keys_not_received",
@@ -241,9 +251,13 @@ pub fn run(
                 }
             }
         }
-        // No answer: the order has not moved since the first message; the alarm leads hear, naming the ordinary assessor.
+        // No answer: the order has not moved since the first message and no assessor has written about it; the alarm leads hear, naming the ordinary assessor.
         if let Some(first) = fired_at(conn, Rule::NotExecuted, &order.id)? {
-            if today >= first.date() + Duration::days(escalation_days) && order.updated_at < first {
+            // An assessor's answer about the order counts as movement (issue 14).
+            if today >= first.date() + Duration::days(escalation_days)
+                && order.updated_at < first
+                && !messages::assessor_wrote_since(conn, &order.id, first)?
+            {
                 let ordinary = match &assessor {
                     Some(a) => users::find(conn, a)?
                         .map(|u| u.display_name)
@@ -256,12 +270,14 @@ pub fn run(
                 );
                 let leads = alarm_leads(conn)?;
                 if let Some(f) = fire(conn, at, Rule::Escalation, &order.id, "1", |c| {
+                    let post = db::new_id();
                     for l in &leads {
                         message(
                             c,
                             None,
                             Some(l.id.clone()),
                             &Note {
+                                post: &post,
                                 customer: &customer.id,
                                 order: Some(&order.id),
                                 topic: "escalation",
@@ -296,12 +312,14 @@ pub fn run(
             "all",
             &month_of(today),
             |c| {
+                let post = db::new_id();
                 for l in &leads {
                     message(
                         c,
                         None,
                         Some(l.id.clone()),
                         &Note {
+                            post: &post,
                             customer: &first_customer,
                             order: None,
                             topic: "three_month_list",

@@ -22,6 +22,8 @@ pub fn send(
     text: Text,
 ) -> Result<usize, AppError> {
     let mut sent = 0;
+    // One notice, one post: a reply to any of its copies reaches them all.
+    let post_id = db::new_id();
     for recipient in rules.recipients(topic) {
         let (group, user, role) = match recipient {
             Recipient::Role(role) => (Vec::new(), None, Some(role.as_str().to_string())),
@@ -48,10 +50,13 @@ pub fn send(
                     group_id,
                     user_id,
                     role,
-                    customer_id: &about.customer.id,
+                    customer_id: Some(&about.customer.id),
                     order_id: about.order_id,
                     sender_id: about.sender_id,
                     topic: topic.as_str(),
+                    post_id: &post_id,
+                    thread_id: None,
+                    copy: false,
                 },
                 &text,
             )?;
@@ -66,11 +71,17 @@ pub struct Addressed<'a> {
     pub group_id: Option<String>,
     pub user_id: Option<String>,
     pub role: Option<String>,
-    pub customer_id: &'a str,
+    pub customer_id: Option<&'a str>,
     pub order_id: Option<&'a str>,
     /// None: the system (the follow-up rules).
     pub sender_id: Option<&'a str>,
     pub topic: &'a str,
+    /// Shared by the rows of one post (one row per addressee).
+    pub post_id: &'a str,
+    /// The conversation it answers; None starts one (with the post's id).
+    pub thread_id: Option<&'a str>,
+    /// In copy (kopia).
+    pub copy: bool,
 }
 
 /// Writes one message, in the caller's transaction: the one place a message
@@ -83,11 +94,14 @@ pub fn write(conn: &mut DbConn, to: &Addressed<'_>, text: &Text) -> diesel::Quer
         recipient_group_id: to.group_id.clone(),
         recipient_user_id: to.user_id.clone(),
         recipient_role: to.role.clone(),
-        customer_id: Some(to.customer_id.to_string()),
+        customer_id: to.customer_id.map(str::to_string),
         order_id: to.order_id.map(str::to_string),
         topic: to.topic.to_string(),
         subject: text.subject.clone(),
         body: text.body.clone(),
+        thread_id: to.thread_id.unwrap_or(to.post_id).to_string(),
+        post_id: to.post_id.to_string(),
+        copy: to.copy,
     };
     messages::insert(conn, &row)?;
     // The same message by mail and as an event, in the same transaction.
@@ -95,8 +109,8 @@ pub fn write(conn: &mut DbConn, to: &Addressed<'_>, text: &Text) -> diesel::Quer
     db::outbox::event(
         conn,
         "message.created",
-        Some(to.customer_id),
-        crate::event_data!("message_id": row.id, "topic": row.topic, "order_id": row.order_id, "recipient_group_id": row.recipient_group_id, "recipient_user_id": row.recipient_user_id, "recipient_role": row.recipient_role),
+        to.customer_id,
+        crate::event_data!("message_id": row.id, "thread_id": row.thread_id, "topic": row.topic, "order_id": row.order_id, "recipient_group_id": row.recipient_group_id, "recipient_user_id": row.recipient_user_id, "recipient_role": row.recipient_role),
     )
 }
 

@@ -9,7 +9,6 @@ use crate::config::{Settings, SmtpTls};
 use crate::db::messages::MessageRow;
 use crate::db::outbox::{self as rows, OutboxRow, Outcome};
 use crate::db::{self, audit, Db, DbConn};
-use crate::domain::messages::Topic;
 use crate::domain::Actor;
 use crate::error::{AppError, ErrorCode};
 use base64::Engine;
@@ -59,6 +58,11 @@ pub fn queue_mails(conn: &mut DbConn, m: &MessageRow) -> diesel::QueryResult<usi
         Some(id) => rows::customer_number(conn, id)?,
         None => None,
     };
+    let (subject, body) = if m.topic == super::messages::CONVERSATION {
+        conversation_mail(conn, m, number.as_deref())?
+    } else {
+        (m.subject.clone(), without_free_text(&m.body))
+    };
     let now = db::now();
     for address in &addresses {
         rows::insert(
@@ -72,8 +76,8 @@ pub fn queue_mails(conn: &mut DbConn, m: &MessageRow) -> diesel::QueryResult<usi
                 customer_number: number.clone(),
                 order_id: m.order_id.clone(),
                 target: address.clone(),
-                subject: m.subject.clone(),
-                body: without_free_text(&m.body),
+                subject: subject.clone(),
+                body: body.clone(),
                 state: rows::PENDING.into(),
                 attempts: 0,
                 next_attempt_at: now,
@@ -86,6 +90,34 @@ pub fn queue_mails(conn: &mut DbConn, m: &MessageRow) -> diesel::QueryResult<usi
         )?;
     }
     Ok(addresses.len())
+}
+
+/// A person's message leaves the system only as the news that it came: who
+/// wrote, about which customer number; its subject and text are free text
+/// that could name anyone, so they stay in Larmkoll.
+fn conversation_mail(
+    conn: &mut DbConn,
+    m: &MessageRow,
+    number: Option<&str>,
+) -> diesel::QueryResult<(String, String)> {
+    let writer = match &m.sender_id {
+        Some(id) => db::users::find(conn, id)?.map(|u| u.display_name),
+        None => None,
+    }
+    .unwrap_or_else(|| "En kollega".into());
+    let about = number.map(|n| format!(" om kund {n}")).unwrap_or_default();
+    let answer = if m.thread_id == m.post_id {
+        ""
+    } else {
+        "Svar: "
+    };
+    Ok((
+        format!("{answer}Meddelande från {writer}{about}"),
+        format!(
+            "{writer} har skrivit{about} till {}. Läs och svara i Larmkoll (texten skickas inte med e-post).",
+            if m.recipient_user_id.is_some() { "dig" } else { "din grupp eller roll" }
+        ),
+    ))
 }
 
 /// A message's text as it may leave the system: a reason a person typed
@@ -484,7 +516,7 @@ pub async fn set_user_mail(
     db: &Db,
     user: Actor,
     user_id: String,
-    mail: Option<(String, Vec<Topic>)>,
+    mail: Option<(String, Vec<&'static str>)>,
 ) -> Result<(), AppError> {
     db.transaction(move |conn| {
         if db::users::find(conn, &user_id)?.is_none() {
@@ -495,9 +527,7 @@ pub async fn set_user_mail(
                 "användaren finns inte",
             ));
         }
-        let topics = mail
-            .as_ref()
-            .map(|(_, t)| t.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","));
+        let topics = mail.as_ref().map(|(_, t)| t.join(","));
         rows::set_user_mail(
             conn,
             &user_id,

@@ -19,6 +19,12 @@ pub struct MessageRow {
     pub topic: String,
     pub subject: String,
     pub body: String,
+    /// The first post's id: every post of one conversation shares it.
+    pub thread_id: String,
+    /// The rows of one post (one per addressee) share it.
+    pub post_id: String,
+    /// The addressee has it in copy (kopia).
+    pub copy: bool,
 }
 
 pub fn insert(conn: &mut DbConn, row: &MessageRow) -> QueryResult<()> {
@@ -132,4 +138,56 @@ pub fn for_order(conn: &mut DbConn, order_id: &str) -> QueryResult<Vec<MessageRo
         .select(MessageRow::as_select())
         .order((messages::created_at, messages::id))
         .load(conn)
+}
+
+/// Every row of a thread, oldest first.
+pub fn thread(conn: &mut DbConn, thread_id: &str) -> QueryResult<Vec<MessageRow>> {
+    messages::table
+        .filter(messages::thread_id.eq(thread_id))
+        .select(MessageRow::as_select())
+        .order((messages::created_at, messages::post_id, messages::id))
+        .load(conn)
+}
+
+/// The threads about an order that the addressee takes part in (wrote in or
+/// was addressed by), newest activity first.
+pub fn threads_about_order(
+    conn: &mut DbConn,
+    a: &Addressee<'_>,
+    order_id: &str,
+) -> QueryResult<Vec<String>> {
+    let rows: Vec<(String, NaiveDateTime)> = addressed(a, false)
+        .or_filter(messages::sender_id.eq(a.user_id.to_string()))
+        .filter(messages::order_id.eq(order_id.to_string()))
+        .select((messages::thread_id, messages::created_at))
+        .order(messages::created_at.desc())
+        .load(conn)?;
+    let mut threads: Vec<String> = Vec::new();
+    for (t, _) in rows {
+        if !threads.contains(&t) {
+            threads.push(t);
+        }
+    }
+    Ok(threads)
+}
+
+/// Whether an assessor wrote about the order since `since` (an answer to the
+/// follow-up, which stops the escalation); the notices of their own steps do not count.
+pub fn assessor_wrote_since(
+    conn: &mut DbConn,
+    order_id: &str,
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    use super::schema::users;
+    let assessors = users::table
+        .filter(users::role.eq("assessor"))
+        .select(users::id.nullable());
+    diesel::select(diesel::dsl::exists(
+        messages::table
+            .filter(messages::order_id.eq(order_id.to_string()))
+            .filter(messages::created_at.ge(since))
+            .filter(messages::topic.eq(crate::domain::messages::CONVERSATION))
+            .filter(messages::sender_id.eq_any(assessors)),
+    ))
+    .get_result(conn)
 }

@@ -413,6 +413,9 @@ diesel::table! {
         topic -> Text,
         subject -> Text,
         body -> Text,
+        thread_id -> Text,
+        post_id -> Text,
+        copy -> Bool,
     }
 }
 

@@ -6,6 +6,9 @@ use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+/// The topic of a message a person wrote (not a routine's notice).
+pub const CONVERSATION: &str = "conversation";
+
 /// The occasions on which the system sends a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Topic {

@@ -63,6 +63,19 @@ impl Role {
         }
     }
 
+    /// Everyone with the role, as a message's addressee.
+    pub fn sv_all(self) -> &'static str {
+        match self {
+            Role::Admin => "Alla systemförvaltare",
+            Role::Assessor => "Alla biståndshandläggare",
+            Role::Coordinator => "Alla koordinatorer",
+            Role::Installer => "Alla larminstallatörer",
+            Role::CareStaff => "All hemtjänstpersonal",
+            Role::Billing => "Alla avgiftshandläggare",
+            Role::AlarmCenter => "Alla jourhandläggare",
+        }
+    }
+
     /// A role by its code (`installer`) or its Swedish name (`Larminstallatör`), in any case.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();

@@ -35,6 +35,7 @@ const VIEWS = [
   { id: "billing", label: "Debitering", roles: ["billing", "admin"], load: loadBilling },
   { id: "pickup", label: "Hämtlista", roles: ["coordinator", "installer", "admin"], load: null },
   { id: "users", label: "Användare", roles: ["admin"], load: loadUsers },
+  { id: "outbox", label: "Utskick", roles: ["admin"], load: loadOutbox },
 ];
 
 const ROLE = {
@@ -45,6 +46,17 @@ const ROLE = {
   care_staff: "Hemtjänstpersonal",
   billing: "Avgiftshandläggare",
   alarm_center: "Jourhandläggare",
+};
+
+// Everyone with a role, as a message's addressee.
+const ROLE_ALL = {
+  coordinator: "Alla koordinatorer",
+  assessor: "Alla biståndshandläggare",
+  installer: "Alla larminstallatörer",
+  care_staff: "All hemtjänstpersonal",
+  billing: "Alla avgiftshandläggare",
+  alarm_center: "Alla jourhandläggare",
+  admin: "Alla systemförvaltare",
 };
 
 class ApiError extends Error {
@@ -401,35 +413,167 @@ async function loadStalled() {
 
 // --- Messages ---------------------------------------------------------------
 
+const whenSv = (t) => new Date(t).toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
+const partyNames = (list) => list.map((p) => p.name).join(", ");
+let openThread = null;
+
 async function loadMessages() {
   const messages = await api("/messages?limit=100");
   const items = messages.map((m) => {
-    const when = new Date(m.created_at).toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
+    const open = el("button", { type: "button", className: "secondary small", textContent: "Visa tråden" });
+    open.addEventListener("click", () => showThread(m, li, read).catch((e) => say(e.message, true)));
+    const read = m.read_at ? null : el("button", { type: "button", className: "secondary small", textContent: "Markera som läst" });
+    read?.addEventListener("click", () => markRead(m, li, read).catch((e) => say(e.message, true)));
     const li = el(
       "li",
       { className: m.read_at ? "read" : "unread" },
       el("strong", { textContent: m.subject }),
-      el("span", { className: "muted", textContent: ` ${when}` }),
+      m.copy ? el("span", { className: "badge", textContent: "Kopia" }) : null,
+      el("span", { className: "muted", textContent: ` ${whenSv(m.created_at)}` }),
+      el("span", { className: "from muted", textContent: `Från ${m.sender_name ?? "Larmkoll"}` }),
       el("p", { textContent: m.body }),
+      open,
+      read,
     );
-    if (!m.read_at) {
-      const read = el("button", { type: "button", className: "secondary small", textContent: "Markera som läst" });
-      read.addEventListener("click", async () => {
-        try {
-          await api(`/messages/${m.id}/read`, { method: "POST", headers: { "Idempotency-Key": newKey() } });
-          li.className = "read";
-          read.remove();
-          say("Meddelandet är markerat som läst.");
-        } catch (e) {
-          say(e.message, true);
-        }
-      });
-      li.append(read);
-    }
     return li;
   });
   document.getElementById("message-list").replaceChildren(...items);
   document.getElementById("messages-empty").hidden = items.length > 0;
+  if (openThread) await drawThread(await api(`/messages/threads/${openThread}`)).catch(() => closeThread());
+}
+
+async function markRead(m, li, button) {
+  await api(`/messages/${m.id}/read`, { method: "POST", headers: { "Idempotency-Key": newKey() } });
+  li.className = "read";
+  button?.remove();
+}
+
+// The whole conversation beside the inbox, with a reply to everyone in it.
+async function showThread(m, li, readButton) {
+  const thread = await api(`/messages/threads/${m.thread_id}`);
+  openThread = thread.id;
+  drawThread(thread);
+  if (!m.read_at) await markRead(m, li, readButton);
+  document.getElementById("h-thread").focus();
+}
+
+function drawThread(thread) {
+  const first = thread.posts[0];
+  document.getElementById("h-thread").textContent = first.subject;
+  document.getElementById("thread-about").textContent = thread.customer_number
+    ? `Gäller kund ${thread.customer_number}${thread.order_id ? " och en beställning" : ""}`
+    : "Gäller ingen kund";
+  document.getElementById("thread-posts").replaceChildren(
+    ...thread.posts.map((p) =>
+      el(
+        "li",
+        {},
+        el("strong", { textContent: p.sender ? p.sender.name : "Larmkoll" }),
+        el("span", { className: "muted", textContent: ` ${whenSv(p.created_at)}` }),
+        el("span", { className: "from muted", textContent: `Till ${partyNames(p.to)}${p.copy.length ? ` · kopia ${partyNames(p.copy)}` : ""}` }),
+        el("p", { textContent: p.body }),
+      ),
+    ),
+  );
+  document.getElementById("thread").hidden = false;
+}
+
+function closeThread() {
+  openThread = null;
+  document.getElementById("thread").hidden = true;
+}
+
+async function sendReply(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = new FormData(form).get("body");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const thread = await api(`/messages/threads/${openThread}/replies`, {
+      method: "POST",
+      headers: { "Idempotency-Key": newKey() },
+      body: JSON.stringify({ body }),
+    });
+    drawThread(thread);
+    form.reset();
+    say("Svaret är skickat.");
+  } catch (e) {
+    say(e.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// The addressees: the ordinary assessor of the customer named, roles, groups and persons.
+async function openCompose() {
+  const form = document.getElementById("compose");
+  const directory = await api("/messages/addressees");
+  const options = () => [
+    el("option", { value: "assessor:ordinary", textContent: "Kundens ordinarie handläggare" }),
+    el("optgroup", { label: "Roller" }, ...Object.entries(ROLE_ALL).map(([code, name]) => el("option", { value: `role:${code}`, textContent: name }))),
+    el("optgroup", { label: "Grupper" }, ...directory.groups.map((g) => el("option", { value: `group:${g.id}`, textContent: g.name }))),
+    el("optgroup", { label: "Personer" }, ...directory.users.map((u) => el("option", { value: `user:${u.id}`, textContent: `${u.display_name} (${u.role_sv.toLowerCase()})` }))),
+  ];
+  form.elements.to.replaceChildren(...options());
+  form.elements.copy.replaceChildren(...options());
+  form.hidden = false;
+  form.elements.to.focus();
+}
+
+function addressees(select) {
+  const out = { users: [], groups: [], roles: [], ordinary_assessor: false };
+  for (const o of select.selectedOptions) {
+    const [kind, id] = o.value.split(":");
+    if (kind === "assessor") out.ordinary_assessor = true;
+    else out[`${kind}s`].push(id);
+  }
+  return out;
+}
+
+async function sendNew(event) {
+  event.preventDefault();
+  const form = event.target;
+  const data = new FormData(form);
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const number = data.get("customer").trim().toUpperCase();
+    let customerId = null;
+    if (number) {
+      const found = await api(`/customers?q=${encodeURIComponent(number)}&limit=5`);
+      const match = found.items.find((c) => c.customer_number === number);
+      if (!match) throw new Error(`Ingen kund med kundnummer ${number} som du kan se.`);
+      customerId = match.id;
+    }
+    const thread = await api("/messages", {
+      method: "POST",
+      headers: { "Idempotency-Key": newKey() },
+      body: JSON.stringify({
+        to: addressees(form.elements.to),
+        copy: addressees(form.elements.copy),
+        customer_id: customerId,
+        subject: data.get("subject"),
+        body: data.get("body"),
+      }),
+    });
+    form.reset();
+    form.hidden = true;
+    openThread = thread.id;
+    drawThread(thread);
+    say(`Meddelandet är skickat till ${partyNames(thread.posts[0].to)}.`);
+  } catch (e) {
+    say(e.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function wireMessages() {
+  document.getElementById("compose-open").addEventListener("click", () => openCompose().catch((e) => say(e.message, true)));
+  document.getElementById("compose-cancel").addEventListener("click", () => { document.getElementById("compose").hidden = true; });
+  document.getElementById("compose").addEventListener("submit", sendNew);
+  document.getElementById("reply").addEventListener("submit", sendReply);
 }
 
 // --- Billing ----------------------------------------------------------------
@@ -625,6 +769,11 @@ function startDesk() {
   });
   document.getElementById("logout").addEventListener("click", () => logout());
   document.getElementById("new-user").addEventListener("submit", createUser);
+  wireMessages();
+  document.getElementById("outbox-filter").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    loadOutbox().catch((e) => say(e.message, true));
+  });
   document.getElementById("billing-period").addEventListener("submit", (ev) => {
     ev.preventDefault();
     show("billing");
@@ -643,6 +792,78 @@ function startDesk() {
     scheduleRefresh();
     enterDesk();
   }
+}
+
+// --- The outbox (admin): every mail and webhook delivery, sent again on demand --
+
+// What a delivery carries, in words: a message's topic or a webhook's event.
+const WHAT = {
+  ordered: "Ny beställning",
+  installed: "Installerat",
+  declined: "Kunden avböjde",
+  returned_to_assessor: "Åter till handläggare",
+  equipment_collected: "Utrustning hämtad",
+  cancelled: "Beställning makulerad",
+  terminated: "Avbeställning",
+  lock_mounted: "Lås monterat",
+  lock_removed: "Lås nedtaget",
+  not_executed: "Ej verkställt efter en månad",
+  keys_not_received: "Nycklar ej inkomna",
+  escalation: "Eskalering",
+  three_month_list: "Lista tre månader",
+  conversation: "Meddelande från en kollega",
+  "order.transitioned": "Beställningen bytte läge",
+  "decision.granted": "Beslut beviljat",
+  "decision.extended": "Beslut förlängt",
+  "decision.ended": "Beslut avslutat",
+  "execution.started": "Verkställighet startad",
+  "execution.ended": "Verkställighet avslutad",
+  "billing.start": "Debitering start",
+  "billing.stop": "Debitering stopp",
+  "equipment.moved": "Utrustning flyttad",
+  "key.moved": "Nyckel flyttad",
+  "document.stored": "Dokument sparat",
+  "message.created": "Meddelande skapat",
+};
+const CHANNEL = { email: "E-post", webhook: "Webhook" };
+
+async function loadOutbox() {
+  const form = new FormData(document.getElementById("outbox-filter"));
+  const query = new URLSearchParams({ limit: "200" });
+  for (const name of ["state", "channel"]) if (form.get(name)) query.set(name, form.get(name));
+  const rows = await api(`/outbox?${query}`);
+  fill("outbox-rows", null, rows.map(outboxRow));
+}
+
+function outboxRow(d) {
+  const again = ["failed", "bounced", "sent"].includes(d.state)
+    ? el("button", { type: "button", className: "secondary", textContent: "Skicka igen" })
+    : null;
+  const row = el(
+    "tr",
+    {},
+    cell(whenSv(d.created_at)),
+    cell(CHANNEL[d.channel] ?? d.channel),
+    cell(WHAT[d.event_type] ?? "Annan händelse"),
+    cell(d.customer_number ?? "–"),
+    cell(d.target),
+    cell(d.state_sv),
+    cell(String(d.attempts)),
+    cell(d.last_error ?? "–"),
+    cell(again),
+  );
+  again?.addEventListener("click", async () => {
+    again.disabled = true;
+    try {
+      const queued = await api(`/outbox/${d.id}/replay`, { method: "POST", headers: { "Idempotency-Key": newKey() } });
+      row.replaceWith(outboxRow(queued));
+      say(`Skickas igen till ${queued.target}.`);
+    } catch (e) {
+      again.disabled = false;
+      say(e.message, true);
+    }
+  });
+  return row;
 }
 
 // --- Users (admin): provisioned ahead, switched off and on ---------------------

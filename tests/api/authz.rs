@@ -234,6 +234,8 @@ struct World<'a> {
     items: Vec<String>,
     /// Per (role, scope): a message to the role about the scope's customer.
     messages: HashMap<(String, Scope), String>,
+    /// The thread of that message.
+    threads: HashMap<(String, Scope), String>,
     n: Cell<u32>,
     /// A target per (operation, scope) reused by the cells expected to be refused.
     cache: RefCell<HashMap<(String, Scope), Value>>,
@@ -680,7 +682,7 @@ impl<'a> World<'a> {
             "GET /healthz" | "GET /readyz" | "GET /api/v1/auth/me" | "GET /api/v1/areas"
             | "GET /api/v1/groups" | "GET /api/v1/users" | "GET /api/v1/equipment/models"
             | "GET /api/v1/lifecycle" | "GET /api/v1/messages"
-            | "GET /api/v1/messages/unread-count"
+            | "GET /api/v1/messages/unread-count" | "GET /api/v1/messages/addressees"
             | "GET /api/v1/reports/deliveries" | "GET /api/v1/reports/equipment"
             | "GET /api/v1/reports/extensions" | "GET /api/v1/reports/keys-not-received"
             | "GET /api/v1/reports/keys-out" | "GET /api/v1/reports/not-executed"
@@ -948,6 +950,18 @@ impl<'a> World<'a> {
             }
 
             "POST /api/v1/messages/{id}/read" => on(&self.messages[&(role.to_string(), scope)]),
+            "POST /api/v1/messages" => at(path)
+                .json(json!({"to": {"roles": ["coordinator"]}, "copy": {"roles": ["billing"]},
+                             "customer_id": cid, "subject": format!("Fråga {n}"), "body": "Hur går det?"}))
+                .about(customer),
+            "GET /api/v1/messages/threads" => at(&format!("{path}?order_id={oid}")),
+            // The `ordered` notice about the customer starts a thread every role is in.
+            "GET /api/v1/messages/threads/{id}" => {
+                on(&self.threads[&(role.to_string(), scope)]).about(customer)
+            }
+            "POST /api/v1/messages/threads/{id}/replies" => on(&self.threads[&(role.to_string(), scope)])
+                .json(json!({"body": format!("Svar {n}")}))
+                .about(customer),
 
             "GET /api/v1/orders" => at(&format!("{path}?customer_id={cid}"))
                 .listing(oid.clone())
@@ -1116,6 +1130,7 @@ async fn setup(app: &TestApp) -> World<'_> {
         keys: Vec::new(),
         items: Vec::new(),
         messages: HashMap::new(),
+        threads: HashMap::new(),
         n: Cell::new(0),
         cache: RefCell::new(HashMap::new()),
         sessions: RefCell::new(HashMap::new()),
@@ -1151,6 +1166,8 @@ async fn setup(app: &TestApp) -> World<'_> {
                 .find(|m| &m["customer_id"] == about)
                 .unwrap_or_else(|| panic!("{role} has no message about the {scope:?} customer"));
             w.messages.insert((role.to_string(), scope), id(m));
+            let thread = m["thread_id"].as_str().expect("thread_id").to_string();
+            w.threads.insert((role.to_string(), scope), thread);
         }
     }
     w

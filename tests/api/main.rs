@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod clients;
 mod contract;
+mod conversations;
 mod crash;
 mod custody;
 mod customers;

@@ -293,3 +293,104 @@ test("a desk session kept open past two token lifetimes stays logged in", async 
     await server.close();
   }
 });
+
+test("a coordinator writes to a customer's assessor with a copy to the alarm team, and the assessor answers in the thread", async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  const assessor = await login("handlaggare");
+  const coordinator = await login("koordinator");
+  // A Boo customer the coordinator sees, with an ordinary assessor.
+  const customers = await call(coordinator, "GET", "/customers?limit=200");
+  const customer = customers.items.find((c) => c.ordinary_assessor_id && c.address.city === "Saltsjö-Boo");
+  assert.ok(customer, "a Boo customer with an ordinary assessor");
+  const subject = `Nycklar vid avslut ${Date.now()}`;
+  const question = "Ska alla nycklar tillbaka när larmet tas ned?";
+
+  await deskLogin(page, base, "koordinator", "queue");
+  await page.locator('#views button[data-view="messages"]').click();
+  await page.waitForSelector("body[data-ready=messages]");
+  await page.locator("#compose-open").click();
+  await page.waitForSelector("#compose:not([hidden]) select[name=to] option");
+  await page.locator("#compose select[name=to]").selectOption(["assessor:ordinary"]);
+  const team = await page.locator("#compose select[name=copy] option", { hasText: "Boo larmgrupp" }).getAttribute("value");
+  await page.locator("#compose select[name=copy]").selectOption([team]);
+  await page.locator("#compose input[name=customer]").fill(customer.customer_number);
+  await page.locator("#compose input[name=subject]").fill(subject);
+  await page.locator("#compose textarea[name=body]").fill(question);
+  await page.locator("#compose button[type=submit]").click();
+  await page.waitForSelector("#thread:not([hidden])");
+  assert.match(await page.textContent("#status"), /Meddelandet är skickat till Hanna Handläggare\./);
+  assert.equal(await page.textContent("#h-thread"), subject);
+  assert.match(await page.textContent("#thread-about"), new RegExp(`Gäller kund ${customer.customer_number}`));
+  assert.match(await page.textContent("#thread-posts"), /kopia Boo larmgrupp/);
+
+  // Through the API: the assessor has it, from the coordinator, about the customer.
+  const inbox = await call(assessor, "GET", "/messages?limit=200");
+  const got = inbox.find((m) => m.subject === subject);
+  assert.ok(got, "in the assessor's inbox");
+  assert.equal(got.sender_name, "Kalle Koordinator");
+  assert.equal(got.customer_id, customer.id);
+  assert.equal(got.body, question);
+
+  // The assessor opens it at the desk and answers everyone in the thread.
+  await page.evaluate(() => sessionStorage.clear());
+  await deskLogin(page, base, "handlaggare", "stalled");
+  await page.locator('#views button[data-view="messages"]').click();
+  await page.waitForSelector("body[data-ready=messages]");
+  const row = page.locator("#message-list li", { hasText: subject });
+  assert.match(await row.textContent(), /Från Kalle Koordinator/);
+  await row.locator("button", { hasText: "Visa tråden" }).click();
+  await page.waitForSelector("#thread:not([hidden])");
+  await page.locator("#reply textarea[name=body]").fill("Ja, alla nycklar ska tillbaka.");
+  await page.locator("#reply button[type=submit]").click();
+  await page.waitForFunction(() => document.querySelectorAll("#thread-posts li").length === 2);
+  assert.equal(await page.textContent("#status"), "Svaret är skickat.");
+  assert.match(await page.locator("#thread-posts li").nth(1).textContent(), /Till Kalle Koordinator · kopia Boo larmgrupp/);
+
+  // Through the API: the coordinator has the answer in the same thread, read audited.
+  const back = (await call(coordinator, "GET", "/messages?limit=200")).find((m) => m.subject === `Sv: ${subject}`);
+  assert.ok(back, "the answer reached the coordinator");
+  assert.equal(back.thread_id, got.thread_id);
+  const thread = await call(coordinator, "GET", `/messages/threads/${got.thread_id}`);
+  assert.deepEqual(thread.posts.map((p) => p.sender.name), ["Kalle Koordinator", "Hanna Handläggare"]);
+  assert.deepEqual(problems, [], "console errors");
+  await context.close();
+});
+
+test("the admin sees every mail waiting in the outbox, in words, and filters them", async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  const admin = await login("admin");
+  const coordinator = await login("koordinator");
+  // A mailbox for the alarm team; no mail server is configured here, so the mail waits.
+  const groups = await call(admin, "GET", "/groups");
+  const team = groups.find((g) => g.name === "Boo larmgrupp");
+  const mailbox = `larmgruppen-${Date.now()}@kommun.test`;
+  await request("PUT", `/groups/${team.id}/mailbox`, { token: admin, body: { address: mailbox } });
+  try {
+    const subject = `Utskick ${Date.now()}`;
+    await call(coordinator, "POST", "/messages", { to: { groups: [team.id] }, subject, body: "Hej larmgruppen" }, { "Idempotency-Key": `k-${Date.now()}` });
+    const queued = (await call(admin, "GET", "/outbox?channel=email&limit=50")).find((d) => d.target === mailbox);
+    assert.ok(queued, "the mail is in the outbox");
+    assert.equal(queued.state, "pending");
+
+    await deskLogin(page, base, "admin", "queue");
+    await page.locator('#views button[data-view="outbox"]').click();
+    await page.waitForSelector("body[data-ready=outbox]");
+    const row = page.locator("#outbox-rows tr", { hasText: mailbox });
+    assert.equal(await row.count(), 1);
+    const text = await row.textContent();
+    for (const words of ["E-post", "Meddelande från en kollega", "väntar"]) assert.ok(text.includes(words), `${words} in ${text}`);
+    for (const code of ["pending", "conversation", "email"]) assert.ok(!text.includes(code), `no code ${code} in ${text}`);
+    // Only failed ones: the waiting mail is not among them.
+    await page.locator("#outbox-filter select[name=state]").selectOption("failed");
+    await page.locator("#outbox-filter button[type=submit]").click();
+    await page.waitForFunction((m) => ![...document.querySelectorAll("#outbox-rows tr")].some((r) => r.textContent.includes(m)), mailbox);
+    assert.deepEqual(problems, [], "console errors");
+  } finally {
+    await request("PUT", `/groups/${team.id}/mailbox`, { token: admin, body: { address: null } });
+    await context.close();
+  }
+});

@@ -467,3 +467,45 @@ test("the installer notes what an order waits for: a note is required, and the o
   assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
 });
+
+test("a message answered on the phone without signal reaches everyone in the thread once the signal returns", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const coordinator = await token("koordinator");
+  const installer = await token("installator");
+  const me = (await call("GET", "/auth/me", { token: installer })).body;
+  const subject = `Nyckel saknas ${Date.now()}`;
+  const asked = await call("POST", "/messages", {
+    token: coordinator,
+    body: { to: { users: [me.id] }, copy: { roles: ["coordinator"] }, subject, body: "Har du nyckeln till kunden med dig?" },
+    headers: { "Idempotency-Key": `falt-${Date.now()}` },
+  });
+  assert.equal(asked.status, 201, JSON.stringify(asked.body));
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await loginOnPhone(page, server.url);
+  await page.goto(`${server.url}/#/inbox`);
+  const item = page.locator("#messages li", { hasText: subject });
+  await item.waitFor();
+  assert.match(await item.textContent(), /Från Kalle Koordinator/);
+
+  await context.setOffline(true);
+  await item.locator("summary", { hasText: "Svara" }).click();
+  await item.locator("textarea").fill("Ja, den ligger i bilen.");
+  await item.locator("button[type=submit]").click();
+  await page.waitForFunction(() => /så snart det finns täckning/.test(document.querySelector("#inbox-note").textContent));
+  assert.equal(await waiting(page), 1, "the answer waits on the phone");
+  await context.setOffline(false);
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+
+  const thread = (await call("GET", `/messages/threads/${asked.body.id}`, { token: coordinator })).body;
+  assert.equal(thread.posts.length, 2, "answered once");
+  assert.equal(thread.posts[1].sender.name, "Ivar Installatör");
+  assert.equal(thread.posts[1].body, "Ja, den ligger i bilen.");
+  assert.deepEqual(thread.posts[1].to.map((p) => p.name), ["Kalle Koordinator"]);
+  assert.deepEqual(thread.posts[1].copy.map((p) => p.name), ["Alla koordinatorer"]);
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
+  assert.deepEqual(problems, []);
+});

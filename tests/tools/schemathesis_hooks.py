@@ -214,6 +214,22 @@ def _real_references(case):
         cabinet, hook = body.get("cabinet"), body.get("hook")
         if (cabinet is None) != (hook is None):
             body["cabinet"], body["hook"] = cabinet or "1", hook or "1"
+    if path == "/api/v1/messages":
+        # Addressees that exist (the fuzzing user, real groups), at least one
+        # in `to`; the ordinary assessor only of a customer that has one.
+        for part in ("to", "copy"):
+            a = body.get(part)
+            if not isinstance(a, dict):
+                continue
+            if isinstance(a.get("users"), list):
+                a["users"] = [known["me"]] if a["users"] and known["me"] else []
+            if isinstance(a.get("groups"), list):
+                a["groups"] = [g["id"] for g in known["groups"]][: len(a["groups"])]
+            a["ordinary_assessor"] = False
+        to = body.get("to")
+        if isinstance(to, dict) and not (to.get("users") or to.get("groups") or to.get("roles")):
+            to["roles"] = ["coordinator"]
+        body["order_id"] = None
     if path == "/api/v1/orders/{id}/collect-equipment":
         if not body.get("items") and not body.get("missing"):
             body["items"] = ["TX-1"]
