@@ -207,6 +207,11 @@ pub async fn receive_key(
 #[serde(deny_unknown_fields)]
 pub struct KeyQuery {
     pub customer_id: Option<Uuid>,
+    /// The key with this number, written as on its tag (case, blanks and
+    /// dashes as the register normalises them: `b 1042` finds `B-1042`); what
+    /// cannot be a key number finds nothing.
+    #[param(max_length = 50)]
+    pub key_number: Option<String>,
     /// Keys signed out to this group.
     pub holder_group_id: Option<Uuid>,
     /// Keys signed out to this person.
@@ -226,11 +231,18 @@ pub struct KeyQuery {
 async fn query_keys(state: &AppState, user: Actor, q: KeyQuery) -> Result<Vec<Key>, AppError> {
     let limit = super::pagination::limit_within(q.limit, 200, 1000)?;
     let hours = state.settings.key_sign_out_hours;
+    // A search: what cannot be a key number finds no key.
+    let key_number = match q.key_number.as_deref().map(KeyNumber::parse) {
+        Some(Ok(number)) => Some(number.as_str().to_string()),
+        Some(Err(_)) => return Ok(Vec::new()),
+        None => None,
+    };
     let rows = app::keys::list(
         &state.db,
         user,
         app::keys::KeyQuery {
             customer_id: q.customer_id.map(|u| u.to_string()),
+            key_number,
             holder_group_id: q.holder_group_id.map(|u| u.to_string()),
             holder_user_id: q.holder_user_id.map(|u| u.to_string()),
             custody: q.custody,

@@ -352,6 +352,8 @@ pub fn is_overdue(k: &KeyRow, hours: i64) -> bool {
 /// Which keys of the register to list.
 pub struct KeyQuery {
     pub customer_id: Option<String>,
+    /// A canonical key number.
+    pub key_number: Option<String>,
     pub holder_group_id: Option<String>,
     pub holder_user_id: Option<String>,
     pub custody: Option<KeyCustody>,
@@ -369,6 +371,7 @@ pub async fn list(db: &Db, user: Actor, q: KeyQuery) -> Result<Vec<(KeyRow, Stri
     let overdue_before = db::now() - chrono::Duration::hours(q.overdue_hours);
     let base = custody::KeyFilter {
         customer_id: q.customer_id,
+        key_number: q.key_number,
         holder_group_id: q.holder_group_id,
         holder_user_id: q.holder_user_id,
         custody: q.custody.map(|c| c.as_str().to_string()),

@@ -140,6 +140,7 @@ pub fn keys_of_customer(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec
 #[derive(Debug, Default, Clone)]
 pub struct KeyFilter {
     pub customer_id: Option<String>,
+    pub key_number: Option<String>,
     pub holder_group_id: Option<String>,
     pub holder_user_id: Option<String>,
     pub custody: Option<String>,
@@ -157,6 +158,9 @@ pub fn list_keys(
     q = visible_to!(q, scope, keys::customer_id);
     if let Some(v) = &f.customer_id {
         q = q.filter(keys::customer_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.key_number {
+        q = q.filter(keys::key_number.eq(v.clone()));
     }
     if let Some(v) = &f.holder_group_id {
         q = q.filter(keys::holder_group_id.eq(v.clone()));

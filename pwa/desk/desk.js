@@ -33,6 +33,7 @@ const VIEWS = [
   { id: "stalled", label: "Stoppade ärenden", roles: ["assessor", "coordinator", "admin"], load: loadStalled },
   { id: "messages", label: "Meddelanden", roles: null, load: loadMessages },
   { id: "billing", label: "Debitering", roles: ["billing", "admin"], load: loadBilling },
+  { id: "keys", label: "Nycklar", roles: ["coordinator", "installer", "care_staff", "admin"], load: loadKeys },
   { id: "pickup", label: "Hämtlista", roles: ["coordinator", "installer", "admin"], load: null },
   { id: "users", label: "Användare", roles: ["admin"], load: loadUsers },
   { id: "outbox", label: "Utskick", roles: ["admin"], load: loadOutbox },
@@ -770,6 +771,10 @@ function startDesk() {
   document.getElementById("logout").addEventListener("click", () => logout());
   document.getElementById("new-user").addEventListener("submit", createUser);
   wireMessages();
+  document.getElementById("key-search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    loadKeys().catch((e) => say(e.message, true));
+  });
   document.getElementById("outbox-filter").addEventListener("submit", (ev) => {
     ev.preventDefault();
     loadOutbox().catch((e) => say(e.message, true));
@@ -792,6 +797,119 @@ function startDesk() {
     scheduleRefresh();
     enterDesk();
   }
+}
+
+// --- The key register: where each customer's key is, signed out and in --------
+
+const MOVE = {
+  receive: "Mottagen från kunden",
+  sign_out: "Utkvitterad",
+  sign_in: "Inkvitterad",
+  return_to_customer: "Återlämnad till kunden",
+  report_lost: "Anmäld borttappad",
+  receive_again: "Mottagen igen",
+};
+const names = { groups: new Map(), users: new Map() };
+
+async function loadNames() {
+  if (names.groups.size) return;
+  const directory = await api("/messages/addressees");
+  for (const g of directory.groups) names.groups.set(g.id, g.name);
+  for (const u of directory.users) names.users.set(u.id, u.display_name);
+}
+
+// A place in the register's words: `cabinet:Skåp 2/14`, `group:<id>`, `user:<id>`, `customer`, `lost`.
+function placeSv(place) {
+  const [kind, rest] = place.split(/:(.*)/s);
+  if (kind === "cabinet") {
+    const [cabinet, hook] = rest.split("/");
+    return `${cabinet}, krok ${hook}`;
+  }
+  if (kind === "group") return names.groups.get(rest) ?? "en grupp";
+  if (kind === "user") return names.users.get(rest) ?? "en person";
+  return { customer: "Kunden", lost: "Borttappad" }[kind] ?? place;
+}
+
+function whereSv(k) {
+  if (k.custody === "in_cabinet") return `${k.cabinet}, krok ${k.hook}${k.night_cabinet ? " (nattskåpet)" : ""}`;
+  if (k.custody === "signed_out") {
+    const to = k.holder_group_id ? names.groups.get(k.holder_group_id) : names.users.get(k.holder_user_id);
+    return `Utkvitterad till ${to ?? "okänd"}${k.overdue ? " – försenad" : ""}`;
+  }
+  return k.custody === "lost" ? "Borttappad" : "Återlämnad till kunden";
+}
+
+async function loadKeys() {
+  await loadNames();
+  const form = new FormData(document.getElementById("key-search"));
+  const q = String(form.get("q") || "").trim();
+  const show = form.get("show");
+  const query = new URLSearchParams({ limit: "1000" });
+  if (show === "overdue") query.set("overdue", "true");
+  else if (show) query.set("custody", show);
+  if (/^k-?\d+$/i.test(q)) {
+    const number = q.toUpperCase().replace(/^K-?/, "K-");
+    const found = await api(`/customers?q=${encodeURIComponent(number)}&limit=5`);
+    const customer = found.items.find((c) => c.customer_number === number);
+    if (!customer) {
+      fill("key-rows", null, []);
+      return say(`Ingen kund med kundnummer ${number} som du kan se.`, true);
+    }
+    query.set("customer_id", customer.id);
+  } else if (q) {
+    query.set("key_number", q);
+  }
+  const keys = await api(`/keys?${query}`);
+  fill("key-rows", null, keys.map(keyRow));
+}
+
+function keyRow(k) {
+  const actions = el("div", { className: "actions" });
+  const history = el("button", { type: "button", className: "secondary", textContent: "Historik" });
+  history.addEventListener("click", () => showKeyHistory(k).catch((e) => say(e.message, true)));
+  actions.append(history);
+  if (k.custody === "in_cabinet") {
+    const groups = el("select", { ariaLabel: `Kvittera ut ${k.key_number} till` },
+      ...[...names.groups].map(([id, name]) => el("option", { value: id, textContent: name })));
+    const out = el("button", { type: "button", textContent: "Kvittera ut" });
+    out.addEventListener("click", () => moveKey(k, "sign-out", { group_id: groups.value }, `${k.key_number} är utkvitterad till ${names.groups.get(groups.value)}.`));
+    actions.prepend(groups, out);
+  } else if (k.custody === "signed_out" || k.custody === "lost") {
+    const back = el("button", { type: "button", textContent: "Kvittera in" });
+    back.addEventListener("click", () => moveKey(k, "sign-in", {}, `${k.key_number} hänger i ${k.cabinet}, krok ${k.hook}.`));
+    actions.prepend(back);
+  }
+  return el("tr", { className: k.overdue ? "stop" : "" },
+    cell(k.key_number), cell(k.customer_number), cell(String(k.count)),
+    cell(whereSv(k)), cell(whenSv(k.since)), cell(actions));
+}
+
+async function moveKey(k, move, body, done) {
+  try {
+    await api(`/keys/${k.id}/${move}`, {
+      method: "POST",
+      headers: { "Idempotency-Key": newKey(), "If-Match": `"${k.version}"` },
+      body: JSON.stringify(body),
+    });
+    say(done);
+    await loadKeys();
+  } catch (e) {
+    say(e.message, true);
+  }
+}
+
+async function showKeyHistory(k) {
+  const detail = await api(`/keys/${k.id}`);
+  document.getElementById("h-key-history").textContent = `Nyckel ${k.key_number} – kund ${k.customer_number}`;
+  document.getElementById("key-moves").replaceChildren(
+    ...detail.history.map((m) =>
+      el("li", {},
+        el("strong", { textContent: MOVE[m.move] ?? "Flyttad" }),
+        el("span", { className: "muted", textContent: ` ${whenSv(m.at)} av ${names.users.get(m.user_id) ?? "okänd"}` }),
+        el("p", { textContent: `Från ${placeSv(m.from)} till ${placeSv(m.to)}${m.note ? ` – ${m.note}` : ""}` }))),
+  );
+  document.getElementById("key-history").hidden = false;
+  document.getElementById("h-key-history").focus();
 }
 
 // --- The outbox (admin): every mail and webhook delivery, sent again on demand --

@@ -52,6 +52,19 @@ async fn every_key_move_and_refusal(app: TestApp) {
         (key["custody"].as_str(), key["customer_number"].as_str()),
         (Some("in_cabinet"), Some(customer.number()))
     );
+    // Found by its number as a person types it; what no tag can carry finds nothing.
+    let found = installer.get("/api/v1/keys?key_number=b%201").await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let found = found.body.as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["key_number"], "B-1");
+    let none = installer.get("/api/v1/keys?key_number=B-2").await;
+    assert_eq!(none.body.as_array().unwrap().len(), 0);
+    let never = installer.get("/api/v1/keys?key_number=%23%23").await;
+    assert_eq!(
+        (never.status, never.body.as_array().unwrap().len()),
+        (200, 0)
+    );
     let dup = installer
         .post("/api/v1/keys", json!({"key_number": "B-1", "customer_id": cid, "count": 1, "cabinet": "Skåp 1", "hook": "5"}))
         .await;

@@ -394,3 +394,54 @@ test("the admin sees every mail waiting in the outbox, in words, and filters the
     await context.close();
   }
 });
+
+test("the key holder finds a customer's key by customer number, signs it out to the night patrol and in again, and reads its chain of moves", async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  const coordinator = await login("koordinator");
+  const [customer] = await freshCustomers(coordinator, 1);
+  const number = `DK-${Date.now() % 100000}`;
+  const created = await call(coordinator, "POST", "/keys", {
+    key_number: number.toLowerCase(), customer_id: customer.id, count: 1, cabinet: "Skåp 7", hook: "21",
+  }, { "Idempotency-Key": `nyckel-${Date.now()}` });
+  assert.equal(created.key.key_number, number, "the register writes the number as on the tag");
+
+  await deskLogin(page, base, "koordinator", "queue");
+  await page.locator('#views button[data-view="keys"]').click();
+  await page.waitForSelector("body[data-ready=keys]");
+  await page.locator("#key-search input[name=q]").fill(customer.customer_number);
+  await page.keyboard.press("Enter");
+  const row = page.locator("#key-rows tr", { hasText: number });
+  await row.waitFor();
+  assert.match(await row.textContent(), /Skåp 7, krok 21/);
+
+  // Out to the night patrol, by keyboard from the row's list.
+  const patrol = (await call(coordinator, "GET", "/groups")).find((g) => g.name === "Boo nattpatrull");
+  await row.locator("select").selectOption(patrol.id);
+  await row.locator("button", { hasText: "Kvittera ut" }).click();
+  await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(`${n} är utkvitterad till Boo nattpatrull`), number);
+  let key = (await call(coordinator, "GET", `/keys/${created.key.id}`)).key;
+  assert.equal(key.custody, "signed_out");
+  assert.equal(key.holder_group_id, patrol.id);
+
+  // Found again by its key number, written as a person types it; back on its hook.
+  await page.locator("#key-search input[name=q]").fill(number.toLowerCase().replace("-", " "));
+  await page.keyboard.press("Enter");
+  await page.locator("#key-rows tr", { hasText: "Utkvitterad till Boo nattpatrull" }).waitFor();
+  await page.locator("#key-rows tr", { hasText: number }).locator("button", { hasText: "Kvittera in" }).click();
+  await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(`${n} hänger i Skåp 7, krok 21`), number);
+  key = (await call(coordinator, "GET", `/keys/${created.key.id}`)).key;
+  assert.equal(key.custody, "in_cabinet");
+
+  // The chain of moves, in words.
+  await page.locator("#key-rows tr", { hasText: number }).locator("button", { hasText: "Historik" }).click();
+  await page.waitForSelector("#key-history:not([hidden])");
+  const moves = await page.locator("#key-moves li").allTextContents();
+  assert.equal(moves.length, 3, moves.join(" | "));
+  assert.match(moves[0], /Mottagen från kunden.*Från Kunden till Skåp 7, krok 21/s);
+  assert.match(moves[1], /Utkvitterad.*av Kalle Koordinator.*till Boo nattpatrull/s);
+  assert.match(moves[2], /Inkvitterad.*Från Boo nattpatrull till Skåp 7, krok 21/s);
+  assert.deepEqual(problems, [], "console errors");
+  await context.close();
+});
