@@ -6,7 +6,7 @@ use crate::app;
 use crate::app::reports::FollowUpOf;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
-use crate::domain::custody::{EquipmentKind, ItemState};
+use crate::domain::custody::{EquipmentKind, ItemState, KeyCustody};
 use crate::domain::{OrderKind, OrderState, Period, PeriodError, Service};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -234,6 +234,39 @@ pub struct ToCollectRow {
     pub items: Vec<String>,
     /// The customer's keys the organisation still holds.
     pub key_numbers: Vec<String>,
+    /// Where each of those keys is.
+    pub keys: Vec<PickupKey>,
+    /// The day the service ends: the assessor's end date on the uninstall order.
+    pub end_date: Option<NaiveDate>,
+    /// How to get in (door code, key safe…), for the team at the door.
+    pub entry_notes: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickupKey {
+    pub key_number: String,
+    pub cabinet: String,
+    pub hook: String,
+    pub custody: KeyCustody,
+}
+
+/// "B-1042 (Skåp 2, krok 14)", or where the key is when not on its hook.
+fn key_place_sv(k: &PickupKey) -> String {
+    match k.custody {
+        KeyCustody::InCabinet => format!("{} ({}, krok {})", k.key_number, k.cabinet, k.hook),
+        other => format!("{} ({})", k.key_number, other.sv()),
+    }
+}
+
+/// "alarm_unit TX-1001" in words: "Larmenhet TX-1001".
+fn item_sv(item: &str) -> String {
+    match item.split_once(' ') {
+        Some((kind, serial)) => match kind.parse::<EquipmentKind>() {
+            Ok(k) => format!("{} {serial}", k.sv()),
+            Err(_) => item.to_string(),
+        },
+        None => item.to_string(),
+    }
 }
 
 /// The pick-up list (seed 003): alarms and locks to collect, grouped by area and
@@ -265,6 +298,18 @@ pub async fn to_collect(
             phone: p.phone,
             items: p.items,
             key_numbers: p.key_numbers,
+            keys: p
+                .keys
+                .into_iter()
+                .map(|k| PickupKey {
+                    key_number: k.key_number,
+                    cabinet: k.cabinet,
+                    hook: k.hook,
+                    custody: k.custody,
+                })
+                .collect(),
+            end_date: p.end_date,
+            entry_notes: p.entry_notes,
         })
         .collect();
     if as_csv {
@@ -277,8 +322,10 @@ pub async fn to_collect(
                 "kundnummer",
                 "namn",
                 "telefon",
+                "slutdatum",
                 "utrustning",
                 "nycklar",
+                "portkod och tillträde",
             ],
             rows.into_iter().map(|r| {
                 vec![
@@ -289,8 +336,18 @@ pub async fn to_collect(
                     r.customer_number,
                     r.name,
                     r.phone.unwrap_or_default(),
-                    r.items.join(", "),
-                    r.key_numbers.join(", "),
+                    r.end_date.map(|d| d.to_string()).unwrap_or_default(),
+                    r.items
+                        .iter()
+                        .map(|i| item_sv(i))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.keys
+                        .iter()
+                        .map(key_place_sv)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.entry_notes.unwrap_or_default(),
                 ]
             }),
             "att-hamta.csv",

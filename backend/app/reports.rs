@@ -64,6 +64,20 @@ pub struct Pickup {
     pub items: Vec<String>,
     /// The customer's keys the organisation still holds.
     pub key_numbers: Vec<String>,
+    /// Where each of them is: number, cabinet, hook and custody.
+    pub keys: Vec<PickupKey>,
+    /// The day the service ends (the open uninstall order's end date).
+    pub end_date: Option<NaiveDate>,
+    /// How to get in (portkod, key safe…), for the team at the door.
+    pub entry_notes: Option<String>,
+}
+
+/// A key of a pick-up row.
+pub struct PickupKey {
+    pub key_number: String,
+    pub cabinet: String,
+    pub hook: String,
+    pub custody: crate::domain::custody::KeyCustody,
 }
 
 /// The pick-up list (seed 003): one row per customer with equipment to
@@ -91,15 +105,24 @@ pub async fn to_collect(db: &Db, user: Actor) -> Result<Vec<Pickup>, AppError> {
                 phone: i.phone,
                 items: vec![item],
                 key_numbers: Vec::new(),
+                keys: Vec::new(),
+                end_date: None,
+                entry_notes: i.entry_notes,
             });
         }
-        let held = reports::held_key_numbers(conn, &ids)?;
+        let held = reports::held_keys(conn, &ids)?;
+        let ends = reports::uninstall_end_dates(conn, &ids)?;
         for (row, id) in rows.iter_mut().zip(&ids) {
-            row.key_numbers = held
-                .iter()
-                .filter(|(c, _)| c == id)
-                .map(|(_, n)| n.clone())
-                .collect();
+            for (_, number, cabinet, hook, custody) in held.iter().filter(|k| &k.0 == id) {
+                row.key_numbers.push(number.clone());
+                row.keys.push(PickupKey {
+                    key_number: number.clone(),
+                    cabinet: cabinet.clone(),
+                    hook: hook.clone(),
+                    custody: *custody,
+                });
+            }
+            row.end_date = ends.iter().find(|(c, _)| c == id).map(|(_, d)| *d);
         }
         audit::record_many(
             conn,

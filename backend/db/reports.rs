@@ -5,7 +5,7 @@ use super::schema::{
     areas, customers, equipment_items, equipment_models, groups, keys, orders, users,
 };
 use super::DbConn;
-use crate::domain::custody::{EquipmentKind, ItemState};
+use crate::domain::custody::{EquipmentKind, ItemState, KeyCustody};
 use crate::domain::CustomerScope;
 use crate::domain::{OrderState, Service};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -195,6 +195,7 @@ pub struct ToCollect {
     pub area: String,
     pub kind: String,
     pub serial: String,
+    pub entry_notes: Option<String>,
 }
 
 /// Items to collect at the customers of `scope`.
@@ -215,6 +216,7 @@ pub fn to_collect(conn: &mut DbConn, scope: &CustomerScope) -> QueryResult<Vec<T
             areas::name,
             equipment_items::kind,
             equipment_items::serial,
+            customers::entry_notes,
         ))
         .into_boxed();
     visible_to!(q, scope, customers)
@@ -226,21 +228,48 @@ pub fn to_collect(conn: &mut DbConn, scope: &CustomerScope) -> QueryResult<Vec<T
         .load(conn)
 }
 
-/// The key numbers the organisation still holds for these customers, by customer.
-pub fn held_key_numbers(
-    conn: &mut DbConn,
-    customer_ids: &[String],
-) -> QueryResult<Vec<(String, String)>> {
+/// A key the organisation still holds: its customer, number, cabinet, hook and custody.
+pub type HeldKey = (String, String, String, String, KeyCustody);
+
+/// The keys the organisation still holds for these customers, by customer.
+pub fn held_keys(conn: &mut DbConn, customer_ids: &[String]) -> QueryResult<Vec<HeldKey>> {
     let mut out = Vec::new();
     for chunk in customer_ids.chunks(1000) {
         out.extend(
             keys::table
                 .filter(keys::customer_id.eq_any(chunk))
                 .filter(keys::custody.ne("returned"))
-                .select((keys::customer_id, keys::key_number))
+                .select((
+                    keys::customer_id,
+                    keys::key_number,
+                    keys::cabinet,
+                    keys::hook,
+                    keys::custody,
+                ))
                 .order((keys::customer_id, keys::key_number))
-                .load::<(String, String)>(conn)?,
+                .load::<HeldKey>(conn)?,
         );
+    }
+    Ok(out)
+}
+
+/// The end date of each customer's open uninstall order (the assessor's date
+/// the service ends), by customer.
+pub fn uninstall_end_dates(
+    conn: &mut DbConn,
+    customer_ids: &[String],
+) -> QueryResult<Vec<(String, NaiveDate)>> {
+    use super::schema::orders;
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(1000) {
+        let rows: Vec<(String, Option<NaiveDate>)> = orders::table
+            .filter(orders::customer_id.eq_any(chunk))
+            .filter(orders::kind.eq("uninstall"))
+            .filter(orders::state.ne_all(["ended", "cancelled"]))
+            .select((orders::customer_id, orders::end_date))
+            .order((orders::customer_id, orders::end_date.desc()))
+            .load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(c, d)| Some((c, d?))));
     }
     Ok(out)
 }

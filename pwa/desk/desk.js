@@ -612,13 +612,24 @@ async function loadBilling() {
 
 // --- The printable pick-up list ---------------------------------------------
 
+// "B-1042 · Skåp 2, krok 14", or where the key is when not on its hook.
+function pickupKey(k) {
+  const where = { in_cabinet: `${k.cabinet}, krok ${k.hook}`, signed_out: "utkvitterad", lost: "borttappad" }[k.custody] ?? "";
+  return `${k.key_number} · ${where}`;
+}
+
 async function loadPickup() {
-  const rows = await api("/reports/to-collect");
+  const [rows, me] = await Promise.all([
+    api("/reports/to-collect"),
+    state.user?.display_name ? state.user : api("/auth/me"),
+  ]);
+  const printedAt = new Date().toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
   const byArea = new Map();
   for (const r of rows) {
     if (!byArea.has(r.area)) byArea.set(r.area, []);
     byArea.get(r.area).push(r);
   }
+  const columns = ["Adress och tillträde", "Kund", "Telefon", "Slutdatum", "Att hämta", "Nycklar", "Hämtat"];
   const sections = [...byArea].map(([area, list]) =>
     el(
       "section",
@@ -630,11 +641,13 @@ async function loadPickup() {
         el(
           "thead",
           {},
-          el(
-            "tr",
-            {},
-            ...["Adress", "Kund", "Telefon", "Att hämta", "Nycklar", "Hämtat"].map((h) => el("th", { scope: "col", textContent: h })),
-          ),
+          // Repeated at the top of every printed page: which list, whose, when.
+          el("tr", { className: "page-head" }, el("th", {
+            colSpan: columns.length,
+            scope: "colgroup",
+            textContent: `Hämtlista ${area} · ${printedAt} · utskriven av ${me.display_name}`,
+          })),
+          el("tr", {}, ...columns.map((h) => el("th", { scope: "col", textContent: h }))),
         ),
         el(
           "tbody",
@@ -643,14 +656,17 @@ async function loadPickup() {
             el(
               "tr",
               {},
-              cell(`${r.street}, ${r.postal_code} ${r.city}`),
-              cell(`${r.customer_number} ${r.name}`),
-              cell(r.phone ?? "–"),
-              cell(r.items.map((i) => {
+              el("td", {},
+                el("span", { className: "nowrap", textContent: `${r.street}, ${r.postal_code} ${r.city}` }),
+                r.entry_notes ? el("span", { className: "entry", textContent: r.entry_notes }) : null),
+              el("td", { className: "nowrap" }, `${r.customer_number} ${r.name}`),
+              el("td", { className: "nowrap" }, r.phone ?? "–"),
+              el("td", { className: "nowrap" }, r.end_date ?? "–"),
+              el("td", {}, ...r.items.map((i) => {
                 const [kind, serial] = i.split(" ");
-                return `${ITEM[kind] ?? kind} ${serial}`;
-              }).join(", ")),
-              cell(r.key_numbers.length ? r.key_numbers.join(", ") : "–"),
+                return el("span", { className: "nowrap line", textContent: `${ITEM[kind] ?? "Utrustning"} ${serial}` });
+              })),
+              el("td", {}, ...(r.keys.length ? r.keys.map((k) => el("span", { className: "nowrap line", textContent: pickupKey(k) })) : ["–"])),
               el("td", { className: "tick" }, "☐"),
             ),
           ),
@@ -661,8 +677,8 @@ async function loadPickup() {
   document.getElementById("pickup").replaceChildren(
     ...(sections.length ? sections : [el("p", { textContent: "Inget att hämta just nu." })]),
   );
-  document.getElementById("printed-at").textContent = new Date().toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
-  document.getElementById("printed-by").textContent = state.user?.display_name ?? "";
+  document.getElementById("printed-at").textContent = printedAt;
+  document.getElementById("printed-by").textContent = me.display_name;
 }
 
 // --- Shell: login, navigation -----------------------------------------------

@@ -124,6 +124,24 @@ test("a coordinator executes by keyboard and prints the pick-up list to PDF", as
   assert.match(line, new RegExp(`DB-${suffix}`), "the key number is on the list");
   assert.match(line, new RegExp(units[1]));
   assert.match(line, new RegExp(toCollect.address.street));
+  assert.match(line, new RegExp(day(-1)), "the assessor's end date is on the list");
+  assert.match(line, new RegExp(`DB-${suffix} · Skåp Ö, krok 12`), "and where the key hangs");
+  // At A4 landscape's printable width (297 mm less 24 mm of margins, at 96 dpi) no short cell
+  // breaks over two lines and the table fits the page.
+  await page.emulateMedia({ media: "print" });
+  await page.setViewportSize({ width: 1031, height: 700 });
+  const fit = await page.evaluate(() => ({
+    broken: [...document.querySelectorAll("#pickup .nowrap")].filter((c) => {
+      const range = document.createRange();
+      range.selectNodeContents(c);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+    }).map((c) => c.textContent),
+    widest: Math.max(...[...document.querySelectorAll("#pickup table")].map((t) => t.scrollWidth)),
+  }));
+  assert.deepEqual(fit.broken, [], "no short cell breaks over two lines");
+  assert.ok(fit.widest <= 1031, `the table fits the page: ${fit.widest} px`);
+  await page.setViewportSize({ width: 1600, height: 1000 });
+  await page.emulateMedia({ media: "screen" });
   const all = await page.textContent("body");
   assert.doesNotMatch(all, /\d{8}-?\d{4}|XXXX/, "no personnummer on the printed list");
 
@@ -138,11 +156,16 @@ test("a coordinator executes by keyboard and prints the pick-up list to PDF", as
   let text = "";
   for (let n = 1; n <= doc.numPages; n++) {
     const content = await (await doc.getPage(n)).getTextContent();
-    text += content.items.map((i) => i.str).join(" ") + "\n";
+    const pageText = content.items.map((i) => i.str).join(" ");
+    // Every page says which list, whose and which page it is.
+    assert.match(pageText, /Hämtlista (Boo|Sickla) · .* · utskriven av Kalle Koordinator/, `page ${n} of ${file} has the list's header`);
+    assert.ok(pageText.includes(`Sida ${n} av ${doc.numPages}`), `page ${n} of ${file} is numbered: ${pageText.slice(-200)}`);
+    text += pageText + "\n";
   }
   const view = await page.viewportSize();
   assert.ok(doc.numPages >= 1 && view.width === 1600);
-  for (const expected of ["Hämtlista – larm och lås att hämta", toCollect.customer_number, `DB-${suffix}`, units[1], "Larmenhet", "Boo"]) {
+  // The end date, the key's hook and the words of the list, each on one line of its row.
+  for (const expected of ["Hämtlista – larm och lås att hämta", toCollect.customer_number, `DB-${suffix} · Skåp Ö, krok 12`, day(-1), units[1], "Larmenhet", "Boo"]) {
     assert.ok(text.includes(expected), `the PDF (${file}) says ${expected}: ${text}`);
   }
   assert.ok(!text.includes("Skriv ut"), "buttons are not printed");
