@@ -113,7 +113,7 @@ function flash(text) {
 
 // --- screens and routing ------------------------------------------------------
 
-const WORK_SCREENS = new Set(["visits", "order", "outbox", "inbox"]);
+const WORK_SCREENS = new Set(["visits", "order", "outbox", "inbox", "keys"]);
 
 function show(name) {
   for (const s of document.querySelectorAll(".screen")) s.hidden = s.id !== `screen-${name}`;
@@ -137,6 +137,7 @@ async function route() {
   ui.shown = null;
   if (hash === "#/outbox") return renderOutbox();
   if (hash === "#/inbox") return renderInbox();
+  if (hash === "#/keys") return show("keys");
   return renderVisits();
 }
 
@@ -1009,6 +1010,48 @@ function editWaiting(item) {
   location.hash = `#/order/${item.order_id}`;
 }
 
+// --- a key's place by customer (the night patrol at the cabinet) ----------------
+
+// The server's answer when there is signal: the customers the user may see
+// (GET /customers?q=, each look audited) and where each one's keys are now
+// (GET /customers/{id}/keys, audited). Without signal: the customers on the phone.
+async function searchKeys(ev) {
+  ev.preventDefault();
+  const q = ev.target.q.value.trim();
+  const note = $("#key-note");
+  if (!q) return;
+  let found = [];
+  note.textContent = "Söker …";
+  try {
+    const page = await getJson(`/customers?q=${encodeURIComponent(q)}&limit=20`);
+    for (const card of page.items) found.push({ card, keys: await getJson(`/customers/${card.id}/keys`) });
+    note.textContent = found.length ? "" : "Ingen kund som du får se hittades.";
+  } catch (e) {
+    if (e.status) {
+      note.textContent = e.message;
+    } else {
+      const text = q.toLowerCase();
+      for (const key of await L.kv.keys()) {
+        if (!String(key).startsWith("customer:")) continue;
+        const c = await L.kv.get(key);
+        const name = `${c.card.first_name} ${c.card.last_name}`.toLowerCase();
+        if (c.card.customer_number.toLowerCase().includes(text) || name.includes(text)) found.push(c);
+      }
+      note.textContent = `Utan täckning: bara kunderna som finns på telefonen söks${found.length ? "" : ", och ingen av dem passar"}.`;
+    }
+  }
+  $("#key-results").replaceChildren(...found.map(({ card, keys }) =>
+    el("li", { "data-customer": card.customer_number },
+      el("strong", {}, `${card.first_name} ${card.last_name}`),
+      el("span", { class: "muted" }, `${card.customer_number} · ${card.address.street}, ${card.address.city}`),
+      keys.length
+        ? el("ul", { class: "keys" }, keys.map((k) => el("li", {},
+            el("strong", { class: "place" }, keyPlace(k.cabinet, k.hook)),
+            ` Nyckel ${k.key_number} (${k.count} st)${k.night_cabinet ? " · nattskåpet" : ""}` +
+              (k.custody === "in_cabinet" ? "" : ` · ${CUSTODY_SV[k.custody] || "okänt läge"} – inte i skåpet`))))
+        : el("p", {}, card.key_position ? `Inga nycklar i registret. Kortet säger: ${card.key_position}` : "Inga nycklar i registret."))));
+}
+
 async function renderInbox() {
   show("inbox");
   let messages = (await L.kv.get("messages")) || [];
@@ -1054,6 +1097,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#lock-login").addEventListener("click", () => showLogin());
   $("#menu-button").addEventListener("click", () => toggleMenu());
   $("#logout").addEventListener("click", confirmLogout);
+  $("#menu-keys").addEventListener("click", () => { toggleMenu(false); location.hash = "#/keys"; });
+  $("#key-search").addEventListener("submit", searchKeys);
   $("#logout-yes").addEventListener("click", logout);
   $("#logout-no").addEventListener("click", () => toggleMenu(false));
   $("#sync-now").addEventListener("click", () => sendNow());

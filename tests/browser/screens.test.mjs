@@ -72,6 +72,13 @@ test("every screen: accessible, photographed at 360×740, installable, and small
   await page.waitForSelector("#screen-inbox:not([hidden])");
   await page.waitForSelector("#messages li");
   await check("11-meddelanden");
+  await page.click("#menu-button");
+  await page.click("#menu-keys");
+  await page.waitForSelector("#screen-keys:not([hidden])");
+  await page.fill("#key-search input[name=q]", name.split(" ")[1]);
+  await page.click("#key-search button[type=submit]");
+  await page.waitForSelector("#key-results li");
+  await check("13-hitta-nyckel");
 
   // The lock screen: a session whose token has run out, on a phone without signal.
   await page.evaluate(async () => {

@@ -45,6 +45,9 @@ test("one truth on screen: after the send the card shows the server's documents,
   const problems = watchProblems(page, /status of 40[19]|ERR_INTERNET_DISCONNECTED|Failed to fetch/);
   const outside = ownOriginOnly(page, server.url);
   await loginOnPhone(page, server.url);
+  // Only true statements: nothing was sent from this phone yet.
+  await page.waitForFunction(() => document.querySelector("#sync-text").textContent !== "");
+  assert.match(await page.textContent("#sync-text"), /Inget väntar · inget skickat ännu/);
   await openOrder(page, name);
   await noHoles(page);
   assert.match(await page.textContent("#order-card"), /Besök.*kl\. 09:30/s);
@@ -83,6 +86,7 @@ test("one truth on screen: after the send the card shows the server's documents,
   await context.setOffline(false);
   await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
   assert.equal(await page.getAttribute("#sync", "data-failed"), "0", await outboxDump(page));
+  assert.match(await page.textContent("#sync-text"), /senast skickat \d{4}-\d\d-\d\d \d\d:\d\d/);
 
   // What the server has now…
   const documents = (await call("GET", `/customers/${customer.id}/documents`, { token: installer })).body;
@@ -293,6 +297,70 @@ test("a waiting action is changed or removed before it is sent: removing asks fi
   assert.equal(detail.order.visit_date, null);
   await page.waitForFunction(() => !/väntar på att skickas/.test(document.querySelector("#order-card .log").textContent));
   await noHoles(page);
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
+  assert.deepEqual(problems, []);
+});
+
+test("the night patrol finds a key's place by customer: Skåp N, krok M for a customer one may see, each look audited, offline from the phone's own copy", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const { order, customer, name, installer } = await orderFor(13);
+  const keys = await call("POST", `/orders/${order.id}/receive-keys`, {
+    token: installer, headers: { "If-Match": `"${order.version}"` },
+    body: { key_numbers: ["B-7013"], count: 1, cabinet: "4", hook: "7", night_cabinet: true },
+  });
+  assert.equal(keys.status, 200, JSON.stringify(keys.body));
+  const admin = await token("admin");
+  // A customer of another area: the installer may not see it, nor its keys.
+  const all = (await call("GET", "/customers?limit=200", { token: admin })).body.items;
+  const mine = new Set((await call("GET", "/customers?limit=200", { token: installer })).body.items.map((c) => c.id));
+  const other = all.find((c) => !mine.has(c.id));
+  assert.ok(other, "a customer the installer may not see");
+  assert.equal((await call("GET", `/customers/${other.id}/keys`, { token: installer })).status, 404);
+
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = watchProblems(page, /status of 40[149]|ERR_INTERNET_DISCONNECTED|Failed to fetch/);
+  await loginOnPhone(page, server.url);
+  const searchedAt = new Date(Date.now() - 1000).toISOString();
+  await page.click("#menu-button");
+  await page.click("#menu-keys");
+  await page.waitForSelector("#screen-keys:not([hidden])");
+  await bigTargets(page, "#screen-keys");
+  const search = async (q) => {
+    await page.fill("#key-search input[name=q]", q);
+    await page.click("#key-search button[type=submit]");
+    await page.waitForFunction(() => !/Söker/.test(document.querySelector("#key-note").textContent));
+  };
+
+  await search(customer.customer_number);
+  const hit = `#key-results li[data-customer="${customer.customer_number}"]`;
+  await page.waitForSelector(hit);
+  const registered = (await call("GET", `/customers/${customer.id}/keys`, { token: installer })).body;
+  assert.deepEqual(registered.map((k) => [k.key_number, k.cabinet, k.hook, k.night_cabinet]), [["B-7013", "4", "7", true]]);
+  assert.equal(await page.textContent(`${hit} .place`), "Skåp 4, krok 7");
+  assert.match(await page.textContent(hit), /Nyckel B-7013 \(1 st\) · nattskåpet/);
+  assert.match(await page.textContent(hit), new RegExp(name));
+  // The look is in the audit log, under the installer's name.
+  let looks = [];
+  for (let i = 0; i < 50 && !looks.length; i++) {
+    const audit = (await call("GET", `/audit?customer_id=${customer.id}&action=key.list&from=${encodeURIComponent(searchedAt)}`, { token: admin })).body;
+    looks = audit.items.filter((e) => e.username === "installator" && e.outcome === "ok");
+    if (!looks.length) await page.waitForTimeout(100);
+  }
+  assert.ok(looks.length >= 1, "the key look is audited");
+
+  await search(other.customer_number);
+  assert.equal(await page.locator("#key-results li[data-customer]").count(), 0, "nothing of a customer one may not see");
+  assert.equal(await page.textContent("#key-note"), "Ingen kund som du får se hittades.");
+
+  // No signal: the customers on the phone are searched.
+  await context.setOffline(true);
+  await search(name.split(" ")[1]);
+  await page.waitForSelector(hit);
+  assert.equal(await page.textContent(`${hit} .place`), "Skåp 4, krok 7");
+  assert.match(await page.textContent("#key-note"), /Utan täckning/);
   assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
 });
