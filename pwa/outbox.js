@@ -270,7 +270,8 @@
         hooks.onProgress?.(sentBytes, total);
         changed();
       }
-      await noteSync({ last_sync: new Date().toISOString(), last_error: null, login_needed: false, trying_since: null });
+      // "senast skickat" only when something was: each send notes its own time (settle).
+      await noteSync({ last_error: null, login_needed: false, trying_since: null });
       changed();
       return { sent, touched: [...touched] };
     });
