@@ -10,7 +10,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, proxy, orderFor, loginOnPhone, openOrder } from "./lib.mjs";
+import { CHROMIUM_ARGS, proxy, orderFor, loginOnPhone, openOrder, bigTargets } from "./lib.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -41,6 +41,12 @@ test("every screen: accessible, photographed at 360×740, installable, and small
     const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
     for (const v of result.violations) {
       violations.push(`${screen}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    }
+    // Every visible tap target at least 44×44 px (gloves, one hand).
+    try {
+      await bigTargets(page, "body");
+    } catch (e) {
+      violations.push(`${screen}: ${e.message.split("\n")[0]}`);
     }
   }
 
