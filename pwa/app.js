@@ -465,6 +465,18 @@ async function refreshAfterSend(orderIds) {
   if (ui.shown && orderIds.includes(ui.shown) && !$("#screen-order").hidden) await renderOrder(ui.shown);
 }
 
+const sentOrders = new Set();
+let sentTimer = null;
+function refreshSoon(orderId) {
+  sentOrders.add(orderId);
+  clearTimeout(sentTimer);
+  sentTimer = setTimeout(() => {
+    const ids = [...sentOrders];
+    sentOrders.clear();
+    refreshAfterSend(ids).catch(() => {});
+  }, 500);
+}
+
 async function cachedOrders() {
   const lists = (await L.kv.get("lists")) || { orders: [] };
   const orders = [];
@@ -1112,8 +1124,9 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("online", () => { sync(); refreshData().catch(() => {}); });
   L.channel?.addEventListener("message", async (ev) => {
     await renderSync();
-    // The worker sent something of an order: show what the server has now.
-    if (ev.data?.changed === "sent") await refreshAfterSend([ev.data.order_id]);
+    // The worker sent something of an order: show what the server has now,
+    // once for a burst of sends.
+    if (ev.data?.changed === "sent") refreshSoon(ev.data.order_id);
     if (!$("#screen-outbox").hidden) await renderOutbox();
   });
   registerWorker();
