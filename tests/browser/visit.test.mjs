@@ -364,3 +364,42 @@ test("the night patrol finds a key's place by customer: Skåp N, krok M for a cu
   assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
 });
+
+test("a queued install with a mistyped serial is corrected in Att skicka before it is sent", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const { order, name, installer } = await orderFor(14);
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = watchProblems(page, /status of 40[19]|ERR_INTERNET_DISCONNECTED|Failed to fetch/);
+  await loginOnPhone(page, server.url);
+  await openOrder(page, name);
+  await context.setOffline(true);
+  await install(page, "TX-1O14", "WB-2014"); // a letter O for the zero
+  assert.equal(await waiting(page), 1);
+
+  await page.click('#nav a[href="#/outbox"]');
+  await page.waitForSelector("#screen-outbox:not([hidden])");
+  await page.locator("#waiting li", { hasText: "Installerat TX-1O14" }).locator("button", { hasText: "Ändra" }).click();
+  const form = 'form.action[data-event="install"]';
+  await page.waitForSelector(`${form}:not([hidden])`);
+  const serials = page.locator(`${form} input[name=serial]`);
+  assert.deepEqual(await serials.evaluateAll((inputs) => inputs.map((i) => i.value)), ["TX-1O14", "WB-2014"]);
+  await serials.nth(0).fill("TX-1014");
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForFunction(() => document.querySelector("#action-done")?.textContent.includes("Ändringen är sparad"));
+  assert.equal(await waiting(page), 1, "changed in place");
+  assert.match(await page.textContent("#order-card"), /Serienummer\s*TX-1014, WB-2014/);
+
+  await context.setOffline(false);
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 30000 });
+  assert.equal(await page.getAttribute("#sync", "data-failed"), "0", await outboxDump(page));
+  const detail = (await call("GET", `/orders/${order.id}`, { token: installer })).body;
+  assert.equal(detail.order.state, "installed");
+  assert.deepEqual(detail.order.serials.toSorted(), ["TX-1014", "WB-2014"]);
+  assert.equal(detail.history.filter((h) => h.to === "installed").length, 1);
+  await page.waitForFunction(() => /Larmenhet TX-1014/.test(document.querySelector("#customer-card").textContent));
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
+  assert.deepEqual(problems, []);
+});
