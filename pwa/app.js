@@ -8,7 +8,10 @@
 const L = self.Larmkoll;
 const $ = (selector) => document.querySelector(selector);
 
-const ui = { unlocked: false, pages: [] };
+// `form`: the action form open on the order screen ({ event, order }), kept
+// open through redraws; `edit`: a waiting action being changed ({ seq, … });
+// `shown`: the order on screen; `thumbs`: document id → object URL.
+const ui = { unlocked: false, pages: [], form: null, edit: null, shown: null, thumbs: new Map() };
 
 const SERVICE_SV = { safety_alarm: "trygghetslarm", digital_lock: "digitalt lås" };
 const DOCUMENT_SV = {
@@ -16,14 +19,20 @@ const DOCUMENT_SV = {
   key_receipt: "Nyckelkvittens",
   lock_receipt: "Låskvittens",
 };
-const CONTACT_SV = { call: "Pratade med kunden", no_answer: "Inget svar", note: "Anteckning", waiting: "Väntar på" };
+const CONTACT_SV = { call: "Pratade med kunden", no_answer: "Inget svar", visit_booked: "Besök bokat", note: "Anteckning", waiting: "Väntar på" };
 const ITEM_SV = { alarm_unit: "Larmenhet", alarm_button: "Larmknapp", digital_lock: "Digitalt lås", receipt_product: "Kvittensprodukt" };
 const CUSTODY_SV = { in_cabinet: "i skåpet", signed_out: "utkvitterad", returned: "återlämnad", lost: "borttappad" };
+const ITEM_STATE_SV = { at_customer: "hos kunden", to_collect: "att hämta", collected: "hämtad", missing: "saknas", in_stock: "i lager", scrapped: "kasserad" };
 
 // The order's steps the app has a form for. Which of them an order offers,
 // and what the button says, is the server's lifecycle's: the steps the user's
 // role may take in the order's state.
-const STEP_FORMS = new Set(["book", "receive_keys", "install", "decline", "collect_equipment", "return_keys"]);
+const STEP_FORMS = new Set(["book", "receive_keys", "install", "decline", "return_to_assessor", "collect_equipment", "return_keys"]);
+
+// The waiting actions the installer can change before they are sent (the
+// form opens with what was typed); a photo or a collection is removed and
+// done again instead.
+const EDITABLE = new Set(["contact", "book", "receive_keys", "install", "decline", "return_to_assessor", "return_keys"]);
 
 // The app's own records on an order, which change no state.
 const RECORDS = [
@@ -68,6 +77,24 @@ function dateSv(date) {
   return new Date(`${date}T12:00:00`).toLocaleDateString("sv-SE", { weekday: "short", day: "numeric", month: "short" });
 }
 
+// A key's place in the cabinet, written one way everywhere: "Skåp 2, krok 14".
+function keyPlace(cabinet, hook) {
+  if (!cabinet && !hook) return "–";
+  const skap = /^sk[åa]p/i.test(String(cabinet ?? "")) ? cabinet : `Skåp ${cabinet ?? "–"}`;
+  return hook ? `${skap}, krok ${hook}` : skap;
+}
+
+function visitText(order) {
+  if (!order.visit_date) return "Inte bokat";
+  return order.visit_time ? `${dateSv(order.visit_date)} kl. ${order.visit_time.slice(0, 5)}` : dateSv(order.visit_date);
+}
+
+// Opens the address in a map app or OpenStreetMap; nothing is loaded here.
+function mapLink(address) {
+  const query = `${address.street}, ${address.postal_code} ${address.city}`;
+  return `https://www.openstreetmap.org/search?query=${encodeURIComponent(query)}`;
+}
+
 function customerName(c) {
   return c ? `${c.card.first_name} ${c.card.last_name}` : "Okänd kund";
 }
@@ -86,7 +113,7 @@ function flash(text) {
 
 // --- screens and routing ------------------------------------------------------
 
-const WORK_SCREENS = new Set(["visits", "order", "outbox", "inbox"]);
+const WORK_SCREENS = new Set(["visits", "order", "outbox", "inbox", "keys"]);
 
 function show(name) {
   for (const s of document.querySelectorAll(".screen")) s.hidden = s.id !== `screen-${name}`;
@@ -107,8 +134,10 @@ async function route() {
   const hash = location.hash || "#/";
   const order = hash.match(/^#\/order\/([\w-]+)$/);
   if (order) return renderOrder(order[1]);
+  ui.shown = null;
   if (hash === "#/outbox") return renderOutbox();
   if (hash === "#/inbox") return renderInbox();
+  if (hash === "#/keys") return show("keys");
   return renderVisits();
 }
 
@@ -376,25 +405,76 @@ async function refreshData() {
   const orders = [...visits.items, ...open.items];
   const queued = (await L.summary()).items;
   for (const order of orders) await L.rebase(order, queued);
+  // Each order's contact log, for the order screen.
+  await Promise.all(orders.map((order) => refreshOrder(order.id, queued)));
   const customerIds = [...new Set(orders.map((o) => o.customer_id))];
-  for (const id of customerIds) {
-    const [card, keys, items, documents] = await Promise.all([
-      getJson(`/customers/${id}`),
-      getJson(`/customers/${id}/keys`),
-      getJson(`/equipment/items?customer_id=${id}`),
-      getJson(`/customers/${id}/documents`),
-    ]);
-    await L.kv.set(`customer:${id}`, { card, keys, items, documents });
-  }
+  for (const id of customerIds) await refreshCustomer(id);
   const previous = (await L.kv.get("lists")) || { orders: [] };
   const waitingOn = new Set(queued.map((i) => i.order_id));
-  const keep = new Set([...orders.map((o) => o.id), ...previous.orders.filter((id) => waitingOn.has(id))]);
-  for (const id of previous.orders) if (!keep.has(id)) await L.kv.delete(`order:${id}`);
+  // An order whose actions still wait, or the one on screen, stays on the phone.
+  const keep = new Set([...orders.map((o) => o.id), ...previous.orders.filter((id) => waitingOn.has(id) || id === ui.shown)]);
+  for (const id of previous.orders) {
+    if (keep.has(id)) continue;
+    for (const key of [`order:${id}`, `base:${id}`, `contacts:${id}`]) await L.kv.delete(key);
+  }
   await L.kv.set("lists", { orders: [...keep], fetched_at: new Date().toISOString() });
   const unread = await getJson("/messages/unread-count").catch(() => null);
   if (unread) await L.kv.set("unread", unread.unread ?? unread.count ?? 0);
   await renderBadges();
   if (!location.hash.startsWith("#/order/") || $("#screen-order").hidden) await route();
+}
+
+// The customer as the server has it now: card, keys, equipment and
+// documents, with each document's thumbnail kept on the phone.
+async function refreshCustomer(id) {
+  const [card, keys, items, documents] = await Promise.all([
+    getJson(`/customers/${id}`),
+    getJson(`/customers/${id}/keys`),
+    getJson(`/equipment/items?customer_id=${id}`),
+    getJson(`/customers/${id}/documents`),
+  ]);
+  await L.kv.set(`customer:${id}`, { card, keys, items, documents });
+  for (const d of documents) {
+    if (await L.kv.get(`thumb:${d.id}`)) continue;
+    const res = await L.api(`/documents/${d.id}/thumbnail`);
+    if (res.ok) await L.kv.set(`thumb:${d.id}`, await res.blob());
+  }
+}
+
+// The order with its contact log, the server's version under the phone's waiting actions.
+async function refreshOrder(id, queued = null) {
+  const detail = await getJson(`/orders/${id}`);
+  await L.rebase(detail.order, queued);
+  await L.kv.set(`contacts:${id}`, detail.contacts);
+  return detail.order;
+}
+
+// After a send: what the server now holds of these orders and their
+// customers, then the screen redrawn from it (an open form stays open).
+async function refreshAfterSend(orderIds) {
+  if (!orderIds?.length || navigator.onLine === false) return;
+  const customers = new Set();
+  for (const id of orderIds) {
+    try {
+      customers.add((await refreshOrder(id)).customer_id);
+    } catch {
+      // Not fetched now: the next refresh brings it.
+    }
+  }
+  for (const id of customers) await refreshCustomer(id).catch(() => {});
+  if (ui.shown && orderIds.includes(ui.shown) && !$("#screen-order").hidden) await renderOrder(ui.shown);
+}
+
+const sentOrders = new Set();
+let sentTimer = null;
+function refreshSoon(orderId) {
+  sentOrders.add(orderId);
+  clearTimeout(sentTimer);
+  sentTimer = setTimeout(() => {
+    const ids = [...sentOrders];
+    sentOrders.clear();
+    refreshAfterSend(ids).catch(() => {});
+  }, 500);
 }
 
 async function cachedOrders() {
@@ -433,7 +513,54 @@ async function renderVisits() {
   show("visits");
 }
 
+function thumbUrl(documentId, blob) {
+  if (!ui.thumbs.has(documentId)) ui.thumbs.set(documentId, URL.createObjectURL(blob));
+  return ui.thumbs.get(documentId);
+}
+
+async function documentList(documents) {
+  const rows = [];
+  for (const d of documents) {
+    const blob = await L.kv.get(`thumb:${d.id}`);
+    const label = `${DOCUMENT_SV[d.kind] || "Dokument"} · underskrivet ${d.signed_at} av ${d.signed_by}`;
+    rows.push(el("li", { class: "document", "data-document": d.id },
+      blob ? el("img", { src: thumbUrl(d.id, blob), alt: `${DOCUMENT_SV[d.kind] || "Dokument"}, underskrivet av ${d.signed_by}`, width: 64 }) : null,
+      el("span", {}, label)));
+  }
+  return el("ul", { class: "documents" }, rows);
+}
+
+function keyList(keys) {
+  return el("ul", {}, keys.map((k) =>
+    el("li", {}, `${k.key_number} (${k.count} st) · ${CUSTODY_SV[k.custody] || "okänt läge"} · ${keyPlace(k.cabinet, k.hook)}`)));
+}
+
+// `withState`: each item's state after it, where it is not simply at the customer's.
+function itemList(items, withState = true) {
+  const sorted = items.toSorted((a, b) => a.serial.localeCompare(b.serial));
+  return el("ul", {}, sorted.map((i) => el("li", {}, `${ITEM_SV[i.kind] || "Utrustning"} ${i.serial}` +
+    (withState && i.state !== "at_customer" ? ` (${ITEM_STATE_SV[i.state] || "okänt läge"})` : ""))));
+}
+
+// The order's contact log: the server's, then the phone's own not yet sent.
+function contactLog(contacts, waiting) {
+  const rows = [
+    ...contacts.map((c) => el("li", {}, el("span", { class: "muted" }, `${when(c.at)} · ${CONTACT_SV[c.kind] || "Kontakt"}`), c.note ? el("span", {}, c.note) : null)),
+    ...waiting.filter((i) => i.event === "contact").map((i) => {
+      const body = JSON.parse(i.body);
+      return el("li", { class: "queued" }, el("span", { class: "muted" }, `${when(i.created_at)} · ${CONTACT_SV[body.kind] || "Kontakt"} · väntar på att skickas`), body.note ? el("span", {}, body.note) : null);
+    }),
+  ];
+  return rows.length ? el("ul", { class: "log" }, rows) : "Inga kontakter ännu";
+}
+
 async function renderOrder(id) {
+  if (ui.shown !== id) {
+    // Another order: its forms start closed.
+    ui.form = null;
+    $("#action-done").hidden = true;
+  }
+  ui.shown = id;
   const order = await L.kv.get(`order:${id}`);
   if (!order) {
     $("#order-title").textContent = "Ordern finns inte på telefonen";
@@ -446,6 +573,8 @@ async function renderOrder(id) {
   const card = customer?.card;
   const lc = await L.kv.get("lifecycle");
   const kind = L.lifecycle.kindLabel(lc, order.kind);
+  const summary = await L.summary();
+  const waiting = summary.items.filter((i) => i.order_id === id && i.status === "waiting");
   $("#order-title").textContent = `${kind} · ${customerName(customer)}`;
   const field = (label, value) => [el("dt", {}, label), el("dd", {}, value ?? "–")];
   $("#customer-card").replaceChildren(
@@ -453,50 +582,80 @@ async function renderOrder(id) {
     card
       ? el("dl", {},
           field("Kundnummer", card.customer_number),
-          field("Adress", `${card.address.street}, ${card.address.postal_code} ${card.address.city}`),
-          field("Telefon", card.phone ? el("a", { href: `tel:${card.phone.replace(/[^\d+]/g, "")}` }, card.phone) : "–"),
+          field("Adress", [
+            `${card.address.street}, ${card.address.postal_code} ${card.address.city} `,
+            el("a", { href: mapLink(card.address), class: "map", rel: "noopener", target: "_blank" }, "Visa på karta"),
+          ]),
+          field("Telefon", card.phone ? el("a", { href: `tel:${card.phone.replace(/[^\d+]/g, "")}`, class: "tel" }, card.phone) : "–"),
           field("Nyckelposition", card.key_position),
           field("Portkod och inpassering", card.entry_notes),
-          field("Utrustning hos kunden", customer.items.length
-            ? el("ul", {}, customer.items.map((i) => el("li", {}, `${ITEM_SV[i.kind] || i.kind} ${i.serial}`)))
-            : "Ingen"),
-          field("Nycklar", customer.keys.length
-            ? el("ul", {}, customer.keys.map((k) => el("li", {}, `${k.key_number} (${k.count} st) · ${CUSTODY_SV[k.custody] || k.custody} · ${k.cabinet}/${k.hook}`)))
-            : "Inga"),
-          field("Dokument", customer.documents.length
-            ? el("ul", {}, customer.documents.map((d) => el("li", {}, `${DOCUMENT_SV[d.kind]} · ${d.signed_at} · ${d.signed_by}`)))
-            : "Inga"))
+          field("Utrustning hos kunden", customer.items.length ? itemList(customer.items) : "Ingen"),
+          field("Nycklar", customer.keys.length ? keyList(customer.keys) : "Inga"),
+          field("Dokument", customer.documents.length ? await documentList(customer.documents) : "Inga"))
       : el("p", {}, "Kortet är inte hämtat till telefonen."),
   );
-  const waiting = (await L.summary()).items.filter((i) => i.order_id === id);
+  // An uninstall: the assessor's end date and what is to be fetched.
+  const uninstall = order.kind === "uninstall" && customer
+    ? [
+        field("Slutdatum", order.end_date ? dateSv(order.end_date) : "–"),
+        field("Att hämta", customer.items.some((i) => ["to_collect", "at_customer"].includes(i.state))
+          ? itemList(customer.items.filter((i) => ["to_collect", "at_customer"].includes(i.state)), false)
+          : "Ingen utrustning"),
+        field("Nycklar att lämna tillbaka", customer.keys.some((k) => k.custody !== "returned")
+          ? keyList(customer.keys.filter((k) => k.custody !== "returned"))
+          : "Inga"),
+      ]
+    : [];
   $("#order-card").replaceChildren(
     el("h3", {}, "Ordern"),
     el("dl", {},
-      field("Insats", `${kind} av ${SERVICE_SV[order.service]}`),
+      field("Insats", `${kind} av ${SERVICE_SV[order.service] || "tjänsten"}`),
       field("Läge", L.lifecycle.stateLabel(lc, order.kind, order.state)),
-      field("Besök", order.visit_date ? `${dateSv(order.visit_date)} ${order.visit_time || ""}` : "Inte bokat"),
+      field("Besök", visitText(order)),
+      ...uninstall,
       order.state_reason ? field("Orsak", order.state_reason) : null,
       order.waiting_reason ? field("Väntar på", order.waiting_reason) : null,
-      order.serials?.length ? field("Serienummer", order.serials.join(", ")) : null),
-    waiting.length
-      ? el("p", { class: "pending" }, `${waiting.filter((i) => i.status === "waiting").length} väntar på att skickas, ${waiting.filter((i) => i.status === "failed").length} misslyckade.`)
-      : null,
+      order.serials?.length ? field("Serienummer", order.serials.join(", ")) : null,
+      field("Kontakter", contactLog((await L.kv.get(`contacts:${id}`)) || [], waiting))),
+    el("p", { id: "order-pending", class: "pending", role: "status" }),
   );
+  renderOrderPending(summary);
   const role = (await L.kv.get("session"))?.user?.role;
   $("#order-actions").replaceChildren(
     ...actionsFor(order, lc, role).map((a) =>
       el("button", { type: "button", class: "action-button", "data-event": a.event, onclick: () => openAction(a.event, order, customer) }, a.label)),
     lc ? null : el("p", { class: "muted" }, "Orderns steg visas när appen har hämtat dem med täckning."),
   );
-  for (const form of document.querySelectorAll("form.action")) form.hidden = true;
-  $("#action-done").hidden = true;
+  // A form the installer has open stays open, with what was typed.
+  for (const form of document.querySelectorAll("form.action")) form.hidden = ui.form?.event !== form.dataset.event;
   show("order");
+  if (ui.edit && ui.edit.order_id === id && ui.form?.event !== ui.edit.event) startEdit(order, customer);
 }
 
-function openAction(event, order, customer) {
+// The order's waiting and refused actions, from the same summary as the bar.
+function renderOrderPending(summary) {
+  const line = $("#order-pending");
+  if (!line || !ui.shown) return;
+  const mine = summary.items.filter((i) => i.order_id === ui.shown);
+  const waiting = mine.filter((i) => i.status === "waiting").length;
+  const failed = mine.filter((i) => i.status === "failed").length;
+  const parts = [];
+  if (waiting) parts.push(`${plural(waiting, "åtgärd", "åtgärder")} väntar på att skickas`);
+  if (failed) parts.push(`${plural(failed, "åtgärd", "åtgärder")} nekades – se Att skicka`);
+  line.textContent = parts.join(". ");
+  line.hidden = !parts.length;
+  line.dataset.waiting = String(waiting);
+  line.dataset.failed = String(failed);
+}
+
+function openAction(event, order, customer, editing = null) {
   for (const form of document.querySelectorAll("form.action")) form.hidden = form.dataset.event !== event;
   const form = document.querySelector(`form.action[data-event="${event}"]`);
   form.dataset.order = order.id;
+  ui.form = { event, order: order.id };
+  if (!editing) ui.edit = null;
+  form.querySelector(".edit-note")?.remove();
+  if (editing) form.querySelector("h3").after(el("p", { class: "note edit-note" }, "Du ändrar en åtgärd som väntar på att skickas."));
   $("#action-done").hidden = true;
   if (event === "book") form.visit_date.value ||= order.visit_date || localDate(0);
   if (event === "install") {
@@ -520,8 +679,30 @@ function openAction(event, order, customer) {
         .map((i) => el("label", { class: "choice" }, el("input", { type: "checkbox", name: "item", value: i.serial, checked: true }), ` ${ITEM_SV[i.kind] || i.kind} ${i.serial}`)),
     );
   }
+  if (editing) fillForm(form, editing);
   form.querySelector("input:not([type=hidden]):not([type=radio]), textarea, select")?.focus();
   form.scrollIntoView({ block: "start" });
+}
+
+// A waiting action's values back in its form, to be changed.
+function fillForm(form, body) {
+  for (const [name, value] of Object.entries(body)) {
+    if (name === "serials") {
+      const inputs = () => form.querySelectorAll("input[name=serial]");
+      while (inputs().length < value.length) addSerial();
+      value.forEach((serial, i) => { inputs()[i].value = serial; });
+      continue;
+    }
+    const field = form.elements[name];
+    if (!field) continue;
+    if (field instanceof RadioNodeList) field.value = value;
+    else if (field.type === "checkbox") field.checked = Boolean(value);
+    else field.value = Array.isArray(value) ? value.join("\n") : value ?? "";
+  }
+}
+
+function startEdit(order, customer) {
+  openAction(ui.edit.event, order, customer, JSON.parse(ui.edit.body));
 }
 
 let serialCount = 0;
@@ -607,8 +788,13 @@ async function submitAction(ev) {
   const order = await L.kv.get(`order:${form.dataset.order}`);
   const customer = await L.kv.get(`customer:${order.customer_id}`);
   const who = customer?.card.customer_number || "";
-  const step = L.lifecycle.events(await L.kv.get("lifecycle"), order, (await L.kv.get("session"))?.user?.role)
-    .find((e) => e.event === event);
+  const editing = ui.edit && ui.edit.order_id === order.id && ui.edit.event === event ? ui.edit : null;
+  // A change keeps the action's place and path; the order's state already
+  // counts the action, so the step is not looked up again.
+  const step = editing
+    ? { path_segment: editing.path.split("/").pop() }
+    : L.lifecycle.events(await L.kv.get("lifecycle"), order, (await L.kv.get("session"))?.user?.role)
+      .find((e) => e.event === event);
   if (STEP_FORMS.has(event) && !step) {
     // The order moved on since the form was opened (a sync meanwhile).
     form.reset();
@@ -666,6 +852,10 @@ async function submitAction(ev) {
     ui.pages = [];
   } else if (event === "decline") {
     items.push(transition({ reason: data.get("reason").trim() }, "Kunden avböjer"));
+  } else if (event === "return_to_assessor") {
+    const reason = String(data.get("reason") || "").trim();
+    if (!reason) return flash("Skriv vad som är fel i ordern, så att handläggaren kan rätta den.");
+    items.push(transition({ reason }, `Tillbaka till handläggaren: ${reason}`));
   } else if (event === "collect_equipment") {
     const all = [...form.querySelectorAll("input[name=item]")];
     items.push(transition({
@@ -676,11 +866,19 @@ async function submitAction(ev) {
   } else if (event === "return_keys") {
     items.push(transition({ outcome: data.get("outcome"), note: data.get("note") || null }, "Nycklar återlämnade"));
   }
-  for (const item of items) await L.enqueue(item);
+  if (editing) {
+    const changed = await L.amend(editing.seq, { body: items[0].body, label: items[0].label });
+    if (!changed) return flash("Åtgärden skickas just nu och kan inte ändras. Försök igen om en stund.");
+    ui.edit = null;
+  } else {
+    for (const item of items) await L.enqueue(item);
+  }
   form.reset();
+  form.querySelector(".edit-note")?.remove();
+  ui.form = null;
   await renderOrder(order.id);
   await renderSync();
-  flash(items.length > 1 ? `${items.length} foton sparade på telefonen.` : "Sparat på telefonen.");
+  flash(editing ? "Ändringen är sparad på telefonen." : items.length > 1 ? `${items.length} foton sparade på telefonen.` : "Sparat på telefonen.");
   navigator.serviceWorker?.ready.then((r) => r.sync?.register("outbox")).catch(() => {});
   sync();
 }
@@ -709,6 +907,7 @@ async function renderSync() {
   bar.dataset.stuck = stuck ? "true" : "false";
   $("#sync-login").hidden = !meta.login_needed;
   $("#sync-now").hidden = !s.waiting;
+  renderOrderPending(s);
   await renderBadges(s);
   return s;
 }
@@ -747,6 +946,8 @@ async function sendNow() {
 async function synced(result) {
   progress(0, 0);
   const summary = await renderSync();
+  if (result.touched?.length) await refreshAfterSend(result.touched);
+  // Redrawn from the phone's state; an open form stays open.
   if (!result.busy && (result.sent || summary.failed)) await route();
 }
 
@@ -779,10 +980,88 @@ async function renderOutbox() {
   );
   $("#waiting").replaceChildren(
     ...(waiting.length
-      ? waiting.map((item) => el("li", {}, el("strong", {}, item.label), el("span", { class: "muted" }, `Gjort ${when(item.created_at)}${item.attempts ? ` · ${item.attempts} försök` : ""}`)))
+      ? waiting.map((item) => el("li", { "data-seq": item.seq },
+          el("strong", {}, item.label),
+          el("span", { class: "muted" }, `Gjort ${when(item.created_at)}${item.attempts ? ` · ${plural(item.attempts, "försök", "försök")}` : ""}`),
+          el("div", { class: "buttons" },
+            item.order_id && EDITABLE.has(item.event)
+              ? el("button", { type: "button", class: "secondary small", onclick: () => editWaiting(item) }, "Ändra")
+              : null,
+            withdrawButton(item))))
       : [el("li", { class: "empty" }, "Inget väntar.")]),
   );
   show("outbox");
+}
+
+// "Ta bort" on a waiting action: asks first, then takes it out of the queue
+// (unless a send of it is under way) and the order's state on the phone
+// follows what is left.
+function withdrawButton(item) {
+  const button = el("button", { type: "button", class: "secondary small" }, "Ta bort");
+  button.addEventListener("click", async () => {
+    if (!button.dataset.armed) {
+      button.dataset.armed = "1";
+      button.textContent = "Bekräfta: ta bort, skickas inte";
+      return;
+    }
+    if (!(await L.withdraw(item.seq))) {
+      button.closest("li").append(el("p", { class: "error" }, "Åtgärden skickas just nu. Försök igen om en stund."));
+      return;
+    }
+    await renderOutbox();
+    await renderSync();
+  });
+  return button;
+}
+
+// "Ändra": the order's form opens with the action's values.
+function editWaiting(item) {
+  ui.edit = { seq: item.seq, event: item.event, order_id: item.order_id, body: item.body, path: item.path };
+  ui.form = null;
+  if (location.hash === `#/order/${item.order_id}`) return route();
+  location.hash = `#/order/${item.order_id}`;
+}
+
+// --- a key's place by customer (the night patrol at the cabinet) ----------------
+
+// The server's answer when there is signal: the customers the user may see
+// (GET /customers?q=, each look audited) and where each one's keys are now
+// (GET /customers/{id}/keys, audited). Without signal: the customers on the phone.
+async function searchKeys(ev) {
+  ev.preventDefault();
+  const q = ev.target.q.value.trim();
+  const note = $("#key-note");
+  if (!q) return;
+  let found = [];
+  note.textContent = "Söker …";
+  try {
+    const page = await getJson(`/customers?q=${encodeURIComponent(q)}&limit=20`);
+    for (const card of page.items) found.push({ card, keys: await getJson(`/customers/${card.id}/keys`) });
+    note.textContent = found.length ? "" : "Ingen kund som du får se hittades.";
+  } catch (e) {
+    if (e.status) {
+      note.textContent = e.message;
+    } else {
+      const text = q.toLowerCase();
+      for (const key of await L.kv.keys()) {
+        if (!String(key).startsWith("customer:")) continue;
+        const c = await L.kv.get(key);
+        const name = `${c.card.first_name} ${c.card.last_name}`.toLowerCase();
+        if (c.card.customer_number.toLowerCase().includes(text) || name.includes(text)) found.push(c);
+      }
+      note.textContent = `Utan täckning: bara kunderna som finns på telefonen söks${found.length ? "" : ", och ingen av dem passar"}.`;
+    }
+  }
+  $("#key-results").replaceChildren(...found.map(({ card, keys }) =>
+    el("li", { "data-customer": card.customer_number },
+      el("strong", {}, `${card.first_name} ${card.last_name}`),
+      el("span", { class: "muted" }, `${card.customer_number} · ${card.address.street}, ${card.address.city}`),
+      keys.length
+        ? el("ul", { class: "keys" }, keys.map((k) => el("li", {},
+            el("strong", { class: "place" }, keyPlace(k.cabinet, k.hook)),
+            ` Nyckel ${k.key_number} (${k.count} st)${k.night_cabinet ? " · nattskåpet" : ""}` +
+              (k.custody === "in_cabinet" ? "" : ` · ${CUSTODY_SV[k.custody] || "okänt läge"} – inte i skåpet`))))
+        : el("p", {}, card.key_position ? `Inga nycklar i registret. Kortet säger: ${card.key_position}` : "Inga nycklar i registret."))));
 }
 
 async function renderInbox() {
@@ -861,6 +1140,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#lock-login").addEventListener("click", () => showLogin());
   $("#menu-button").addEventListener("click", () => toggleMenu());
   $("#logout").addEventListener("click", confirmLogout);
+  $("#menu-keys").addEventListener("click", () => { toggleMenu(false); location.hash = "#/keys"; });
+  $("#key-search").addEventListener("submit", searchKeys);
   $("#logout-yes").addEventListener("click", logout);
   $("#logout-no").addEventListener("click", () => toggleMenu(false));
   $("#sync-now").addEventListener("click", () => sendNow());
@@ -872,8 +1153,11 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form.action")) form.addEventListener("submit", submitAction);
   window.addEventListener("hashchange", route);
   window.addEventListener("online", () => { sync(); refreshData().catch(() => {}); });
-  L.channel?.addEventListener("message", async () => {
+  L.channel?.addEventListener("message", async (ev) => {
     await renderSync();
+    // The worker sent something of an order: show what the server has now,
+    // once for a burst of sends.
+    if (ev.data?.changed === "sent") refreshSoon(ev.data.order_id);
     if (!$("#screen-outbox").hidden) await renderOutbox();
   });
   registerWorker();

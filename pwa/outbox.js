@@ -13,8 +13,8 @@
 (function (L) {
   const channel = typeof BroadcastChannel !== "undefined" ? new BroadcastChannel("larmkoll") : null;
 
-  function changed(what = "outbox") {
-    channel?.postMessage({ changed: what });
+  function changed(what = "outbox", extra = {}) {
+    channel?.postMessage({ changed: what, ...extra });
   }
 
   async function enqueue(action) {
@@ -41,8 +41,10 @@
     if (!order) return;
     const lifecycle = await L.kv.get("lifecycle");
     for (const item of items) {
-      order.state = L.lifecycle.next(lifecycle, order.kind, order.state, item.event) ?? order.state;
+      const to = L.lifecycle.next(lifecycle, order.kind, order.state, item.event);
+      order.state = to ?? order.state;
       const body = typeof item.body === "string" ? JSON.parse(item.body) : {};
+      if (to && body.reason) order.state_reason = body.reason;
       if (item.event === "install") order.serials = body.serials;
       if (item.event === "install") order.installation_date = body.installation_date;
       if (item.event === "book") Object.assign(order, { visit_date: body.visit_date, visit_time: body.visit_time });
@@ -52,10 +54,20 @@
 
   // The server's order, with the phone's own actions still waiting on top.
   // `items` (the outbox as read once by a caller saving many orders) saves a read per order.
+  // The server's copy is kept apart (`base:`), so that the phone's view can be
+  // recomputed when a waiting action is changed or withdrawn.
   async function rebase(order, items = null) {
     const waiting = (items || (await mine())).filter((i) => i.status === "waiting" && i.order_id === order.id);
+    await L.kv.set(`base:${order.id}`, order);
     await L.kv.set(`order:${order.id}`, order);
     await applyLocally(order.id, waiting);
+  }
+
+  // The phone's view of an order again from the server's copy and what still waits.
+  async function recompute(orderId) {
+    const base = await L.kv.get(`base:${orderId}`);
+    if (base) return rebase(base);
+    return freshOrder(orderId).catch(() => null);
   }
 
   async function mine() {
@@ -221,6 +233,7 @@
       const total = photos.reduce((n, i) => n + i.body.size, 0);
       let sentBytes = 0;
       let sent = 0;
+      const touched = new Set(); // orders the server now holds more of
       for (const item of items) {
         const isPhoto = item.body instanceof Blob;
         const progress = isPhoto && hooks.onProgress
@@ -242,7 +255,7 @@
             trying_since: needLogin ? null : meta.trying_since || started,
           });
           changed();
-          return { sent, stopped: message, noContact: !needLogin };
+          return { sent, touched: [...touched], stopped: message, noContact: !needLogin };
         }
         if (isPhoto) sentBytes += item.body.size;
         const answer = await settle(item, res);
@@ -250,15 +263,17 @@
           await L.outbox.put({ ...item, attempts: item.attempts + 1 });
           await noteSync({ last_error: `Servern svarade ${res.status}; försöker igen snart.`, trying_since: null });
           changed();
-          return { sent, stopped: res.status };
+          return { sent, touched: [...touched], stopped: res.status };
         }
         if (answer === "done") sent++;
+        if (answer === "done" && item.order_id) touched.add(item.order_id);
         hooks.onProgress?.(sentBytes, total);
         changed();
       }
-      await noteSync({ last_sync: new Date().toISOString(), last_error: null, login_needed: false, trying_since: null });
+      // "senast skickat" only when something was: each send notes its own time (settle).
+      await noteSync({ last_error: null, login_needed: false, trying_since: null });
       changed();
-      return { sent };
+      return { sent, touched: [...touched] };
     });
   }
 
@@ -275,6 +290,8 @@
         await freshOrder(item.order_id).catch(() => null);
       }
       await noteSync({ last_sync: new Date().toISOString() });
+      // The page redraws from what the server now has, whoever sent it.
+      if (item.order_id) changed("sent", { order_id: item.order_id });
       return "done";
     }
     if (outcome === "retry") return "retry";
@@ -304,5 +321,44 @@
     changed();
   }
 
-  Object.assign(L, { enqueue, flush, sync, sendNow, flushOrThrow, summary, retry, discard, rebase, changed, channel });
+  // A waiting action changed or withdrawn by the installer before it is sent.
+  // Only while no pass is sending (the queue's lock), so it cannot be half
+  // sent; false when a send is under way. The order's view is recomputed.
+  async function withQueueHeld(act) {
+    if (!navigator.locks) return false;
+    return navigator.locks.request("larmkoll-outbox", { ifAvailable: true }, async (lock) => {
+      if (!lock) return false;
+      await act();
+      return true;
+    });
+  }
+
+  async function withdraw(seq) {
+    let orderId = null;
+    const done = await withQueueHeld(async () => {
+      const item = await L.outbox.get(seq);
+      if (!item || item.status !== "waiting") return;
+      orderId = item.order_id;
+      await L.outbox.delete(seq);
+      if (orderId) await recompute(orderId);
+    });
+    if (done) changed();
+    return done;
+  }
+
+  // `patch`: the new body and label. A changed action gets a new id: the
+  // server may hold the old one under the old id, from a send whose answer
+  // was lost, and must not answer the change with that.
+  async function amend(seq, patch) {
+    const done = await withQueueHeld(async () => {
+      const item = await L.outbox.get(seq);
+      if (!item || item.status !== "waiting") return;
+      await L.outbox.put({ ...item, ...patch, id: crypto.randomUUID(), attempts: 0 });
+      if (item.order_id) await recompute(item.order_id);
+    });
+    if (done) changed();
+    return done;
+  }
+
+  Object.assign(L, { enqueue, flush, sync, sendNow, flushOrThrow, summary, retry, discard, withdraw, amend, rebase, changed, channel });
 })(self.Larmkoll);

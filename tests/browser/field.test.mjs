@@ -4,43 +4,14 @@
 // Run by `cargo test` (tests/api/browser.rs), which starts the servers.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
 import {
   launch, proxy, call, orderFor, watchProblems, loginOnPhone, openOrder, waiting,
-  queuedPhotoHashes, fixtures, token, outboxDump,
+  queuedPhotoHashes, token, outboxDump, phone, act, install, photograph,
 } from "./lib.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => browser?.close());
-
-const phone = { viewport: { width: 360, height: 740 }, locale: "sv-SE", timezoneId: "Europe/Stockholm" };
-const photo = (name) => path.join(fixtures, name);
-
-async function act(page, event, fill) {
-  await page.click(`#order-actions button[data-event="${event}"]`);
-  const form = `form.action[data-event="${event}"]`;
-  await page.waitForSelector(`${form}:not([hidden])`);
-  await fill(form);
-  await page.click(`${form} button[type=submit]`);
-  await page.waitForSelector("#action-done:not([hidden])");
-}
-
-async function install(page, ...serials) {
-  await act(page, "install", async (form) => {
-    const inputs = page.locator(`${form} input[name=serial]`);
-    assert.equal(await inputs.count(), serials.length, "an alarm: unit and button");
-    for (const [i, serial] of serials.entries()) await inputs.nth(i).fill(serial);
-  });
-}
-
-async function photograph(page, kind, file) {
-  await act(page, "photos", async (form) => {
-    await page.selectOption(`${form} select[name=kind]`, kind);
-    await page.setInputFiles(`${form} input[name=pages]`, photo(file));
-    await page.waitForSelector("#pages li");
-  });
-}
 
 test("the full install at a customer with no signal, sent exactly once when the signal returns", async (t) => {
   const server = await proxy();

@@ -2,6 +2,7 @@
 // the server (so a test can assert that an "offline" reload reached nothing),
 // the API as a test client sees it, and the field app's common steps.
 import http from "node:http";
+import path from "node:path";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
@@ -176,4 +177,54 @@ export function queuedPhotoHashes(page) {
 export function outboxDump(page) {
   return page.evaluate(async () =>
     JSON.stringify((await self.Larmkoll.outbox.all()).map((i) => [i.label, i.status, i.error?.message])));
+}
+
+// A phone: 360×740, Swedish, in Swedish time.
+export const phone = { viewport: { width: 360, height: 740 }, locale: "sv-SE", timezoneId: "Europe/Stockholm" };
+const photo = (name) => path.join(fixtures, name);
+
+// Opens an order's step or record, fills its form and saves it on the phone.
+export async function act(page, event, fill) {
+  await page.click(`#order-actions button[data-event="${event}"]`);
+  const form = `form.action[data-event="${event}"]`;
+  await page.waitForSelector(`${form}:not([hidden])`);
+  await fill(form);
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForSelector("#action-done:not([hidden])");
+}
+
+export async function install(page, ...serials) {
+  await act(page, "install", async (form) => {
+    const inputs = page.locator(`${form} input[name=serial]`);
+    assert.equal(await inputs.count(), serials.length, "an alarm: unit and button");
+    for (const [i, serial] of serials.entries()) await inputs.nth(i).fill(serial);
+  });
+}
+
+export async function photograph(page, kind, file) {
+  await act(page, "photos", async (form) => {
+    await page.selectOption(`${form} select[name=kind]`, kind);
+    await page.setInputFiles(`${form} input[name=pages]`, photo(file));
+    await page.waitForSelector("#pages li");
+  });
+}
+
+// What a person reads on the order screen must never show a code's holes.
+export async function noHoles(page) {
+  const text = await page.textContent("#screen-order");
+  assert.doesNotMatch(text, /\bnull\b|\bundefined\b|NaN|\[object /, `the order screen prints a hole: ${text}`);
+}
+
+// Every visible tap target on the screen at least 44 px high and wide.
+export async function bigTargets(page, screen) {
+  const small = await page.$$eval(
+    `${screen} a, ${screen} button, ${screen} select, ${screen} textarea, ${screen} label.choice, ` +
+      `${screen} input:not([type=radio]):not([type=checkbox]):not(.visually-hidden)`,
+    (nodes) => nodes
+      .filter((n) => n.getClientRects().length && getComputedStyle(n).visibility !== "hidden")
+      .map((n) => [n.outerHTML.slice(0, 80), n.getBoundingClientRect()])
+      .filter(([, r]) => r.height < 44 || r.width < 44)
+      .map(([html, r]) => `${Math.round(r.width)}×${Math.round(r.height)} ${html}`),
+  );
+  assert.deepEqual(small, [], `tap targets under 44 px: ${small.join("; ")}`);
 }

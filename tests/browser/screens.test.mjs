@@ -10,7 +10,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, proxy, orderFor, loginOnPhone, openOrder } from "./lib.mjs";
+import { CHROMIUM_ARGS, proxy, orderFor, loginOnPhone, openOrder, bigTargets } from "./lib.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -42,6 +42,12 @@ test("every screen: accessible, photographed at 360×740, installable, and small
     for (const v of result.violations) {
       violations.push(`${screen}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
     }
+    // Every visible tap target at least 44×44 px (gloves, one hand).
+    try {
+      await bigTargets(page, "body");
+    } catch (e) {
+      violations.push(`${screen}: ${e.message.split("\n")[0]}`);
+    }
   }
 
   await page.goto(`${server.url}/`);
@@ -72,6 +78,13 @@ test("every screen: accessible, photographed at 360×740, installable, and small
   await page.waitForSelector("#screen-inbox:not([hidden])");
   await page.waitForSelector("#messages li");
   await check("11-meddelanden");
+  await page.click("#menu-button");
+  await page.click("#menu-keys");
+  await page.waitForSelector("#screen-keys:not([hidden])");
+  await page.fill("#key-search input[name=q]", name.split(" ")[1]);
+  await page.click("#key-search button[type=submit]");
+  await page.waitForSelector("#key-results li");
+  await check("13-hitta-nyckel");
 
   // The lock screen: a session whose token has run out, on a phone without signal.
   await page.evaluate(async () => {
