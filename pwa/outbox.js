@@ -146,8 +146,10 @@
   const FIRST_RETRY_MS = 5000; // after a stop: 5 s, 10 s, … 160 s, ±25 %
   const MAX_DOUBLINGS = 5;
   // After no contact at all (a stalled or dropped connection, not a busy
-  // server) the next try comes within 15 s: signal comes back unannounced.
-  const NO_CONTACT_MAX_MS = 15000;
+  // server) the next try comes within 10 s (8 s ±25 %): signal comes back
+  // unannounced, and a send that started just before it still hangs to its
+  // 15 s deadline, so the queue goes within 15 + 10 s of good signal.
+  const NO_CONTACT_MAX_MS = 8000;
   const STILL_WAITING_MS = 60000; // items queued while a pass ran
   let stops = 0;
 
