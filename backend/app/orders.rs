@@ -12,9 +12,9 @@ use crate::db::{self, audit, customers, lifecycle, Db, DbConn};
 use crate::domain::custody::{KeyCount, KeyCustody, KeyNumber, KeyOutcome, KeyPosition};
 use crate::domain::messages::{self, MessageRules, Text, Topic};
 use crate::domain::order::{allowed_events_for, next_state, ContactKind};
-use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Service};
-use crate::error::AppError;
+use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Period, Service};
 use crate::error::ErrorCode;
+use crate::error::{AppError, FieldError};
 use actix_web::http::StatusCode;
 use chrono::{NaiveDate, NaiveTime};
 
@@ -423,6 +423,7 @@ fn apply(
                 require_lock(service)?;
                 order.lock_receipt = Some("left".into());
             }
+            check_dated(conn, order, "installation_date", date)?;
             crate::app::equipment::install_serials(
                 conn,
                 ctx.user,
@@ -448,6 +449,8 @@ fn apply(
                 let start = order.installation_date.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("installed order without date"))
                 })?;
+                // The decision may have been shortened since the installation.
+                check_dated(conn, order, "installation_date", start)?;
                 if lifecycle::running_execution(conn, &order.customer_id, order.service, "regular")?
                     .is_some()
                 {
@@ -497,9 +500,14 @@ fn apply(
                     order.service,
                     "regular",
                 )?;
+                let Some(running) = running else {
+                    return Err(not_running_to_extend(conn, order)?);
+                };
                 (
                     None,
-                    Some(serde_json::json!({"execution_id": running.map(|e| e.id)})),
+                    Some(
+                        serde_json::json!({"execution_id": running.id, "running_since": running.start_date}),
+                    ),
                     vec![],
                 )
             }
@@ -629,6 +637,74 @@ fn apply(
             )
         }
     })
+}
+
+/// Refuses (422, naming `field` and the allowed days) a date of the order
+/// outside its decision's period or later than today.
+fn check_dated(
+    conn: &mut DbConn,
+    order: &lifecycle::OrderRow,
+    field: &str,
+    day: NaiveDate,
+) -> Result<(), AppError> {
+    let decision = lifecycle::find_decision(conn, &order.decision_id)?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("order {} without its decision", order.id))
+    })?;
+    let period = Period::new(decision.valid_from, decision.valid_to)
+        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+    period
+        .check_dated(day, crate::domain::calendar::today())
+        .map_err(|e| {
+            AppError::validation(vec![FieldError::new(
+                field,
+                "outside_decision_period",
+                e.en(),
+                e.sv(),
+            )])
+        })
+}
+
+/// An extension continues a running service; with none running (the alarm
+/// never installed and executed, or already ended) there is nothing to extend.
+fn not_running_to_extend(
+    conn: &mut DbConn,
+    order: &lifecycle::OrderRow,
+) -> Result<AppError, AppError> {
+    let open_install = lifecycle::list_orders(
+        conn,
+        &crate::auth::CustomerScope::All,
+        &lifecycle::OrderFilter {
+            customer_id: Some(order.customer_id.clone()),
+            kind: Some(OrderKind::Install.as_str().to_string()),
+            open_only: true,
+            limit: 1000,
+            ..Default::default()
+        },
+    )?
+    .into_iter()
+    .find(|o| o.service == order.service);
+    let (en, sv) = match open_install {
+        Some(o) => (
+            format!(
+                "the service is not running: its install order is {} and not executed; execute it first, then the extension",
+                o.state.as_str()
+            ),
+            format!(
+                "insatsen pågår inte: installationsbeställningen är {} och inte verkställd; verkställ den först, sedan förlängningen",
+                o.state.sv()
+            ),
+        ),
+        _ => (
+            "the service is not running (never executed, or already ended): no day is allowed".to_string(),
+            "insatsen pågår inte (aldrig verkställd, eller redan avslutad), så förlängningen kan inte verkställas någon dag".to_string(),
+        ),
+    };
+    Ok(AppError::validation(vec![FieldError::new(
+        "follows_id",
+        "service_not_running",
+        en,
+        sv,
+    )]))
 }
 
 fn require_lock(service: Service) -> Result<(), AppError> {

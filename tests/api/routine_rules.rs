@@ -1,0 +1,164 @@
+//! The routines' rules the API enforces (issue 15): dates that bind an
+//! installation and an execution to the decision, and an extension to a
+//! running service. Each test is named after the seed step it comes from.
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+use crate::steps::{days_ago, Crew};
+use serde_json::json;
+
+on_both_backends!(
+    seed000_step8_the_installation_date_lies_within_the_decision,
+    seed003_extension_is_executed_only_while_the_alarm_runs,
+);
+
+async fn seed000_step8_the_installation_date_lies_within_the_decision(app: TestApp) {
+    let Crew {
+        assessor,
+        installer,
+        coordinator,
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let granted = assessor
+        .grant(
+            &customer.id,
+            json!({"service": "safety_alarm", "valid_from": days_ago(5)}),
+        )
+        .await;
+    let order = installer.book(&granted.order, days_ago(5)).await;
+
+    // Installed two days before the decision's first day: refused, naming the field and the days.
+    let early = installer
+        .try_step(
+            &order,
+            "install",
+            json!({"installation_date": days_ago(7), "serials": ["TX-1001"]}),
+        )
+        .await;
+    assert_eq!(
+        (early.status, early.problem_code().as_str()),
+        (422, "validation_failed"),
+        "{}",
+        early.body
+    );
+    let error = &early.body["errors"][0];
+    assert_eq!(
+        (error["field"].as_str(), error["code"].as_str()),
+        (Some("installation_date"), Some("outside_decision_period"))
+    );
+    let allowed_sv = format!("välj ett datum från {} till {}", days_ago(5), days_ago(0));
+    assert!(
+        error["detail_sv"].as_str().unwrap().contains(&allowed_sv)
+            && early.body["detail_sv"]
+                .as_str()
+                .unwrap()
+                .contains("installationsdatum"),
+        "{}",
+        early.body
+    );
+    assert!(
+        error["detail"].as_str().unwrap().contains(&format!(
+            "allowed: {} to {}",
+            days_ago(5),
+            days_ago(0)
+        )),
+        "{}",
+        early.body
+    );
+    // Nothing happened: the order is still booked, no equipment left at the customer's.
+    let detail = coordinator.order_detail(&order.id).await;
+    assert_eq!(detail["order"]["state"], "booked");
+
+    // On the decision's first day it is accepted; execution and billing start on it.
+    let order = installer.install(&order, days_ago(5), &["TX-1001"]).await;
+    coordinator.execute(&order).await;
+    let executions = coordinator.executions(&customer.id).await;
+    assert_eq!(executions[0]["start_date"], days_ago(5));
+
+    // A decision that starts tomorrow allows no installation day yet.
+    let other = assessor.boo_customer_consenting(true, false).await;
+    let later = assessor
+        .grant(
+            &other.id,
+            json!({"service": "safety_alarm", "valid_from": (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string()}),
+        )
+        .await;
+    let booked = installer.book(&later.order, days_ago(0)).await;
+    let too_soon = installer
+        .try_step(
+            &booked,
+            "install",
+            json!({"installation_date": days_ago(0), "serials": ["TX-1003"]}),
+        )
+        .await;
+    assert_eq!(too_soon.status, 422, "{}", too_soon.body);
+    assert!(
+        too_soon.body["errors"][0]["detail_sv"]
+            .as_str()
+            .unwrap()
+            .contains("inget datum går ännu"),
+        "{}",
+        too_soon.body
+    );
+}
+
+async fn seed003_extension_is_executed_only_while_the_alarm_runs(app: TestApp) {
+    let Crew {
+        assessor,
+        installer,
+        coordinator,
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let granted = assessor
+        .grant(
+            &customer.id,
+            json!({"service": "safety_alarm", "valid_from": days_ago(40), "valid_to": days_ago(11)}),
+        )
+        .await;
+    let extension = assessor
+        .grant(
+            &customer.id,
+            json!({"service": "safety_alarm", "valid_from": days_ago(10), "follows_id": granted.decision.id}),
+        )
+        .await;
+    assert_eq!(extension.order["kind"], "extension");
+
+    // The alarm was never installed: its install order is still received.
+    let refused = coordinator
+        .try_step(&extension.order, "execute", json!({}))
+        .await;
+    assert_eq!(
+        (refused.status, refused.problem_code().as_str()),
+        (422, "validation_failed"),
+        "{}",
+        refused.body
+    );
+    let error = &refused.body["errors"][0];
+    assert_eq!(
+        (error["field"].as_str(), error["code"].as_str()),
+        (Some("follows_id"), Some("service_not_running"))
+    );
+    assert!(
+        error["detail_sv"]
+            .as_str()
+            .unwrap()
+            .contains("installationsbeställningen är mottagen och inte verkställd"),
+        "{}",
+        refused.body
+    );
+    let still = coordinator.order_detail(&extension.order.id).await;
+    assert_eq!(still["order"]["state"], "received");
+
+    // Installed and executed within the first decision, the extension continues that execution.
+    let order = installer.book(&granted.order, days_ago(39)).await;
+    let order = installer.install(&order, days_ago(38), &["TX-1001"]).await;
+    coordinator.execute(&order).await;
+    let executed = coordinator.execute(&extension.order).await;
+    assert_eq!(executed["state"], "executed");
+    let execution = coordinator.executions(&customer.id).await[0].clone();
+    let detail = coordinator.order_detail(&extension.order.id).await;
+    let history = detail["history"].as_array().unwrap();
+    let step = history.last().unwrap();
+    assert_eq!(step["details"]["execution_id"], execution["id"]);
+    assert_eq!(step["details"]["running_since"], days_ago(38));
+}
