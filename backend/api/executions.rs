@@ -2,6 +2,7 @@
 //! billing events with their CSV export for the billing officers.
 
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
@@ -180,7 +181,7 @@ async fn load_events(
 pub async fn billing_events(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<PeriodQuery>,
+    q: Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     let events = load_events(&state, user, q.into_inner(), "billing.list").await?;
     Ok(HttpResponse::Ok()
@@ -199,7 +200,7 @@ pub async fn billing_events(
 pub async fn billing_csv(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<PeriodQuery>,
+    q: Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (from, to) = (q.from, q.to);
     let events = load_events(&state, user, q.into_inner(), "billing.export").await?;

@@ -1,5 +1,6 @@
 //! The inbox: messages to the user, their groups and their role.
 
+use super::query::Query;
 use crate::app;
 use crate::auth::Actor;
 use crate::error::{AppError, Problem};
@@ -61,7 +62,7 @@ pub struct UnreadCount {
 pub async fn inbox(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<InboxQuery>,
+    q: Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     let limit = super::pagination::limit(q.limit)?;
     let rows = app::messages::inbox(&state.db, &user, q.unread, limit).await?;

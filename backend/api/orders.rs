@@ -6,6 +6,7 @@ use super::concurrency::{etag, expected_version};
 use super::dto::{order_dto, Order};
 use super::json::Json;
 use super::pagination::{self, Page};
+use super::query::Query;
 use crate::app::orders::{self, Effect, OrderRecord};
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
@@ -76,7 +77,7 @@ pub struct OrderQuery {
 pub async fn list_orders(
     state: web::Data<AppState>,
     user: Actor,
-    query: web::Query<OrderQuery>,
+    query: Query<OrderQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
@@ -533,7 +534,9 @@ impl IntoEffect for ReceiveKeysBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"installation_date": "2026-11-24", "serials": ["TX-4471-0098", "WB-22-31877"]}))]
 pub struct InstallBody {
-    /// The day it was installed, not later than today. Execution and billing start on this date.
+    /// The day it was installed: within the decision's period and not later than today
+    /// (otherwise 422 `outside_decision_period`, naming the days allowed). Execution and
+    /// billing start on this date.
     pub installation_date: NaiveDate,
     /// Serial numbers of the equipment left at the customer's, each not blank.
     #[schema(inline, min_items = 1)]

@@ -2,6 +2,7 @@
 //! Every report is filtered to the customers the caller may see, and none shows
 //! a personnummer.
 
+use super::query::Query;
 use crate::app;
 use crate::app::reports::FollowUpOf;
 use crate::app::validation::Problems;
@@ -150,7 +151,7 @@ fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
 pub async fn not_executed(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<NotExecutedQuery>,
+    q: Query<NotExecutedQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let q = q.into_inner();
@@ -248,7 +249,7 @@ pub struct ToCollectRow {
 pub async fn to_collect(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<FormatQuery>,
+    q: Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
@@ -342,7 +343,7 @@ pub struct AuditFollowUpRow {
 pub async fn audit_follow_up(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<AuditFollowUpQuery>,
+    q: Query<AuditFollowUpQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
         crate::auth::Action::ReadAuditLog,
@@ -458,7 +459,7 @@ pub struct DeliveryRow {
 pub async fn deliveries(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<DeliveryQuery>,
+    q: Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let q = q.into_inner();
@@ -566,7 +567,7 @@ pub struct KeysNotReceivedRow {
 pub async fn keys_not_received(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<AsOfQuery>,
+    q: Query<AsOfQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let q = q.into_inner();
@@ -654,7 +655,7 @@ pub struct KeyOutRow {
 pub async fn keys_out(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<FormatQuery>,
+    q: Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
@@ -772,7 +773,7 @@ pub struct EquipmentReport {
 pub async fn equipment(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<EquipmentReportQuery>,
+    q: Query<EquipmentReportQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
         Action::ReadEquipmentReport,
@@ -937,7 +938,7 @@ pub struct ExtensionCheckRow {
 pub async fn extensions(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<FormatQuery>,
+    q: Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;

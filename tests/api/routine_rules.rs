@@ -10,7 +10,24 @@ use serde_json::json;
 on_both_backends!(
     seed000_step8_the_installation_date_lies_within_the_decision,
     seed003_extension_is_executed_only_while_the_alarm_runs,
+    seed000_step3_the_alarm_centre_fetches_the_personnummer_only_with_a_reason,
+    seed003_a_key_signed_out_twice_is_refused_in_words,
 );
+
+/// serde's and actix's English must not reach the Swedish a person reads.
+fn assert_no_english(sv: &str) {
+    for english in [
+        "missing field",
+        "unknown variant",
+        "expected",
+        "deserialize",
+        " at line ",
+        "invalid digit",
+        "sign_out",
+    ] {
+        assert!(!sv.contains(english), "{english:?} in {sv}");
+    }
+}
 
 async fn seed000_step8_the_installation_date_lies_within_the_decision(app: TestApp) {
     let Crew {
@@ -161,4 +178,112 @@ async fn seed003_extension_is_executed_only_while_the_alarm_runs(app: TestApp) {
     let step = history.last().unwrap();
     assert_eq!(step["details"]["execution_id"], execution["id"]);
     assert_eq!(step["details"]["running_since"], days_ago(38));
+}
+
+async fn seed000_step3_the_alarm_centre_fetches_the_personnummer_only_with_a_reason(app: TestApp) {
+    let alarm_centre = app.as_alarm_centre().await;
+    let assessor = app.as_assessor().await;
+    let customer = assessor.boo_customer(false).await;
+    let path = format!("/api/v1/customers/{}/personnummer", customer.id);
+
+    // No reason: 422 as the spec documents, naming the parameter in Swedish.
+    let none = alarm_centre.get(&path).await;
+    assert_eq!(
+        (none.status, none.problem_code().as_str()),
+        (422, "invalid_query_parameter"),
+        "{}",
+        none.body
+    );
+    let error = &none.body["errors"][0];
+    assert_eq!(
+        (error["field"].as_str(), error["code"].as_str()),
+        (Some("reason"), Some("required"))
+    );
+    let sv = none.body["detail_sv"].as_str().unwrap();
+    assert!(sv.contains("Parametern reason (kommentar) saknas"), "{sv}");
+    assert_no_english(sv);
+    let blank = alarm_centre.get(format!("{path}?reason=%20")).await;
+    assert_eq!(
+        (blank.status, blank.problem_code().as_str()),
+        (422, "validation_failed")
+    );
+    let shown = alarm_centre
+        .get(format!("{path}?reason=Registrering%20i%20PNC"))
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_eq!(
+        shown.body["personnummer"].as_str().map(str::len),
+        Some(13),
+        "{}",
+        shown.body
+    );
+
+    // A value the list does not know: 400 as the spec documents for the list, the field named.
+    let state = alarm_centre.get("/api/v1/orders?state=bokad").await;
+    assert_eq!(
+        (state.status, state.problem_code().as_str()),
+        (400, "invalid_query_parameter"),
+        "{}",
+        state.body
+    );
+    assert_eq!(state.body["errors"][0]["field"], "state");
+    let sv = state.body["detail_sv"].as_str().unwrap();
+    assert!(
+        sv.contains("okänt värde \"bokad\"") && sv.contains("received"),
+        "{sv}"
+    );
+    // The allowed values are the codes a caller types, so only serde's words are looked for.
+    for english in ["unknown variant", "expected", "deserialize"] {
+        assert!(!sv.contains(english), "{english:?} in {sv}");
+    }
+
+    // A report's months that is no number: 422, as its spec says for bad months.
+    let coordinator = app.as_coordinator().await;
+    let months = coordinator
+        .get("/api/v1/reports/not-executed?months=tre")
+        .await;
+    assert_eq!(
+        (months.status, months.problem_code().as_str()),
+        (422, "invalid_query_parameter"),
+        "{}",
+        months.body
+    );
+    assert_eq!(months.body["errors"][0]["field"], "months");
+    let sv = months.body["detail_sv"].as_str().unwrap();
+    assert!(sv.contains("ska vara ett heltal"), "{sv}");
+    assert_no_english(sv);
+}
+
+async fn seed003_a_key_signed_out_twice_is_refused_in_words(app: TestApp) {
+    let installer = app.as_installer().await;
+    let care = app.as_care_staff().await;
+    let admin = app.as_admin().await;
+    let customer = installer.boo_customer(false).await;
+    let night = admin.group("Boo nattpatrull").await;
+    let key = installer
+        .create_key(json!({"key_number": "B-77", "customer_id": customer.id, "count": 1, "cabinet": "Skåp 1", "hook": "4"}))
+        .await;
+    let key = care.sign_out_key(&key, &night).await;
+    let twice = care
+        .try_key_move(&key, "sign-out", json!({"group_id": night}))
+        .await;
+    assert_eq!(
+        (twice.status, twice.problem_code().as_str()),
+        (409, "key_not_there"),
+        "{}",
+        twice.body
+    );
+    let en = twice.body["detail"].as_str().unwrap();
+    assert!(
+        en.starts_with(
+            "Key B-77 cannot be signed out: the register says it is signed out to Boo nattpatrull"
+        ),
+        "{en}"
+    );
+    let sv = twice.body["detail_sv"].as_str().unwrap();
+    assert!(
+        sv.starts_with("Nyckel B-77 kan inte kvitteras ut: registret säger att den är utkvitterad till Boo nattpatrull"),
+        "{sv}"
+    );
+    assert_no_english(sv);
 }
