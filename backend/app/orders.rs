@@ -11,7 +11,7 @@ use crate::auth::{allows, Action};
 use crate::db::{self, audit, customers, lifecycle, Db, DbConn};
 use crate::domain::custody::{KeyCount, KeyCustody, KeyNumber, KeyOutcome, KeyPosition};
 use crate::domain::messages::{self, MessageRules, Text, Topic};
-use crate::domain::order::{allowed_events_for, next_state, ContactKind};
+use crate::domain::order::{allowed_events_of, next_state, ContactKind, PlatformRecord};
 use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Period, Service};
 use crate::error::ErrorCode;
 use crate::error::{AppError, FieldError};
@@ -69,6 +69,9 @@ pub fn new_order(
         updated_at: now,
         waiting_reason: None,
         waiting_since: None,
+        platform_reference: None,
+        platform_registered_on: None,
+        platform_deregistered_on: None,
     }
 }
 
@@ -175,6 +178,13 @@ pub enum Effect {
     LockReceipt {
         collected_on: NaiveDate,
     },
+    Register {
+        reference: String,
+        registered_on: NaiveDate,
+    },
+    Deregister {
+        deregistered_on: NaiveDate,
+    },
     Execute,
     Collect {
         date: NaiveDate,
@@ -232,7 +242,7 @@ pub async fn fire(
         }
         let (kind, from) = (order.kind, order.state);
         let Some(to) = next_state(kind, from, event) else {
-            let allowed = allowed_events_for(kind, order.service, from);
+            let allowed = allowed_events_of(kind, order.service, from, platform_record(&order));
             let list = |name: fn(&OrderEvent) -> &'static str, none: &str| {
                 if allowed.is_empty() {
                     none.to_string()
@@ -567,6 +577,85 @@ fn apply(
                 vec![],
             )
         }
+        Effect::Register {
+            reference,
+            registered_on,
+        } => {
+            require_alarm(service)?;
+            if let Some(on) = order.platform_registered_on {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::AlreadyRecorded,
+                    format!("The alarm was already registered in the platform on {on}."),
+                    format!("Larmet registrerades redan i larmplattformen {on}."),
+                ));
+            }
+            let installed = order.installation_date.unwrap_or(registered_on);
+            if registered_on < installed {
+                let mut p = Problems::default();
+                p.add(
+                    "registered_on",
+                    "before_installation",
+                    format!("cannot be before the installation ({installed})"),
+                    format!("kan inte vara före installationen ({installed})"),
+                );
+                p.finish()?;
+            }
+            order.platform_reference = Some(reference.clone());
+            order.platform_registered_on = Some(registered_on);
+            (
+                None,
+                Some(
+                    serde_json::json!({"platform_reference": reference, "registered_on": registered_on}),
+                ),
+                vec![],
+            )
+        }
+        Effect::Deregister { deregistered_on } => {
+            require_alarm(service)?;
+            let Some(registered_on) = order.platform_registered_on else {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::NotRegistered,
+                    "The alarm was never registered in the platform, so there is nothing to deregister.",
+                    "Larmet har aldrig registrerats i larmplattformen, så det finns inget att avregistrera.",
+                ));
+            };
+            if let Some(on) = order.platform_deregistered_on {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::AlreadyRecorded,
+                    format!("The alarm was already deregistered from the platform on {on}."),
+                    format!("Larmet avregistrerades redan i larmplattformen {on}."),
+                ));
+            }
+            if !lifecycle::alarm_terminated(conn, order)? {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::AlarmStillRunning,
+                    "The alarm is neither cancelled nor terminated: deregister it once its decision is ended.",
+                    "Larmet är varken makulerat eller avslutat: avregistrera det när beslutet har avslutats.",
+                ));
+            }
+            if deregistered_on < registered_on {
+                let mut p = Problems::default();
+                p.add(
+                    "deregistered_on",
+                    "before_registration",
+                    format!("cannot be before the registration ({registered_on})"),
+                    format!("kan inte vara före registreringen ({registered_on})"),
+                );
+                p.finish()?;
+            }
+            order.platform_deregistered_on = Some(deregistered_on);
+            (
+                None,
+                Some(
+                    serde_json::json!({"platform_reference": order.platform_reference, "deregistered_on": deregistered_on}),
+                ),
+                vec![],
+            )
+        }
         Effect::ReturnKeys { outcome, note } => {
             let mut returned = Vec::new();
             if matches!(outcome, KeyOutcome::Returned) {
@@ -705,6 +794,26 @@ fn not_running_to_extend(
         en,
         sv,
     )]))
+}
+
+/// How far the order's alarm got in the alarm platform.
+pub fn platform_record(order: &lifecycle::OrderRow) -> PlatformRecord {
+    PlatformRecord {
+        registered: order.platform_registered_on.is_some(),
+        deregistered: order.platform_deregistered_on.is_some(),
+    }
+}
+
+fn require_alarm(service: Service) -> Result<(), AppError> {
+    if service == Service::SafetyAlarm {
+        return Ok(());
+    }
+    Err(AppError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::NotAnAlarmOrder,
+        "Only a safety alarm is registered in the alarm platform.",
+        "Bara trygghetslarm registreras i larmplattformen.",
+    ))
 }
 
 fn require_lock(service: Service) -> Result<(), AppError> {

@@ -157,6 +157,8 @@ impl OrderEvent {
             OrderEvent::Cancel => "Makulera",
             OrderEvent::OrderFromSupplier => "Beställ från leverantören",
             OrderEvent::CollectLockReceipt => "Hämta låskvittensen",
+            OrderEvent::RegisterInPlatform => "Registrera i larmplattformen",
+            OrderEvent::DeregisterFromPlatform => "Avregistrera i larmplattformen",
         }
     }
 }

@@ -217,6 +217,8 @@ struct World<'a> {
     fx_assessor: String,
     fx_installer: String,
     fx_coordinator: String,
+    /// The alarm centre sees every customer.
+    fx_alarm_centre: String,
     fx_installer_id: String,
     boo: String,
     sickla: String,
@@ -375,6 +377,7 @@ impl<'a> World<'a> {
             "returned_to_assessor" => &["return-to-assessor"],
             "booked" => &["book"],
             "installed" | "installed_receipt_left" => &["book", "install"],
+            "registered_cancelled" => &["book", "install", "register", "cancel"],
             "executed" => &["book", "install", "execute"],
             "uninstall" => &["book", "install", "execute", "end-decision"],
             "equipment_collected" => &["book", "install", "execute", "end-decision", "collect"],
@@ -421,6 +424,19 @@ impl<'a> World<'a> {
                     .await
                 }
                 "execute" => self.step(&self.fx_coordinator, &order, s, json!({})).await,
+                "register" => {
+                    self.step(
+                        &self.fx_alarm_centre,
+                        &order,
+                        "register-in-platform",
+                        json!({"platform_reference": "PNC-1", "registered_on": yesterday}),
+                    )
+                    .await
+                }
+                "cancel" => {
+                    self.step(&self.fx_assessor, &order, s, json!({"reason": "Beslutet återkallat"}))
+                        .await
+                }
                 "end-decision" => {
                     let ended = self
                         .post_if(
@@ -685,6 +701,7 @@ impl<'a> World<'a> {
             | "GET /api/v1/reports/extensions" | "GET /api/v1/reports/keys-not-received"
             | "GET /api/v1/reports/keys-out" | "GET /api/v1/reports/not-executed"
             | "GET /api/v1/reports/to-collect"
+            | "GET /api/v1/reports/platform-registration"
             | "GET /api/v1/outbox"
             | "GET /api/v1/webhooks"
             | "GET /api/v1/auth/methods" => at(path),
@@ -1007,6 +1024,14 @@ impl<'a> World<'a> {
                 let f = target!(self, op, scope, fresh, self.order_at(scope, "digital_lock", "installed_receipt_left"));
                 transition(&f, json!({"collected_on": today.to_string()}))
             }
+            "POST /api/v1/orders/{id}/register-in-platform" => {
+                let f = target!(self, op, scope, fresh, self.order_at(scope, "safety_alarm", "installed"));
+                transition(&f, json!({"platform_reference": format!("PNC-{n}"), "registered_on": today.to_string()}))
+            }
+            "POST /api/v1/orders/{id}/deregister-from-platform" => {
+                let f = target!(self, op, scope, fresh, self.order_at(scope, "safety_alarm", "registered_cancelled"));
+                transition(&f, json!({"deregistered_on": today.to_string()}))
+            }
             "POST /api/v1/orders/{id}/collect-equipment" => {
                 let f = target!(self, op, scope, fresh, self.order_at(scope, "safety_alarm", "uninstall"));
                 transition(&f, json!({"collected_on": today.to_string(), "items": [f["serial"]]}))
@@ -1100,6 +1125,7 @@ async fn setup(app: &TestApp) -> World<'_> {
         fx_assessor: app.login_with("fx_assessor", FX_PASSWORD).await,
         fx_installer: app.login_with("fx_installer", FX_PASSWORD).await,
         fx_coordinator: app.login_with("fx_coordinator", FX_PASSWORD).await,
+        fx_alarm_centre: app.login("larmcentral").await,
         fx_installer_id,
         admin,
         boo,

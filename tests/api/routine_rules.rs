@@ -2,16 +2,18 @@
 //! installation and an execution to the decision, and an extension to a
 //! running service. Each test is named after the seed step it comes from.
 
-use crate::helpers::TestApp;
+use crate::helpers::{read_csv, TestApp};
 use crate::on_both_backends;
-use crate::steps::{days_ago, Crew};
-use serde_json::json;
+use crate::steps::{days_ago, Crew, Customer, Order, Session};
+use serde_json::{json, Value};
 
 on_both_backends!(
     seed000_step8_the_installation_date_lies_within_the_decision,
     seed003_extension_is_executed_only_while_the_alarm_runs,
     seed000_step3_the_alarm_centre_fetches_the_personnummer_only_with_a_reason,
     seed003_a_key_signed_out_twice_is_refused_in_words,
+    seed000_step3_the_alarm_centre_registers_the_alarm_in_the_platform,
+    seed000_step12_the_alarm_centre_deregisters_the_terminated_alarm,
 );
 
 /// serde's and actix's English must not reach the Swedish a person reads.
@@ -286,4 +288,250 @@ async fn seed003_a_key_signed_out_twice_is_refused_in_words(app: TestApp) {
         "{sv}"
     );
     assert_no_english(sv);
+}
+
+/// `larmkoll follow-up --today <today>` on the test's database: the rules that fired.
+fn follow_up(app: &TestApp) -> Vec<Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_larmkoll"))
+        .args(["follow-up", "--today", &days_ago(0)])
+        .env("LARMKOLL_DATA_DIR", app.data_dir())
+        .env("DATABASE_URL", app.database_url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The platform report's row for `order`, if it lists it.
+async fn platform_row(session: &Session<'_>, order: &Order) -> Option<Value> {
+    let report = session.get("/api/v1/reports/platform-registration").await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    report
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["order_id"] == order.id)
+        .cloned()
+}
+
+/// Seed 000 steps 1–7: an alarm granted, booked and installed ten days ago.
+async fn installed_alarm(app: &TestApp) -> (Customer, Order) {
+    let Crew {
+        assessor,
+        installer,
+        ..
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let granted = assessor
+        .grant(
+            &customer.id,
+            json!({"service": "safety_alarm", "valid_from": days_ago(20)}),
+        )
+        .await;
+    let order = installer.book(&granted.order, days_ago(12)).await;
+    let order = installer.install(&order, days_ago(10), &["TX-1001"]).await;
+    (customer, order)
+}
+
+async fn seed000_step3_the_alarm_centre_registers_the_alarm_in_the_platform(app: TestApp) {
+    let (customer, order) = installed_alarm(&app).await;
+    let alarm_centre = app.as_alarm_centre().await;
+    let installer = app.as_installer().await;
+
+    // Installed and not registered: in the report (JSON and CSV in Swedish) and followed up once.
+    let row = platform_row(&alarm_centre, &order).await.expect("listed");
+    assert_eq!(
+        (row["problem"].as_str(), row["customer_number"].as_str()),
+        (Some("not_registered"), Some(customer.number()))
+    );
+    let csv = alarm_centre
+        .get("/api/v1/reports/platform-registration?format=csv")
+        .await;
+    assert_eq!(csv.status, 200);
+    let text = csv.body.as_str().unwrap();
+    let rows = read_csv(text);
+    assert_eq!(rows[0][..3], ["område", "kundnummer", "att göra"]);
+    let line = rows
+        .iter()
+        .find(|r| r[1] == customer.number())
+        .expect("the customer's row");
+    assert_eq!(line[2], "Registrera i larmplattformen");
+    assert_eq!(line[3], "Installerad");
+    assert!(!text.contains("not_registered") && !text.contains("installed"));
+    let fired = follow_up(&app);
+    assert!(
+        fired
+            .iter()
+            .any(|f| f["rule"] == "not_registered" && f["subject_id"] == order.id),
+        "{fired:?}"
+    );
+    assert!(!follow_up(&app).iter().any(|f| f["subject_id"] == order.id));
+    let told = alarm_centre
+        .inbox()
+        .await
+        .into_iter()
+        .find(|m| m["topic"] == "not_registered" && m["order_id"] == order.id)
+        .expect("the alarm centre is told");
+    assert!(told["body"].as_str().unwrap().contains(&format!(
+        "kund {} installerades {}",
+        customer.number(),
+        days_ago(10)
+    )));
+
+    // Only the alarm centre registers, not before the installation.
+    let by_installer = installer
+        .try_step(
+            &order,
+            "register-in-platform",
+            json!({"platform_reference": "PNC-4711", "registered_on": days_ago(0)}),
+        )
+        .await;
+    assert_eq!(by_installer.status, 403, "{}", by_installer.body);
+    let early = alarm_centre
+        .try_step(
+            &order,
+            "register-in-platform",
+            json!({"platform_reference": "PNC-4711", "registered_on": days_ago(11)}),
+        )
+        .await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert_eq!(early.body["errors"][0]["field"], "registered_on");
+    let registered = alarm_centre
+        .step(
+            &order,
+            "register-in-platform",
+            json!({"platform_reference": "PNC-4711", "registered_on": days_ago(9)}),
+        )
+        .await;
+    assert_eq!(
+        registered["state"], "installed",
+        "the order keeps its state"
+    );
+    assert_eq!(
+        registered["platform_registration"],
+        json!({"reference": "PNC-4711", "registered_on": days_ago(9), "deregistered_on": null})
+    );
+    let twice = alarm_centre
+        .try_step(
+            &registered,
+            "register-in-platform",
+            json!({"platform_reference": "PNC-4712", "registered_on": days_ago(0)}),
+        )
+        .await;
+    assert_eq!(twice.problem_code(), "already_recorded", "{}", twice.body);
+    // The alarm runs: nothing to deregister yet.
+    let still_running = alarm_centre
+        .try_step(
+            &registered,
+            "deregister-from-platform",
+            json!({"deregistered_on": days_ago(0)}),
+        )
+        .await;
+    assert_eq!(
+        (still_running.status, still_running.problem_code().as_str()),
+        (409, "alarm_still_running")
+    );
+    assert!(platform_row(&alarm_centre, &order).await.is_none());
+
+    // The install order's history carries it, with who and the reference.
+    let detail = alarm_centre.order_detail(&order.id).await;
+    let step = detail["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            step["event"].as_str(),
+            step["details"]["platform_reference"].as_str()
+        ),
+        (Some("register_in_platform"), Some("PNC-4711"))
+    );
+    assert_eq!(
+        app.audit_count("order.register_in_platform", "ok", customer.id.as_str())
+            .await,
+        1
+    );
+}
+
+async fn seed000_step12_the_alarm_centre_deregisters_the_terminated_alarm(app: TestApp) {
+    let (customer, order) = installed_alarm(&app).await;
+    let Crew {
+        assessor,
+        coordinator,
+        ..
+    } = app.crew().await;
+    let alarm_centre = app.as_alarm_centre().await;
+    let order = alarm_centre
+        .step(
+            &order,
+            "register-in-platform",
+            json!({"platform_reference": "PNC-5150", "registered_on": days_ago(10)}),
+        )
+        .await;
+    let order = coordinator.execute(&order).await;
+    let decision = assessor
+        .decisions(&customer.id)
+        .await
+        .into_iter()
+        .find(|d| d.id == order["decision_id"])
+        .expect("the decision");
+
+    // Step 12: the decision ends; the alarm is still registered until the alarm centre deregisters it.
+    assessor.end_decision(&decision, days_ago(1)).await;
+    let row = platform_row(&alarm_centre, &order).await.expect("listed");
+    assert_eq!(
+        (row["problem"].as_str(), row["platform_reference"].as_str()),
+        (Some("not_deregistered"), Some("PNC-5150"))
+    );
+    let fired = follow_up(&app);
+    assert!(
+        fired
+            .iter()
+            .any(|f| f["rule"] == "not_deregistered" && f["subject_id"] == order.id),
+        "{fired:?}"
+    );
+    assert!(alarm_centre
+        .inbox()
+        .await
+        .iter()
+        .any(|m| m["topic"] == "not_deregistered"
+            && m["body"].as_str().unwrap().contains("referens PNC-5150")));
+
+    let order = alarm_centre.order_detail(&order.id).await["order"].clone();
+    let order = Order::new(order);
+    let done = alarm_centre
+        .step(
+            &order,
+            "deregister-from-platform",
+            json!({"deregistered_on": days_ago(0)}),
+        )
+        .await;
+    assert_eq!(done["state"], "executed");
+    assert_eq!(
+        done["platform_registration"]["deregistered_on"],
+        days_ago(0)
+    );
+    assert!(platform_row(&alarm_centre, &order).await.is_none());
+    let detail = alarm_centre.order_detail(&order.id).await;
+    let events: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events[events.len() - 3..],
+        [
+            "register_in_platform",
+            "execute",
+            "deregister_from_platform"
+        ]
+    );
 }
