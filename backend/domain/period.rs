@@ -65,15 +65,28 @@ pub struct DayNotAllowed {
     pub allowed: Option<(NaiveDate, NaiveDate)>,
 }
 
+/// Which bound a refused day is past.
+enum Why {
+    BeforeFirst(NaiveDate),
+    AfterLast(NaiveDate),
+    AfterToday,
+}
+
 impl DayNotAllowed {
+    fn why(&self) -> Why {
+        match self.period.to {
+            _ if self.day < self.period.from => Why::BeforeFirst(self.period.from),
+            Some(to) if self.day > to => Why::AfterLast(to),
+            _ => Why::AfterToday,
+        }
+    }
+
     /// "is before the decision's first day (2026-03-01); allowed: 2026-03-01 to 2026-03-20".
     pub fn en(&self) -> String {
-        let why = match self.period.to {
-            _ if self.day < self.period.from => {
-                format!("is before the decision's first day ({})", self.period.from)
-            }
-            Some(to) if self.day > to => format!("is after the decision's last day ({to})"),
-            _ => "is later than today".to_string(),
+        let why = match self.why() {
+            Why::BeforeFirst(day) => format!("is before the decision's first day ({day})"),
+            Why::AfterLast(day) => format!("is after the decision's last day ({day})"),
+            Why::AfterToday => "is later than today".to_string(),
         };
         match self.allowed {
             Some((first, last)) => format!("{} {why}; allowed: {first} to {last}", self.day),
@@ -86,12 +99,10 @@ impl DayNotAllowed {
 
     /// The same in Swedish, telling which days to choose.
     pub fn sv(&self) -> String {
-        let why = match self.period.to {
-            _ if self.day < self.period.from => {
-                format!("är före beslutets första dag ({})", self.period.from)
-            }
-            Some(to) if self.day > to => format!("är efter beslutets sista dag ({to})"),
-            _ => "är senare än i dag".to_string(),
+        let why = match self.why() {
+            Why::BeforeFirst(day) => format!("är före beslutets första dag ({day})"),
+            Why::AfterLast(day) => format!("är efter beslutets sista dag ({day})"),
+            Why::AfterToday => "är senare än i dag".to_string(),
         };
         match self.allowed {
             Some((first, last)) if first == last => {
