@@ -77,6 +77,8 @@ pub async fn list_executions(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"start_date": "2026-11-24"}))]
 pub struct NightVisibility {
+    /// A day one of the customer's safety-alarm decisions covers, not later than
+    /// today (otherwise 422 `outside_decision_period`, naming the days allowed).
     pub start_date: NaiveDate,
 }
 

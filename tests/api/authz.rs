@@ -837,7 +837,12 @@ impl<'a> World<'a> {
                     .about(&c)
             }
             "POST /api/v1/customers/{id}/night-visibility" => {
-                let c = target!(self, op, scope, fresh, self.customer(scope));
+                // Night visibility belongs to a granted safety alarm.
+                let c = target!(self, op, scope, fresh, async {
+                    let c = self.customer(scope).await;
+                    self.grant(&c, "safety_alarm").await;
+                    c
+                });
                 on(&id(&c))
                     .json(json!({"start_date": today.to_string()}))
                     .about(&c)

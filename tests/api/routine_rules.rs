@@ -14,6 +14,7 @@ on_both_backends!(
     seed003_a_key_signed_out_twice_is_refused_in_words,
     seed000_step3_the_alarm_centre_registers_the_alarm_in_the_platform,
     seed000_step12_the_alarm_centre_deregisters_the_terminated_alarm,
+    seed003_night_visibility_starts_within_the_alarm_decision,
 );
 
 /// serde's and actix's English must not reach the Swedish a person reads.
@@ -533,5 +534,58 @@ async fn seed000_step12_the_alarm_centre_deregisters_the_terminated_alarm(app: T
             "execute",
             "deregister_from_platform"
         ]
+    );
+}
+
+async fn seed003_night_visibility_starts_within_the_alarm_decision(app: TestApp) {
+    let Crew {
+        assessor,
+        coordinator,
+        ..
+    } = app.crew().await;
+    let customer = assessor.boo_customer_consenting(false, false).await;
+    let path = format!("/api/v1/customers/{}/night-visibility", customer.id);
+    // No safety-alarm decision: no day is allowed.
+    let none = coordinator
+        .post(&path, json!({"start_date": days_ago(0)}))
+        .await;
+    assert_eq!(none.status, 422, "{}", none.body);
+    assert_eq!(
+        (
+            none.body["errors"][0]["field"].as_str(),
+            none.body["errors"][0]["code"].as_str()
+        ),
+        (Some("start_date"), Some("outside_decision_period"))
+    );
+    assert!(none.body["errors"][0]["detail_sv"]
+        .as_str()
+        .unwrap()
+        .contains("inget beslut om trygghetslarm"));
+    assessor
+        .grant(
+            &customer.id,
+            json!({"service": "safety_alarm", "valid_from": days_ago(5)}),
+        )
+        .await;
+    let early = coordinator
+        .post(&path, json!({"start_date": days_ago(6)}))
+        .await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert!(early.body["errors"][0]["detail_sv"]
+        .as_str()
+        .unwrap()
+        .contains(&format!(
+            "välj ett datum från {} till {}",
+            days_ago(5),
+            days_ago(0)
+        )));
+    let started = coordinator
+        .post(&path, json!({"start_date": days_ago(5)}))
+        .await;
+    assert_eq!(
+        (started.status, started.body["billable"].as_bool()),
+        (201, Some(false)),
+        "{}",
+        started.body
     );
 }
