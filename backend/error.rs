@@ -199,10 +199,12 @@ macro_rules! error_codes {
 }
 
 error_codes! {
+    AlarmStillRunning => "alarm_still_running", "The alarm is still running", "Larmet är fortfarande i drift",
     AlreadyApplied => "already_applied", "This was already done", "Detta är redan gjort",
     AlreadyExecuted => "already_executed", "Already executed", "Insatsen är redan verkställd",
     AlreadyExists => "already_exists", "Already exists", "Finns redan",
     AlreadyExtended => "already_extended", "Already extended", "Redan förlängd",
+    AlreadyRecorded => "already_recorded", "Already recorded in the alarm platform", "Redan registrerat i larmplattformen",
     AlreadyRunning => "already_running", "Already running", "Pågår redan",
     AlreadySuperseded => "already_superseded", "Already replaced", "Redan ersatt",
     AreaExists => "area_exists", "The area already exists", "Området finns redan",
@@ -256,9 +258,11 @@ error_codes! {
     NoRunningExecution => "no_running_execution", "No execution is running", "Ingen insats pågår",
     NotALockOrder => "not_a_lock_order", "Not a lock order", "Inte en beställning av lås",
     NotAReceiptProduct => "not_a_receipt_product", "Not a receipt product", "Inte en kvittoprodukt",
+    NotAnAlarmOrder => "not_an_alarm_order", "Not a safety-alarm order", "Inte en beställning av trygghetslarm",
     NotFound => "not_found", "Not found", "Finns inte",
     NotLinked => "not_linked", "The lock is not linked", "Låset är inte kopplat",
     NotMountedHere => "not_mounted_here", "The item is not mounted at this customer", "Utrustningen sitter inte hos denna brukare",
+    NotRegistered => "not_registered", "Not registered in the alarm platform", "Inte registrerat i larmplattformen",
     OidcNotConfigured => "oidc_not_configured", "Sign-in through the identity provider is not set up", "Inloggning via kommunens inloggningstjänst är inte inställd",
     OrderNotFound => "order_not_found", "No such order", "Beställningen finns inte",
     OtherMunicipalityNoLock => "other_municipality_no_lock", "No lock for a customer from another municipality", "Inget lås för en brukare från en annan kommun",

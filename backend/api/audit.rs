@@ -1,6 +1,7 @@
 //! Reading the audit log: "who opened this customer's record, and why".
 
 use super::pagination::{self, Page};
+use super::query::Query;
 use crate::app;
 use crate::auth::{Action, Actor};
 use crate::error::{AppError, Problem};
@@ -68,7 +69,7 @@ pub struct AuditQuery {
 pub async fn query_audit(
     state: web::Data<AppState>,
     user: Actor,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
         Action::ReadAuditLog,

@@ -1,6 +1,7 @@
 //! Login, token refresh and logout.
 
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::sessions::{Profile, TokenPair};
 use crate::auth::{Actor, RequestContext};
@@ -359,7 +360,7 @@ pub struct StartQuery {
 pub async fn oidc_start(
     state: web::Data<AppState>,
     ctx: RequestContext,
-    query: web::Query<StartQuery>,
+    query: Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
     let oidc = state.oidc.clone().ok_or_else(not_configured)?;
     let app = query
@@ -401,7 +402,7 @@ pub async fn oidc_callback(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
     ctx: RequestContext,
-    query: web::Query<CallbackQuery>,
+    query: Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
     let oidc = state.oidc.clone().ok_or_else(not_configured)?;
     let CallbackQuery {

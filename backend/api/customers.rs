@@ -4,6 +4,7 @@
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
 use super::pagination::{self, Page};
+use super::query::Query;
 use crate::app;
 use crate::app::validation::{nullable, Problems};
 use crate::auth::{Action, Actor};
@@ -184,7 +185,7 @@ pub struct CustomerQuery {
 pub async fn list_customers(
     state: web::Data<AppState>,
     user: Actor,
-    query: web::Query<CustomerQuery>,
+    query: Query<CustomerQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
@@ -549,7 +550,7 @@ pub async fn reveal_personnummer(
     state: web::Data<AppState>,
     user: Actor,
     id: web::Path<Uuid>,
-    query: web::Query<RevealQuery>,
+    query: Query<RevealQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
         Action::RevealPersonnummer,

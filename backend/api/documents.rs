@@ -3,6 +3,7 @@
 
 use super::concurrency::etag;
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::documents::{Image, Stored};
 use crate::app::validation::Problems;
@@ -189,7 +190,7 @@ pub async fn upload(
     req: HttpRequest,
     user: Actor,
     id: web::Path<Uuid>,
-    query: web::Query<UploadQuery>,
+    query: Query<UploadQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     user.require(

@@ -1,7 +1,8 @@
 //! The representations more than one resource answers with.
 
+use crate::app::orders::platform_record;
 use crate::app::orders::OrderRow;
-use crate::domain::order::allowed_events_for;
+use crate::domain::order::allowed_events_of;
 use crate::domain::{OrderEvent, OrderKind, OrderState, Service};
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -49,6 +50,19 @@ pub struct Order {
     pub waiting_reason: Option<String>,
     /// When that was noted.
     pub waiting_since: Option<DateTime<Utc>>,
+    /// An alarm's registration in the alarm-receiving platform (seed 000
+    /// steps 3 and 12), recorded by the alarm centre on the install order.
+    pub platform_registration: Option<PlatformRegistration>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlatformRegistration {
+    /// The platform's own reference for the customer's alarm.
+    #[schema(example = "PNC-448812")]
+    pub reference: String,
+    pub registered_on: NaiveDate,
+    /// Set once the alarm is deregistered after cancellation or termination.
+    pub deregistered_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,7 +77,7 @@ pub struct SupplierOrder {
 pub fn order_dto(o: OrderRow) -> Result<Order, AppError> {
     let (kind, state, service) = (o.kind, o.state, o.service);
     Ok(Order {
-        allowed_events: allowed_events_for(kind, service, state),
+        allowed_events: allowed_events_of(kind, service, state, platform_record(&o)),
         service,
         kind,
         state,
@@ -101,5 +115,13 @@ pub fn order_dto(o: OrderRow) -> Result<Order, AppError> {
         updated_at: o.updated_at.and_utc(),
         waiting_reason: o.waiting_reason,
         waiting_since: o.waiting_since.map(|t| t.and_utc()),
+        platform_registration: match (o.platform_reference, o.platform_registered_on) {
+            (Some(reference), Some(registered_on)) => Some(PlatformRegistration {
+                reference,
+                registered_on,
+                deregistered_on: o.platform_deregistered_on,
+            }),
+            _ => None,
+        },
     })
 }

@@ -3,6 +3,7 @@
 
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::equipment::{ItemRecord, ItemStep};
 use crate::app::validation::Problems;
@@ -273,7 +274,7 @@ async fn query_items(state: &AppState, user: Actor, q: ItemQuery) -> Result<Vec<
 pub async fn list_items(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<ItemQuery>,
+    q: Query<ItemQuery>,
 ) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(query_items(&state, user, q.into_inner()).await?))
 }
@@ -286,7 +287,7 @@ pub async fn list_items(
 pub async fn export_items(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<ItemQuery>,
+    q: Query<ItemQuery>,
 ) -> Result<HttpResponse, AppError> {
     let items = query_items(&state, user, q.into_inner()).await?;
     let rows = items.into_iter().map(|i| {

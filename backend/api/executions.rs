@@ -2,6 +2,7 @@
 //! billing events with their CSV export for the billing officers.
 
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
@@ -76,6 +77,8 @@ pub async fn list_executions(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"start_date": "2026-11-24"}))]
 pub struct NightVisibility {
+    /// A day one of the customer's safety-alarm decisions covers, not later than
+    /// today (otherwise 422 `outside_decision_period`, naming the days allowed).
     pub start_date: NaiveDate,
 }
 
@@ -180,7 +183,7 @@ async fn load_events(
 pub async fn billing_events(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<PeriodQuery>,
+    q: Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     let events = load_events(&state, user, q.into_inner(), "billing.list").await?;
     Ok(HttpResponse::Ok()
@@ -199,7 +202,7 @@ pub async fn billing_events(
 pub async fn billing_csv(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<PeriodQuery>,
+    q: Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (from, to) = (q.from, q.to);
     let events = load_events(&state, user, q.into_inner(), "billing.export").await?;

@@ -1,6 +1,7 @@
 //! `POST /import/key-register`: the alarm team's existing key register, as
 //! .xlsx or CSV (the import itself is `app::import`).
 
+use super::query::Query;
 use crate::app::import::{self, ImportReport, Mapping};
 use crate::auth::{Action, Actor};
 use crate::error::{AppError, Problem};
@@ -80,7 +81,7 @@ impl utoipa::ToSchema for SheetBytes {}
 pub async fn import_key_register(
     state: web::Data<AppState>,
     user: Actor,
-    query: web::Query<ImportQuery>,
+    query: Query<ImportQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     user.require(

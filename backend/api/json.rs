@@ -89,7 +89,7 @@ fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> AppError 
 }
 
 /// `(field, code, detail, detail_sv)` for one serde message at `path`.
-fn describe(path: &str, message: &str) -> (String, &'static str, String, String) {
+pub(super) fn describe(path: &str, message: &str) -> (String, &'static str, String, String) {
     let at = |name: &str| {
         if path == "." || path.is_empty() {
             name.to_string()
@@ -193,6 +193,16 @@ fn describe(path: &str, message: &str) -> (String, &'static str, String, String)
     .any(|m| message.starts_with(m))
     {
         "är inget giltigt datum eller klockslag; skriv ett datum som 2025-03-31".to_string()
+    } else if [
+        "invalid digit",
+        "cannot parse integer",
+        "number too large",
+        "number too small",
+    ]
+    .iter()
+    .any(|m| message.starts_with(m))
+    {
+        "har ett ogiltigt värde; det ska vara ett heltal".to_string()
     } else if message.starts_with("invalid value") {
         match expected.as_deref().and_then(kind_sv) {
             Some(w) => format!("har ett ogiltigt värde; det ska vara {w}"),
@@ -247,7 +257,7 @@ fn or_list(items: &[String]) -> String {
     }
 }
 
-fn upper_first(s: &str) -> String {
+pub(super) fn upper_first(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

@@ -3,6 +3,7 @@
 
 use super::concurrency::{etag, expected_version};
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::keys::KeyChange;
 use crate::app::keys::KeyRecord;
@@ -267,7 +268,7 @@ async fn query_keys(state: &AppState, user: Actor, q: KeyQuery) -> Result<Vec<Ke
 pub async fn list_keys(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<KeyQuery>,
+    q: Query<KeyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let keys = query_keys(&state, user, q.into_inner()).await?;
     Ok(HttpResponse::Ok()
@@ -283,7 +284,7 @@ pub async fn list_keys(
 pub async fn export_keys(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<KeyQuery>,
+    q: Query<KeyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let keys = query_keys(&state, user, q.into_inner()).await?;
     let rows = keys.into_iter().map(|k| {

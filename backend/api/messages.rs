@@ -1,6 +1,7 @@
 //! The inbox: messages to the user, their groups and their role.
 
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::validation::Problems;
 use crate::auth::Actor;
@@ -80,7 +81,7 @@ pub struct UnreadCount {
 pub async fn inbox(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<InboxQuery>,
+    q: Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     let limit = super::pagination::limit(q.limit)?;
     let rows = app::messages::inbox(&state.db, &user, q.unread, limit).await?;
@@ -403,7 +404,7 @@ pub struct ThreadsQuery {
 pub async fn threads(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<ThreadsQuery>,
+    q: Query<ThreadsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let list = app::messages::threads_about_order(&state.db, user, q.order_id.to_string()).await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(thread_dto).collect::<Vec<_>>()))

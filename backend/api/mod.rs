@@ -21,6 +21,7 @@ pub mod orders;
 pub mod org;
 pub mod outbox;
 pub mod pagination;
+pub mod query;
 pub mod reports;
 pub mod scim;
 pub mod webhooks_doc;

@@ -6,6 +6,7 @@ use super::concurrency::{etag, expected_version};
 use super::dto::{order_dto, Order};
 use super::json::Json;
 use super::pagination::{self, Page};
+use super::query::Query;
 use crate::app::orders::{self, Effect, OrderRecord};
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
@@ -37,7 +38,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(decline)
         .service(cancel)
         .service(order_from_supplier)
-        .service(collect_lock_receipt);
+        .service(collect_lock_receipt)
+        .service(register_in_platform)
+        .service(deregister_from_platform);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -76,7 +79,7 @@ pub struct OrderQuery {
 pub async fn list_orders(
     state: web::Data<AppState>,
     user: Actor,
-    query: web::Query<OrderQuery>,
+    query: Query<OrderQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
@@ -533,7 +536,9 @@ impl IntoEffect for ReceiveKeysBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"installation_date": "2026-11-24", "serials": ["TX-4471-0098", "WB-22-31877"]}))]
 pub struct InstallBody {
-    /// The day it was installed, not later than today. Execution and billing start on this date.
+    /// The day it was installed: within the decision's period and not later than today
+    /// (otherwise 422 `outside_decision_period`, naming the days allowed). Execution and
+    /// billing start on this date.
     pub installation_date: NaiveDate,
     /// Serial numbers of the equipment left at the customer's, each not blank.
     #[schema(inline, min_items = 1)]
@@ -733,6 +738,115 @@ impl IntoEffect for LockReceiptBody {
             collected_on: self.collected_on,
         })
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"platform_reference": "PNC-448812", "registered_on": "2026-11-25"}))]
+pub struct RegisterInPlatformBody {
+    /// The alarm-receiving platform's reference for the customer's alarm.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
+    pub platform_reference: String,
+    /// Not before the installation, not later than today.
+    pub registered_on: NaiveDate,
+}
+
+impl IntoEffect for RegisterInPlatformBody {
+    fn into_effect(self) -> Result<Effect, AppError> {
+        let mut p = Problems::default();
+        let reference = p.text("platform_reference", &self.platform_reference, 100);
+        if self.registered_on > crate::domain::calendar::today() {
+            p.add(
+                "registered_on",
+                "in_future",
+                "cannot be later than today",
+                "kan inte vara senare än i dag",
+            );
+        }
+        p.finish()?;
+        Ok(Effect::Register {
+            reference,
+            registered_on: self.registered_on,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"deregistered_on": "2026-12-01"}))]
+pub struct DeregisterFromPlatformBody {
+    /// Not before the registration, not later than today.
+    pub deregistered_on: NaiveDate,
+}
+
+impl IntoEffect for DeregisterFromPlatformBody {
+    fn into_effect(self) -> Result<Effect, AppError> {
+        let mut p = Problems::default();
+        if self.deregistered_on > crate::domain::calendar::today() {
+            p.add(
+                "deregistered_on",
+                "in_future",
+                "cannot be later than today",
+                "kan inte vara senare än i dag",
+            );
+        }
+        p.finish()?;
+        Ok(Effect::Deregister {
+            deregistered_on: self.deregistered_on,
+        })
+    }
+}
+
+/// The alarm centre registered the installed alarm in the alarm-receiving platform, with the platform's reference (seed 000 step 3). The order keeps its state; its history records it.
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = RegisterInPlatformBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/register-in-platform")]
+pub async fn register_in_platform(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<RegisterInPlatformBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::RegisterInPlatform,
+        effect,
+    )
+    .await
+}
+
+/// The alarm centre deregistered the alarm from the platform after its cancellation or termination (seed 000 step 12); 409 `alarm_still_running` before that. The order keeps its state; its history records it.
+#[utoipa::path(tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    request_body = DeregisterFromPlatformBody, responses(TransitionAnswers))]
+#[post("/orders/{id}/deregister-from-platform")]
+pub async fn deregister_from_platform(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Actor,
+    id: web::Path<Uuid>,
+    body: Json<DeregisterFromPlatformBody>,
+) -> Result<HttpResponse, AppError> {
+    let effect = body.into_inner().into_effect()?;
+    transition(
+        &state,
+        &req,
+        user,
+        id.into_inner(),
+        OrderEvent::DeregisterFromPlatform,
+        effect,
+    )
+    .await
 }
 
 /// Records that the digital lock was ordered from its supplier (coordinator; seed 001 step 6). The order keeps its state.

@@ -2,6 +2,7 @@
 //! every signed-in user may list areas and groups.
 
 use super::json::Json;
+use super::query::Query;
 use crate::api::concurrency::{etag, expected_version};
 use crate::app;
 use crate::app::validation::Problems;
@@ -148,7 +149,7 @@ fn group_dto(g: app::org::GroupRow) -> Result<Group, AppError> {
 pub async fn list_groups(
     state: web::Data<AppState>,
     _user: Actor,
-    query: web::Query<GroupQuery>,
+    query: Query<GroupQuery>,
 ) -> Result<HttpResponse, AppError> {
     let area = query.area_id.map(|a| a.to_string());
     let rows = app::org::groups(&state.db, area).await?;

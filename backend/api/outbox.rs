@@ -2,6 +2,7 @@
 //! subscriptions, and the outbox's state per delivery with a replay.
 
 use super::json::Json;
+use super::query::Query;
 use crate::app;
 use crate::app::validation::Problems;
 use crate::auth::{Action, Actor};
@@ -268,7 +269,7 @@ pub struct OutboxQuery {
 pub async fn list_outbox(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<OutboxQuery>,
+    q: Query<OutboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let q = q.into_inner();

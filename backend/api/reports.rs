@@ -2,6 +2,7 @@
 //! Every report is filtered to the customers the caller may see, and none shows
 //! a personnummer.
 
+use super::query::Query;
 use crate::app;
 use crate::app::reports::FollowUpOf;
 use crate::app::validation::Problems;
@@ -25,7 +26,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(keys_not_received)
         .service(keys_out)
         .service(equipment)
-        .service(extensions);
+        .service(extensions)
+        .service(platform_registration);
 }
 
 fn may_read_reports(user: &Actor) -> Result<(), AppError> {
@@ -150,7 +152,7 @@ fn wants_csv(format: &Option<String>) -> Result<bool, AppError> {
 pub async fn not_executed(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<NotExecutedQuery>,
+    q: Query<NotExecutedQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let q = q.into_inner();
@@ -281,7 +283,7 @@ fn item_sv(item: &str) -> String {
 pub async fn to_collect(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<FormatQuery>,
+    q: Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
@@ -399,7 +401,7 @@ pub struct AuditFollowUpRow {
 pub async fn audit_follow_up(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<AuditFollowUpQuery>,
+    q: Query<AuditFollowUpQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
         crate::auth::Action::ReadAuditLog,
@@ -515,7 +517,7 @@ pub struct DeliveryRow {
 pub async fn deliveries(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<DeliveryQuery>,
+    q: Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let q = q.into_inner();
@@ -623,7 +625,7 @@ pub struct KeysNotReceivedRow {
 pub async fn keys_not_received(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<AsOfQuery>,
+    q: Query<AsOfQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let q = q.into_inner();
@@ -711,7 +713,7 @@ pub struct KeyOutRow {
 pub async fn keys_out(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<FormatQuery>,
+    q: Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
@@ -829,7 +831,7 @@ pub struct EquipmentReport {
 pub async fn equipment(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<EquipmentReportQuery>,
+    q: Query<EquipmentReportQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(
         Action::ReadEquipmentReport,
@@ -994,7 +996,7 @@ pub struct ExtensionCheckRow {
 pub async fn extensions(
     state: web::Data<AppState>,
     user: Actor,
-    q: web::Query<FormatQuery>,
+    q: Query<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
     may_read_reports(&user)?;
     let as_csv = wants_csv(&q.format)?;
@@ -1085,6 +1087,99 @@ pub async fn extensions(
                 ]
             }),
             "forlangningar.csv",
+        );
+    }
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlatformRegistrationRow {
+    /// `not_registered`: installed, the alarm runs, and nobody registered it in
+    /// the alarm platform (a button nobody answers); `not_deregistered`:
+    /// cancelled or terminated but still registered.
+    pub problem: String,
+    pub order_id: String,
+    pub customer_id: String,
+    pub customer_number: String,
+    pub area: String,
+    /// The install order's state.
+    pub state: OrderState,
+    pub installation_date: Option<NaiveDate>,
+    pub platform_reference: Option<String>,
+    pub registered_on: Option<NaiveDate>,
+}
+
+/// Alarms the alarm centre must register in, or deregister from, the
+/// alarm-receiving platform (seed 000 steps 3 and 12), oldest order first; no
+/// personnummer. The follow-up messages the alarm centre about each one.
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "One row per alarm (JSON, or CSV with format=csv)", content((Vec<PlatformRegistrationRow> = "application/json"), (String = "text/csv"))),
+        (status = 422, description = "Bad format", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/reports/platform-registration")]
+pub async fn platform_registration(
+    state: web::Data<AppState>,
+    user: Actor,
+    q: Query<FormatQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(
+        Action::ReadPlatformRegistrations,
+        "read the alarm platform's registrations",
+        "läsa larmplattformens registreringar",
+    )?;
+    let as_csv = wants_csv(&q.format)?;
+    let rows: Vec<PlatformRegistrationRow> = app::reports::platform_registration(&state.db, user)
+        .await?
+        .into_iter()
+        .map(|r| PlatformRegistrationRow {
+            problem: if r.registered_on.is_none() {
+                "not_registered"
+            } else {
+                "not_deregistered"
+            }
+            .to_string(),
+            order_id: r.order_id,
+            customer_id: r.customer_id,
+            customer_number: r.customer_number,
+            area: r.area,
+            state: r.state,
+            installation_date: r.installation_date,
+            platform_reference: r.platform_reference,
+            registered_on: r.registered_on,
+        })
+        .collect();
+    if as_csv {
+        return csv(
+            &[
+                "område",
+                "kundnummer",
+                "att göra",
+                "beställningens läge",
+                "installerat",
+                "referens i larmplattformen",
+                "registrerat",
+            ],
+            rows.into_iter().map(|r| {
+                vec![
+                    r.area,
+                    r.customer_number,
+                    if r.registered_on.is_none() {
+                        "Registrera i larmplattformen"
+                    } else {
+                        "Avregistrera i larmplattformen"
+                    }
+                    .to_string(),
+                    r.state.label(),
+                    r.installation_date
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                    r.platform_reference.unwrap_or_default(),
+                    r.registered_on.map(|d| d.to_string()).unwrap_or_default(),
+                ]
+            }),
+            "larmplattformen.csv",
         );
     }
     Ok(HttpResponse::Ok().json(rows))

@@ -8,6 +8,7 @@ use crate::app::notify::{self, About};
 use crate::app::orders::{default_team, new_order, record_transition};
 use crate::app::validation::Problems;
 use crate::db::{self, audit, lifecycle, Db, DbConn};
+use crate::domain::lifecycle::capitalised;
 use crate::domain::messages::{self, MessageRules, Topic};
 use crate::domain::order::next_state;
 use crate::domain::{Actor, OrderEvent, OrderKind, Period, PeriodError, Service};
@@ -338,7 +339,7 @@ fn check_extension(
                 "Det tidigare beslutet gäller tills vidare, så förlängningen överlappar det."
                     .to_string(),
             ),
-            PeriodError::EndsBeforeStart { .. } => (ErrorCode::PeriodInvalid, e.to_string()),
+            PeriodError::EndsBeforeStart { .. } => (ErrorCode::PeriodInvalid, capitalised(&e.sv())),
         };
         AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

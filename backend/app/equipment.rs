@@ -54,27 +54,29 @@ pub fn move_item(
 ) -> Result<(), AppError> {
     let from: ItemState = item.state;
     let Some(to) = item_move(from, mv) else {
-        let at = match &item.customer_id {
+        let number = match &item.customer_id {
             Some(c) => customers::numbers_of(conn, std::slice::from_ref(c))?
                 .pop()
-                .map(|(_, n)| format!(" (customer {n})"))
-                .unwrap_or_default(),
-            None => String::new(),
+                .map(|(_, n)| n),
+            None => None,
         };
+        let (at_en, at_sv) = number
+            .map(|n| (format!(" (customer {n})"), format!(" (kund {n})")))
+            .unwrap_or_default();
         return Err(AppError::new(
             StatusCode::CONFLICT,
             ErrorCode::ItemNotThere,
             format!(
-                "Item {} cannot {}: the register has it {}{at}.",
+                "Item {} cannot be {}: the register has it {}{at_en}.",
                 item.serial,
-                mv.as_str().replace('_', " "),
-                from.as_str()
+                mv.done_en(),
+                from.as_str().replace('_', " ")
             ),
             format!(
-                "Enhet {} kan inte flyttas ({}): registret har den som {}{at}.",
+                "Enhet {} kan inte {}: registret har den som {}{at_sv}.",
                 item.serial,
-                mv.as_str(),
-                from.as_str()
+                mv.done_sv(),
+                from.sv()
             ),
         ));
     };

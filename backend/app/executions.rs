@@ -3,8 +3,9 @@
 
 use crate::app::customers::load_visible;
 use crate::db::{self, audit, lifecycle, Db};
+use crate::domain::Period;
 use crate::domain::{Actor, Service};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, FieldError};
 use actix_web::http::StatusCode;
 use chrono::NaiveDate;
 
@@ -62,6 +63,7 @@ pub async fn start_night_visibility(
     db.transaction(move |conn| {
         load_visible(conn, &user, &id, "execution.night_visibility")?;
         let service = Service::SafetyAlarm;
+        check_within_an_alarm_decision(conn, &id, start)?;
         if lifecycle::running_execution(conn, &id, service, "night_visibility")?.is_some() {
             return Err(AppError::new(
                 StatusCode::CONFLICT,
@@ -92,4 +94,39 @@ pub async fn start_night_visibility(
         Ok(row)
     })
     .await
+}
+
+/// The night visibility belongs to the customer's safety alarm: it starts on
+/// a day one of its decisions covers, not later than today (422 on
+/// `start_date`, naming the days allowed).
+fn check_within_an_alarm_decision(
+    conn: &mut crate::db::DbConn,
+    customer_id: &str,
+    start: NaiveDate,
+) -> Result<(), AppError> {
+    let today = crate::domain::calendar::today();
+    let mut refusal = None;
+    for d in lifecycle::decisions_of(conn, customer_id)? {
+        if d.service != Service::SafetyAlarm {
+            continue;
+        }
+        let period = Period::new(d.valid_from, d.valid_to)
+            .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+        match period.check_dated(start, today) {
+            Ok(()) => return Ok(()),
+            Err(e) => refusal = Some((e.en(), e.sv())),
+        }
+    }
+    let (en, sv) = refusal.unwrap_or_else(|| {
+        (
+            "the customer has no safety-alarm decision, so no day is allowed".to_string(),
+            "kunden har inget beslut om trygghetslarm, så inget datum går".to_string(),
+        )
+    });
+    Err(AppError::validation(vec![FieldError::new(
+        "start_date",
+        "outside_decision_period",
+        en,
+        sv,
+    )]))
 }

@@ -5,7 +5,7 @@
 
 use crate::db::{self, customers, lifecycle, messages, org, users, DbConn};
 use crate::domain::followup::{
-    keys_outstanding, month_of, one_month_after, three_months_after, Rule,
+    keys_outstanding, month_of, one_month_after, registration_overdue, three_months_after, Rule,
 };
 use crate::domain::messages::Text;
 use crate::domain::CustomerScope;
@@ -293,6 +293,7 @@ pub fn run(
             }
         }
     }
+    fired.extend(platform_registrations(conn, at, today)?);
     if !three_months.is_empty() {
         let leads = alarm_leads(conn)?;
         let lines: Vec<String> = three_months
@@ -331,6 +332,72 @@ pub fn run(
                 Ok(leads.len())
             },
         )? {
+            fired.push(f);
+        }
+    }
+    Ok(fired)
+}
+
+/// Seed 000 steps 3 and 12: the alarm centre is told, once per alarm, of an
+/// alarm installed but not registered in the alarm platform (a button nobody
+/// answers) and of one cancelled or terminated but still registered.
+fn platform_registrations(
+    conn: &mut DbConn,
+    at: chrono::NaiveDateTime,
+    today: NaiveDate,
+) -> Result<Vec<Fired>, AppError> {
+    let mut fired = Vec::new();
+    for row in db::reports::platform_behind(conn, &CustomerScope::All)? {
+        let number = &row.customer_number;
+        let (rule, topic, subject, body) = match (&row.registered_on, &row.platform_reference) {
+            (None, _) => {
+                if !registration_overdue(row.installation_date, today) {
+                    continue;
+                }
+                let installed = row
+                    .installation_date
+                    .map(|d| format!(" {d}"))
+                    .unwrap_or_default();
+                (
+                    Rule::NotRegistered,
+                    "not_registered",
+                    format!("Larm ej registrerat i larmplattformen – {number}"),
+                    format!("Trygghetslarmet för kund {number} installerades{installed} men är inte registrerat i larmplattformen: ingen tar emot kundens larm. Registrera det och ange plattformens referens på beställningen."),
+                )
+            }
+            (Some(on), reference) => (
+                Rule::NotDeregistered,
+                "not_deregistered",
+                format!("Larm ej avregistrerat i larmplattformen – {number}"),
+                format!(
+                    "Trygghetslarmet för kund {number} är makulerat eller avslutat men fortfarande registrerat i larmplattformen (sedan {on}{}). Avregistrera det och ange datumet på beställningen.",
+                    reference
+                        .as_deref()
+                        .map(|r| format!(", referens {r}"))
+                        .unwrap_or_default()
+                ),
+            ),
+        };
+        if let Some(f) = fire(conn, at, rule, &row.order_id, "1", |c| {
+            let post = db::new_id();
+            super::notify::write(
+                c,
+                &super::notify::Addressed {
+                    group_id: None,
+                    user_id: None,
+                    role: Some(crate::domain::Role::AlarmCenter.as_str().to_string()),
+                    customer_id: Some(&row.customer_id),
+                    order_id: Some(&row.order_id),
+                    sender_id: None,
+                    topic,
+                    post_id: &post,
+                    thread_id: None,
+                    copy: false,
+                },
+                &Text { subject, body },
+            )?;
+            Ok(1)
+        })? {
             fired.push(f);
         }
     }

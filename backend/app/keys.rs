@@ -176,12 +176,12 @@ pub fn move_key(
             format!(
                 "Key {} cannot be {}: the register says it is {en}.",
                 k.key_number,
-                change.mv.as_str().replace('_', " ")
+                change.mv.done_en()
             ),
             format!(
-                "Nyckel {} kan inte flyttas ({}): registret säger att den är {sv}.",
+                "Nyckel {} kan inte {}: registret säger att den är {sv}.",
                 k.key_number,
-                change.mv.as_str()
+                change.mv.done_sv()
             ),
         ));
     };

@@ -11,10 +11,10 @@ use crate::auth::{allows, Action};
 use crate::db::{self, audit, customers, lifecycle, Db, DbConn};
 use crate::domain::custody::{KeyCount, KeyCustody, KeyNumber, KeyOutcome, KeyPosition};
 use crate::domain::messages::{self, MessageRules, Text, Topic};
-use crate::domain::order::{allowed_events_for, next_state, ContactKind};
-use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Service};
-use crate::error::AppError;
+use crate::domain::order::{allowed_events_of, next_state, ContactKind, PlatformRecord};
+use crate::domain::{Actor, GroupKind, OrderEvent, OrderKind, OrderState, Period, Service};
 use crate::error::ErrorCode;
+use crate::error::{AppError, FieldError};
 use actix_web::http::StatusCode;
 use chrono::{NaiveDate, NaiveTime};
 
@@ -69,6 +69,9 @@ pub fn new_order(
         updated_at: now,
         waiting_reason: None,
         waiting_since: None,
+        platform_reference: None,
+        platform_registered_on: None,
+        platform_deregistered_on: None,
     }
 }
 
@@ -175,6 +178,13 @@ pub enum Effect {
     LockReceipt {
         collected_on: NaiveDate,
     },
+    Register {
+        reference: String,
+        registered_on: NaiveDate,
+    },
+    Deregister {
+        deregistered_on: NaiveDate,
+    },
     Execute,
     Collect {
         date: NaiveDate,
@@ -232,7 +242,7 @@ pub async fn fire(
         }
         let (kind, from) = (order.kind, order.state);
         let Some(to) = next_state(kind, from, event) else {
-            let allowed = allowed_events_for(kind, order.service, from);
+            let allowed = allowed_events_of(kind, order.service, from, platform_record(&order));
             let list = |name: fn(&OrderEvent) -> &'static str, none: &str| {
                 if allowed.is_empty() {
                     none.to_string()
@@ -423,6 +433,7 @@ fn apply(
                 require_lock(service)?;
                 order.lock_receipt = Some("left".into());
             }
+            check_dated(conn, order, "installation_date", date)?;
             crate::app::equipment::install_serials(
                 conn,
                 ctx.user,
@@ -448,6 +459,8 @@ fn apply(
                 let start = order.installation_date.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("installed order without date"))
                 })?;
+                // The decision may have been shortened since the installation.
+                check_dated(conn, order, "installation_date", start)?;
                 if lifecycle::running_execution(conn, &order.customer_id, order.service, "regular")?
                     .is_some()
                 {
@@ -497,9 +510,14 @@ fn apply(
                     order.service,
                     "regular",
                 )?;
+                let Some(running) = running else {
+                    return Err(not_running_to_extend(conn, order)?);
+                };
                 (
                     None,
-                    Some(serde_json::json!({"execution_id": running.map(|e| e.id)})),
+                    Some(
+                        serde_json::json!({"execution_id": running.id, "running_since": running.start_date}),
+                    ),
                     vec![],
                 )
             }
@@ -556,6 +574,85 @@ fn apply(
             (
                 None,
                 Some(serde_json::json!({"collected_on": collected_on})),
+                vec![],
+            )
+        }
+        Effect::Register {
+            reference,
+            registered_on,
+        } => {
+            require_alarm(service)?;
+            if let Some(on) = order.platform_registered_on {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::AlreadyRecorded,
+                    format!("The alarm was already registered in the platform on {on}."),
+                    format!("Larmet registrerades redan i larmplattformen {on}."),
+                ));
+            }
+            let installed = order.installation_date.unwrap_or(registered_on);
+            if registered_on < installed {
+                let mut p = Problems::default();
+                p.add(
+                    "registered_on",
+                    "before_installation",
+                    format!("cannot be before the installation ({installed})"),
+                    format!("kan inte vara före installationen ({installed})"),
+                );
+                p.finish()?;
+            }
+            order.platform_reference = Some(reference.clone());
+            order.platform_registered_on = Some(registered_on);
+            (
+                None,
+                Some(
+                    serde_json::json!({"platform_reference": reference, "registered_on": registered_on}),
+                ),
+                vec![],
+            )
+        }
+        Effect::Deregister { deregistered_on } => {
+            require_alarm(service)?;
+            let Some(registered_on) = order.platform_registered_on else {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::NotRegistered,
+                    "The alarm was never registered in the platform, so there is nothing to deregister.",
+                    "Larmet har aldrig registrerats i larmplattformen, så det finns inget att avregistrera.",
+                ));
+            };
+            if let Some(on) = order.platform_deregistered_on {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::AlreadyRecorded,
+                    format!("The alarm was already deregistered from the platform on {on}."),
+                    format!("Larmet avregistrerades redan i larmplattformen {on}."),
+                ));
+            }
+            if !lifecycle::alarm_terminated(conn, order)? {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::AlarmStillRunning,
+                    "The alarm is neither cancelled nor terminated: deregister it once its decision is ended.",
+                    "Larmet är varken makulerat eller avslutat: avregistrera det när beslutet har avslutats.",
+                ));
+            }
+            if deregistered_on < registered_on {
+                let mut p = Problems::default();
+                p.add(
+                    "deregistered_on",
+                    "before_registration",
+                    format!("cannot be before the registration ({registered_on})"),
+                    format!("kan inte vara före registreringen ({registered_on})"),
+                );
+                p.finish()?;
+            }
+            order.platform_deregistered_on = Some(deregistered_on);
+            (
+                None,
+                Some(
+                    serde_json::json!({"platform_reference": order.platform_reference, "deregistered_on": deregistered_on}),
+                ),
                 vec![],
             )
         }
@@ -629,6 +726,94 @@ fn apply(
             )
         }
     })
+}
+
+/// Refuses (422, naming `field` and the allowed days) a date of the order
+/// outside its decision's period or later than today.
+fn check_dated(
+    conn: &mut DbConn,
+    order: &lifecycle::OrderRow,
+    field: &str,
+    day: NaiveDate,
+) -> Result<(), AppError> {
+    let decision = lifecycle::find_decision(conn, &order.decision_id)?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("order {} without its decision", order.id))
+    })?;
+    let period = Period::new(decision.valid_from, decision.valid_to)
+        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+    period
+        .check_dated(day, crate::domain::calendar::today())
+        .map_err(|e| {
+            AppError::validation(vec![FieldError::new(
+                field,
+                "outside_decision_period",
+                e.en(),
+                e.sv(),
+            )])
+        })
+}
+
+/// An extension continues a running service; with none running (the alarm
+/// never installed and executed, or already ended) there is nothing to extend.
+fn not_running_to_extend(
+    conn: &mut DbConn,
+    order: &lifecycle::OrderRow,
+) -> Result<AppError, AppError> {
+    let open_install = lifecycle::list_orders(
+        conn,
+        &crate::auth::CustomerScope::All,
+        &lifecycle::OrderFilter {
+            customer_id: Some(order.customer_id.clone()),
+            kind: Some(OrderKind::Install.as_str().to_string()),
+            open_only: true,
+            limit: 1000,
+            ..Default::default()
+        },
+    )?
+    .into_iter()
+    .find(|o| o.service == order.service);
+    let (en, sv) = match open_install {
+        Some(o) => (
+            format!(
+                "the service is not running: its install order is {} and not executed; execute it first, then the extension",
+                o.state.as_str()
+            ),
+            format!(
+                "insatsen pågår inte: installationsbeställningen är {} och inte verkställd; verkställ den först, sedan förlängningen",
+                o.state.sv()
+            ),
+        ),
+        _ => (
+            "the service is not running (never executed, or already ended): no day is allowed".to_string(),
+            "insatsen pågår inte (aldrig verkställd, eller redan avslutad), så förlängningen kan inte verkställas någon dag".to_string(),
+        ),
+    };
+    Ok(AppError::validation(vec![FieldError::new(
+        "follows_id",
+        "service_not_running",
+        en,
+        sv,
+    )]))
+}
+
+/// How far the order's alarm got in the alarm platform.
+pub fn platform_record(order: &lifecycle::OrderRow) -> PlatformRecord {
+    PlatformRecord {
+        registered: order.platform_registered_on.is_some(),
+        deregistered: order.platform_deregistered_on.is_some(),
+    }
+}
+
+fn require_alarm(service: Service) -> Result<(), AppError> {
+    if service == Service::SafetyAlarm {
+        return Ok(());
+    }
+    Err(AppError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::NotAnAlarmOrder,
+        "Only a safety alarm is registered in the alarm platform.",
+        "Bara trygghetslarm registreras i larmplattformen.",
+    ))
 }
 
 fn require_lock(service: Service) -> Result<(), AppError> {

@@ -531,3 +531,23 @@ pub async fn extensions(db: &Db, user: Actor) -> Result<Vec<ExtensionCheck>, App
     })
     .await
 }
+
+/// Safety alarms whose record in the alarm platform is behind (seed 000
+/// steps 3 and 12): installed but not registered, or cancelled/terminated
+/// but not deregistered; the look audited.
+pub async fn platform_registration(
+    db: &Db,
+    user: Actor,
+) -> Result<Vec<reports::PlatformBehind>, AppError> {
+    let scope = user.scope();
+    db.transaction(move |conn| {
+        let rows = reports::platform_behind(conn, &scope)?;
+        audit::record(
+            conn,
+            &user,
+            audit::Entry::new("report.platform_registration", "report", None),
+        )?;
+        Ok(rows)
+    })
+    .await
+}

@@ -56,6 +56,10 @@ pub struct OrderRow {
     /// What the team noted the order waits for; cleared when it moves on.
     pub waiting_reason: Option<String>,
     pub waiting_since: Option<NaiveDateTime>,
+    /// The alarm platform's reference, recorded by the alarm centre.
+    pub platform_reference: Option<String>,
+    pub platform_registered_on: Option<NaiveDate>,
+    pub platform_deregistered_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -219,6 +223,24 @@ pub fn set_waiting_reason(
 /// [`OrderState::FINAL`]).
 pub fn order_is_open() -> diesel::dsl::NeAny<orders::state, [&'static str; 4]> {
     orders::state.ne_all(OrderState::final_names())
+}
+
+/// Whether the alarm an install order put in is cancelled or terminated: the
+/// order itself cancelled or declined, or an uninstall order (not cancelled)
+/// of the same customer and service received after it.
+pub fn alarm_terminated(conn: &mut DbConn, install: &OrderRow) -> QueryResult<bool> {
+    if matches!(install.state, OrderState::Cancelled | OrderState::Declined) {
+        return Ok(true);
+    }
+    let uninstalls: i64 = orders::table
+        .filter(orders::customer_id.eq(&install.customer_id))
+        .filter(orders::service.eq(install.service))
+        .filter(orders::kind.eq(OrderKind::Uninstall))
+        .filter(orders::state.ne(OrderState::Cancelled))
+        .filter(orders::received_at.ge(install.received_at))
+        .count()
+        .get_result(conn)?;
+    Ok(uninstalls > 0)
 }
 
 pub fn open_orders_of_decision(conn: &mut DbConn, decision_id: &str) -> QueryResult<Vec<OrderRow>> {

@@ -345,3 +345,67 @@ pub fn open_extension_orders(
         .order((orders::received_at.asc(), orders::id.asc()))
         .load(conn)
 }
+
+/// A safety alarm whose record in the alarm-receiving platform is behind its
+/// life: installed but not registered, or cancelled/terminated but still
+/// registered (seed 000 steps 3 and 12).
+#[derive(Debug, Clone, Queryable)]
+pub struct PlatformBehind {
+    pub order_id: String,
+    pub customer_id: String,
+    pub state: OrderState,
+    pub installation_date: Option<NaiveDate>,
+    pub platform_reference: Option<String>,
+    pub registered_on: Option<NaiveDate>,
+    pub customer_number: String,
+    pub area: String,
+}
+
+/// Install orders of a safety alarm installed (or executed) and not
+/// registered while the alarm runs, and those registered, not deregistered
+/// and cancelled, declined or followed by an uninstall order; oldest first.
+pub fn platform_behind(
+    conn: &mut DbConn,
+    scope: &CustomerScope,
+) -> QueryResult<Vec<PlatformBehind>> {
+    let later = diesel::alias!(orders as later_orders);
+    let uninstall_ordered = diesel::dsl::exists(
+        later
+            .filter(later.field(orders::customer_id).eq(orders::customer_id))
+            .filter(later.field(orders::service).eq(orders::service))
+            .filter(later.field(orders::kind).eq("uninstall"))
+            .filter(later.field(orders::state).ne("cancelled"))
+            .filter(later.field(orders::received_at).ge(orders::received_at))
+            .select(later.field(orders::id)),
+    );
+    let stopped = ["cancelled", "declined"].map(String::from);
+    let q = orders::table
+        .inner_join(customers::table.on(customers::id.eq(orders::customer_id)))
+        .inner_join(areas::table.on(areas::id.eq(customers::area_id)))
+        .filter(orders::kind.eq("install"))
+        .filter(orders::service.eq(Service::SafetyAlarm))
+        .filter(
+            orders::platform_registered_on
+                .is_null()
+                .and(orders::state.eq_any(["installed", "executed"].map(String::from)))
+                .and(diesel::dsl::not(uninstall_ordered))
+                .or(orders::platform_registered_on
+                    .is_not_null()
+                    .and(orders::platform_deregistered_on.is_null())
+                    .and(orders::state.eq_any(stopped).or(uninstall_ordered))),
+        )
+        .select((
+            orders::id,
+            orders::customer_id,
+            orders::state,
+            orders::installation_date,
+            orders::platform_reference,
+            orders::platform_registered_on,
+            customers::customer_number,
+            areas::name,
+        ))
+        .into_boxed();
+    visible_to!(q, scope, customers)
+        .order((orders::received_at.asc(), orders::id.asc()))
+        .load(conn)
+}

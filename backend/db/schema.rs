@@ -344,6 +344,9 @@ diesel::table! {
         updated_at -> Timestamp,
         waiting_reason -> Nullable<Text>,
         waiting_since -> Nullable<Timestamp>,
+        platform_reference -> Nullable<Text>,
+        platform_registered_on -> Nullable<Date>,
+        platform_deregistered_on -> Nullable<Date>,
     }
 }
 

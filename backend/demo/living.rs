@@ -71,6 +71,8 @@ struct Town<'a> {
     today: NaiveDate,
     admin: Actor,
     care: Actor,
+    /// Registers the running alarms in the alarm platform (seed 000 step 3).
+    alarm_centre: Actor,
     staff: [Staff; 2],
     /// Per area: the groups by kind.
     groups: Vec<Vec<(GroupKind, String)>>,
@@ -129,6 +131,7 @@ impl<'a> Town<'a> {
         };
         let admin = load("admin").await?;
         let care = load("hemtjanst").await?;
+        let alarm_centre = load("larmcentral").await?;
         let boo = Staff {
             assessor: load("handlaggare").await?,
             coordinator: load("koordinator").await?,
@@ -213,6 +216,7 @@ impl<'a> Town<'a> {
             rules: state.settings.message_rules.clone(),
             today,
             admin,
+            alarm_centre,
             care,
             staff: [boo, sickla],
             groups,
@@ -569,6 +573,19 @@ impl<'a> Town<'a> {
             self.receive_keys(&c, &mut o, installed).await?;
         }
         self.install(&c, &mut o, installed, false).await?;
+        let alarm_centre = self.alarm_centre.clone();
+        let reference = format!("PNC-{}", 40_000 + self.stamps.orders.len());
+        self.step(
+            &alarm_centre,
+            &mut o,
+            OrderEvent::RegisterInPlatform,
+            Effect::Register {
+                reference,
+                registered_on: installed,
+            },
+            installed,
+        )
+        .await?;
         self.execute(&c, &mut o, installed + Duration::days(2))
             .await?;
         Ok((c, d))

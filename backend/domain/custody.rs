@@ -30,6 +30,30 @@ pub enum KeyMove {
     ReportLost,
 }
 
+impl KeyMove {
+    /// What the move does to a key, as "cannot be …" ends: "signed out".
+    pub fn done_en(self) -> &'static str {
+        match self {
+            KeyMove::Receive => "received",
+            KeyMove::SignOut => "signed out",
+            KeyMove::SignIn => "signed in",
+            KeyMove::ReturnToCustomer => "returned to the customer",
+            KeyMove::ReportLost => "reported lost",
+        }
+    }
+
+    /// The same in Swedish, as "kan inte …" ends: "kvitteras ut".
+    pub fn done_sv(self) -> &'static str {
+        match self {
+            KeyMove::Receive => "tas emot",
+            KeyMove::SignOut => "kvitteras ut",
+            KeyMove::SignIn => "kvitteras in",
+            KeyMove::ReturnToCustomer => "lämnas tillbaka till brukaren",
+            KeyMove::ReportLost => "anmälas förlorad",
+        }
+    }
+}
+
 pub fn key_move(from: KeyCustody, mv: KeyMove) -> Option<KeyCustody> {
     use KeyCustody::*;
     use KeyMove::*;
@@ -327,6 +351,32 @@ pub enum ItemMove {
     ReportMissing,
     Restock,
     Scrap,
+}
+
+impl ItemMove {
+    /// What the move does to an item, as "cannot be …" ends: "collected".
+    pub fn done_en(self) -> &'static str {
+        match self {
+            ItemMove::Install => "installed",
+            ItemMove::MarkToCollect => "marked to collect",
+            ItemMove::Collect => "collected",
+            ItemMove::ReportMissing => "reported missing",
+            ItemMove::Restock => "put back in stock",
+            ItemMove::Scrap => "scrapped",
+        }
+    }
+
+    /// The same in Swedish, as "kan inte …" ends: "hämtas".
+    pub fn done_sv(self) -> &'static str {
+        match self {
+            ItemMove::Install => "installeras",
+            ItemMove::MarkToCollect => "märkas för hämtning",
+            ItemMove::Collect => "hämtas",
+            ItemMove::ReportMissing => "anmälas saknad",
+            ItemMove::Restock => "läggas tillbaka i lager",
+            ItemMove::Scrap => "kasseras",
+        }
+    }
 }
 
 pub fn item_move(from: ItemState, mv: ItemMove) -> Option<ItemState> {

@@ -14,6 +14,12 @@ pub enum Rule {
     Escalation,
     /// Monthly: decisions not executed after three months (the IVO report's basis).
     ThreeMonthList,
+    /// An alarm installed and running but not registered in the alarm platform,
+    /// from the day after its installation: to the alarm centre (seed 000 step 3).
+    NotRegistered,
+    /// An alarm cancelled or terminated but still registered: to the alarm
+    /// centre (seed 000 step 12).
+    NotDeregistered,
 }
 
 impl Rule {
@@ -23,6 +29,8 @@ impl Rule {
             Rule::KeysNotReceived => "keys_not_received",
             Rule::Escalation => "escalation",
             Rule::ThreeMonthList => "three_month_list",
+            Rule::NotRegistered => "not_registered",
+            Rule::NotDeregistered => "not_deregistered",
         }
     }
 }
@@ -50,6 +58,12 @@ pub fn keys_outstanding(state: OrderState) -> bool {
     )
 }
 
+/// Whether an alarm installed on `installed` and not registered is overdue
+/// on `today`: the alarm centre has the installation day itself to do it.
+pub fn registration_overdue(installed: Option<NaiveDate>, today: NaiveDate) -> bool {
+    installed.is_none_or(|day| day < today)
+}
+
 /// The monthly period a date falls in, e.g. `2026-11`.
 pub fn month_of(date: NaiveDate) -> String {
     format!("{:04}-{:02}", date.year(), date.month())
@@ -70,5 +84,15 @@ mod tests {
         assert_eq!(one_month_after(d("2026-12-31")), d("2027-01-31"));
         assert_eq!(three_months_after(d("2026-11-30")), d("2027-02-28"));
         assert_eq!(month_of(d("2026-03-09")), "2026-03");
+    }
+
+    #[test]
+    fn registration_is_overdue_from_the_day_after_the_installation() {
+        assert!(!registration_overdue(
+            Some(d("2026-03-09")),
+            d("2026-03-09")
+        ));
+        assert!(registration_overdue(Some(d("2026-03-09")), d("2026-03-10")));
+        assert!(registration_overdue(None, d("2026-03-10")));
     }
 }

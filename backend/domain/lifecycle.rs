@@ -117,7 +117,7 @@ pub fn describe(may_fire: impl Fn(Role, OrderEvent) -> bool) -> Lifecycle {
 }
 
 /// The first letter upper-case: "bokad" as a heading or a cell says "Bokad".
-fn capitalised(text: &str) -> String {
+pub fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()
@@ -157,6 +157,8 @@ impl OrderEvent {
             OrderEvent::Cancel => "Makulera",
             OrderEvent::OrderFromSupplier => "Beställ från leverantören",
             OrderEvent::CollectLockReceipt => "Hämta låskvittensen",
+            OrderEvent::RegisterInPlatform => "Registrera i larmplattformen",
+            OrderEvent::DeregisterFromPlatform => "Avregistrera i larmplattformen",
         }
     }
 }

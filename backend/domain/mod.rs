@@ -31,6 +31,6 @@ pub mod role;
 
 pub use actor::{Actor, CustomerScope, Membership, RequestContext};
 pub use order::{OrderEvent, OrderKind, OrderState, Service};
-pub use period::{Period, PeriodError};
+pub use period::{DayNotAllowed, Period, PeriodError};
 pub use personnummer::{Personnummer, PersonnummerError};
 pub use role::{GroupKind, Role};

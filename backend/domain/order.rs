@@ -61,6 +61,10 @@ pub enum OrderEvent {
     OrderFromSupplier,
     /// Staff picked up the lock receipt (låskvittens) the fitter left (seed 001 step 8).
     CollectLockReceipt,
+    /// The alarm centre registered the installed alarm in the alarm-receiving platform (seed 000 step 3).
+    RegisterInPlatform,
+    /// The alarm centre deregistered it after cancellation or termination (seed 000 step 12).
+    DeregisterFromPlatform,
 }
 
 impl OrderKind {
@@ -114,7 +118,7 @@ impl OrderState {
 }
 
 impl OrderEvent {
-    pub const ALL: [OrderEvent; 13] = [
+    pub const ALL: [OrderEvent; 15] = [
         OrderEvent::ReturnToAssessor,
         OrderEvent::Resubmit,
         OrderEvent::Book,
@@ -128,6 +132,8 @@ impl OrderEvent {
         OrderEvent::Cancel,
         OrderEvent::OrderFromSupplier,
         OrderEvent::CollectLockReceipt,
+        OrderEvent::RegisterInPlatform,
+        OrderEvent::DeregisterFromPlatform,
     ];
 
     /// The path segment of the operation: `/orders/{id}/{segment}`.
@@ -146,6 +152,8 @@ impl OrderEvent {
             OrderEvent::Cancel => "cancel",
             OrderEvent::OrderFromSupplier => "order-from-supplier",
             OrderEvent::CollectLockReceipt => "collect-lock-receipt",
+            OrderEvent::RegisterInPlatform => "register-in-platform",
+            OrderEvent::DeregisterFromPlatform => "deregister-from-platform",
         }
     }
 }
@@ -159,6 +167,18 @@ pub fn next_state(kind: OrderKind, state: OrderState, event: OrderEvent) -> Opti
     // a record on the order that leaves its state as it is.
     if (kind, event) == (K::Install, E::CollectLockReceipt) {
         return matches!(state, S::Installed | S::Executed).then_some(state);
+    }
+    // The alarm platform's records leave the install order's state as it is:
+    // registered once installed; deregistered also after a cancel or decline.
+    if (kind, event) == (K::Install, E::RegisterInPlatform) {
+        return matches!(state, S::Installed | S::Executed).then_some(state);
+    }
+    if (kind, event) == (K::Install, E::DeregisterFromPlatform) {
+        return matches!(
+            state,
+            S::Installed | S::Executed | S::Cancelled | S::Declined
+        )
+        .then_some(state);
     }
     if state.is_final() {
         return None;
@@ -211,11 +231,48 @@ impl OrderEvent {
     }
 }
 
+impl OrderEvent {
+    /// Events that only make sense for a safety alarm (the alarm platform).
+    pub fn alarm_only(self) -> bool {
+        matches!(
+            self,
+            OrderEvent::RegisterInPlatform | OrderEvent::DeregisterFromPlatform
+        )
+    }
+}
+
 /// The events possible from here for an order of this service.
 pub fn allowed_events_for(kind: OrderKind, service: Service, state: OrderState) -> Vec<OrderEvent> {
     allowed_events(kind, state)
         .into_iter()
         .filter(|e| service == Service::DigitalLock || !e.lock_only())
+        .filter(|e| service == Service::SafetyAlarm || !e.alarm_only())
+        .collect()
+}
+
+/// The alarm platform's record on an install order, as far as it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlatformRecord {
+    pub registered: bool,
+    pub deregistered: bool,
+}
+
+/// The events possible for one order: [`allowed_events_for`] less the
+/// platform's records already made or not yet possible (a deregistration
+/// needs a registration).
+pub fn allowed_events_of(
+    kind: OrderKind,
+    service: Service,
+    state: OrderState,
+    platform: PlatformRecord,
+) -> Vec<OrderEvent> {
+    allowed_events_for(kind, service, state)
+        .into_iter()
+        .filter(|e| match e {
+            OrderEvent::RegisterInPlatform => !platform.registered,
+            OrderEvent::DeregisterFromPlatform => platform.registered && !platform.deregistered,
+            _ => true,
+        })
         .collect()
 }
 
@@ -302,6 +359,8 @@ text_enum!(OrderEvent {
     Cancel => "cancel",
     OrderFromSupplier => "order_from_supplier",
     CollectLockReceipt => "collect_lock_receipt",
+    RegisterInPlatform => "register_in_platform",
+    DeregisterFromPlatform => "deregister_from_platform",
 });
 
 // The words a person reads in Swedish messages (the API's values stay English).
@@ -358,6 +417,8 @@ impl OrderEvent {
             OrderEvent::Cancel => "makulera",
             OrderEvent::OrderFromSupplier => "beställa från leverantören",
             OrderEvent::CollectLockReceipt => "hämta låskvittensen",
+            OrderEvent::RegisterInPlatform => "registrera i larmplattformen",
+            OrderEvent::DeregisterFromPlatform => "avregistrera i larmplattformen",
         }
     }
 }
@@ -454,6 +515,37 @@ mod tests {
             ),
             (K::Install, S::Executed, E::CollectLockReceipt, S::Executed),
             (
+                K::Install,
+                S::Installed,
+                E::RegisterInPlatform,
+                S::Installed,
+            ),
+            (K::Install, S::Executed, E::RegisterInPlatform, S::Executed),
+            (
+                K::Install,
+                S::Installed,
+                E::DeregisterFromPlatform,
+                S::Installed,
+            ),
+            (
+                K::Install,
+                S::Executed,
+                E::DeregisterFromPlatform,
+                S::Executed,
+            ),
+            (
+                K::Install,
+                S::Cancelled,
+                E::DeregisterFromPlatform,
+                S::Cancelled,
+            ),
+            (
+                K::Install,
+                S::Declined,
+                E::DeregisterFromPlatform,
+                S::Declined,
+            ),
+            (
                 K::Extension,
                 S::Received,
                 E::ReturnToAssessor,
@@ -523,17 +615,22 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 3 * 11 * 13);
+        assert_eq!(checked, 3 * 11 * 15);
     }
 
     #[test]
-    fn final_states_allow_nothing_but_fetching_the_lock_receipt() {
+    fn final_states_allow_nothing_but_records_that_keep_them() {
         for kind in K::ALL {
             for state in [S::Executed, S::Ended, S::Declined, S::Cancelled] {
-                let expected = if (kind, state) == (K::Install, S::Executed) {
-                    vec![E::CollectLockReceipt]
-                } else {
-                    vec![]
+                let expected = match (kind, state) {
+                    (K::Install, S::Executed) => vec![
+                        E::CollectLockReceipt,
+                        E::RegisterInPlatform,
+                        E::DeregisterFromPlatform,
+                    ],
+                    // An alarm registered before its order was cancelled or declined.
+                    (K::Install, S::Declined | S::Cancelled) => vec![E::DeregisterFromPlatform],
+                    _ => vec![],
                 };
                 assert_eq!(allowed_events(kind, state), expected, "{kind:?} {state:?}");
             }
@@ -568,7 +665,33 @@ mod tests {
         assert!(!alarm.contains(&E::OrderFromSupplier));
         let lock = allowed_events_for(K::Install, Service::DigitalLock, S::Received);
         assert!(lock.contains(&E::OrderFromSupplier));
-        assert!(allowed_events_for(K::Install, Service::SafetyAlarm, S::Executed).is_empty());
+        assert_eq!(
+            allowed_events_for(K::Install, Service::DigitalLock, S::Executed),
+            [E::CollectLockReceipt],
+            "a lock is not registered in the alarm platform"
+        );
+    }
+
+    #[test]
+    fn the_platform_records_are_offered_in_their_order() {
+        let offered = |registered, deregistered| {
+            allowed_events_of(
+                K::Install,
+                Service::SafetyAlarm,
+                S::Executed,
+                PlatformRecord {
+                    registered,
+                    deregistered,
+                },
+            )
+        };
+        assert_eq!(offered(false, false), [E::RegisterInPlatform]);
+        assert_eq!(offered(true, false), [E::DeregisterFromPlatform]);
+        assert!(offered(true, true).is_empty());
+        let cancelled = PlatformRecord::default();
+        assert!(
+            allowed_events_of(K::Install, Service::SafetyAlarm, S::Cancelled, cancelled).is_empty()
+        );
     }
 
     #[test]

@@ -54,11 +54,99 @@ impl PeriodError {
     }
 }
 
+/// A day an event of a decision is dated (an installation, an execution's
+/// start) that the decision does not allow: outside its period, or after today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayNotAllowed {
+    pub day: NaiveDate,
+    pub period: Period,
+    /// The first and last day allowed, `None` when no day is allowed yet (the
+    /// decision starts after today).
+    pub allowed: Option<(NaiveDate, NaiveDate)>,
+}
+
+/// Which bound a refused day is past.
+enum Why {
+    BeforeFirst(NaiveDate),
+    AfterLast(NaiveDate),
+    AfterToday,
+}
+
+impl DayNotAllowed {
+    fn why(&self) -> Why {
+        match self.period.to {
+            _ if self.day < self.period.from => Why::BeforeFirst(self.period.from),
+            Some(to) if self.day > to => Why::AfterLast(to),
+            _ => Why::AfterToday,
+        }
+    }
+
+    /// "is before the decision's first day (2026-03-01); allowed: 2026-03-01 to 2026-03-20".
+    pub fn en(&self) -> String {
+        let why = match self.why() {
+            Why::BeforeFirst(day) => format!("is before the decision's first day ({day})"),
+            Why::AfterLast(day) => format!("is after the decision's last day ({day})"),
+            Why::AfterToday => "is later than today".to_string(),
+        };
+        match self.allowed {
+            Some((first, last)) => format!("{} {why}; allowed: {first} to {last}", self.day),
+            None => format!(
+                "{} {why}; no day is allowed yet: the decision starts on {}",
+                self.day, self.period.from
+            ),
+        }
+    }
+
+    /// The same in Swedish, telling which days to choose.
+    pub fn sv(&self) -> String {
+        let why = match self.why() {
+            Why::BeforeFirst(day) => format!("är före beslutets första dag ({day})"),
+            Why::AfterLast(day) => format!("är efter beslutets sista dag ({day})"),
+            Why::AfterToday => "är senare än i dag".to_string(),
+        };
+        match self.allowed {
+            Some((first, last)) if first == last => {
+                format!("{} {why}; det enda datum som går är {first}", self.day)
+            }
+            Some((first, last)) => {
+                format!(
+                    "{} {why}; välj ett datum från {first} till {last}",
+                    self.day
+                )
+            }
+            None => format!(
+                "{} {why}; inget datum går ännu, beslutet gäller från {}",
+                self.day, self.period.from
+            ),
+        }
+    }
+}
+
 impl Period {
     pub fn new(from: NaiveDate, to: Option<NaiveDate>) -> Result<Self, PeriodError> {
         match to {
             Some(to) if to < from => Err(PeriodError::EndsBeforeStart { from, to }),
             _ => Ok(Self { from, to }),
+        }
+    }
+
+    /// The days an event of this decision may be dated on `today`: within
+    /// the period and not later than today; `None` before the period starts.
+    pub fn days_allowed(&self, today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+        let last = self.to.map_or(today, |to| to.min(today));
+        (last >= self.from).then_some((self.from, last))
+    }
+
+    /// Checks that `day` is one of [`Period::days_allowed`].
+    pub fn check_dated(&self, day: NaiveDate, today: NaiveDate) -> Result<(), DayNotAllowed> {
+        let allowed = self.days_allowed(today);
+        match allowed {
+            Some((first, last)) if (first..=last).contains(&day) => Ok(()),
+            _ => Err(DayNotAllowed {
+                day,
+                period: *self,
+                allowed,
+            }),
         }
     }
 
@@ -154,6 +242,42 @@ mod tests {
                 days: 10
             }
         );
+    }
+
+    #[test]
+    fn a_day_must_lie_within_the_period_and_not_after_today() {
+        let today = d("2026-03-20");
+        let period = p("2026-03-01", Some("2026-06-30"));
+        assert_eq!(period.check_dated(d("2026-03-01"), today), Ok(()));
+        assert_eq!(period.check_dated(d("2026-03-20"), today), Ok(()));
+        let before = period.check_dated(d("2026-02-27"), today).unwrap_err();
+        assert_eq!(before.allowed, Some((d("2026-03-01"), d("2026-03-20"))));
+        assert_eq!(
+            before.sv(),
+            "2026-02-27 är före beslutets första dag (2026-03-01); välj ett datum från 2026-03-01 till 2026-03-20"
+        );
+        assert_eq!(
+            before.en(),
+            "2026-02-27 is before the decision's first day (2026-03-01); allowed: 2026-03-01 to 2026-03-20"
+        );
+        let ended = p("2026-01-01", Some("2026-01-31"));
+        let after = ended.check_dated(d("2026-02-01"), today).unwrap_err();
+        assert_eq!(
+            after.sv(),
+            "2026-02-01 är efter beslutets sista dag (2026-01-31); välj ett datum från 2026-01-01 till 2026-01-31"
+        );
+        let future = p("2026-03-21", None);
+        let not_yet = future.check_dated(d("2026-03-21"), today).unwrap_err();
+        assert_eq!(not_yet.allowed, None);
+        assert!(not_yet
+            .sv()
+            .contains("inget datum går ännu, beslutet gäller från 2026-03-21"));
+        let open = p("2026-03-20", None);
+        assert!(open
+            .check_dated(d("2026-03-21"), today)
+            .unwrap_err()
+            .sv()
+            .contains("det enda datum som går är 2026-03-20"));
     }
 
     #[test]

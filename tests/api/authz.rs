@@ -217,6 +217,8 @@ struct World<'a> {
     fx_assessor: String,
     fx_installer: String,
     fx_coordinator: String,
+    /// The alarm centre sees every customer.
+    fx_alarm_centre: String,
     fx_installer_id: String,
     boo: String,
     sickla: String,
@@ -377,6 +379,7 @@ impl<'a> World<'a> {
             "returned_to_assessor" => &["return-to-assessor"],
             "booked" => &["book"],
             "installed" | "installed_receipt_left" => &["book", "install"],
+            "registered_cancelled" => &["book", "install", "register", "cancel"],
             "executed" => &["book", "install", "execute"],
             "uninstall" => &["book", "install", "execute", "end-decision"],
             "equipment_collected" => &["book", "install", "execute", "end-decision", "collect"],
@@ -423,6 +426,19 @@ impl<'a> World<'a> {
                     .await
                 }
                 "execute" => self.step(&self.fx_coordinator, &order, s, json!({})).await,
+                "register" => {
+                    self.step(
+                        &self.fx_alarm_centre,
+                        &order,
+                        "register-in-platform",
+                        json!({"platform_reference": "PNC-1", "registered_on": yesterday}),
+                    )
+                    .await
+                }
+                "cancel" => {
+                    self.step(&self.fx_assessor, &order, s, json!({"reason": "Beslutet återkallat"}))
+                        .await
+                }
                 "end-decision" => {
                     let ended = self
                         .post_if(
@@ -687,6 +703,7 @@ impl<'a> World<'a> {
             | "GET /api/v1/reports/extensions" | "GET /api/v1/reports/keys-not-received"
             | "GET /api/v1/reports/keys-out" | "GET /api/v1/reports/not-executed"
             | "GET /api/v1/reports/to-collect"
+            | "GET /api/v1/reports/platform-registration"
             | "GET /api/v1/outbox"
             | "GET /api/v1/webhooks"
             | "GET /api/v1/auth/methods" => at(path),
@@ -822,7 +839,12 @@ impl<'a> World<'a> {
                     .about(&c)
             }
             "POST /api/v1/customers/{id}/night-visibility" => {
-                let c = target!(self, op, scope, fresh, self.customer(scope));
+                // Night visibility belongs to a granted safety alarm.
+                let c = target!(self, op, scope, fresh, async {
+                    let c = self.customer(scope).await;
+                    self.grant(&c, "safety_alarm").await;
+                    c
+                });
                 on(&id(&c))
                     .json(json!({"start_date": today.to_string()}))
                     .about(&c)
@@ -1021,6 +1043,14 @@ impl<'a> World<'a> {
                 let f = target!(self, op, scope, fresh, self.order_at(scope, "digital_lock", "installed_receipt_left"));
                 transition(&f, json!({"collected_on": today.to_string()}))
             }
+            "POST /api/v1/orders/{id}/register-in-platform" => {
+                let f = target!(self, op, scope, fresh, self.order_at(scope, "safety_alarm", "installed"));
+                transition(&f, json!({"platform_reference": format!("PNC-{n}"), "registered_on": today.to_string()}))
+            }
+            "POST /api/v1/orders/{id}/deregister-from-platform" => {
+                let f = target!(self, op, scope, fresh, self.order_at(scope, "safety_alarm", "registered_cancelled"));
+                transition(&f, json!({"deregistered_on": today.to_string()}))
+            }
             "POST /api/v1/orders/{id}/collect-equipment" => {
                 let f = target!(self, op, scope, fresh, self.order_at(scope, "safety_alarm", "uninstall"));
                 transition(&f, json!({"collected_on": today.to_string(), "items": [f["serial"]]}))
@@ -1114,6 +1144,7 @@ async fn setup(app: &TestApp) -> World<'_> {
         fx_assessor: app.login_with("fx_assessor", FX_PASSWORD).await,
         fx_installer: app.login_with("fx_installer", FX_PASSWORD).await,
         fx_coordinator: app.login_with("fx_coordinator", FX_PASSWORD).await,
+        fx_alarm_centre: app.login("larmcentral").await,
         fx_installer_id,
         admin,
         boo,

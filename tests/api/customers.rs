@@ -329,7 +329,8 @@ async fn personnummer_is_masked_until_revealed_with_a_reason(app: TestApp) {
         .to_string();
     let path = format!("/api/v1/customers/{id}/personnummer");
     let no_reason = app.get(&path, &token).await;
-    assert_eq!(no_reason.status, 400);
+    // The spec documents 422 for a reveal without a reason.
+    assert_eq!(no_reason.status, 422);
     let revealed = app
         .get(&format!("{path}?reason=kontroll+mot+beslut"), &token)
         .await;

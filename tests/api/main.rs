@@ -38,6 +38,7 @@ mod openapi;
 mod org;
 mod outbox;
 mod reports;
+mod routine_rules;
 mod s3;
 mod scim;
 mod slow_clients;
