@@ -31,6 +31,7 @@ const VIEWS = [
   { id: "ending", label: "Att avsluta", roles: ["coordinator", "admin"], load: loadEnding },
   { id: "extensions", label: "Förlängningar", roles: ["coordinator", "admin"], load: loadExtensions },
   { id: "stalled", label: "Stoppade ärenden", roles: ["assessor", "coordinator", "admin"], load: loadStalled },
+  { id: "platform", label: "Larmplattformen", roles: ["alarm_center", "admin"], load: loadPlatform },
   { id: "messages", label: "Meddelanden", roles: null, load: loadMessages },
   { id: "billing", label: "Debitering", roles: ["billing", "admin"], load: loadBilling },
   { id: "keys", label: "Nycklar", roles: ["coordinator", "installer", "care_staff", "admin"], load: loadKeys },
@@ -813,6 +814,56 @@ function startDesk() {
     scheduleRefresh();
     enterDesk();
   }
+}
+
+// --- The alarm platform (alarm centre): register new alarms, deregister ended ---
+
+async function loadPlatform() {
+  const rows = await api("/reports/platform-registration");
+  fill("platform-rows", "platform-empty", rows.map(platformRow));
+}
+
+function platformRow(r) {
+  const register = r.problem === "not_registered";
+  const today = new Date().toLocaleDateString("sv-SE");
+  const form = el("form", { className: "actions" });
+  const reference = register
+    ? el("input", { name: "reference", required: true, maxLength: 100, placeholder: "Referens i plattformen", ariaLabel: `Plattformens referens för ${r.customer_number}` })
+    : null;
+  const on = el("input", { name: "on", type: "date", required: true, value: today, max: today, ariaLabel: `${register ? "Registrerat" : "Avregistrerat"} den, ${r.customer_number}` });
+  const button = el("button", { type: "submit", textContent: register ? "Registrera" : "Avregistrera" });
+  form.append(...[reference, on, button].filter(Boolean));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    button.disabled = true;
+    try {
+      // The order's version for If-Match, read now.
+      const detail = await api(`/orders/${r.order_id}`);
+      const path = register ? "register-in-platform" : "deregister-from-platform";
+      const body = register
+        ? { platform_reference: reference.value, registered_on: on.value }
+        : { deregistered_on: on.value };
+      await api(`/orders/${r.order_id}/${path}`, {
+        method: "POST",
+        headers: { "Idempotency-Key": newKey(), "If-Match": `"${detail.order.version}"` },
+        body: JSON.stringify(body),
+      });
+      say(register
+        ? `Larmet för ${r.customer_number} är registrerat i larmplattformen (${reference.value}).`
+        : `Larmet för ${r.customer_number} är avregistrerat ur larmplattformen.`);
+      await loadPlatform();
+    } catch (e) {
+      button.disabled = false;
+      say(e.message, true);
+    }
+  });
+  return el("tr", {},
+    cell(r.customer_number),
+    cell(r.area),
+    cell(r.installation_date ?? "–"),
+    cell(stateLabel("install", r.state)),
+    cell(register ? "Registrera – larmet tas inte emot" : `Avregistrera (${r.platform_reference ?? "ingen referens"}, registrerat ${r.registered_on ?? "–"})`),
+    cell(form));
 }
 
 // --- The key register: where each customer's key is, signed out and in --------

@@ -468,3 +468,39 @@ test("the key holder finds a customer's key by customer number, signs it out to 
   assert.deepEqual(problems, [], "console errors");
   await context.close();
 });
+
+test("the alarm centre registers a newly installed alarm in the alarm platform by keyboard, and the order carries it", async () => {
+  const tokens = {
+    assessor: await login("handlaggare"),
+    installer: await login("installator"),
+    coordinator: await login("koordinator"),
+  };
+  const [customer] = await freshCustomers(tokens.assessor, 1);
+  const stock = async (kind) =>
+    (await call(tokens.installer, "GET", `/equipment/items?state=in_stock&kind=${kind}&limit=1000`)).map((i) => i.serial);
+  const [units, buttons] = [await stock("alarm_unit"), await stock("alarm_button")];
+  const suffix = Date.now().toString(36).toUpperCase();
+  const { order } = await installed(tokens, customer, [units[0], buttons[0]], `DP-${suffix}`, day(-2));
+
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await deskLogin(page, base, "larmcentral", "platform");
+  const row = page.locator("#platform-rows tr", { hasText: customer.customer_number });
+  await row.waitFor();
+  assert.match(await row.textContent(), /Registrera – larmet tas inte emot/);
+  // Keyboard only: into the reference, type it, Enter.
+  await row.locator("input[name=reference]").focus();
+  await page.keyboard.type(`PNC-${suffix}`);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(`Larmet för ${n} är registrerat`), customer.customer_number);
+  assert.equal(await page.locator("#platform-rows tr", { hasText: customer.customer_number }).count(), 0, "the row leaves the list");
+
+  // Through the API: the install order carries the registration, and its history the record.
+  const detail = await call(tokens.coordinator, "GET", `/orders/${order.id}`);
+  assert.equal(detail.order.platform_registration.reference, `PNC-${suffix}`);
+  assert.equal(detail.order.platform_registration.registered_on, day(0));
+  assert.equal(detail.order.state, "installed", "recording the registration does not move the order");
+  assert.deepEqual(problems, [], "console errors");
+  await context.close();
+});
