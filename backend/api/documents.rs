@@ -202,14 +202,7 @@ pub async fn upload(
     let q = query.into_inner();
     let mut p = Problems::default();
     let signed_by = p.text("signed_by", &q.signed_by, 200);
-    if q.signed_at > crate::domain::calendar::today() {
-        p.add(
-            "signed_at",
-            "in_future",
-            "cannot be later than today",
-            "kan inte vara senare än i dag",
-        );
-    }
+    p.not_after_today("signed_at", q.signed_at);
     if body.is_empty() {
         p.add(
             "body",

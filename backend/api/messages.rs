@@ -4,7 +4,7 @@ use super::json::Json;
 use super::query::Query;
 use crate::app;
 use crate::app::validation::Problems;
-use crate::auth::Actor;
+use crate::auth::{Action, Actor};
 use crate::domain::Role;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -360,6 +360,7 @@ pub async fn start_conversation(
     user: Actor,
     body: Json<NewConversation>,
 ) -> Result<HttpResponse, AppError> {
+    user.require(Action::Converse, "write messages", "skriva meddelanden")?;
     let body = body.into_inner();
     let mut p = Problems::default();
     let subject = p.text("subject", &body.subject, 200);
@@ -446,6 +447,7 @@ pub async fn reply(
     id: web::Path<Uuid>,
     body: Json<Reply>,
 ) -> Result<HttpResponse, AppError> {
+    user.require(Action::Converse, "answer messages", "svara på meddelanden")?;
     let mut p = Problems::default();
     let text = p.text("body", &body.body, 5000);
     p.finish()?;

@@ -551,14 +551,7 @@ pub struct InstallBody {
 impl IntoEffect for InstallBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        if self.installation_date > crate::domain::calendar::today() {
-            p.add(
-                "installation_date",
-                "in_future",
-                "cannot be later than today",
-                "kan inte vara senare än i dag",
-            );
-        }
+        p.not_after_today("installation_date", self.installation_date);
         let mut serials: Vec<String> = Vec::new();
         for (i, SerialText(s)) in self.serials.iter().enumerate() {
             match s.trim() {
@@ -630,14 +623,7 @@ pub struct CollectBody {
 impl IntoEffect for CollectBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        if self.collected_on > crate::domain::calendar::today() {
-            p.add(
-                "collected_on",
-                "in_future",
-                "cannot be later than today",
-                "kan inte vara senare än i dag",
-            );
-        }
+        p.not_after_today("collected_on", self.collected_on);
         if self.items.is_empty() && self.missing.is_empty() {
             p.add(
                 "items",
@@ -697,14 +683,7 @@ impl IntoEffect for SupplierOrderBody {
         let mut p = Problems::default();
         let supplier = p.text("supplier", &self.supplier, 100);
         let reference = p.optional_text("reference", self.reference.as_deref(), 100);
-        if self.ordered_on > crate::domain::calendar::today() {
-            p.add(
-                "ordered_on",
-                "in_future",
-                "cannot be later than today",
-                "kan inte vara senare än i dag",
-            );
-        }
+        p.not_after_today("ordered_on", self.ordered_on);
         p.finish()?;
         Ok(Effect::Supplier {
             supplier,
@@ -725,14 +704,7 @@ pub struct LockReceiptBody {
 impl IntoEffect for LockReceiptBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        if self.collected_on > crate::domain::calendar::today() {
-            p.add(
-                "collected_on",
-                "in_future",
-                "cannot be later than today",
-                "kan inte vara senare än i dag",
-            );
-        }
+        p.not_after_today("collected_on", self.collected_on);
         p.finish()?;
         Ok(Effect::LockReceipt {
             collected_on: self.collected_on,
@@ -759,14 +731,7 @@ impl IntoEffect for RegisterInPlatformBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
         let reference = p.text("platform_reference", &self.platform_reference, 100);
-        if self.registered_on > crate::domain::calendar::today() {
-            p.add(
-                "registered_on",
-                "in_future",
-                "cannot be later than today",
-                "kan inte vara senare än i dag",
-            );
-        }
+        p.not_after_today("registered_on", self.registered_on);
         p.finish()?;
         Ok(Effect::Register {
             reference,
@@ -786,14 +751,7 @@ pub struct DeregisterFromPlatformBody {
 impl IntoEffect for DeregisterFromPlatformBody {
     fn into_effect(self) -> Result<Effect, AppError> {
         let mut p = Problems::default();
-        if self.deregistered_on > crate::domain::calendar::today() {
-            p.add(
-                "deregistered_on",
-                "in_future",
-                "cannot be later than today",
-                "kan inte vara senare än i dag",
-            );
-        }
+        p.not_after_today("deregistered_on", self.deregistered_on);
         p.finish()?;
         Ok(Effect::Deregister {
             deregistered_on: self.deregistered_on,

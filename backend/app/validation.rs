@@ -38,6 +38,18 @@ impl Problems {
         v.to_string()
     }
 
+    /// A day that has happened: not later than today.
+    pub fn not_after_today(&mut self, field: &str, day: chrono::NaiveDate) {
+        if day > crate::domain::calendar::today() {
+            self.add(
+                field,
+                "in_future",
+                "cannot be later than today",
+                "kan inte vara senare än i dag",
+            );
+        }
+    }
+
     /// PostgreSQL cannot store U+0000 in text, so no backend gets one.
     fn no_nul(&mut self, field: &str, value: &str) {
         if value.contains('\0') {

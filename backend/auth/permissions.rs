@@ -25,6 +25,9 @@ pub enum Action {
     ReadEquipmentItem,
     /// One's own messages.
     ReadOwnMessages,
+    /// Write to colleagues and answer the threads one takes part in (the
+    /// customer scope decides which customers a message may be about).
+    Converse,
     /// The order lifecycle: states, events and which role may fire each.
     ReadLifecycle,
 
@@ -91,6 +94,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         | ReadKeys
         | ReadEquipmentItem
         | ReadOwnMessages
+        | Converse
         | ReadLifecycle => true,
 
         ManageOrganisation | ReadAuditLog | CreateEquipmentModel | LinkLock | UnlinkLock => {
@@ -338,6 +342,11 @@ pub const OPERATIONS: &[(&str, Action)] = {
         ("GET /api/v1/messages", ReadOwnMessages),
         ("GET /api/v1/messages/unread-count", ReadOwnMessages),
         ("POST /api/v1/messages/{id}/read", ReadOwnMessages),
+        ("GET /api/v1/messages/addressees", Converse),
+        ("POST /api/v1/messages", Converse),
+        ("GET /api/v1/messages/threads", ReadOwnMessages),
+        ("GET /api/v1/messages/threads/{id}", ReadOwnMessages),
+        ("POST /api/v1/messages/threads/{id}/replies", Converse),
     ]
 };
 

@@ -85,9 +85,9 @@ async fn the_field_app_in_headless_chromium() {
     let expected = if std::env::var("BROWSER_TESTS").is_ok() {
         1
     } else if oidc.is_some() {
-        28
+        30
     } else {
-        26
+        28
     };
     assert!(
         count("ℹ pass") >= expected,

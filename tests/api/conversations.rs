@@ -7,7 +7,6 @@ use crate::helpers::TestApp;
 use crate::on_both_backends;
 use crate::steps::Session;
 use serde_json::{json, Value};
-use std::process::Command;
 
 on_both_backends!(
     seed003_avslut_the_alarm_team_asks_the_assessor_with_a_copy_to_the_coordinators,
@@ -296,21 +295,6 @@ async fn seed003_avslut_the_alarm_team_asks_the_assessor_with_a_copy_to_the_coor
     }
 }
 
-fn follow_up(app: &TestApp, today: &str) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_larmkoll"))
-        .args(["follow-up", "--today", today])
-        .env("LARMKOLL_DATA_DIR", app.data_dir())
-        .env("DATABASE_URL", app.database_url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
-}
-
 async fn seed004_the_assessors_answer_to_the_follow_up_stops_the_escalation(app: TestApp) {
     let assessor = app.as_assessor().await;
     // Two customers served by Boo home care, each with an ordinary assessor.
@@ -338,7 +322,7 @@ async fn seed004_the_assessors_answer_to_the_follow_up_stops_the_escalation(app:
         })
         .await
         .unwrap();
-    let fired = follow_up(&app, "2026-02-15");
+    let fired = app.follow_up("2026-02-15");
     assert!(
         fired.iter().any(|f| f["rule"] == "not_executed"),
         "{fired:?}"
@@ -370,7 +354,8 @@ async fn seed004_the_assessors_answer_to_the_follow_up_stops_the_escalation(app:
     assert_eq!(names(&posts[1]["to"]), ["group:Boo hemtjänst"]);
 
     // Fourteen days on: only the order nobody answered about escalates.
-    let escalated: Vec<String> = follow_up(&app, "2026-03-01")
+    let escalated: Vec<String> = app
+        .follow_up("2026-03-01")
         .into_iter()
         .filter(|f| f["rule"] == "escalation")
         .map(|f| f["subject_id"].as_str().unwrap_or_default().to_string())

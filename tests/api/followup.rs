@@ -5,33 +5,11 @@ use crate::helpers::TestApp;
 use crate::on_both_backends;
 use crate::steps::OrderId;
 use serde_json::{json, Value};
-use std::process::Command;
 
 on_both_backends!(
     stalled_orders_are_followed_up_on_the_right_day_exactly_once,
     a_waiting_reason_travels_with_the_order_until_it_moves,
 );
-
-fn follow_up(app: &TestApp, today: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_larmkoll"))
-        .args(["follow-up", "--today", today])
-        .env("LARMKOLL_DATA_DIR", app.data_dir())
-        .env("DATABASE_URL", app.database_url())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn fired(app: &TestApp, today: &str) -> Vec<Value> {
-    let out = follow_up(app, today).wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
-}
 
 fn rules(f: &[Value]) -> Vec<String> {
     let mut r: Vec<String> = f
@@ -92,11 +70,11 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
     };
 
     assert_eq!(
-        fired(&app, "2026-02-14"),
+        app.follow_up("2026-02-14"),
         Vec::<Value>::new(),
         "not the day before"
     );
-    let due = fired(&app, "2026-02-15");
+    let due = app.follow_up("2026-02-15");
     assert_eq!(
         rules(&due),
         [
@@ -126,14 +104,14 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
         [(None, Some(ordinary.clone()))]
     );
     assert_eq!(
-        fired(&app, "2026-02-15"),
+        app.follow_up("2026-02-15"),
         Vec::<Value>::new(),
         "exactly once"
     );
 
     // No answer for 14 days: the alarm leads hear, naming the ordinary assessor.
-    assert_eq!(fired(&app, "2026-02-28"), Vec::<Value>::new());
-    let esc = fired(&app, "2026-03-01");
+    assert_eq!(app.follow_up("2026-02-28"), Vec::<Value>::new());
+    let esc = app.follow_up("2026-03-01");
     assert_eq!(rules(&esc), ["escalation", "escalation"]);
     let escalation = assessor
         .inbox()
@@ -169,14 +147,14 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
     }
 
     // Monthly: decisions not executed after three months, once a month.
-    assert_eq!(fired(&app, "2026-04-14"), Vec::<Value>::new());
-    let list = fired(&app, "2026-04-15");
+    assert_eq!(app.follow_up("2026-04-14"), Vec::<Value>::new());
+    let list = app.follow_up("2026-04-15");
     assert_eq!(
         (rules(&list), list[0]["period"].as_str()),
         (vec!["three_month_list".to_string()], Some("2026-04"))
     );
-    assert_eq!(fired(&app, "2026-04-30"), Vec::<Value>::new());
-    assert_eq!(rules(&fired(&app, "2026-05-01")), ["three_month_list"]);
+    assert_eq!(app.follow_up("2026-04-30"), Vec::<Value>::new());
+    assert_eq!(rules(&app.follow_up("2026-05-01")), ["three_month_list"]);
 
     // Two instances at once still send one message.
     let third = assessor.customer_numbered("K-100002").await;
@@ -189,7 +167,10 @@ async fn stalled_orders_are_followed_up_on_the_right_day_exactly_once(app: TestA
         .order
         .id;
     backdate(vec![order.clone()], "2026-06-01 08:00").await;
-    let (a, b) = (follow_up(&app, "2026-07-01"), follow_up(&app, "2026-07-01"));
+    let (a, b) = (
+        app.start_follow_up("2026-07-01"),
+        app.start_follow_up("2026-07-01"),
+    );
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(
         a.status.success() && b.status.success(),
@@ -300,7 +281,7 @@ async fn a_waiting_reason_travels_with_the_order_until_it_moves(app: TestApp) {
     );
 
     // The one-month message says why, instead of "ingen orsak angiven".
-    let due = fired(&app, "2026-02-15");
+    let due = app.follow_up("2026-02-15");
     assert!(rules(&due).contains(&"not_executed".to_string()), "{due:?}");
     let body: Vec<String> = app
         .db

@@ -565,6 +565,29 @@ impl TestApp {
         res.body["id"].as_str().expect("id").to_string()
     }
 
+    /// `larmkoll follow-up --today <today>` started on the test's database.
+    pub fn start_follow_up(&self, today: &str) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_larmkoll"))
+            .args(["follow-up", "--today", today])
+            .env("LARMKOLL_DATA_DIR", self.data_dir())
+            .env("DATABASE_URL", self.database_url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("larmkoll follow-up")
+    }
+
+    /// The follow-up run to its end as of `today`: the rules that fired.
+    pub fn follow_up(&self, today: &str) -> Vec<serde_json::Value> {
+        let out = self.start_follow_up(today).wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the fired rules as JSON")
+    }
+
     /// Rows in the audit log matching action, outcome and customer.
     pub async fn audit_count(&self, action: &str, outcome: &str, customer_id: &str) -> i64 {
         let (a, o, c) = (

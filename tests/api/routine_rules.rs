@@ -291,22 +291,6 @@ async fn seed003_a_key_signed_out_twice_is_refused_in_words(app: TestApp) {
     assert_no_english(sv);
 }
 
-/// `larmkoll follow-up --today <today>` on the test's database: the rules that fired.
-fn follow_up(app: &TestApp) -> Vec<Value> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_larmkoll"))
-        .args(["follow-up", "--today", &days_ago(0)])
-        .env("LARMKOLL_DATA_DIR", app.data_dir())
-        .env("DATABASE_URL", app.database_url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The platform report's row for `order`, if it lists it.
 async fn platform_row(session: &Session<'_>, order: &Order) -> Option<Value> {
     let report = session.get("/api/v1/reports/platform-registration").await;
@@ -364,14 +348,17 @@ async fn seed000_step3_the_alarm_centre_registers_the_alarm_in_the_platform(app:
     assert_eq!(line[2], "Registrera i larmplattformen");
     assert_eq!(line[3], "Installerad");
     assert!(!text.contains("not_registered") && !text.contains("installed"));
-    let fired = follow_up(&app);
+    let fired = app.follow_up(&days_ago(0));
     assert!(
         fired
             .iter()
             .any(|f| f["rule"] == "not_registered" && f["subject_id"] == order.id),
         "{fired:?}"
     );
-    assert!(!follow_up(&app).iter().any(|f| f["subject_id"] == order.id));
+    assert!(!app
+        .follow_up(&days_ago(0))
+        .iter()
+        .any(|f| f["subject_id"] == order.id));
     let told = alarm_centre
         .inbox()
         .await
@@ -491,7 +478,7 @@ async fn seed000_step12_the_alarm_centre_deregisters_the_terminated_alarm(app: T
         (row["problem"].as_str(), row["platform_reference"].as_str()),
         (Some("not_deregistered"), Some("PNC-5150"))
     );
-    let fired = follow_up(&app);
+    let fired = app.follow_up(&days_ago(0));
     assert!(
         fired
             .iter()

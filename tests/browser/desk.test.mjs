@@ -476,11 +476,12 @@ test("the alarm centre registers a newly installed alarm in the alarm platform b
     coordinator: await login("koordinator"),
   };
   const [customer] = await freshCustomers(tokens.assessor, 1);
+  // From the end of the stock, past the two the first desk test takes: the field tests use the start.
   const stock = async (kind) =>
-    (await call(tokens.installer, "GET", `/equipment/items?state=in_stock&kind=${kind}&limit=1000`)).map((i) => i.serial);
+    (await call(tokens.installer, "GET", `/equipment/items?state=in_stock&kind=${kind}&limit=1000`)).map((i) => i.serial).reverse();
   const [units, buttons] = [await stock("alarm_unit"), await stock("alarm_button")];
   const suffix = Date.now().toString(36).toUpperCase();
-  const { order } = await installed(tokens, customer, [units[0], buttons[0]], `DP-${suffix}`, day(-2));
+  const { order } = await installed(tokens, customer, [units[2], buttons[2]], `DP-${suffix}`, day(-2));
 
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "sv-SE" });
   const page = await context.newPage();

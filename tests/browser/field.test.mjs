@@ -481,3 +481,46 @@ test("a message answered on the phone without signal reaches everyone in the thr
   assert.deepEqual(server.errors, [], "no 5xx from the server");
   assert.deepEqual(problems, []);
 });
+
+test("a photo sent over a 50 kB/s uplink shows its progress on the bar and arrives once", async (t) => {
+  const server = await proxy();
+  t.after(() => server.close());
+  const { order, name, installer } = await orderFor(15);
+  const context = await browser.newContext(phone);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  await loginOnPhone(page, server.url);
+  await openOrder(page, name);
+
+  // A slow uplink for the page, which sends while the app is on screen (a
+  // proxy cannot slow the sender: the sockets' buffers take a photo at once).
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 40, downloadThroughput: -1, uploadThroughput: 50_000 });
+  await page.evaluate(() => {
+    window.progressSeen = [];
+    const bar = document.querySelector("#sync-progress");
+    new MutationObserver(() => {
+      if (!bar.hidden && bar.max > 1) window.progressSeen.push([bar.value, bar.max]);
+    }).observe(bar, { attributes: true });
+  });
+  const started = Date.now();
+  await photograph(page, "key_receipt", "nyckelkvittens-photo.jpg");
+  await page.waitForSelector('#sync[data-waiting="0"]', { timeout: 60000 });
+  const seconds = (Date.now() - started) / 1000;
+  const seen = await page.evaluate(() => window.progressSeen);
+  const size = seen[0]?.[1] ?? 0;
+  const steps = new Set(seen.map(([v]) => v));
+  console.log(`upload at 50 kB/s: ${size} bytes in ${seconds.toFixed(1)} s, the bar at ${steps.size} values`);
+  assert.ok(seconds > size / 50_000 * 0.8, `the upload took the slow uplink's time (${seconds} s for ${size} bytes)`);
+  assert.ok(steps.size >= 5, `the bar moved in steps while the photo went: ${[...steps].slice(0, 20).join(", ")}`);
+  assert.ok(seen.some(([v, max]) => v > 0 && v < max), "a part-way value was shown");
+
+  // Arrived once: one document on the order, one 201 for it through the proxy.
+  const documents = (await call("GET", `/orders/${order.id}/documents`, { token: installer })).body;
+  assert.equal(documents.length, 1, JSON.stringify(documents));
+  assert.equal(server.statuses.filter((s) => /^201 PUT \/api\/v1\/documents\//.test(s)).length, 1, server.statuses.join("\n"));
+  assert.deepEqual(server.errors, [], "no 5xx from the server");
+  assert.deepEqual(problems, []);
+});
