@@ -211,7 +211,6 @@ pub struct KeyQuery {
     /// The key with this number, written as on its tag (case, blanks and
     /// dashes as the register normalises them: `b 1042` finds `B-1042`); what
     /// cannot be a key number finds nothing.
-    #[param(max_length = 50)]
     pub key_number: Option<String>,
     /// Keys signed out to this group.
     pub holder_group_id: Option<Uuid>,

@@ -37,7 +37,7 @@ import datetime
 import itertools
 
 _KEYS = itertools.count()
-_LATEST = {"installation_date", "collected_on", "ordered_on", "signed_at"}
+_LATEST = {"installation_date", "collected_on", "ordered_on", "signed_at", "registered_on", "deregistered_on"}
 _EXACTLY_ONE = {
     "/api/v1/keys/{id}/sign-out": ("body", "group_id", "user_id"),
     "/api/v1/reports/audit-follow-up": ("query", "customer_id", "user_id"),
