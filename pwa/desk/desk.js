@@ -848,10 +848,11 @@ function platformRow(r) {
         headers: { "Idempotency-Key": newKey(), "If-Match": `"${detail.order.version}"` },
         body: JSON.stringify(body),
       });
-      say(register
+      const done = register
         ? `Larmet för ${r.customer_number} är registrerat i larmplattformen (${reference.value}).`
-        : `Larmet för ${r.customer_number} är avregistrerat ur larmplattformen.`);
+        : `Larmet för ${r.customer_number} är avregistrerat ur larmplattformen.`;
       await loadPlatform();
+      say(done);
     } catch (e) {
       button.disabled = false;
       say(e.message, true);
