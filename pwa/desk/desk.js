@@ -929,6 +929,7 @@ async function loadKeys() {
   }
   const keys = await api(`/keys?${query}`);
   fill("key-rows", null, keys.map(keyRow));
+  document.getElementById("key-rows").dataset.query = q;
 }
 
 function keyRow(k) {

@@ -449,8 +449,10 @@ test("the key holder finds a customer's key by customer number, signs it out to 
   assert.equal(key.holder_group_id, patrol.id);
 
   // Found again by its key number, written as a person types it; back on its hook.
-  await page.locator("#key-search input[name=q]").fill(number.toLowerCase().replace("-", " "));
+  const typed = number.toLowerCase().replace("-", " ");
+  await page.locator("#key-search input[name=q]").fill(typed);
   await page.keyboard.press("Enter");
+  await page.waitForFunction((q) => document.querySelector("#key-rows").dataset.query === q, typed);
   await page.locator("#key-rows tr", { hasText: "Utkvitterad till Boo nattpatrull" }).waitFor();
   await page.locator("#key-rows tr", { hasText: number }).locator("button", { hasText: "Kvittera in" }).click();
   await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(`${n} hänger i Skåp 7, krok 21`), number);
