@@ -64,10 +64,7 @@ pub async fn inbox(
 }
 
 /// Whom one can write to: the active users and every group.
-pub async fn directory(
-    db: &Db,
-    _user: &Actor,
-) -> Result<(Vec<users::UserRow>, Vec<org::GroupRow>), AppError> {
+pub async fn directory(db: &Db) -> Result<(Vec<users::UserRow>, Vec<org::GroupRow>), AppError> {
     db.run(|conn| {
         let people = users::list(conn)?
             .into_iter()
